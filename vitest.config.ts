@@ -1,0 +1,38 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Two kinds of tests (DESIGN.md "Layout"):
+ * - `harness`: unit and integration tests of the harness itself, beside the code.
+ * - `suites:<profile>`: the HIL suites, run against the virtual module once per shipped
+ *   firmware profile (BX_DEVICE=sim:<profile>). Against hardware, `bx-hil run` drives the
+ *   same suites with BX_DEVICE set to the real device.
+ *
+ * pool 'forks' is required: worker threads crash on real serial I/O (dependencies.md P1).
+ */
+const profiles = ['2.6.3', 'legacy', 'reference'];
+
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    allowOnly: false,
+    testTimeout: 30_000, // 30 s: TLS + MQTT round trips with real peers
+    hookTimeout: 60_000, // 1 min: key generation and broker start-up in beforeAll
+    teardownTimeout: 10_000,
+    reporters: ['default', 'json', 'junit'],
+    outputFile: { json: 'reports/vitest.json', junit: 'reports/junit.xml' },
+    projects: [
+      {
+        extends: true,
+        test: { name: 'harness', include: ['harness/**/*.test.ts', 'bench/**/*.test.ts'] },
+      },
+      ...profiles.map((profile) => ({
+        extends: true as const,
+        test: {
+          name: `suites:${profile}`,
+          include: ['suites/**/*.test.ts'],
+          env: { BX_DEVICE: `sim:${profile}` },
+        },
+      })),
+    ],
+  },
+});
