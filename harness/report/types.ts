@@ -1,0 +1,99 @@
+/**
+ * The results of one `bx-hil run` (results.json), the contract between the runner
+ * (`harness/cli/run.ts` + `harness/run/`), the reports (`harness/report/`) and `bx-hil compare`.
+ * Bump `schema` on an incompatible change.
+ */
+
+/** What became of a test, after known issues were applied. */
+export type Outcome =
+  /** Passed, and was expected to pass. */
+  | 'pass'
+  /** Failed, and no known issue covers it: a failure (a regression if it passed before). */
+  | 'fail'
+  /** Failed, and a known issue for this firmware covers it. */
+  | 'expected-fail'
+  /** Passed although a known issue says it fails: the issue looks fixed. */
+  | 'fixed'
+  /** Not run (capability missing, tool missing, filtered); `skipReason` says why. */
+  | 'skip';
+
+export interface KnownIssue {
+  /** Test id (see TestResult.id) or a prefix ending in `*`. */
+  test: string;
+  reason: string;
+  /** Where the issue is known from: a ticket, a reference tag ([BX-T]), a field report. */
+  source: string;
+}
+
+export interface VerdictSummary {
+  /** Stable code, e.g. OK, NO_CLIENT_CERT, DEVICE_REJECTED_SERVER_CERT. */
+  code: string;
+  summary: string;
+  fix?: string;
+  evidence?: string[];
+}
+
+export interface DeviceInfo {
+  /** Rig-file id or a name derived from the URI, e.g. `sim-2.6.3`. */
+  id: string;
+  uri: string;
+  /** Firmware as read from the module (AT+CGMR), or the expected one if it could not be read. */
+  firmware: string;
+  model?: string;
+}
+
+export interface TestResult {
+  /** Stable id: `<suite>/<describe path>/<title>` e.g. `tls-handshake/S4 expired server certificate`. */
+  id: string;
+  /** Suite name: cert-upload, tls-handshake, mqtt, robustness, ... */
+  suite: string;
+  title: string;
+  /** DeviceInfo.id of the device it ran on. */
+  device: string;
+  firmware: string;
+  /** Scenario id (S1..S27, D1..) or reference tag the test checks. */
+  scenario?: string;
+  /** Raw result from the runner before known issues were applied. */
+  status: 'passed' | 'failed' | 'skipped';
+  outcome: Outcome;
+  verdict?: VerdictSummary;
+  /** True when the device accepted a connection it must refuse (untrusted/expired/wrong-name server). */
+  securityFailure?: boolean;
+  durationMs: number;
+  attempts: number;
+  error?: string;
+  skipReason?: string;
+  knownIssue?: KnownIssue;
+  /** Directory of this test's evidence bundle, relative to the report directory. */
+  evidenceDir?: string;
+}
+
+export interface RunResults {
+  schema: 'bx-hil/results@1';
+  startedAt: string;
+  finishedAt: string;
+  /** The bx-hil version that produced the results. */
+  harnessVersion: string;
+  devices: DeviceInfo[];
+  tests: TestResult[];
+}
+
+/**
+ * What a test's evidence bundle directory contains (all optional). Written by the suites'
+ * fixtures; read by the HTML report.
+ * - `transcript.txt` / `transcript.json`: the AT transcript (keys redacted).
+ * - `events.jsonl`: every EvidenceEvent of the test (module and broker side), one per line.
+ * - `verdicts.json`: the rig's verdicts.
+ * - `certs/`: the certificates used (public parts only unless asked).
+ * - `keylog.txt`, `capture.pcapng`: only when asked for by flag.
+ */
+export const EVIDENCE_FILES = {
+  transcriptText: 'transcript.txt',
+  transcriptJson: 'transcript.json',
+  events: 'events.jsonl',
+  verdicts: 'verdicts.json',
+  meta: 'meta.json',
+  certs: 'certs',
+  keylog: 'keylog.txt',
+  capture: 'capture.pcapng',
+} as const;
