@@ -1,0 +1,64 @@
+/**
+ * What the suites' fixtures record per test in `task.meta` (Vitest serialises it to the runner),
+ * and what the runner reads back to build `results.json`. The one contract between
+ * `suites/fixtures.ts` and `harness/run/results.ts`.
+ */
+import type { KnownIssue, VerdictSummary } from '../report/types.ts';
+
+export interface SuiteTestMeta {
+  /** Scenario id (S1..S27, D1..) or reference tag ([BX-T] KCERTSTORE_0001) the test checks. */
+  scenario?: string;
+  /** The known issue that covered this test on this firmware (whether it failed or not). */
+  knownIssue?: KnownIssue;
+  /** Set when a known-issue test failed: the error, caught so the Vitest test passes. */
+  expectedFailure?: { message: string; code?: string };
+  /** The module accepted a connection it must refuse (issue 6: "security failure"). */
+  securityFailure?: boolean;
+  /** The rig's verdict for the test's connection, when there was one. */
+  verdict?: VerdictSummary;
+  /** Firmware as read from the module. */
+  firmware?: string;
+  model?: string;
+  /** Why the test was skipped (capability, tool, hardware). */
+  skipReason?: string;
+  /** Evidence bundle directory, relative to BX_HIL_EVIDENCE_DIR. */
+  evidenceDir?: string;
+}
+
+/** Env vars the runner sets for the suites (and a user may set by hand). */
+export const SUITE_ENV = {
+  /** Device URI; default `sim:2.6.3`. */
+  device: 'BX_DEVICE',
+  /** Where per-test evidence bundles go; unset = none written. */
+  evidenceDir: 'BX_HIL_EVIDENCE_DIR',
+  /** A rig file and the id of the device in it (Wi-Fi, host address, known issues). */
+  rigFile: 'BX_HIL_RIG',
+  rigDevice: 'BX_HIL_RIG_DEVICE',
+  /** Directory where each worker writes `<pid>.json` heartbeats (the command being waited on). */
+  heartbeatDir: 'BX_HIL_HEARTBEAT_DIR',
+  /** `1`: keep TLS key logs in evidence; `1`: packet capture. */
+  keylog: 'BX_HIL_KEYLOG',
+  capture: 'BX_HIL_CAPTURE',
+} as const;
+
+/** A heartbeat file's content. */
+export interface Heartbeat {
+  /** Test id running in that worker. */
+  test: string;
+  /** What the test waits on now (an AT command, a rig verdict). */
+  waitingOn: string;
+  /** Wall time (ms since epoch) when the wait began. */
+  since: number;
+}
+
+/** Stable test id: `<suite>/<describe path>/<title>` (report/types.ts TestResult.id). */
+export function testIdFor(file: string, names: ReadonlyArray<string>): string {
+  const base = file.split(/[\\/]/).pop() ?? file;
+  const suite = base.replace(/\.test\.[cm]?[jt]s$/, '');
+  return [suite, ...names].join('/');
+}
+
+/** A test id as a safe directory name. */
+export function safeTestDir(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 120) || 'test';
+}

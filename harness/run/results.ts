@@ -1,0 +1,102 @@
+/**
+ * Build `RunResults` (report/types.ts) from the raw records a test runner gives us. The CLI maps
+ * Vitest's `TestCase` objects into `RawTestRecord`s, so this file does not depend on Vitest.
+ */
+import type { DeviceInfo, KnownIssue, RunResults, TestResult } from '../report/types.ts';
+import { findKnownIssue, meetsExpectation, outcomeOf, type ExpectationOptions } from './known-issues.ts';
+import { testIdFor, type SuiteTestMeta } from './meta.ts';
+
+export interface RawTestRecord {
+  /** Test file path (only the base name matters: it names the suite). */
+  file: string;
+  /** Describe path + title. */
+  names: string[];
+  status: 'passed' | 'failed' | 'skipped';
+  durationMs: number;
+  /** Runs including retries (retryCount + 1). */
+  attempts: number;
+  /** Error messages, first first. */
+  errors: string[];
+  /** The note of `ctx.skip(note)`. */
+  skipNote?: string;
+  meta: SuiteTestMeta;
+}
+
+export function toTestResult(raw: RawTestRecord, device: DeviceInfo, issues: ReadonlyArray<KnownIssue>): TestResult {
+  const id = testIdFor(raw.file, raw.names);
+  const m = raw.meta;
+  // The fixture caught a known-issue failure so Vitest saw a pass: the raw status is a failure.
+  const status = m.expectedFailure ? 'failed' : raw.status;
+  const knownIssue = m.knownIssue ?? (status === 'failed' ? findKnownIssue(id, issues) : undefined);
+  const r: TestResult = {
+    id,
+    suite: id.split('/')[0]!,
+    title: raw.names[raw.names.length - 1] ?? id,
+    device: device.id,
+    firmware: m.firmware ?? device.firmware,
+    status,
+    outcome: outcomeOf(status, knownIssue),
+    durationMs: Math.round(raw.durationMs),
+    attempts: Math.max(1, raw.attempts),
+  };
+  // A security failure is never excused by a known issue: it is reported as a failure.
+  if (m.securityFailure) {
+    r.securityFailure = true;
+    if (status === 'failed') r.outcome = 'fail';
+  }
+  if (m.scenario) r.scenario = m.scenario;
+  if (m.verdict) r.verdict = m.verdict;
+  if (knownIssue) r.knownIssue = knownIssue;
+  const error = m.expectedFailure?.message ?? raw.errors[0];
+  if (status === 'failed' && error) r.error = error;
+  if (status === 'skipped') r.skipReason = m.skipReason ?? raw.skipNote ?? 'skipped';
+  if (m.evidenceDir) r.evidenceDir = m.evidenceDir;
+  return r;
+}
+
+/** Merge per-device results into one run (devices concatenated, tests concatenated). */
+export function mergeRunResults(runs: ReadonlyArray<RunResults>, harnessVersion: string): RunResults {
+  const started = runs.map((r) => r.startedAt).sort()[0] ?? new Date().toISOString();
+  const finished = runs.map((r) => r.finishedAt).sort().pop() ?? new Date().toISOString();
+  return {
+    schema: 'bx-hil/results@1',
+    startedAt: started,
+    finishedAt: finished,
+    harnessVersion,
+    devices: runs.flatMap((r) => r.devices),
+    tests: runs.flatMap((r) => r.tests),
+  };
+}
+
+export interface RunSummary {
+  total: number;
+  byOutcome: Record<TestResult['outcome'], number>;
+  securityFailures: number;
+  /** Every outcome meets its expectation (the exit code is 0). */
+  ok: boolean;
+}
+
+export function summarize(results: RunResults, options: ExpectationOptions = {}): RunSummary {
+  const byOutcome = { pass: 0, fail: 0, 'expected-fail': 0, fixed: 0, skip: 0 };
+  let securityFailures = 0;
+  let ok = true;
+  for (const t of results.tests) {
+    byOutcome[t.outcome]++;
+    if (t.securityFailure) securityFailures++;
+    if (!meetsExpectation(t.outcome, options)) ok = false;
+  }
+  return { total: results.tests.length, byOutcome, securityFailures, ok };
+}
+
+/** One line for the end of a run, e.g. `61 passed, 0 failed, 2 expected failures, 0 fixed, 3 skipped`. */
+export function summaryLine(s: RunSummary): string {
+  const parts = [
+    `${s.byOutcome.pass} passed`,
+    `${s.byOutcome.fail} failed`,
+    `${s.byOutcome['expected-fail']} expected failure${s.byOutcome['expected-fail'] === 1 ? '' : 's'}`,
+    `${s.byOutcome.fixed} fixed`,
+    `${s.byOutcome.skip} skipped`,
+  ];
+  if (s.securityFailures > 0) parts.push(`${s.securityFailures} SECURITY FAILURE${s.securityFailures === 1 ? '' : 'S'}`);
+  return parts.join(', ');
+}

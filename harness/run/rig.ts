@@ -1,0 +1,239 @@
+/**
+ * The rig file (docs/rig-file.md): which modules are attached, how to reach them, what firmware
+ * each should run, and what is known to fail on it. YAML or JSON, validated once at the edge into
+ * a complete typed object (STYLE.md §6); every error names the field (`devices[1].uri: ...`).
+ *
+ * Secrets: `wifi.password` is never put into an error, a log line or `describeRig()`.
+ */
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.ts';
+import { parseLinkUri } from '../link/open.ts';
+import type { KnownIssue } from '../report/types.ts';
+
+/** A shell command the runner executes before the suites, with a bound. */
+export interface RigCommand {
+  /** Run through `/bin/sh -c`. `{device}` and `{uri}` are replaced by the device's id and URI. */
+  command: string;
+  /** Killed (and the device marked failed) after this long. Default 60 000 ms (1 min). */
+  timeoutMs: number;
+}
+
+export interface WifiCredentials {
+  ssid: string;
+  /** Never logged. */
+  password: string;
+}
+
+export interface RigDevice {
+  /** Unique id, used in reports and evidence paths. Default: derived from the URI. */
+  id: string;
+  /** Link URI: `/dev/serial/by-id/...` (recommended: stable across reboots), `serial:`, `tcp://`, `rfc2217://`, `sim:`. */
+  uri: string;
+  /** Firmware the module should report (AT+CGMR); a mismatch fails preflight as a rig problem. Optional. */
+  firmware?: string;
+  /** Wi-Fi the module joins before the suites. Absent: the module is assumed joined (or sim:). */
+  wifi?: WifiCredentials;
+  /**
+   * The test host's address as the module sees it (the broker rig listens there and its
+   * server certificate names it). Default: rig-level `hostAddress`, else 127.0.0.1 (sim only).
+   */
+  hostAddress: string;
+  /** Run before the suites (e.g. a relay or a USB hub port toggle). */
+  powerCycle?: RigCommand;
+  /** Run before the suites, before the power cycle (e.g. the vendor's flashing tool). */
+  flash?: RigCommand;
+  /** Known issues of this device's firmware, added to the rig-level list. */
+  knownIssues: KnownIssue[];
+}
+
+export interface RigConfig {
+  devices: RigDevice[];
+  /** Known issues for every device. */
+  knownIssues: KnownIssue[];
+  /** Warnings found while validating (e.g. an unstable /dev/ttyUSB0 path). Not errors. */
+  warnings: string[];
+}
+
+/** Defaults merged into every rig (STYLE.md §6). */
+export const RIG_DEFAULTS = Object.freeze({
+  hostAddress: '127.0.0.1',
+  commandTimeoutMs: 60_000, // 1 min
+});
+
+/** Derive a report-friendly device id from a URI: `sim:2.6.3` → `sim-2.6.3`. */
+export function deviceIdFromUri(uri: string): string {
+  const id = uri
+    .replace(/^\/dev\/serial\/by-id\//, '')
+    .replace(/^[a-z0-9]+:(\/\/)?/i, (m) => m.replace(/:(\/\/)?$/, '-'))
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return id === '' ? 'device' : id.slice(0, 64);
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(o: Obj, field: string, allowed: readonly string[]): void {
+  for (const key of Object.keys(o)) {
+    if (!allowed.includes(key)) {
+      throw new ConfigError(
+        field === '' ? key : `${field}.${key}`,
+        key,
+        `${field === '' ? key : `${field}.${key}`}: unknown field; allowed here: ${allowed.join(', ')}`,
+      );
+    }
+  }
+}
+
+function str(o: Obj, key: string, field: string, required: true): string;
+function str(o: Obj, key: string, field: string, required?: false): string | undefined;
+function str(o: Obj, key: string, field: string, required = false): string | undefined {
+  const v = o[key];
+  const path = `${field}.${key}`;
+  if (v === undefined || v === null) {
+    if (required) throw new ConfigError(path, v, `${path}: required (a non-empty string)`);
+    return undefined;
+  }
+  // YAML reads `firmware: 2.6` as a number; accept numbers where a version string is meant.
+  if (typeof v === 'number' && key === 'firmware') return String(v);
+  if (typeof v !== 'string' || v.trim() === '') {
+    throw new ConfigError(path, v, `${path}: expected a non-empty string, got ${JSON.stringify(v)}`);
+  }
+  return v.trim();
+}
+
+function parseCommand(v: unknown, field: string): RigCommand | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return { command: v, timeoutMs: RIG_DEFAULTS.commandTimeoutMs };
+  if (!isObj(v)) throw new ConfigError(field, v, `${field}: expected a command string or { command, timeoutMs }`);
+  checkKeys(v, field, ['command', 'timeoutMs']);
+  const command = str(v, 'command', field, true);
+  const t = v['timeoutMs'] ?? RIG_DEFAULTS.commandTimeoutMs;
+  if (typeof t !== 'number' || !Number.isInteger(t) || t <= 0 || t > 3_600_000) {
+    throw new ConfigError(`${field}.timeoutMs`, t, `${field}.timeoutMs: expected whole milliseconds in 1..3600000 (1 h), got ${JSON.stringify(t)}`);
+  }
+  return { command, timeoutMs: t };
+}
+
+function parseWifi(v: unknown, field: string): WifiCredentials | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) throw new ConfigError(field, '<redacted>', `${field}: expected { ssid, password }`);
+  checkKeys(v, field, ['ssid', 'password']);
+  const ssid = str(v, 'ssid', field, true);
+  const pw = v['password'];
+  if (pw === undefined || pw === null) return { ssid, password: '' };
+  if (typeof pw !== 'string' && typeof pw !== 'number') {
+    // The value is a secret: never quote it.
+    throw new ConfigError(`${field}.password`, '<redacted>', `${field}.password: expected a string (quote it in YAML)`);
+  }
+  return { ssid, password: String(pw) };
+}
+
+function parseKnownIssues(v: unknown, field: string): KnownIssue[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ConfigError(field, v, `${field}: expected a list of { test, reason, source }`);
+  return v.map((item, i) => {
+    const f = `${field}[${i}]`;
+    if (!isObj(item)) throw new ConfigError(f, item, `${f}: expected { test, reason, source }`);
+    checkKeys(item, f, ['test', 'reason', 'source']);
+    return { test: str(item, 'test', f, true), reason: str(item, 'reason', f, true), source: str(item, 'source', f, true) };
+  });
+}
+
+function validateUri(uri: string, field: string, warnings: string[]): void {
+  let url: URL;
+  try {
+    url = parseLinkUri(uri);
+  } catch (cause) {
+    throw new ConfigError(field, uri, `${field}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+  const path = url.protocol === 'serial:' ? url.pathname : '';
+  if (/^\/dev\/tty(USB|ACM)\d+$/.test(path)) {
+    warnings.push(`${field}: ${path} may name another adapter after a reboot; prefer its /dev/serial/by-id/... link`);
+  }
+}
+
+/** Validate a parsed rig document (from YAML or JSON) into a complete `RigConfig`. */
+export function parseRig(doc: unknown): RigConfig {
+  if (!isObj(doc)) throw new ConfigError('(root)', doc, 'rig file: expected a mapping with a `devices` list');
+  checkKeys(doc, '', ['version', 'hostAddress', 'devices', 'knownIssues']);
+  if (doc['version'] !== undefined && doc['version'] !== 1) {
+    throw new ConfigError('version', doc['version'], `version: only version 1 is understood, got ${JSON.stringify(doc['version'])}`);
+  }
+  const hostAddress = str(doc, 'hostAddress', '(root)') ?? RIG_DEFAULTS.hostAddress;
+  const list = doc['devices'];
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new ConfigError('devices', list, 'devices: required, a non-empty list of { uri, ... }');
+  }
+  const warnings: string[] = [];
+  const ids = new Set<string>();
+  const devices = list.map((item, i): RigDevice => {
+    const f = `devices[${i}]`;
+    if (typeof item === 'string') item = { uri: item };
+    if (!isObj(item)) throw new ConfigError(f, item, `${f}: expected { uri, ... } or a URI string`);
+    checkKeys(item, f, ['id', 'uri', 'firmware', 'wifi', 'hostAddress', 'powerCycle', 'flash', 'knownIssues']);
+    const uri = str(item, 'uri', f, true);
+    validateUri(uri, `${f}.uri`, warnings);
+    const id = str(item, 'id', f) ?? deviceIdFromUri(uri);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
+      throw new ConfigError(`${f}.id`, id, `${f}.id: use 1-64 letters, digits, '.', '_' or '-' (it names report directories)`);
+    }
+    if (ids.has(id)) throw new ConfigError(`${f}.id`, id, `${f}.id: "${id}" is used by another device; give each device a unique id`);
+    ids.add(id);
+    const device: RigDevice = {
+      id,
+      uri,
+      hostAddress: str(item, 'hostAddress', f) ?? hostAddress,
+      knownIssues: parseKnownIssues(item['knownIssues'], `${f}.knownIssues`),
+    };
+    const firmware = str(item, 'firmware', f);
+    if (firmware !== undefined) device.firmware = firmware;
+    const wifi = parseWifi(item['wifi'], `${f}.wifi`);
+    if (wifi) device.wifi = wifi;
+    const powerCycle = parseCommand(item['powerCycle'], `${f}.powerCycle`);
+    if (powerCycle) device.powerCycle = powerCycle;
+    const flash = parseCommand(item['flash'], `${f}.flash`);
+    if (flash) device.flash = flash;
+    return device;
+  });
+  return { devices, knownIssues: parseKnownIssues(doc['knownIssues'], 'knownIssues'), warnings };
+}
+
+/** Parse rig file text; JSON when it starts with `{`, else YAML (YAML is a superset anyway). */
+export function parseRigText(text: string, source = 'rig file'): RigConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (cause) {
+    throw new ConfigError('(file)', source, `${source}: not valid YAML/JSON: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+  return parseRig(doc);
+}
+
+export async function loadRigFile(path: string): Promise<RigConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError('--rig', path, `cannot read rig file ${path}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}; check the path`, { cause });
+  }
+  return parseRigText(text, path);
+}
+
+/** A rig for one `--device <uri>` (what `bx-hil run` without `--rig` uses). */
+export function rigFromDevice(uri: string, options: { hostAddress?: string } = {}): RigConfig {
+  return parseRig({ devices: [{ uri, ...(options.hostAddress ? { hostAddress: options.hostAddress } : {}) }] });
+}
+
+/** The rig as printable JSON, with Wi-Fi passwords replaced by `***`. */
+export function describeRig(rig: RigConfig): string {
+  return JSON.stringify(
+    rig,
+    (key, value: unknown) => (key === 'password' ? '***' : value),
+    2,
+  );
+}
