@@ -28,3 +28,37 @@ export class LinkError extends HarnessError {
     this.disconnected = code === 'BXHIL_LINK_DISCONNECTED';
   }
 }
+
+/**
+ * The transport cannot do what was asked (e.g. DTR/RTS on a PTY, which has no modem-control
+ * lines: dependencies.md P9), or the far end refused it (an RFC 2217 server that declines
+ * COM-PORT-OPTION). Code `BXHIL_LINK_UNSUPPORTED`; `operation` names what failed.
+ */
+export class LinkUnsupportedError extends HarnessError {
+  readonly uri: string;
+  /** `setSignals` or `updateSettings`. */
+  readonly operation: string;
+
+  constructor(uri: string, operation: string, message: string, options?: { cause?: unknown }) {
+    super('BXHIL_LINK_UNSUPPORTED', message, options);
+    this.uri = uri;
+    this.operation = operation;
+  }
+}
+
+/**
+ * A scripted link (scripted.ts) ended with expectations left over or with writes nobody
+ * expected. Code `BXHIL_SCRIPT_PENDING`; the message is a table of both.
+ */
+export class ScriptPendingError extends HarnessError {
+  /** One line per unconsumed expectation (or reply not yet sent). */
+  readonly pending: readonly string[];
+  /** The bytes of each write (or run of bytes) that matched no expectation. */
+  readonly unexpected: readonly Buffer[];
+
+  constructor(pending: readonly string[], unexpected: readonly Buffer[], message: string) {
+    super('BXHIL_SCRIPT_PENDING', message);
+    this.pending = pending;
+    this.unexpected = unexpected;
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * `pacedLink(inner, { baudRate })`: a `Link` that moves bytes no faster than a UART at
+ * `baudRate` would, so benchmarks and timing tests (e.g. the AT engine's upload of a
+ * certificate in data mode) can compare a measured phase with the line rate.
+ *
+ * - Each byte costs `bitsPerByte` bit times (default 10: start + 8 data + stop, i.e. 8N1).
+ *   At 115200 baud that is 11 520 bytes/s, 86.8 µs per byte; `lineTimeMs(n, baud)` computes it.
+ * - Writes are cut into slices of about 10 ms of line time; each slice reaches the inner link
+ *   when it would have finished crossing the wire, and `write()` resolves when the last slice
+ *   is through (like a serial drain). Writes stay in call order.
+ * - With `paceReads` (default true) bytes from the device are delivered at the same rate
+ *   (full duplex: the two directions have independent schedules).
+ * - The schedule is absolute within a burst (the next slice is due one slice-time after the
+ *   previous one was due, not after the timer fired), so timer lateness does not accumulate;
+ *   after the line has been idle the schedule restarts from now.
+ * - `updateSettings({ baudRate })` changes the pace (and is passed on if the inner link can).
+ *
+ * `pacedMemoryLinkPair(opts)` is the usual test rig: `memoryLinkPair()` with a paced host end;
+ * `device` is the raw Duplex the simulator or a responder reads and writes.
+ */
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { ConfigError } from '../errors.ts';
+import { LinkError, LinkUnsupportedError } from './errors.ts';
+import { memoryLinkPair } from './stream.ts';
+import type { LineSettings, Link, LinkEvents, LinkSignals } from './types.ts';
+
+export interface PacedLinkOptions {
+  /** Line rate in bits per second. Required; e.g. 115200. */
+  baudRate: number;
+  /** Bit times per byte on the wire. Default 10 (8N1: start + 8 data + stop). */
+  bitsPerByte?: number;
+  /** Pace bytes from the device as well. Default true. */
+  paceReads?: boolean;
+}
+
+/** Line time of `bytes` bytes at `baudRate`, in ms (10 bit times per byte unless told). */
+export function lineTimeMs(bytes: number, baudRate: number, bitsPerByte = 10): number {
+  return (bytes * bitsPerByte * 1000) / baudRate;
+}
+
+/** Validate pacing options once, at the edge (STYLE.md §6). */
+export function parsePacedLinkOptions(options: PacedLinkOptions): Required<PacedLinkOptions> {
+  const { baudRate, bitsPerByte = 10, paceReads = true } = options;
+  if (!Number.isFinite(baudRate) || baudRate <= 0) {
+    throw new ConfigError('baudRate', baudRate, `pacedLink: baudRate must be a positive number of bits/s (e.g. 115200), got ${String(baudRate)}`);
+  }
+  if (!Number.isFinite(bitsPerByte) || bitsPerByte < 1) {
+    throw new ConfigError('bitsPerByte', bitsPerByte, `pacedLink: bitsPerByte must be >= 1 (10 for 8N1), got ${String(bitsPerByte)}`);
+  }
+  return { baudRate, bitsPerByte, paceReads };
+}
+
+/** Slice length: about 10 ms of line time, at least one byte. */
+const SLICE_MS = 10;
+/** A gap shorter than this keeps the burst schedule (timer jitter, an awaiting writer). */
+const BURST_SLACK_MS = 2;
+
+/** One direction of the line: when it is next free. */
+class LineSchedule {
+  #freeAt = -Infinity;
+
+  /** Reserve `ms` of line time; returns when the reservation ends (performance.now() ms). */
+  reserve(ms: number): number {
+    const now = performance.now();
+    const start = now - this.#freeAt < BURST_SLACK_MS ? this.#freeAt : now;
+    this.#freeAt = start + ms;
+    return this.#freeAt;
+  }
+}
+
+interface PendingWrite {
+  reject(err: LinkError): void;
+}
+
+class PacedLink extends EventEmitter<LinkEvents> implements Link {
+  readonly uri: string;
+  readonly #inner: Link;
+  #opts: Required<PacedLinkOptions>;
+  readonly #tx = new LineSchedule();
+  readonly #rx = new LineSchedule();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  readonly #pending = new Set<PendingWrite>();
+  #chain: Promise<void> = Promise.resolve();
+  #state: 'open' | 'closing' | 'closed' = 'open';
+  #endedBy: LinkError | undefined;
+  #closePromise: Promise<void> | undefined;
+
+  constructor(inner: Link, opts: Required<PacedLinkOptions>) {
+    super();
+    this.uri = inner.uri;
+    this.#inner = inner;
+    this.#opts = opts;
+    inner.on('data', (chunk) => this.#onData(chunk));
+    inner.on('close', (err) => this.#onInnerClose(err));
+  }
+
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  get baudRate(): number {
+    return this.#opts.baudRate;
+  }
+
+  write(data: Uint8Array | string): Promise<void> {
+    if (this.#state !== 'open') {
+      return Promise.reject(
+        this.#endedBy ?? new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot write to ${this.uri}: the link is closed`),
+      );
+    }
+    const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data);
+    let entry!: PendingWrite;
+    const aborted = new Promise<never>((_, reject) => {
+      entry = { reject };
+    });
+    aborted.catch(() => undefined);
+    this.#pending.add(entry);
+    const run = this.#chain.then(async () => {
+      for (let off = 0; off < buf.length; ) {
+        if (!this.#pending.has(entry)) return;
+        const len = Math.min(buf.length - off, this.#sliceBytes());
+        const slice = buf.subarray(off, off + len);
+        off += len;
+        const due = this.#tx.reserve(lineTimeMs(len, this.#opts.baudRate, this.#opts.bitsPerByte));
+        await Promise.race([this.#sleepUntil(due), aborted]);
+        await Promise.race([this.#inner.write(slice), aborted]);
+      }
+    });
+    const p = run.finally(() => this.#pending.delete(entry));
+    const result = Promise.race([p, aborted]);
+    this.#chain = result.catch(() => undefined);
+    return result;
+  }
+
+  async setSignals(signals: LinkSignals): Promise<void> {
+    if (!this.#inner.setSignals) {
+      throw new LinkUnsupportedError(this.uri, 'setSignals', `${this.uri} has no modem-control lines: use a serial: or rfc2217: link for DTR/RTS`);
+    }
+    await this.#inner.setSignals(signals);
+  }
+
+  async updateSettings(settings: Partial<LineSettings>): Promise<void> {
+    if (settings.baudRate !== undefined) {
+      this.#opts = parsePacedLinkOptions({ ...this.#opts, baudRate: settings.baudRate });
+    }
+    if (this.#inner.updateSettings) await this.#inner.updateSettings(settings);
+  }
+
+  close(): Promise<void> {
+    if (this.#closePromise) return this.#closePromise;
+    if (this.#state === 'closed') return (this.#closePromise = Promise.resolve());
+    this.#state = 'closing';
+    this.#closePromise = (async () => {
+      await this.#chain; // graceful: the paced writes finish crossing the line
+      this.#clearTimers();
+      await this.#inner.close();
+      this.#finish(undefined);
+    })();
+    return this.#closePromise;
+  }
+
+  destroy(error?: Error): void {
+    if (this.#state === 'closed') return;
+    const canceled = new LinkError('BXHIL_LINK_CANCELED', this.uri, `write to ${this.uri} canceled: the link was destroyed`, {
+      cause: error,
+    });
+    for (const p of this.#pending) p.reject(canceled);
+    this.#pending.clear();
+    this.#clearTimers();
+    this.#finish(undefined);
+    this.#inner.destroy(error);
+  }
+
+  #sliceBytes(): number {
+    return Math.max(1, Math.floor((this.#opts.baudRate / this.#opts.bitsPerByte) * (SLICE_MS / 1000)));
+  }
+
+  #sleepUntil(due: number): Promise<void> {
+    const ms = due - performance.now();
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.#timers.delete(t);
+        resolve();
+      }, ms);
+      this.#timers.add(t);
+    });
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#state === 'closed') return;
+    if (!this.#opts.paceReads) {
+      this.emit('data', chunk);
+      return;
+    }
+    for (let off = 0; off < chunk.length; ) {
+      const len = Math.min(chunk.length - off, this.#sliceBytes());
+      const slice = chunk.subarray(off, off + len);
+      off += len;
+      const due = this.#rx.reserve(lineTimeMs(len, this.#opts.baudRate, this.#opts.bitsPerByte));
+      const t = setTimeout(() => {
+        this.#timers.delete(t);
+        if (this.#state !== 'closed') this.emit('data', slice);
+      }, Math.max(0, due - performance.now()));
+      this.#timers.add(t);
+    }
+  }
+
+  #onInnerClose(err: LinkError | undefined): void {
+    if (this.#state === 'closed' || this.#state === 'closing') return;
+    if (err) {
+      for (const p of this.#pending) p.reject(err);
+      this.#pending.clear();
+      this.#endedBy = err;
+    }
+    this.#clearTimers();
+    this.#finish(err);
+  }
+
+  #clearTimers(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  #finish(err: LinkError | undefined): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.emit('close', err);
+  }
+}
+
+/** Wrap any open link so bytes cross it at `baudRate` (see the module comment). */
+export function pacedLink(inner: Link, options: PacedLinkOptions): Link & { readonly baudRate: number } {
+  return new PacedLink(inner, parsePacedLinkOptions(options));
+}
+
+/** `memoryLinkPair()` with the host end paced at `baudRate`; `device` is the raw Duplex. */
+export function pacedMemoryLinkPair(
+  options: PacedLinkOptions & { uri?: string },
+): { link: Link & { readonly baudRate: number }; device: Duplex } {
+  const opts = parsePacedLinkOptions(options);
+  const { link, device } = memoryLinkPair(options.uri ?? `memory:?baud=${opts.baudRate}`);
+  return { link: new PacedLink(link, opts), device };
+}
