@@ -1,0 +1,54 @@
+/**
+ * `bx-hil preflight [--rig <file> | --device <uri>] [--tap [file]]`: per device, the port opens,
+ * AT answers, the firmware is read (and is the expected one), Wi-Fi is joined and the broker is
+ * reachable. Each failure is labelled a rig problem or a firmware failure. `--tap` writes TAP
+ * (stdout, or a file), which `tap-junit` turns into JUnit for CI dashboards:
+ * `npx bx-hil preflight --rig rig.yaml --tap | npx tap-junit -o reports -n preflight.xml`.
+ *
+ * Exit code 0 when every device passed, 1 otherwise, 2 on bad input.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { ConfigError } from '../errors.ts';
+import { preflightFailure, preflightToTap } from '../run/preflight.ts';
+import { preflightWithDriver } from '../run/preflight-driver.ts';
+import { loadRigFile, rigFromDevice } from '../run/rig.ts';
+
+interface PreflightCliOptions {
+  rig?: string;
+  device?: string;
+  tap?: string | boolean;
+}
+
+export async function preflightCommand(o: PreflightCliOptions): Promise<number> {
+  if (o.rig && o.device) throw new ConfigError('--device', o.device, 'give either --device or --rig, not both');
+  const rig = o.rig ? await loadRigFile(o.rig) : rigFromDevice(o.device ?? process.env['BX_DEVICE'] ?? 'sim:2.6.3');
+  for (const w of rig.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
+  // Devices in parallel: each probe broker listens on its own port.
+  const results = await Promise.all(rig.devices.map((d) => preflightWithDriver(d)));
+  const tapToStdout = o.tap === true;
+  const say = (line: string) => (tapToStdout ? process.stderr : process.stdout).write(`${line}\n`);
+  for (const r of results) {
+    for (const s of r.steps) say(`${r.device}: ${s.status === 'ok' ? 'ok  ' : s.status === 'skip' ? 'skip' : 'FAIL'} ${s.title}${s.status === 'ok' ? '' : ` (${s.detail})`}`);
+    const f = preflightFailure(r);
+    say(f ? `${r.device}: NOT READY: ${f.category === 'rig' ? 'rig problem' : 'firmware failure'} at "${f.title}"` : `${r.device}: ready${r.firmware ? ` (firmware ${r.firmware})` : ''}`);
+  }
+  if (o.tap !== undefined && o.tap !== false) {
+    const tap = preflightToTap(results);
+    if (typeof o.tap === 'string') await writeFile(o.tap, tap);
+    else process.stdout.write(tap);
+  }
+  return results.every((r) => r.ok) ? 0 : 1;
+}
+
+export function register(program: Command): void {
+  program
+    .command('preflight')
+    .description('check each device is ready (port, AT, firmware, Wi-Fi, broker reachable); tells rig problems from firmware failures')
+    .option('--rig <file>', 'rig file (YAML or JSON)')
+    .option('--device <uri>', 'one device URI (default sim:2.6.3)')
+    .option('--tap [file]', 'write TAP to stdout (or the file), for tap-junit')
+    .action(async (o: PreflightCliOptions) => {
+      process.exitCode = await preflightCommand(o);
+    });
+}

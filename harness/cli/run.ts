@@ -1,0 +1,330 @@
+/**
+ * `bx-hil run [--device <uri> | --rig <file>] [--suite <name>...] [--out <dir>] [--baseline <results.json>] [--keylog] [--capture]`
+ *
+ * Runs the HIL suites (suites/*.test.ts) through Vitest's Node API against one device, or
+ * against every device of a rig file in parallel (one child process per device, each with its
+ * own broker rig on its own port; one device's failure does not stop the others), and writes
+ * into `--out`: `junit.xml`, `results.json`, `evidence/<test>/` per test and the HTML report.
+ * Progress is printed test by test, and during long waits the command being waited on (read
+ * from the heartbeat files the suites' fixtures write).
+ *
+ * Exit code 0 when every outcome meets its expectation (harness/run/known-issues.ts), 1 when
+ * one does not or the baseline comparison finds a regression, 2 on bad input.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Option, type Command } from 'commander';
+import { startVitest, type Reporter, type SerializedError, type TestCase, type TestModule } from 'vitest/node';
+import { ConfigError } from '../errors.ts';
+import type { RunResults } from '../report/types.ts';
+import { SUITE_ENV, testIdFor, type Heartbeat, type SuiteTestMeta } from '../run/meta.ts';
+import { runDevice, type DeviceRunContext, type SuiteRunOutput } from '../run/orchestrate.ts';
+import { outcomeOf } from '../run/known-issues.ts';
+import { mergeRunResults, summarize, summaryLine, type RawTestRecord } from '../run/results.ts';
+import { loadRigFile, rigFromDevice, type RigConfig } from '../run/rig.ts';
+import { preflightWithDriver } from '../run/preflight-driver.ts';
+import { finishReport } from '../run/report.ts';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SUITES_DIR = join(ROOT, 'suites');
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+
+export interface RunOptions {
+  device?: string;
+  rig?: string;
+  /** Internal: run only this device of the rig file (the per-device child). */
+  rigDevice?: string;
+  suite?: string[];
+  out: string;
+  baseline?: string;
+  keylog?: boolean;
+  capture?: boolean;
+  preflight: boolean;
+  strictFixed?: boolean;
+  /** Internal: a child writes results.json only; the parent writes the report. */
+  report: boolean;
+}
+
+/** Suite names available: the base names of suites/*.test.ts. */
+export function suiteNames(): string[] {
+  if (!existsSync(SUITES_DIR)) return [];
+  return readdirSync(SUITES_DIR)
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => f.replace(/\.test\.ts$/, ''))
+    .sort();
+}
+
+function namesOf(test: TestCase): string[] {
+  const names = [test.name];
+  let p: TestCase['parent'] = test.parent;
+  while (p.type === 'suite') {
+    names.unshift(p.name);
+    p = p.parent;
+  }
+  return names;
+}
+
+function toRaw(test: TestCase): RawTestRecord {
+  const result = test.result();
+  const diag = test.diagnostic();
+  const raw: RawTestRecord = {
+    file: test.module.moduleId,
+    names: namesOf(test),
+    status: result.state === 'passed' ? 'passed' : result.state === 'failed' ? 'failed' : 'skipped',
+    durationMs: diag?.duration ?? 0,
+    attempts: (diag?.retryCount ?? 0) + 1,
+    errors: (result.errors ?? []).map((e) => e.message ?? String(e)),
+    meta: test.meta() as SuiteTestMeta,
+  };
+  if (result.state === 'skipped' && result.note) raw.skipNote = result.note;
+  return raw;
+}
+
+const LABEL = { pass: 'PASS ', fail: 'FAIL ', 'expected-fail': 'XFAIL', fixed: 'FIXED', skip: 'SKIP ' } as const;
+
+/**
+ * Collects raw records and prints one line per finished test; every `pollMs` it reads the
+ * heartbeat directory and prints what a long-running test waits on.
+ */
+export class ProgressReporter implements Reporter {
+  readonly records: RawTestRecord[] = [];
+  readonly unhandled: string[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  readonly #announced = new Map<string, number>();
+  readonly #write: (line: string) => void;
+  readonly #heartbeatDir: string | undefined;
+  readonly #prefix: string;
+
+  constructor(options: { write?: (line: string) => void; heartbeatDir?: string; prefix?: string; pollMs?: number } = {}) {
+    this.#write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
+    this.#heartbeatDir = options.heartbeatDir;
+    this.#prefix = options.prefix ?? '';
+    if (this.#heartbeatDir) {
+      this.#timer = setInterval(() => this.#poll(), options.pollMs ?? 1_000);
+      this.#timer.unref();
+    }
+  }
+
+  #poll(): void {
+    if (!this.#heartbeatDir || !existsSync(this.#heartbeatDir)) return;
+    const now = Date.now();
+    for (const f of readdirSync(this.#heartbeatDir)) {
+      let hb: Heartbeat;
+      try {
+        hb = JSON.parse(readFileSync(join(this.#heartbeatDir, f), 'utf8')) as Heartbeat;
+      } catch {
+        continue; // being rewritten
+      }
+      const waited = now - hb.since;
+      const key = `${hb.test}\u0000${hb.waitingOn}\u0000${hb.since}`;
+      const last = this.#announced.get(key);
+      // First note after 3 s of waiting, then every 10 s.
+      if (waited >= 3_000 && (last === undefined || now - last >= 10_000)) {
+        this.#announced.set(key, now);
+        this.#write(`${this.#prefix}        ... ${hb.test}: waiting on ${hb.waitingOn} (${Math.round(waited / 1000)} s)`);
+      }
+    }
+  }
+
+  onTestCaseResult(test: TestCase): void {
+    const raw = toRaw(test);
+    this.records.push(raw);
+    const id = testIdFor(raw.file, raw.names);
+    const status = raw.meta.expectedFailure ? 'failed' : raw.status;
+    const outcome = raw.meta.securityFailure && status === 'failed' ? 'fail' : outcomeOf(status, raw.meta.knownIssue);
+    const secs = (raw.durationMs / 1000).toFixed(1);
+    let line = `${this.#prefix}  ${LABEL[outcome]} ${id} (${secs} s)`;
+    if (outcome === 'skip') line += `: ${raw.meta.skipReason ?? raw.skipNote ?? 'skipped'}`;
+    if (outcome === 'expected-fail') line += `: known issue (${raw.meta.knownIssue?.source ?? '?'})`;
+    if (outcome === 'fail') line += `\n${this.#prefix}        ${(raw.meta.securityFailure ? 'SECURITY FAILURE: ' : '') + (raw.errors[0] ?? '').split('\n')[0]}`;
+    this.#write(line);
+  }
+
+  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>): void {
+    if (this.#timer) clearInterval(this.#timer);
+    for (const m of modules) {
+      for (const e of m.errors()) this.unhandled.push(`${relative(ROOT, m.moduleId)}: ${e.message}`);
+    }
+    for (const e of unhandledErrors) this.unhandled.push(e.message ?? String(e));
+  }
+}
+
+/** Run the suites for one device through Vitest; returns the raw records. */
+async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, prefix: string): Promise<SuiteRunOutput> {
+  const outDir = resolve(ctx.outDir);
+  const heartbeatDir = join(outDir, '.heartbeat');
+  await rm(heartbeatDir, { recursive: true, force: true });
+  await mkdir(heartbeatDir, { recursive: true });
+  const progress = new ProgressReporter({ heartbeatDir, prefix });
+  const env: Record<string, string> = {
+    [SUITE_ENV.device]: ctx.device.uri,
+    [SUITE_ENV.evidenceDir]: join(outDir, 'evidence'),
+    [SUITE_ENV.heartbeatDir]: heartbeatDir,
+  };
+  if (opts.rig) {
+    env[SUITE_ENV.rigFile] = resolve(opts.rig);
+    env[SUITE_ENV.rigDevice] = ctx.device.id;
+  }
+  if (opts.keylog) env[SUITE_ENV.keylog] = '1';
+  if (opts.capture) env[SUITE_ENV.capture] = '1';
+  const filters = (opts.suite ?? []).map((s) => `suites/${s}.test.ts`);
+  const vitest = await startVitest(
+    'test',
+    filters,
+    {
+      config: false,
+      root: ROOT,
+      watch: false,
+      include: ['suites/**/*.test.ts'],
+      pool: 'forks',
+      allowOnly: false,
+      testTimeout: 30_000, // 30 s, as vitest.config.ts
+      hookTimeout: 60_000, // 1 min
+      teardownTimeout: 10_000,
+      env,
+      reporters: [progress, ['junit', { outputFile: join(outDir, 'junit.xml'), suiteName: `bx-hil ${ctx.device.id}` }]],
+    },
+    { logLevel: 'warn' },
+  );
+  await vitest.close();
+  await rm(heartbeatDir, { recursive: true, force: true });
+  return { records: progress.records, unhandled: progress.unhandled };
+}
+
+async function runOneDevice(rig: RigConfig, deviceId: string, opts: RunOptions, outDir: string, prefix = ''): Promise<RunResults> {
+  const device = rig.devices.find((d) => d.id === deviceId)!;
+  const log = (line: string) => process.stdout.write(`${prefix}${line}\n`);
+  log(`bx-hil run: ${device.id} (${device.uri}) -> ${outDir}`);
+  return runDevice(
+    { device, rig, outDir },
+    {
+      harnessVersion: pkg.version,
+      log,
+      ...(opts.preflight ? { preflight: (d) => preflightWithDriver(d) } : {}),
+      runSuites: (ctx) => runSuitesWithVitest(ctx, opts, prefix),
+    },
+  );
+}
+
+/** Run each device in its own child process (own Vitest, own rigs, own ports); merge. */
+async function runDevicesInParallel(rig: RigConfig, opts: RunOptions, out: string): Promise<RunResults> {
+  const bin = join(ROOT, 'bin', 'bx-hil.js');
+  const runs = await Promise.all(
+    rig.devices.map(async (device) => {
+      const dir = join(out, 'devices', device.id);
+      const args = [bin, 'run', '--rig', resolve(opts.rig!), '--rig-device', device.id, '--out', dir, '--no-report'];
+      for (const s of opts.suite ?? []) args.push('--suite', s);
+      if (!opts.preflight) args.push('--no-preflight');
+      if (opts.keylog) args.push('--keylog');
+      if (opts.capture) args.push('--capture');
+      const code = await new Promise<number>((resolveCode) => {
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+        const kill = () => child.kill('SIGTERM');
+        process.once('exit', kill);
+        const relay = (stream: NodeJS.ReadableStream, to: NodeJS.WriteStream) => {
+          let buf = '';
+          stream.on('data', (c: Buffer) => {
+            buf += c.toString('utf8');
+            const lines = buf.split('\n');
+            buf = lines.pop()!;
+            for (const l of lines) to.write(`[${device.id}] ${l}\n`);
+          });
+        };
+        relay(child.stdout, process.stdout);
+        relay(child.stderr, process.stderr);
+        child.on('close', (c) => {
+          process.off('exit', kill);
+          resolveCode(c ?? 1);
+        });
+      });
+      try {
+        const r = JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')) as RunResults;
+        for (const t of r.tests) if (t.evidenceDir) t.evidenceDir = join('devices', device.id, t.evidenceDir);
+        return r;
+      } catch {
+        const now = new Date().toISOString();
+        return {
+          schema: 'bx-hil/results@1',
+          startedAt: now,
+          finishedAt: now,
+          harnessVersion: pkg.version,
+          devices: [{ id: device.id, uri: device.uri, firmware: device.firmware ?? 'unknown' }],
+          tests: [
+            {
+              id: 'run/device',
+              suite: 'run',
+              title: 'device run',
+              device: device.id,
+              firmware: device.firmware ?? 'unknown',
+              status: 'failed',
+              outcome: 'fail',
+              durationMs: 0,
+              attempts: 1,
+              error: `the run for ${device.id} ended with exit code ${code} and wrote no results.json`,
+            },
+          ],
+        } satisfies RunResults;
+      }
+    }),
+  );
+  return mergeRunResults(runs, pkg.version);
+}
+
+export async function runCommand(opts: RunOptions): Promise<number> {
+  if (opts.device && opts.rig) throw new ConfigError('--device', opts.device, 'give either --device or --rig, not both');
+  const known = suiteNames();
+  for (const s of opts.suite ?? []) {
+    if (!known.includes(s)) throw new ConfigError('--suite', s, `unknown suite "${s}": choose from ${known.join(', ')}`);
+  }
+  const rig = opts.rig ? await loadRigFile(opts.rig) : rigFromDevice(opts.device ?? process.env[SUITE_ENV.device] ?? 'sim:2.6.3');
+  for (const w of rig.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
+  const out = resolve(opts.out);
+  await mkdir(out, { recursive: true });
+
+  let results: RunResults;
+  if (opts.rigDevice) {
+    if (!rig.devices.some((d) => d.id === opts.rigDevice)) {
+      throw new ConfigError('--rig-device', opts.rigDevice, `no device "${opts.rigDevice}" in ${opts.rig}`);
+    }
+    results = await runOneDevice(rig, opts.rigDevice, opts, out);
+  } else if (rig.devices.length === 1) {
+    results = await runOneDevice(rig, rig.devices[0]!.id, opts, out);
+  } else {
+    results = await runDevicesInParallel(rig, opts, out);
+  }
+
+  await writeFile(join(out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const summary = summarize(results, { strictFixed: opts.strictFixed ?? false });
+  let code = summary.ok ? 0 : 1;
+  if (opts.report) {
+    const r = await finishReport(out, results, opts.baseline ? { baseline: opts.baseline } : {});
+    for (const line of r.lines) process.stdout.write(`${line}\n`);
+    if (r.regression) code = 1;
+    process.stdout.write(`${summaryLine(summary)}\n`);
+    process.stdout.write(`report: ${out}\n`);
+  }
+  return code;
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('run the HIL suites against a device (default sim:2.6.3) or every device of a rig file, and write the report')
+    .option('--device <uri>', 'device URI: sim:<profile>, /dev/serial/by-id/..., serial:, tcp://, rfc2217:// (default sim:2.6.3)')
+    .option('--rig <file>', 'rig file (YAML or JSON) listing devices; see docs/rig-file.md')
+    .option('--suite <name...>', `suites to run (default all): ${suiteNames().join(', ')}`)
+    .option('--out <dir>', 'report directory', 'bx-hil-report')
+    .option('--baseline <results.json>', 'compare with an earlier run; a regression makes the exit code 1')
+    .option('--keylog', 'keep TLS key logs in the evidence bundles (secret: handle with care)')
+    .option('--capture', 'keep a packet capture per test (needs tshark)')
+    .option('--no-preflight', 'skip the preflight checks before the suites')
+    .option('--strict-fixed', 'treat a known issue that passes ("fixed") as a failure')
+    .addOption(new Option('--rig-device <id>', 'run only this device of the rig file').hideHelp())
+    .addOption(new Option('--no-report', 'write results.json only').hideHelp())
+    .action(async (o: RunOptions) => {
+      process.exitCode = await runCommand(o);
+    });
+}
