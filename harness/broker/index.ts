@@ -1,0 +1,7 @@
+/** The broker rig's public surface. */
+export { startBrokerRig, parseBrokerRigOptions, packetSummary, AWS_MQTT_ALPN } from './rig.ts';
+export { parseClientHello, classifyFirstBytes, clientHelloBytesNeeded, TLS_ALERTS } from './client-hello.ts';
+export { judgeRecord, VERDICT_FIX, alertFromError } from './verdict.ts';
+export { AWS_POLICIES, AWS_LIMITS } from './profiles.ts';
+export { BrokerError, BrokerStartError, NoContainerRuntimeError, VerdictTimeoutError } from './errors.ts';
+export type * from './types.ts';

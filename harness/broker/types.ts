@@ -1,0 +1,250 @@
+/**
+ * The broker rig's public shapes: what one connection attempt left behind (`ConnectionRecord`),
+ * what the rig concluded from it (`Verdict`), and the rig interface shared by the aedes rig,
+ * the Mosquitto process and the container adapter.
+ */
+import type { EvidenceBus, EvidenceEvent } from '../evidence.ts';
+import type { Issued } from '../pki/factory.ts';
+import type { ClientHello, FirstBytesKind } from './client-hello.ts';
+
+export type { ClientHello, FirstBytesKind };
+
+/**
+ * Stable verdict codes (spelled as in issue 5). Extra codes beyond the issue's list:
+ * `CLIENT_CERT_NOT_YET_VALID`, `CLIENT_CERT_NOT_ACTIVE` (aws-iot registry), `NO_ALPN`,
+ * `HANDSHAKE_THEN_SILENT`, `HANDSHAKE_ABORTED`, `CONNACK_WITHHELD`, `STALLED_BY_RIG`, `UNKNOWN`.
+ */
+export type VerdictCode =
+  | 'OK'
+  | 'NO_CLIENT_CERT'
+  | 'CLIENT_CERT_UNTRUSTED'
+  | 'CLIENT_CERT_EXPIRED'
+  | 'CLIENT_CERT_NOT_YET_VALID'
+  | 'CLIENT_CERT_NOT_ACTIVE'
+  | 'DEVICE_REJECTED_SERVER_CERT'
+  | 'KEY_MISMATCH'
+  | 'NO_SNI'
+  | 'SNI_MISMATCH'
+  | 'NO_ALPN'
+  | 'TLS_VERSION_MISMATCH'
+  | 'NO_SHARED_CIPHER'
+  | 'PLAINTEXT_ON_TLS_PORT'
+  | 'NEVER_SPOKE'
+  | 'HANDSHAKE_THEN_SILENT'
+  | 'HANDSHAKE_ABORTED'
+  | 'CONNECT_REFUSED'
+  | 'CONNACK_WITHHELD'
+  | 'POLICY_DISCONNECT'
+  | 'STALLED_BY_RIG'
+  | 'UNKNOWN';
+
+export interface Verdict {
+  code: VerdictCode;
+  /** Plain words for a non-specialist. */
+  summary: string;
+  /** The evidence lines the verdict rests on (event summaries, log lines). */
+  evidence: string[];
+  /** What to change. */
+  fix: string;
+  connectionId?: string;
+  /** Which side has to change something. */
+  side?: 'device' | 'broker' | 'both';
+}
+
+export interface PeerCertInfo {
+  subject: string;
+  issuer: string;
+  fingerprint256: string;
+  validFrom: string;
+  validTo: string;
+}
+
+export interface TlsOutcome {
+  /** e.g. `TLSv1.3`; absent when the handshake failed. */
+  version?: string;
+  /** OpenSSL/IANA cipher name chosen. */
+  cipher?: string;
+  /** The client certificate verified against the rig's CA(s). */
+  authorized: boolean;
+  /** Node's `authorizationError` code, e.g. `CERT_HAS_EXPIRED`. */
+  authorizationError?: string;
+  alpn?: string;
+  sni?: string;
+  peerCert?: PeerCertInfo;
+  /** When the handshake failed: Node's error code and message (e.g. `ERR_SSL_NO_SHARED_CIPHER`). */
+  error?: { code: string; message: string };
+  /** A TLS alert involved in the failure, by name, and who sent it. */
+  alert?: { name: string; from: 'client' | 'server' };
+}
+
+/** MQTT CONNECT fields as recorded. The password value is never kept: only whether it was there. */
+export interface ConnectInfo {
+  clientId: string;
+  protocolVersion: number;
+  keepalive: number;
+  /** Keep-alive the broker applied after profile rules (aws-iot clamps it, M6). */
+  keepaliveApplied?: number;
+  clean: boolean;
+  username?: string;
+  password: 'present' | 'absent';
+  will?: { topic: string; qos: number; retain: boolean };
+}
+
+export interface PacketInfo {
+  t: number;
+  dir: 'in' | 'out';
+  cmd: string;
+  /** A short line such as `PUBLISH qos=1 topic=a/b 12 B`. */
+  summary: string;
+  returnCode?: number;
+  /** Set when the rig dropped the packet (fault injection or a profile rule). */
+  withheld?: boolean;
+}
+
+export type EndedBy = 'client' | 'server' | 'rig';
+
+export interface ConnectionRecord {
+  /** `conn-1`, `conn-2`, ... in accept order. */
+  id: string;
+  /** `address:port` of the peer. */
+  remote: string;
+  /** Every event of this connection in order (also published on the bus). */
+  events: EvidenceEvent[];
+  /** Which listener took it: the main one, or the aws-iot ALPN one. */
+  listener: 'main' | 'alpn';
+  firstBytes?: FirstBytesKind;
+  clientHello?: ClientHello;
+  tls?: TlsOutcome;
+  mqtt: { connect?: ConnectInfo; connack?: { returnCode: number; sessionPresent: boolean }; packets: PacketInfo[] };
+  /** A rule of the profile that refused or closed the connection, with its source tag. */
+  refusal?: { rule: string; source: string; reason: string; at: 'front-door' | 'handshake' | 'connect' | 'session' };
+  /** A fault the rig injected on this connection (e.g. `withhold CONNACK`). */
+  faults: string[];
+  end?: { reason: string; by: EndedBy; t: number };
+}
+
+/** Fault injection (issue 5). Every field is optional; `setFaults` merges. */
+export interface BrokerFaults {
+  /** Drop outgoing packets of these types (e.g. `['connack']`). Default none. */
+  withhold?: Array<'connack' | 'puback' | 'suback' | 'pingresp' | 'unsuback'>;
+  /** Close a connection after this many MQTT packets in either direction. Default off. */
+  closeAfterPackets?: number;
+  /** Close a connection this many ms after accept. Default off. */
+  closeAfterMs?: number;
+  /** Hold the raw socket this many ms before the TLS handshake starts (Infinity = never). Default 0. */
+  stallHandshakeMs?: number;
+  /** Answer plain bytes on the TLS port instead of TLS (then close). Default off. */
+  plainAnswer?: string;
+  /** Present this server certificate chain and key instead of the PKI's. */
+  serverCert?: { chainPem: string; keyPem: string };
+}
+
+export type ProfileName = 'strict' | 'mosquitto-like' | 'aws-iot' | 'tls-server-only' | 'plain';
+
+export type CertStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED' | 'PENDING_ACTIVATION';
+
+export interface AwsRegistryEntry {
+  status: CertStatus;
+  /** `DEFAULT` or `SNI_ONLY` (T6/T8). Default `DEFAULT`. */
+  mode?: 'DEFAULT' | 'SNI_ONLY';
+  /** Client ids the attached policy allows (`iot:Connect`, M15). Default: any. */
+  clientIds?: string[];
+}
+
+/** aws-iot profile settings. Every rule is named in docs/broker.md with its source tag. */
+export interface AwsIotOptions {
+  /** The endpoint host name the device must send as SNI (T6). Default `localhost`. */
+  endpoint?: string;
+  /**
+   * SNI rule: `optional` (current docs, T6), `required` (2022 docs: refuse a ClientHello without
+   * SNI, T7), `match` (SNI must equal `endpoint`, T6 "incorrect host_name ... will fail").
+   * Default `optional`.
+   */
+  sniMode?: 'optional' | 'required' | 'match';
+  /** Security policy (T4/T5). Default `IoTSecurityPolicy_TLS13_1_2_2022_10`. */
+  securityPolicy?: AwsSecurityPolicy;
+  /**
+   * Registry of client certificates by SHA-256 fingerprint (`AA:BB:..` as Node prints it, T13).
+   * When set, an unknown or not ACTIVE certificate is refused per `unknownCertMode`.
+   * Default: no registry (every CA-valid certificate is accepted).
+   */
+  registry?: Record<string, AwsRegistryEntry>;
+  /** How a not-ACTIVE/unregistered certificate is refused (T18): default `close-after-connect`. */
+  unknownCertMode?: 'handshake' | 'close-after-connect';
+  /** Open a second TLS listener that requires ALPN `x-amzn-mqtt-ca` (the 443-style port, T1/T2). Default false. */
+  alpnListener?: boolean;
+}
+
+export type AwsSecurityPolicy =
+  | 'IoTSecurityPolicy_TLS13_1_3_2022_10'
+  | 'IoTSecurityPolicy_TLS13_1_2_2022_10'
+  | 'IoTSecurityPolicy_TLS12_1_2_2022_10'
+  | 'IoTSecurityPolicy_TLS12_1_0_2016_01';
+
+export interface BrokerRigOptions {
+  /** Address to bind. Default `127.0.0.1`. */
+  host?: string;
+  /** Port; 0 picks a free one (read back from `rig.port`). Default 0. */
+  port?: number;
+  /** Default `strict`. */
+  profile?: ProfileName;
+  /** Certificates; default `createBasicPki()`. `extraCa` are also trusted for client certificates. */
+  pki?: { ca: Issued; server: Issued; client?: Issued; extraCa?: Issued[] };
+  /** Present this server chain (PEM, leaf first) instead of `pki.server` (a scenario's server cert). */
+  serverCertChainPem?: string;
+  /** Key for `serverCertChainPem`. Secret: never logged. */
+  serverKeyPem?: string;
+  tls?: {
+    /** Default per profile (TLSv1.2 for strict and aws-iot). */
+    minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+    maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+    /** OpenSSL cipher string for TLS <= 1.2 (plus TLS 1.3 suite names, as Node accepts). */
+    ciphers?: string;
+    /** Ask for a client certificate. Default true except `tls-server-only` and `plain`. */
+    requestCert?: boolean;
+  };
+  aws?: AwsIotOptions;
+  /**
+   * Client ids allowed to connect (mosquitto-like and strict answer CONNACK 5 to others;
+   * aws-iot closes without CONNACK, M15). Default: any.
+   */
+  allowedClientIds?: string[];
+  faults?: BrokerFaults;
+  /** Evidence bus; default a private one. */
+  bus?: EvidenceBus;
+  /** Write the TLS key log (NSS format) here. Default: not written. Secret material. */
+  keylogPath?: string;
+  /** A connection that sends nothing (or no CONNECT after TLS) for this long is judged. Default 10000 (10 s). */
+  connectTimeoutMs?: number;
+  /** Bound on buffering a ClientHello before handing the socket to TLS anyway. Default 5000 (5 s). */
+  clientHelloTimeoutMs?: number;
+}
+
+export interface BrokerRig {
+  readonly kind: 'aedes' | 'mosquitto' | 'container';
+  readonly host: string;
+  readonly port: number;
+  /** Second port (aws-iot ALPN listener), when opened. */
+  readonly alpnPort?: number;
+  /** `mqtts://host:port` (or `mqtt://` for `plain`). */
+  readonly url: string;
+  readonly profile: ProfileName;
+  readonly pki: { ca: Issued; server: Issued; client?: Issued; extraCa?: Issued[] };
+  readonly bus: EvidenceBus;
+  readonly records: ConnectionRecord[];
+  readonly verdicts: Verdict[];
+  /** Resolve with the first verdict (past or future) matching `filter`; default bound 10 s. */
+  waitForVerdict(filter?: (v: Verdict) => boolean, timeoutMs?: number): Promise<Verdict>;
+  onVerdict(cb: (v: Verdict) => void): () => void;
+  /** Publish into the broker in-process. */
+  publish(topic: string, payload: string | Buffer, options?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
+  /** Subscribe in-process; resolves with the unsubscribe function. */
+  subscribe(topic: string, cb: (topic: string, payload: Buffer) => void): Promise<() => Promise<void>>;
+  setFaults(partial: BrokerFaults): void;
+  /** Stop and start again on the same port(s), keeping records. */
+  restart(): Promise<void>;
+  /** Alias of close. */
+  stop(): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
