@@ -2,9 +2,16 @@
  * The list of `bx-hil` commands. One line per command file; each exports `register(program)`.
  */
 import type { Command } from 'commander';
+import * as compare from './compare.ts';
+import * as preflight from './preflight.ts';
+import * as run from './run.ts';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
-export const commandModules: CommandModule[] = [];
+export const commandModules: CommandModule[] = [
+  compare,
+  run,
+  preflight,
+];

@@ -1,0 +1,34 @@
+/**
+ * `bx-hil compare <baseline.json> <candidate.json> [--json]`: what changed between two runs, in
+ * words a release manager reads (harness/report/compare.ts).
+ *
+ * Exit codes: 0 no regression, 1 at least one regression, 2 a file is unreadable or not a valid
+ * results.json (the message names the file and the field).
+ */
+import type { Command } from 'commander';
+import { compareResults, formatComparison } from '../report/compare.ts';
+import { readRunResults } from '../report/validate.ts';
+
+interface CompareFlags {
+  json?: boolean;
+  baselineLabel?: string;
+  candidateLabel?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('compare')
+    .description('List regressions, fixes, new and removed tests between two results.json files; exit 1 on a regression')
+    .argument('<baseline>', 'results.json of the reference run (e.g. the previous firmware)')
+    .argument('<candidate>', 'results.json of the run under review (e.g. the new firmware)')
+    .option('--json', 'print the comparison as JSON instead of text')
+    .option('--baseline-label <text>', 'name of the baseline in the text (default: its firmware version)')
+    .option('--candidate-label <text>', 'name of the candidate in the text (default: its firmware version)')
+    .action(async (baselinePath: string, candidatePath: string, flags: CompareFlags) => {
+      const [baseline, candidate] = await Promise.all([readRunResults(baselinePath), readRunResults(candidatePath)]);
+      const comparison = compareResults(baseline, candidate);
+      if (flags.json) process.stdout.write(`${JSON.stringify(comparison, null, 2)}\n`);
+      else process.stdout.write(`${formatComparison(comparison, { baselineLabel: flags.baselineLabel, candidateLabel: flags.candidateLabel })}\n`);
+      process.exitCode = comparison.regressions.length > 0 ? 1 : 0;
+    });
+}

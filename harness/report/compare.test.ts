@@ -1,0 +1,177 @@
+/**
+ * compareResults / formatComparison and `bx-hil compare` (spawned as a real process).
+ * Baseline = sampleRun('2.6.2'), candidate = sampleRun('2.6.3') (see sample.ts for what differs).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { compareResults, formatComparison } from './compare.ts';
+import { sampleRun } from './sample.ts';
+import type { RunResults, TestResult } from './types.ts';
+import { parseRunResults } from './validate.ts';
+
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const base = sampleRun('2.6.2');
+const cand = sampleRun('2.6.3');
+
+function ids(list: { id: string }[]): string[] {
+  return list.map((c) => c.id).sort();
+}
+
+describe('compareResults', () => {
+  const c = compareResults(base, cand);
+
+  test('regressions: pass -> fail', () => {
+    expect(ids(c.regressions)).toEqual(['mqtt/keep-alive PINGREQ within 1.5 x keepAlive', 'tls-handshake/S3 expired server certificate']);
+  });
+
+  test('fixes: expected-fail -> fixed', () => {
+    expect(ids(c.fixes)).toEqual(['mqtt/will message on an unexpected loss']);
+  });
+
+  test('new and removed tests', () => {
+    expect(ids(c.newTests)).toEqual(['robustness/a flood of 500 URCs is parsed without loss']);
+    expect(ids(c.removedTests)).toEqual(['mqtt/QoS 2 exactly once']);
+  });
+
+  test('security failures of the candidate, marked new', () => {
+    expect(c.securityFailures.map((s) => [s.test.id, s.isNew])).toEqual([['tls-handshake/S3 expired server certificate', true]]);
+  });
+
+  test('unchanged counts the rest; nothing else is "changed"', () => {
+    expect(c.changed).toEqual([]);
+    const paired = cand.tests.length - c.newTests.length;
+    expect(c.unchanged).toBe(paired - c.regressions.length - c.fixes.length);
+  });
+
+  test('expected-fail -> fail is a regression; pass -> expected-fail and a new verdict code are changes', () => {
+    const mk = (over: Partial<TestResult>[]): RunResults => ({
+      ...base,
+      tests: over.map((o, i) => ({ ...base.tests[0]!, id: `t/${i}`, ...o })),
+    });
+    const b = mk([{ outcome: 'expected-fail' }, { outcome: 'pass' }, { outcome: 'fail', verdict: { code: 'A', summary: 'a' } }, { outcome: 'pass' }, { outcome: 'skip' }]);
+    const k = mk([{ outcome: 'fail' }, { outcome: 'expected-fail' }, { outcome: 'fail', verdict: { code: 'B', summary: 'b' } }, { outcome: 'fixed' }, { outcome: 'fail' }]);
+    const r = compareResults(b, k);
+    expect(ids(r.regressions)).toEqual(['t/0']);
+    expect(ids(r.changed)).toEqual(['t/1', 't/2', 't/4']);
+    expect(r.unchanged).toBe(1);
+  });
+
+  test('several devices: paired by device; a single baseline result is compared with each candidate device', () => {
+    const twoDevices: RunResults = {
+      ...cand,
+      devices: [...cand.devices, { id: 'bench-2', uri: 'serial:/dev/ttyUSB1', firmware: '2.6.3' }],
+      tests: [...cand.tests, ...cand.tests.map((t) => ({ ...t, device: 'bench-2', outcome: 'pass' as const, securityFailure: undefined }))],
+    };
+    const r = compareResults(base, twoDevices);
+    expect(r.regressions.map((x) => x.label).sort()).toEqual([
+      'mqtt/keep-alive PINGREQ within 1.5 x keepAlive [sim-2.6.3]',
+      'tls-handshake/S3 expired server certificate [sim-2.6.3]',
+    ]);
+    expect(r.newTests).toHaveLength(2);
+    const same = compareResults(twoDevices, twoDevices);
+    expect(same.unchanged).toBe(twoDevices.tests.length);
+  });
+});
+
+describe('formatComparison', () => {
+  test('speaks to a release manager', () => {
+    const text = formatComparison(compareResults(base, cand));
+    expect(text).toContain('2 regressions:');
+    expect(text).toContain('was passing on 2.6.2, now fails on 2.6.3: the module completed the handshake with a server whose certificate expired 2 days ago and sent CONNECT (DEVICE_ACCEPTED_EXPIRED_SERVER_CERT)');
+    expect(text).toContain('fix: firmware must check notAfter');
+    expect(text).toContain('SECURITY: 1 security failure on 2.6.3 (1 new since 2.6.2): the module connected to a server it must refuse');
+    expect(text).toContain('1 fix:');
+    expect(text).toMatch(/was a known failure on 2\.6\.2 \(will message not sent when Wi-Fi drops\), now passes on 2\.6\.3/);
+    expect(text).toContain('1 new test on 2.6.3:');
+    expect(text).toContain('1 removed test (ran on 2.6.2, not on 2.6.3):');
+    expect(text).toMatch(/Verdict: 2\.6\.3 REGRESSES against 2\.6\.2: 2 regressions\.$/);
+  });
+
+  test('labels can be given; identical runs say no regression', () => {
+    const text = formatComparison(compareResults(base, base), { baselineLabel: 'last week', candidateLabel: 'today' });
+    expect(text).toContain('Comparing today (candidate) with last week (baseline)');
+    expect(text).toMatch(/Verdict: no regression against last week\.$/);
+    expect(text).not.toContain('regressions:');
+  });
+});
+
+describe('parseRunResults', () => {
+  test('accepts the sample runs', () => {
+    expect(parseRunResults(JSON.parse(JSON.stringify(cand)))).toEqual(cand);
+  });
+
+  test.each([
+    [{ schema: 'other' }, 'schema'],
+    [{ ...cand, devices: {} }, 'devices'],
+    [{ ...cand, tests: [cand.tests[0], { ...cand.tests[1], outcome: 'passed' }] }, 'tests[1].outcome'],
+    [{ ...cand, tests: [{ ...cand.tests[0], durationMs: '12' }] }, 'tests[0].durationMs'],
+    [{ ...cand, tests: [{ ...cand.tests[0], verdict: { code: 1 } }] }, 'tests[0].verdict.code'],
+    [{ ...cand, tests: [{ ...cand.tests[0], id: undefined }] }, 'tests[0].id'],
+  ])('names the bad field (%#)', (input, field) => {
+    expect(() => parseRunResults(input, 'x.json')).toThrow(expect.objectContaining({ code: 'BXHIL_CONFIG', field }));
+  });
+});
+
+describe.concurrent('bx-hil compare (CLI)', () => {
+  let dir: string;
+  const files: Record<string, string> = {};
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bxhil-compare-'));
+    const write = async (name: string, body: string): Promise<void> => {
+      files[name] = join(dir, name);
+      await writeFile(files[name], body);
+    };
+    await write('base.json', JSON.stringify(base));
+    await write('cand.json', JSON.stringify(cand));
+    await write('bad.json', JSON.stringify({ ...cand, tests: [{ ...cand.tests[0], outcome: 'great' }] }));
+    await write('junk.json', '{ not json');
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [join(repo, 'bin/bx-hil.js'), 'compare', ...args], { cwd: repo, timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+      });
+    });
+  }
+
+  test('exit 1 and the regressions in words when the candidate regresses', async () => {
+    const r = await run(files['base.json']!, files['cand.json']!);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('2 regressions:');
+    expect(r.stdout).toContain('REGRESSES');
+  });
+
+  test('exit 0 without regression (reverse direction: 2.6.2 against 2.6.3 has fixes only)', async () => {
+    const r = await run(files['cand.json']!, files['base.json']!, '--baseline-label', 'new', '--candidate-label', 'old');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Comparing old (candidate) with new (baseline)');
+  });
+
+  test('--json prints the Comparison', async () => {
+    const r = await run(files['base.json']!, files['cand.json']!, '--json');
+    expect(r.code).toBe(1);
+    const json = JSON.parse(r.stdout) as { regressions: unknown[]; fixes: unknown[] };
+    expect(json.regressions).toHaveLength(2);
+    expect(json.fixes).toHaveLength(1);
+  });
+
+  test.each([
+    ['bad.json', /tests\[0\]\.outcome/],
+    ['junk.json', /not valid JSON/],
+    ['missing.json', /cannot read the results file/],
+  ])('exit 2 on %s, naming the problem', async (name, message) => {
+    const r = await run(files['base.json']!, files[name] ?? join(dir, name));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+  });
+});

@@ -1,0 +1,243 @@
+/**
+ * Comparing two runs (a baseline firmware and a candidate), for `bx-hil compare` and
+ * `bx-hil run --baseline`.
+ *
+ * Matching: tests are matched on their id, which is device- and firmware-agnostic. When a test
+ * ran on several devices, its results are paired by device id where both runs have that device;
+ * a single result on one side is paired with each result on the other (one bench module against
+ * a rig of three); anything left unpaired is new or removed.
+ *
+ * Classes of change (outcomes of types.ts):
+ * - regression: pass / fixed / expected-fail -> fail. (expected-fail -> fail means the candidate
+ *   no longer lists the known issue but still fails: a failure the candidate must answer for.)
+ * - fix: fail / expected-fail -> pass / fixed.
+ * - new / removed tests.
+ * - changed: any other change of outcome (e.g. pass -> expected-fail, skip -> fail) or the same
+ *   outcome with another verdict code (fails, but for a different reason).
+ * Security failures (`securityFailure: true`) of the candidate are listed on their own,
+ * marked new when the baseline did not have them.
+ */
+import type { Outcome, RunResults, TestResult } from './types.ts';
+
+export interface TestChange {
+  /** Test id, plus ` [device]` when the runs have several devices. */
+  label: string;
+  id: string;
+  baseline?: TestResult;
+  candidate?: TestResult;
+}
+
+export interface SecurityFailure {
+  label: string;
+  test: TestResult;
+  /** True when the baseline did not have this security failure. */
+  isNew: boolean;
+}
+
+export interface Comparison {
+  regressions: TestChange[];
+  fixes: TestChange[];
+  newTests: TestChange[];
+  removedTests: TestChange[];
+  changed: TestChange[];
+  securityFailures: SecurityFailure[];
+  /** Pairs whose outcome and verdict code are the same. */
+  unchanged: number;
+  baseline: RunSide;
+  candidate: RunSide;
+}
+
+export interface RunSide {
+  /** Distinct firmware versions, in order of appearance. */
+  firmware: string[];
+  devices: string[];
+  tests: number;
+  counts: Record<Outcome, number>;
+}
+
+const PASSING: readonly Outcome[] = ['pass', 'fixed'];
+const FAILING_KNOWN: readonly Outcome[] = ['expected-fail'];
+
+function side(r: RunResults): RunSide {
+  const counts: Record<Outcome, number> = { pass: 0, fail: 0, 'expected-fail': 0, fixed: 0, skip: 0 };
+  for (const t of r.tests) counts[t.outcome]++;
+  const firmware = [...new Set([...r.devices.map((d) => d.firmware), ...r.tests.map((t) => t.firmware)])];
+  const devices = [...new Set([...r.devices.map((d) => d.id), ...r.tests.map((t) => t.device)])];
+  return { firmware, devices, tests: r.tests.length, counts };
+}
+
+function group(r: RunResults): Map<string, TestResult[]> {
+  const m = new Map<string, TestResult[]>();
+  for (const t of r.tests) {
+    const list = m.get(t.id);
+    if (list) list.push(t);
+    else m.set(t.id, [t]);
+  }
+  return m;
+}
+
+/** Pairs the results of one test id (see the file comment). */
+function pair(b: TestResult[], c: TestResult[]): { pairs: [TestResult, TestResult][]; onlyB: TestResult[]; onlyC: TestResult[] } {
+  if (b.length === 1 && c.length === 1) return { pairs: [[b[0]!, c[0]!]], onlyB: [], onlyC: [] };
+  const pairs: [TestResult, TestResult][] = [];
+  let restB = [...b];
+  let restC: TestResult[] = [];
+  for (const ct of c) {
+    const i = restB.findIndex((bt) => bt.device === ct.device);
+    if (i >= 0) {
+      pairs.push([restB[i]!, ct]);
+      restB.splice(i, 1);
+    } else restC.push(ct);
+  }
+  if (restB.length === 1 && restC.length > 0 && b.length === 1) {
+    for (const ct of restC) pairs.push([restB[0]!, ct]);
+    restB = [];
+    restC = [];
+  } else if (restC.length === 1 && restB.length > 0 && c.length === 1) {
+    for (const bt of restB) pairs.push([bt, restC[0]!]);
+    restB = [];
+    restC = [];
+  } else {
+    while (restB.length > 0 && restC.length > 0) pairs.push([restB.shift()!, restC.shift()!]);
+  }
+  return { pairs, onlyB: restB, onlyC: restC };
+}
+
+export function compareResults(baseline: RunResults, candidate: RunResults): Comparison {
+  const bSide = side(baseline);
+  const cSide = side(candidate);
+  const multi = bSide.devices.length > 1 || cSide.devices.length > 1;
+  const label = (t: TestResult): string => (multi ? `${t.id} [${t.device}]` : t.id);
+  const out: Comparison = {
+    regressions: [],
+    fixes: [],
+    newTests: [],
+    removedTests: [],
+    changed: [],
+    securityFailures: [],
+    unchanged: 0,
+    baseline: bSide,
+    candidate: cSide,
+  };
+  const bGroups = group(baseline);
+  const cGroups = group(candidate);
+  const baselineSecurity = new Set<string>();
+  for (const id of new Set([...cGroups.keys(), ...bGroups.keys()])) {
+    const { pairs, onlyB, onlyC } = pair(bGroups.get(id) ?? [], cGroups.get(id) ?? []);
+    for (const t of onlyB) out.removedTests.push({ label: label(t), id, baseline: t });
+    for (const t of onlyC) out.newTests.push({ label: label(t), id, candidate: t });
+    for (const [bt, ct] of pairs) {
+      const change: TestChange = { label: label(ct), id, baseline: bt, candidate: ct };
+      if (bt.securityFailure) baselineSecurity.add(`${id}\u0000${ct.device}`);
+      const from = bt.outcome;
+      const to = ct.outcome;
+      if (to === 'fail' && (PASSING.includes(from) || FAILING_KNOWN.includes(from))) out.regressions.push(change);
+      else if (PASSING.includes(to) && (from === 'fail' || FAILING_KNOWN.includes(from))) out.fixes.push(change);
+      else if (from !== to || (bt.verdict?.code ?? '') !== (ct.verdict?.code ?? '')) {
+        // pass <-> fixed is the same behaviour (a known issue was added or dropped): not a change.
+        if (PASSING.includes(from) && PASSING.includes(to) && (bt.verdict?.code ?? '') === (ct.verdict?.code ?? '')) out.unchanged++;
+        else out.changed.push(change);
+      } else out.unchanged++;
+    }
+  }
+  for (const t of candidate.tests) {
+    if (t.securityFailure) out.securityFailures.push({ label: label(t), test: t, isNew: !baselineSecurity.has(`${t.id}\u0000${t.device}`) });
+  }
+  return out;
+}
+
+export interface FormatOptions {
+  /** How to name the baseline in sentences. Default: its firmware version(s). */
+  baselineLabel?: string;
+  /** How to name the candidate. Default: its firmware version(s). */
+  candidateLabel?: string;
+}
+
+const OUTCOME_WORDS: Record<Outcome, string> = {
+  pass: 'passing',
+  fail: 'failing',
+  'expected-fail': 'failing as a known issue',
+  fixed: 'passing (a known issue looks fixed)',
+  skip: 'skipped',
+};
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function why(t: TestResult | undefined): string {
+  if (!t) return '';
+  if (t.verdict) return `${t.verdict.summary} (${t.verdict.code})`;
+  if (t.error) return t.error.split('\n')[0]!;
+  if (t.skipReason) return t.skipReason;
+  return 'no verdict recorded';
+}
+
+/** The change of one test in a release manager's words. */
+function sentence(ch: TestChange, bl: string, cl: string): string {
+  const b = ch.baseline!;
+  const c = ch.candidate!;
+  const was = b.outcome === 'expected-fail' && b.knownIssue ? `was a known failure on ${bl} (${b.knownIssue.reason})` : `was ${OUTCOME_WORDS[b.outcome]} on ${bl}`;
+  switch (c.outcome) {
+    case 'fail':
+      return `${was}, now fails on ${cl}: ${why(c)}`;
+    case 'expected-fail':
+      return `${was}, now fails on ${cl} as a known issue (${c.knownIssue?.reason ?? 'no reason given'}): ${why(c)}`;
+    case 'pass':
+    case 'fixed':
+      return `${was}, now passes on ${cl}${c.outcome === 'fixed' ? ` (the known issue "${c.knownIssue?.reason ?? '?'}" looks fixed)` : ''}`;
+    case 'skip':
+      return `${was}, now skipped on ${cl}: ${c.skipReason ?? 'no reason given'}`;
+  }
+}
+
+function firmwareLabel(s: RunSide): string {
+  return s.firmware.length > 0 ? s.firmware.join(' + ') : '(no firmware recorded)';
+}
+
+/** Multi-line text for a release manager; ends with a one-line verdict. */
+export function formatComparison(c: Comparison, options: FormatOptions = {}): string {
+  const bl = options.baselineLabel ?? firmwareLabel(c.baseline);
+  const cl = options.candidateLabel ?? firmwareLabel(c.candidate);
+  const lines: string[] = [];
+  const count = (s: RunSide): string =>
+    `${plural(s.tests, 'test')}: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts['expected-fail']} expected-fail, ${s.counts.fixed} fixed, ${s.counts.skip} skip`;
+  lines.push(`Comparing ${cl} (candidate) with ${bl} (baseline)`);
+  lines.push(`  baseline  ${bl}: ${count(c.baseline)}`);
+  lines.push(`  candidate ${cl}: ${count(c.candidate)}`);
+  lines.push('');
+  if (c.securityFailures.length > 0) {
+    const fresh = c.securityFailures.filter((s) => s.isNew).length;
+    lines.push(`SECURITY: ${plural(c.securityFailures.length, 'security failure')} on ${cl}${fresh > 0 ? ` (${fresh} new since ${bl})` : ''}: the module connected to a server it must refuse`);
+    for (const s of c.securityFailures) lines.push(`  - ${s.label}${s.isNew ? ' [NEW]' : ''}: ${why(s.test)}`);
+    lines.push('');
+  }
+  const section = (title: string, items: TestChange[], render: (ch: TestChange) => string[]): void => {
+    if (items.length === 0) return;
+    lines.push(title);
+    for (const ch of items) lines.push(...render(ch));
+    lines.push('');
+  };
+  section(`${plural(c.regressions.length, 'regression')}:`, c.regressions, (ch) => {
+    const out = [`  - ${ch.label}${ch.candidate?.securityFailure ? ' [SECURITY FAILURE]' : ''}`, `      ${sentence(ch, bl, cl)}`];
+    if (ch.candidate?.verdict?.fix) out.push(`      fix: ${ch.candidate.verdict.fix}`);
+    return out;
+  });
+  section(`${plural(c.fixes.length, 'fix', 'fixes')}:`, c.fixes, (ch) => [`  - ${ch.label}`, `      ${sentence(ch, bl, cl)}`]);
+  section(`${plural(c.changed.length, 'other change')}:`, c.changed, (ch) => {
+    const b = ch.baseline!;
+    const cand = ch.candidate!;
+    if (b.outcome === cand.outcome) return [`  - ${ch.label}`, `      ${OUTCOME_WORDS[cand.outcome]} on both, for another reason: was ${why(b)}; now ${why(cand)}`];
+    return [`  - ${ch.label}`, `      ${sentence(ch, bl, cl)}`];
+  });
+  const failingNew = c.newTests.filter((ch) => ch.candidate!.outcome === 'fail').length;
+  section(`${plural(c.newTests.length, 'new test')} on ${cl}${failingNew > 0 ? ` (${failingNew} failing)` : ''}:`, c.newTests, (ch) => [
+    `  - ${ch.label}: ${ch.candidate!.outcome}${ch.candidate!.outcome === 'fail' ? `: ${why(ch.candidate)}` : ''}`,
+  ]);
+  section(`${plural(c.removedTests.length, 'removed test')} (ran on ${bl}, not on ${cl}):`, c.removedTests, (ch) => [`  - ${ch.label}: was ${ch.baseline!.outcome}`]);
+  lines.push(`${plural(c.unchanged, 'test')} unchanged.`);
+  if (c.regressions.length > 0) lines.push(`Verdict: ${cl} REGRESSES against ${bl}: ${plural(c.regressions.length, 'regression')}.`);
+  else if (c.securityFailures.length > 0) lines.push(`Verdict: no regression against ${bl}, but ${cl} has ${plural(c.securityFailures.length, 'security failure')}.`);
+  else lines.push(`Verdict: no regression against ${bl}.`);
+  return lines.join('\n');
+}
