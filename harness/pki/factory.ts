@@ -263,3 +263,70 @@ export async function createBasicPki(
   });
   return { ca, server, client };
 }
+
+/** A certificate revocation list and the certificates it lists. */
+export interface IssuedCrl {
+  readonly pem: string;
+  readonly der: Buffer;
+  /** Hex serial numbers listed as revoked. */
+  readonly revokedSerials: string[];
+}
+
+/**
+ * Issue a CRL signed by `issuer` that lists `revoked` (RFC 5280 §5). thisUpdate is `now` minus
+ * 1 hour, nextUpdate `now` plus 7 days, so `openssl verify -crl_check` accepts the CRL itself.
+ */
+export async function issueCrl(options: { issuer: Issued; revoked: Issued[]; now?: Date; hash?: HashName }): Promise<IssuedCrl> {
+  const now = options.now ?? new Date();
+  const hash = options.hash ?? 'SHA-256';
+  const revokedSerials = options.revoked.map((c) => c.cert.serialNumber.toLowerCase());
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: toDn(options.issuer.subject),
+    thisUpdate: new Date(now.getTime() - HOUR_MS),
+    nextUpdate: new Date(now.getTime() + 7 * DAY_MS),
+    signingAlgorithm: signingAlgorithm(options.issuer.key.spec, hash),
+    signingKey: await toCryptoKey(options.issuer.key, hash, 'private'),
+    entries: revokedSerials.map((serialNumber) => ({
+      serialNumber,
+      revocationDate: new Date(now.getTime() - HOUR_MS),
+      reason: x509.X509CrlReason.keyCompromise,
+    })),
+    extensions: [
+      await x509.AuthorityKeyIdentifierExtension.create(new x509.X509Certificate(new Uint8Array(options.issuer.certDer))),
+    ],
+  });
+  const der = Buffer.from(crl.rawData);
+  // RFC 7468 §5 label `X509 CRL`: @peculiar/x509 writes `CRL`, which OpenSSL and Node refuse.
+  const body = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return { pem: `-----BEGIN X509 CRL-----\n${body}\n-----END X509 CRL-----\n`, der, revokedSerials };
+}
+
+/**
+ * How a PEM text is laid out on its way to the module (issue 4: "PEM variants").
+ * - `lf`: LF line endings with a final newline (what [BX-T] sends).
+ * - `crlf`: CR LF line endings with a final CR LF.
+ * - `lf-no-final-newline`: LF, nothing after the last `-----END ...-----` ([BX-L] examples).
+ * - `json-escaped`: one line with literal backslash-n sequences, as copied out of a JSON
+ *   credentials file; no PEM reader accepts it.
+ */
+export type PemLayout = 'lf' | 'crlf' | 'lf-no-final-newline' | 'json-escaped';
+
+/** Re-lay a PEM text (one or several blocks) in the given layout. */
+export function pemLayout(pem: string, layout: PemLayout): string {
+  const lf = pem.replace(/\r\n/g, '\n').replace(/\n+$/, '') + '\n';
+  switch (layout) {
+    case 'lf':
+      return lf;
+    case 'crlf':
+      return lf.replace(/\n/g, '\r\n');
+    case 'lf-no-final-newline':
+      return lf.slice(0, -1);
+    case 'json-escaped':
+      return lf.replace(/\n/g, '\\n') + '\n';
+  }
+}
+
+/** Concatenate certificates into one PEM chain, in the order given. */
+export function pemChain(certs: ReadonlyArray<Issued>): string {
+  return certs.map((c) => c.certPem).join('');
+}
