@@ -1,7 +1,9 @@
 /**
- * The end of a run: hand the results to the report area (HTML, evidence index) and, with
- * `--baseline`, compare. Lines to print are returned, not printed (the CLI prints).
+ * The end of a run: hand the results to the report area and, with `--baseline`, compare with
+ * `compareResults`/`formatComparison` (harness/report/compare.ts). Lines to print are returned,
+ * not printed (the CLI prints).
  */
+import { compareResults, formatComparison } from '../report/compare.ts';
 import type { RunResults } from '../report/types.ts';
 import { readRunResults } from '../report/validate.ts';
 
@@ -21,14 +23,9 @@ export async function finishReport(_out: string, results: RunResults, options: F
   let regression = false;
   if (options.baseline) {
     const base = await readRunResults(options.baseline);
-    const before = new Map(base.tests.map((t) => [`${t.id}`, t]));
-    for (const t of results.tests) {
-      const b = before.get(t.id);
-      if (b && (b.outcome === 'pass' || b.outcome === 'fixed') && t.outcome === 'fail') {
-        regression = true;
-        lines.push(`regression: ${t.id} passed in the baseline and fails now: ${t.error ?? ''}`);
-      }
-    }
+    const c = compareResults(base, results);
+    lines.push(...formatComparison(c).split('\n'));
+    regression = c.regressions.length > 0;
   }
   return { lines, regression };
 }
