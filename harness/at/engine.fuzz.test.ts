@@ -67,21 +67,32 @@ afterAll(() => {
   process.off('unhandledRejection', onUnhandled);
 });
 
-const RESERVED = /^(OK|ERROR|CONNECT|READY|\+CME ERROR.*|\+(KMQTT_IND|KMQTT_DATA|KMQTTSUB|KTCP_NOTIF|KTCP_DATA|KTCP_SRVREQ|KUDP_DATA|KUDP_NOTIF|KHTTP_ERROR|KHTTPS_ERROR|SRWSTASTATUS|SRWSTAIP|KPING|KPINGSTAT)(:.*)?)$/;
+const RESERVED =
+  /^(OK|ERROR|CONNECT|READY|\+CME ERROR.*|\+(KMQTT_IND|KMQTT_DATA|KMQTTSUB|KTCP_NOTIF|KTCP_DATA|KTCP_SRVREQ|KUDP_DATA|KUDP_NOTIF|KHTTP_ERROR|KHTTPS_ERROR|SRWSTASTATUS|SRWSTAIP|KPING|KPINGSTAT)(:.*)?)$/;
 const COMMAND = 'AT+KCERTSTORE?';
 
 const infoLine = fc
   .oneof(
     fc.stringMatching(/^[A-Za-z0-9 ,."_/=+-]{1,40}$/),
-    fc.constantFrom('+KCERTSTORE', 'root_cert,0,1234', '-----BEGIN CERTIFICATE-----', 'MIIBszCCAVmgAwIBAgIUQ0==', 'local_cert,2,99'),
+    fc.constantFrom(
+      '+KCERTSTORE',
+      'root_cert,0,1234',
+      '-----BEGIN CERTIFICATE-----',
+      'MIIBszCCAVmgAwIBAgIUQ0==',
+      'local_cert,2,99',
+    ),
   )
   .filter((l) => l.trim() !== '' && !RESERVED.test(l) && l !== COMMAND && !l.endsWith(COMMAND));
 
 const urcLine = fc.oneof(
   fc.tuple(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 0, max: 5 })).map(([id, c]) => `+KMQTT_IND: ${id},${c}`),
-  fc.tuple(fc.integer({ min: 1, max: 10 }), fc.stringMatching(/^[a-z/]{1,10}$/), fc.stringMatching(/^[a-z0-9 ,{}:]{0,20}$/)).map(
-    ([id, t, p]) => `+KMQTT_DATA: ${id},"${t}","${p}"`,
-  ),
+  fc
+    .tuple(
+      fc.integer({ min: 1, max: 10 }),
+      fc.stringMatching(/^[a-z/]{1,10}$/),
+      fc.stringMatching(/^[a-z0-9 ,{}:]{0,20}$/),
+    )
+    .map(([id, t, p]) => `+KMQTT_DATA: ${id},"${t}","${p}"`),
   fc.stringMatching(/^[a-z/]{1,10}$/).map((t) => `+KMQTTSUB: "${t}","m"`),
   fc.constantFrom('+SRWSTASTATUS: 0,8', '+SRWSTAIP: "10.0.0.2","255.255.255.0","10.0.0.1"', '+KTCP_NOTIF: 1,4'),
 );
@@ -95,7 +106,13 @@ const finalResult = fc.oneof(
 /** Lines of the answer, each a response line or a URC, in order. */
 const answer = fc.record({
   echo: fc.boolean(),
-  items: fc.array(fc.oneof(infoLine.map((l) => ({ urc: false, l })), urcLine.map((l) => ({ urc: true, l }))), { maxLength: 8 }),
+  items: fc.array(
+    fc.oneof(
+      infoLine.map((l) => ({ urc: false, l })),
+      urcLine.map((l) => ({ urc: true, l })),
+    ),
+    { maxLength: 8 },
+  ),
   trailingUrcs: fc.array(urcLine, { maxLength: 2 }),
   final: finalResult,
   ending: fc.constantFrom('\r\n', '\r\n', '\n', '\r'),
@@ -114,7 +131,10 @@ function cutAt(bytes: Buffer, cuts: number[]): Buffer[] {
   return out.filter((b) => b.length > 0);
 }
 
-function run(stream: Buffer[], sync: boolean): { engine: AtEngine; link: FakeLink; timers: ManualTimers; urcs: string[] } {
+function run(
+  stream: Buffer[],
+  sync: boolean,
+): { engine: AtEngine; link: FakeLink; timers: ManualTimers; urcs: string[] } {
   const link = new FakeLink();
   const timers = new ManualTimers();
   const engine = new AtEngine(link, { timers, now: () => 0, resyncAttempts: 1 });
@@ -168,46 +188,60 @@ describe('AT engine properties (fast-check)', () => {
 
   test('mutated and garbage streams: no crash, no hang, only harness errors (6000 runs)', async () => {
     const mutation = fc.oneof(
-      fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 30 }) }),
+      fc.record({
+        kind: fc.constant('insert' as const),
+        at: fc.nat(),
+        bytes: fc.uint8Array({ minLength: 1, maxLength: 30 }),
+      }),
       fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), bytes: fc.uint8Array({ maxLength: 8 }) }),
       fc.record({ kind: fc.constant('truncate' as const), at: fc.nat(), bytes: fc.constant(new Uint8Array()) }),
       fc.record({
         kind: fc.constant('insert' as const),
         at: fc.nat(),
-        bytes: fc.constantFrom('\r\nREADY\r\n', '\r\nCONNECT\r\n', '\r\nOK\r\n', '+KTCP_DATA: 1,99,', '\r', '\n', '+++', '"').map((s) => Buffer.from(s)),
+        bytes: fc
+          .constantFrom('\r\nREADY\r\n', '\r\nCONNECT\r\n', '\r\nOK\r\n', '+KTCP_DATA: 1,99,', '\r', '\n', '+++', '"')
+          .map((s) => Buffer.from(s)),
       }),
     );
     await fc.assert(
-      fc.asyncProperty(answer, fc.array(mutation, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(), { maxLength: 12 }), async (a, muts, cuts) => {
-        let text = a.echo ? `${COMMAND}\r` : '';
-        for (const it of a.items) text += `\r\n${it.l}${a.ending}`;
-        text += `\r\n${a.final.line}${a.ending}`;
-        let bytes = Buffer.from(text, 'latin1');
-        for (const m of muts) {
-          const at = m.at % (bytes.length + 1);
-          if (m.kind === 'insert') bytes = Buffer.concat([bytes.subarray(0, at), m.bytes, bytes.subarray(at)]);
-          else if (m.kind === 'delete') bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + m.bytes.length + 1)]);
-          else bytes = bytes.subarray(0, at);
-        }
-        const { engine, timers } = run(cutAt(bytes, cuts), a.sync);
-        let outcome: { ok?: boolean; err?: unknown } | undefined;
-        engine.command(COMMAND, { timeoutMs: 1000 }).then(
-          () => (outcome = { ok: true }),
-          (err: unknown) => (outcome = { err }),
-        );
-        await settle();
-        if (!outcome) {
-          timers.fireAll(); // the command's timeout: it must end now
+      fc.asyncProperty(
+        answer,
+        fc.array(mutation, { minLength: 1, maxLength: 5 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        async (a, muts, cuts) => {
+          let text = a.echo ? `${COMMAND}\r` : '';
+          for (const it of a.items) text += `\r\n${it.l}${a.ending}`;
+          text += `\r\n${a.final.line}${a.ending}`;
+          let bytes = Buffer.from(text, 'latin1');
+          for (const m of muts) {
+            const at = m.at % (bytes.length + 1);
+            if (m.kind === 'insert') bytes = Buffer.concat([bytes.subarray(0, at), m.bytes, bytes.subarray(at)]);
+            else if (m.kind === 'delete')
+              bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + m.bytes.length + 1)]);
+            else bytes = bytes.subarray(0, at);
+          }
+          const { engine, timers } = run(cutAt(bytes, cuts), a.sync);
+          let outcome: { ok?: boolean; err?: unknown } | undefined;
+          engine.command(COMMAND, { timeoutMs: 1000 }).then(
+            () => (outcome = { ok: true }),
+            (err: unknown) => (outcome = { err }),
+          );
           await settle();
-        }
-        expect(outcome, 'settled after its timeout at the latest').toBeDefined();
-        if (outcome!.err !== undefined) {
-          expect(outcome!.err).toBeInstanceOf(HarnessError);
-          expect((outcome!.err as HarnessError).code).toMatch(/^BXHIL_(AT_ERROR|CME|AT_TIMEOUT|AT_RESET|AT_PROTOCOL)$/);
-        }
-        await engine.close();
-        expect(timers.pending.size).toBe(0);
-      }),
+          if (!outcome) {
+            timers.fireAll(); // the command's timeout: it must end now
+            await settle();
+          }
+          expect(outcome, 'settled after its timeout at the latest').toBeDefined();
+          if (outcome!.err !== undefined) {
+            expect(outcome!.err).toBeInstanceOf(HarnessError);
+            expect((outcome!.err as HarnessError).code).toMatch(
+              /^BXHIL_(AT_ERROR|CME|AT_TIMEOUT|AT_RESET|AT_PROTOCOL)$/,
+            );
+          }
+          await engine.close();
+          expect(timers.pending.size).toBe(0);
+        },
+      ),
       { numRuns: 6000 },
     );
     expect(unhandled).toBe(0);

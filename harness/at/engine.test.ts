@@ -319,7 +319,12 @@ describe('data mode', () => {
     s.expectWrite('--EOF--Pattern--').respond('OK\r\n');
     const writes: string[] = [];
     s.onWrite((c) => writes.push(c.toString('latin1')));
-    await at.dataMode('AT+KCERTSTORE=0,10', '0123456789', { chunkSize: 4, chunkDelayMs: 5, guardTimeMs: 10, endPattern: '--EOF--Pattern--' });
+    await at.dataMode('AT+KCERTSTORE=0,10', '0123456789', {
+      chunkSize: 4,
+      chunkDelayMs: 5,
+      guardTimeMs: 10,
+      endPattern: '--EOF--Pattern--',
+    });
     expect(writes).toEqual(['AT+KCERTSTORE=0,10\r', '0123', '4567', '89', '--EOF--Pattern--']);
   });
 

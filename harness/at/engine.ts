@@ -81,7 +81,9 @@ export interface AtEngineOptions {
   framer?: AtFramerOptions;
 }
 
-export type ParsedAtEngineOptions = Required<Omit<AtEngineOptions, 'bus' | 'scope' | 'transcriptPath' | 'framer' | 'now'>> &
+export type ParsedAtEngineOptions = Required<
+  Omit<AtEngineOptions, 'bus' | 'scope' | 'transcriptPath' | 'framer' | 'now'>
+> &
   Pick<AtEngineOptions, 'bus' | 'scope' | 'transcriptPath' | 'framer'> & { now: () => number };
 
 const DEFAULTS = Object.freeze({
@@ -101,16 +103,26 @@ function positiveMs(field: string, value: unknown, min = 0): number {
 
 /** Validate engine options once, at the edge (STYLE.md §6). */
 export function parseAtEngineOptions(input: AtEngineOptions = {}): ParsedAtEngineOptions {
-  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) } as AtEngineOptions &
-    typeof DEFAULTS;
+  const o = {
+    ...DEFAULTS,
+    ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)),
+  } as AtEngineOptions & typeof DEFAULTS;
   positiveMs('defaultTimeoutMs', o.defaultTimeoutMs, 1);
   positiveMs('resyncTimeoutMs', o.resyncTimeoutMs, 1);
   positiveMs('escapeGuardMs', o.escapeGuardMs);
   if (!Number.isInteger(o.resyncAttempts) || o.resyncAttempts < 1) {
-    throw new ConfigError('resyncAttempts', o.resyncAttempts, `resyncAttempts must be an integer >= 1, got ${String(o.resyncAttempts)}`);
+    throw new ConfigError(
+      'resyncAttempts',
+      o.resyncAttempts,
+      `resyncAttempts must be an integer >= 1, got ${String(o.resyncAttempts)}`,
+    );
   }
   if (!Number.isInteger(o.urcHistory) || o.urcHistory < 0) {
-    throw new ConfigError('urcHistory', o.urcHistory, `urcHistory must be an integer >= 0, got ${String(o.urcHistory)}`);
+    throw new ConfigError(
+      'urcHistory',
+      o.urcHistory,
+      `urcHistory must be an integer >= 0, got ${String(o.urcHistory)}`,
+    );
   }
   const bus = o.bus;
   return {
@@ -323,7 +335,11 @@ export class AtEngine {
         this.#inDataMode = true;
         this.#needsResync = true;
         this.#end(ex);
-        throw new AtProtocolError(ex.shown, 'CONNECT', 'a final result (the command entered data mode; use dataMode())');
+        throw new AtProtocolError(
+          ex.shown,
+          'CONNECT',
+          'a final result (the command entered data mode; use dataMode())',
+        );
       }
       return this.#finish(ex, final);
     });
@@ -358,7 +374,8 @@ export class AtEngine {
     const guardTimeMs = positiveMs('guardTimeMs', opts.guardTimeMs ?? 1_000); // 1 s
     const chunkDelayMs = positiveMs('chunkDelayMs', opts.chunkDelayMs ?? 0);
     const chunkSize = opts.chunkSize ?? Math.max(1, bytes.length);
-    if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new ConfigError('chunkSize', chunkSize, `chunkSize must be an integer >= 1, got ${String(chunkSize)}`);
+    if (!Number.isInteger(chunkSize) || chunkSize < 1)
+      throw new ConfigError('chunkSize', chunkSize, `chunkSize must be an integer >= 1, got ${String(chunkSize)}`);
     const endPattern = opts.endPattern ?? '+++';
     if (endPattern.length === 0) throw new ConfigError('endPattern', endPattern, 'endPattern must not be empty');
     const timeoutMs = opts.timeoutMs ?? this.options.defaultTimeoutMs;
@@ -438,7 +455,13 @@ export class AtEngine {
         const what = `expect ${describe(pattern)}`;
         this.#emit('timeout', `${what}: nothing within ${Math.round(waited)} ms`, { pattern: describe(pattern) });
         expecter.reject(
-          new AtTimeoutError(what, waited, this.#tail(), this.transcript.path, 'the module did not send the expected URC; see the transcript for what it sent instead'),
+          new AtTimeoutError(
+            what,
+            waited,
+            this.#tail(),
+            this.transcript.path,
+            'the module did not send the expected URC; see the transcript for what it sent instead',
+          ),
         );
       }, timeoutMs);
       this.#expecters.add(expecter);
@@ -467,7 +490,11 @@ export class AtEngine {
 
   #checkCommand(cmd: string): void {
     if (typeof cmd !== 'string' || cmd.length === 0 || /[\r\n]/.test(cmd)) {
-      throw new ConfigError('command', cmd, 'an AT command must be a non-empty string without CR or LF (the engine adds the CR)');
+      throw new ConfigError(
+        'command',
+        cmd,
+        'an AT command must be a non-empty string without CR or LF (the engine adds the CR)',
+      );
     }
   }
 
@@ -566,7 +593,8 @@ export class AtEngine {
         const waited = this.options.now() - started;
         this.#needsResync = true;
         if (this.#exchange === ex) this.#exchange = undefined;
-        if (!quietTimeout) this.#emit('timeout', `${ex.shown}: no final result within ${Math.round(waited)} ms`, { command: ex.shown });
+        if (!quietTimeout)
+          this.#emit('timeout', `${ex.shown}: no final result within ${Math.round(waited)} ms`, { command: ex.shown });
         reject(new AtTimeoutError(ex.shown, waited, this.#tail(), this.transcript.path));
       }, timeoutMs);
       ex.waiter = {
@@ -675,9 +703,16 @@ export class AtEngine {
         this.#emit('line', shown, { unsolicited: true });
         return;
       }
-      this.#emit('final', shown, fk.cmeCode !== undefined ? { command: ex.shown, code: fk.cmeCode } : { command: ex.shown });
+      this.#emit(
+        'final',
+        shown,
+        fk.cmeCode !== undefined ? { command: ex.shown, code: fk.cmeCode } : { command: ex.shown },
+      );
       debug('< %s (%s)', shown, ex.shown);
-      this.#settle(ex, fk.kind === 'CME' ? { kind: 'CME', cmeCode: fk.cmeCode! } : { kind: fk.kind as 'OK' | 'ERROR' | 'CONNECT' });
+      this.#settle(
+        ex,
+        fk.kind === 'CME' ? { kind: 'CME', cmeCode: fk.cmeCode! } : { kind: fk.kind as 'OK' | 'ERROR' | 'CONNECT' },
+      );
       return;
     }
     if (ex) {
@@ -687,7 +722,13 @@ export class AtEngine {
     }
     if (/^\+[A-Z0-9_]+:/i.test(text)) {
       // An unsolicited line shaped like a URC the registry does not know: deliver it anyway.
-      const urc: Urc = { name: linePrefix(text), params: parseParams(text.slice(text.indexOf(':') + 1).replace(/^ /, '')), line: text, seq: ++this.#seq, t: this.options.now() };
+      const urc: Urc = {
+        name: linePrefix(text),
+        params: parseParams(text.slice(text.indexOf(':') + 1).replace(/^ /, '')),
+        line: text,
+        seq: ++this.#seq,
+        t: this.options.now(),
+      };
       this.#deliver(urc);
       return;
     }
@@ -725,7 +766,10 @@ export class AtEngine {
       this.#history.push(urc);
       if (this.#history.length > this.options.urcHistory) this.#history.shift();
     }
-    this.#emit('urc', this.transcript.redact(urc.line), { name: urc.name, params: urc.params.map((p) => (typeof p === 'string' ? this.transcript.redact(p) : p)) });
+    this.#emit('urc', this.transcript.redact(urc.line), {
+      name: urc.name,
+      params: urc.params.map((p) => (typeof p === 'string' ? this.transcript.redact(p) : p)),
+    });
     for (const l of [...this.#urcListeners]) {
       try {
         l(urc);
@@ -737,7 +781,13 @@ export class AtEngine {
   }
 
   #linkClosed(err: Error | undefined): void {
-    this.#linkError = err ?? new LinkError('BXHIL_LINK_CLOSED', this.link.uri, `${this.link.uri} was closed under the AT engine; open the device again`);
+    this.#linkError =
+      err ??
+      new LinkError(
+        'BXHIL_LINK_CLOSED',
+        this.link.uri,
+        `${this.link.uri} was closed under the AT engine; open the device again`,
+      );
     const ex = this.#exchange;
     if (ex) this.#fail(ex, this.#linkError);
     for (const e of [...this.#expecters]) e.reject(this.#linkError);
@@ -747,11 +797,19 @@ export class AtEngine {
   #tail(): string {
     const pending = this.#framer.peek();
     const t = this.transcript.tail(200);
-    return pending.length > 0 ? `${t} < ${escapeBytes(this.transcript.redact(pending.toString('latin1')))}`.slice(-220) : t;
+    return pending.length > 0
+      ? `${t} < ${escapeBytes(this.transcript.redact(pending.toString('latin1')))}`.slice(-220)
+      : t;
   }
 
   #emit(kind: string, summary: string, data: Record<string, unknown>): void {
-    this.options.bus?.emit({ source: 'at', kind, summary, data, ...(this.options.scope ? { scope: this.options.scope } : {}) });
+    this.options.bus?.emit({
+      source: 'at',
+      kind,
+      summary,
+      data,
+      ...(this.options.scope ? { scope: this.options.scope } : {}),
+    });
   }
 
   #setTimer(fn: () => void, ms: number): unknown {

@@ -63,7 +63,13 @@ export class AtTimeoutError extends AtError {
   /** Where the full transcript is being written, when it is. */
   readonly transcriptPath: string | undefined;
 
-  constructor(what: string, waitedMs: number, transcriptTail: string, transcriptPath: string | undefined, hint?: string) {
+  constructor(
+    what: string,
+    waitedMs: number,
+    transcriptTail: string,
+    transcriptPath: string | undefined,
+    hint?: string,
+  ) {
     super(
       'BXHIL_AT_TIMEOUT',
       `${what}: no answer within ${Math.round(waitedMs)} ms; ${hint ?? 'check that the module is powered, the port and baud rate are right, and raise timeoutMs if the operation is slow'}.\n` +
@@ -94,7 +100,12 @@ export class AtResyncError extends AtError {
   readonly transcriptTail: string;
   readonly transcriptPath: string | undefined;
 
-  constructor(attempts: number, transcriptTail: string, transcriptPath: string | undefined, options?: { cause?: unknown }) {
+  constructor(
+    attempts: number,
+    transcriptTail: string,
+    transcriptPath: string | undefined,
+    options?: { cause?: unknown },
+  ) {
     super(
       'BXHIL_AT_RESYNC',
       `the module did not answer AT with OK after ${attempts} attempts: it is unresponsive, still in data mode, or the line settings (baud rate, flow control) are wrong; power-cycle it and check the link.\n` +
@@ -113,7 +124,10 @@ export class AtProtocolError extends AtError {
   readonly got: string;
 
   constructor(command: string, got: string, expected: string) {
-    super('BXHIL_AT_PROTOCOL', `${command} answered ${got} where ${expected} was expected; the module and the driver disagree about this command's dialect`);
+    super(
+      'BXHIL_AT_PROTOCOL',
+      `${command} answered ${got} where ${expected} was expected; the module and the driver disagree about this command's dialect`,
+    );
     this.command = command;
     this.got = got;
   }

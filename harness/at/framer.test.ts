@@ -17,7 +17,15 @@ const rawOf = (frames: Frame[]): Buffer => Buffer.concat(frames.map((f) => f.raw
 
 const RESPONSE =
   'AT+KMQTTCFG=0,"h",1883,4,"id"\r\r\n+KMQTTCFG: 1\r\n\r\n+KMQTT_IND: 1,1\r\n\r\nOK\r\n\r\nCONNECT\r\n\r\n+CME ERROR: 910\r\nREADY\r\n';
-const RESPONSE_LINES = ['AT+KMQTTCFG=0,"h",1883,4,"id"', '+KMQTTCFG: 1', '+KMQTT_IND: 1,1', 'OK', 'CONNECT', '+CME ERROR: 910', 'READY'];
+const RESPONSE_LINES = [
+  'AT+KMQTTCFG=0,"h",1883,4,"id"',
+  '+KMQTTCFG: 1',
+  '+KMQTT_IND: 1,1',
+  'OK',
+  'CONNECT',
+  '+CME ERROR: 910',
+  'READY',
+];
 
 describe('LineFramer', () => {
   test('CRLF, bare CR and bare LF all end a line; empty lines come out empty', () => {
@@ -63,7 +71,12 @@ describe('LineFramer', () => {
 
   test('all 256 byte values survive (latin1 in, same bytes out)', () => {
     const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i).filter((b) => b !== 0x0a && b !== 0x0d));
-    const frames = feed(new LineFramer(), [Buffer.from('+X: '), all.subarray(0, 100), all.subarray(100), Buffer.from('\r\n')]);
+    const frames = feed(new LineFramer(), [
+      Buffer.from('+X: '),
+      all.subarray(0, 100),
+      all.subarray(100),
+      Buffer.from('\r\n'),
+    ]);
     expect(frames).toHaveLength(1);
     expect(Buffer.from(frames[0]!.text, 'latin1').equals(Buffer.concat([Buffer.from('+X: '), all]))).toBe(true);
   });

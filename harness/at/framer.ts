@@ -62,7 +62,8 @@ export class DelimiterFramer {
     if (buf.length === 0) throw new TypeError('"delimiter" has a 0 or undefined length');
     this.#delimiter = buf;
     const max = options.maxFrameBytes ?? 65_536; // 64 KiB
-    if (!Number.isInteger(max) || max < 1) throw new TypeError(`"maxFrameBytes" must be a positive integer, got ${String(max)}`);
+    if (!Number.isInteger(max) || max < 1)
+      throw new TypeError(`"maxFrameBytes" must be a positive integer, got ${String(max)}`);
     this.maxFrameBytes = max;
   }
 

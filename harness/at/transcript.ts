@@ -141,7 +141,9 @@ export class Transcript {
 }
 
 function toLatin1(bytes: string | Uint8Array): string {
-  return typeof bytes === 'string' ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  return typeof bytes === 'string'
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
 function entryBody(e: TranscriptEntry): string {
