@@ -1,0 +1,284 @@
+/**
+ * The HTML report: one self-contained `index.html` (inline CSS and script, the data embedded as
+ * JSON in `<script type="application/json" id="bx-data">`, no network), readable from file://.
+ *
+ * `buildReportModel` turns results (+ evidence bundles, + an optional baseline run) into the
+ * page model; `renderReportHtml` wraps it with the page's assets (assets/report.css, .js). The
+ * model is plain data so tests can check it without a browser.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readEvidenceBundle } from './bundle.ts';
+import type { BundleLimits } from './bundle.ts';
+import { compareResults, formatComparison } from './compare.ts';
+import type { Comparison } from './compare.ts';
+import { buildTimeline } from './timeline.ts';
+import type { TimelineEntry } from './timeline.ts';
+import type { KnownIssue, Outcome, RunResults, TestResult, VerdictSummary } from './types.ts';
+
+export interface ReportColumn {
+  key: string;
+  run: 'candidate' | 'baseline';
+  device: string;
+  firmware: string;
+  uri?: string;
+}
+
+export interface EvidenceView {
+  dir: string;
+  timeline: TimelineEntry[];
+  eventsTotal: number;
+  transcript?: string;
+  transcriptBytes?: number;
+  certs: string[];
+  hasKeylog: boolean;
+  hasCapture: boolean;
+  notes: string[];
+}
+
+export interface CellView {
+  outcome: Outcome;
+  status: TestResult['status'];
+  durationMs: number;
+  attempts: number;
+  verdict?: VerdictSummary;
+  securityFailure?: boolean;
+  /** Plain words for the banner: what the module should have refused. */
+  securityReason?: string;
+  error?: string;
+  skipReason?: string;
+  knownIssue?: KnownIssue;
+  /** Against the baseline, when there is one. */
+  change?: 'regression' | 'fix' | 'new';
+  evidence?: EvidenceView;
+}
+
+export interface TestRow {
+  id: string;
+  suite: string;
+  title: string;
+  scenario?: string;
+  cells: Record<string, CellView>;
+}
+
+export interface ReportModel {
+  title: string;
+  generatedAt: string;
+  harnessVersion: string;
+  startedAt: string;
+  finishedAt: string;
+  columns: ReportColumn[];
+  tests: TestRow[];
+  comparison?: { headline: string; text: string; regressions: number; fixes: number };
+}
+
+export interface ReportModelOptions {
+  title?: string;
+  /** A previous run shown as extra columns and compared with this one. */
+  baseline?: RunResults;
+  baselineLabel?: string;
+  candidateLabel?: string;
+  limits?: BundleLimits;
+  /** Injectable clock for `generatedAt`. */
+  now?: () => Date;
+}
+
+/** What a module that connects anyway failed to refuse, per scenario (scenarios-and-anchors §5.5). */
+const SECURITY_REASONS: Record<string, string> = {
+  S3: 'expired server certificate',
+  S4: 'server certificate not yet valid',
+  S5: 'server certificate for another host name',
+  S6: 'server certificate without a usable name',
+  S7: 'server certificate for another IP address',
+  S8: 'self-signed server certificate',
+  S9: 'server certificate from an untrusted root',
+  S10: 'fake root: same name, different key',
+  S11: 'server certificate from the wrong intermediate',
+  S13: 'revoked server certificate',
+  S14: 'server certificate with a weak signature or key',
+  S17: 'a TLS version it must refuse',
+  S18: 'weak cipher suites only',
+};
+
+export function securityReason(t: Pick<TestResult, 'scenario' | 'title' | 'verdict'>): string {
+  const fromScenario = t.scenario ? SECURITY_REASONS[t.scenario.trim().toUpperCase()] : undefined;
+  if (fromScenario) return fromScenario;
+  const m = /^S\d+\b[\s:.-]*(.+)$/.exec(t.title);
+  if (m) return m[1]!;
+  return t.verdict?.summary ?? t.title;
+}
+
+function columnKey(run: 'candidate' | 'baseline', device: string): string {
+  return `${run === 'baseline' ? 'b' : 'c'}:${device}`;
+}
+
+function columnsOf(r: RunResults, run: 'candidate' | 'baseline'): ReportColumn[] {
+  const cols = new Map<string, ReportColumn>();
+  for (const d of r.devices) cols.set(d.id, { key: columnKey(run, d.id), run, device: d.id, firmware: d.firmware, uri: d.uri });
+  for (const t of r.tests) if (!cols.has(t.device)) cols.set(t.device, { key: columnKey(run, t.device), run, device: t.device, firmware: t.firmware });
+  return [...cols.values()];
+}
+
+function cellOf(t: TestResult): CellView {
+  const c: CellView = { outcome: t.outcome, status: t.status, durationMs: t.durationMs, attempts: t.attempts };
+  if (t.verdict) c.verdict = t.verdict;
+  if (t.securityFailure) {
+    c.securityFailure = true;
+    c.securityReason = securityReason(t);
+  }
+  if (t.error) c.error = t.error.length > 4000 ? `${t.error.slice(0, 4000)}\n[... cut]` : t.error;
+  if (t.skipReason) c.skipReason = t.skipReason;
+  if (t.knownIssue) c.knownIssue = t.knownIssue;
+  return c;
+}
+
+function headline(c: Comparison, bl: string, cl: string): string {
+  const parts = [`${c.regressions.length} regression${c.regressions.length === 1 ? '' : 's'}`, `${c.fixes.length} fix${c.fixes.length === 1 ? '' : 'es'}`, `${c.newTests.length} new`, `${c.removedTests.length} removed`];
+  return `Changes since ${bl} (${cl} against it): ${parts.join(', ')}`;
+}
+
+/** Builds the page model; reads each test's evidence bundle under `outDir`. */
+export async function buildReportModel(outDir: string, results: RunResults, options: ReportModelOptions = {}): Promise<ReportModel> {
+  const columns = [...(options.baseline ? columnsOf(options.baseline, 'baseline') : []), ...columnsOf(results, 'candidate')];
+  const rows = new Map<string, TestRow>();
+  const rowOf = (t: TestResult): TestRow => {
+    let row = rows.get(t.id);
+    if (!row) {
+      row = { id: t.id, suite: t.suite, title: t.title, cells: {} };
+      if (t.scenario) row.scenario = t.scenario;
+      rows.set(t.id, row);
+    }
+    return row;
+  };
+  // Candidate first so its order (the run's order) decides the rows; baseline-only tests follow.
+  for (const t of results.tests) {
+    const cell = cellOf(t);
+    if (t.evidenceDir) {
+      const b = await readEvidenceBundle(join(outDir, t.evidenceDir), options.limits);
+      cell.evidence = {
+        dir: t.evidenceDir,
+        timeline: buildTimeline(b.events),
+        eventsTotal: b.eventsTotal,
+        certs: b.certs,
+        hasKeylog: b.hasKeylog,
+        hasCapture: b.hasCapture,
+        notes: b.notes,
+      };
+      if (b.transcript !== undefined) cell.evidence.transcript = b.transcript;
+      if (b.transcriptBytes !== undefined) cell.evidence.transcriptBytes = b.transcriptBytes;
+    }
+    rowOf(t).cells[columnKey('candidate', t.device)] = cell;
+  }
+  let comparison: ReportModel['comparison'];
+  if (options.baseline) {
+    for (const t of options.baseline.tests) rowOf(t).cells[columnKey('baseline', t.device)] = cellOf(t);
+    const c = compareResults(options.baseline, results);
+    const mark = (list: Comparison['regressions'], change: CellView['change']): void => {
+      for (const ch of list) {
+        const cell = ch.candidate && rows.get(ch.id)?.cells[columnKey('candidate', ch.candidate.device)];
+        if (cell) cell.change = change;
+      }
+    };
+    mark(c.regressions, 'regression');
+    mark(c.fixes, 'fix');
+    mark(c.newTests, 'new');
+    const bl = options.baselineLabel ?? (c.baseline.firmware.join(' + ') || 'baseline');
+    const cl = options.candidateLabel ?? (c.candidate.firmware.join(' + ') || 'candidate');
+    comparison = {
+      headline: headline(c, bl, cl),
+      text: formatComparison(c, { baselineLabel: bl, candidateLabel: cl }),
+      regressions: c.regressions.length,
+      fixes: c.fixes.length,
+    };
+  }
+  // Group rows by suite, keeping the first-seen order of suites and of tests within a suite.
+  const suiteOrder: string[] = [];
+  for (const r of rows.values()) if (!suiteOrder.includes(r.suite)) suiteOrder.push(r.suite);
+  const tests = suiteOrder.flatMap((s) => [...rows.values()].filter((r) => r.suite === s));
+  const firmware = [...new Set(columns.filter((c) => c.run === 'candidate').map((c) => c.firmware))].join(', ');
+  const model: ReportModel = {
+    title: options.title ?? `bx-hil report: ${firmware || 'no devices'}`,
+    generatedAt: (options.now ?? (() => new Date()))().toISOString(),
+    harnessVersion: results.harnessVersion,
+    startedAt: results.startedAt,
+    finishedAt: results.finishedAt,
+    columns,
+    tests,
+  };
+  if (comparison) model.comparison = comparison;
+  return model;
+}
+
+const assetsDir = new URL('./assets/', import.meta.url);
+let assets: { css: string; js: string } | undefined;
+
+function loadAssets(): { css: string; js: string } {
+  assets ??= {
+    css: readFileSync(new URL('report.css', assetsDir), 'utf8'),
+    js: readFileSync(new URL('report.js', assetsDir), 'utf8'),
+  };
+  return assets;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+}
+
+/**
+ * JSON that is safe inside a `<script>` element: `<` is escaped so no `</script>` or `<!--` in
+ * the data can end the element early; U+2028/9 are escaped for old parsers.
+ */
+export function scriptSafeJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+/** The complete page. */
+export function renderReportHtml(model: ReportModel): string {
+  const { css, js } = loadAssets();
+  const devices = model.columns
+    .filter((c) => c.run === 'candidate')
+    .map((c) => `${c.device} (firmware ${c.firmware}${c.uri ? `, ${c.uri}` : ''})`)
+    .join('; ');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<title>${escapeHtml(model.title)}</title>
+<style>
+${css}
+</style>
+</head>
+<body>
+<header>
+<h1>${escapeHtml(model.title)}</h1>
+<div class="meta">Run ${escapeHtml(model.startedAt)} to ${escapeHtml(model.finishedAt)} · ${escapeHtml(devices)} · bx-hil ${escapeHtml(model.harnessVersion)} · report generated ${escapeHtml(model.generatedAt)}</div>
+<div class="chips" id="chips" aria-label="Outcome counts"></div>
+<div id="security"></div>
+<div id="changes"></div>
+</header>
+<nav class="filters" aria-label="Filters">
+<fieldset id="f-outcomes"><legend>Outcome</legend></fieldset>
+<label>Suite <select id="f-suite"><option value="">all suites</option></select></label>
+<label>Search <input type="search" id="f-text" placeholder="test, scenario, verdict code..."></label>
+<span id="shown" aria-live="polite"></span>
+</nav>
+<main>
+<section class="card matrix-wrap" aria-label="Results matrix: tests by firmware and device">
+<table class="matrix" id="matrix"><thead id="m-head"></thead><tbody id="m-body"></tbody></table>
+</section>
+<section class="card" id="detail" aria-live="polite" aria-label="Test detail"></section>
+</main>
+<noscript><p>This report needs JavaScript to draw the matrix; the data is in results.json beside it.</p></noscript>
+<script type="application/json" id="bx-data">${scriptSafeJson(model)}</script>
+<script>
+${js}
+</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,20 @@
+/**
+ * The report area's public API: evidence bundles, the HTML report, results validation and the
+ * comparison of two runs. Other areas import from here.
+ */
+export { EVIDENCE_FILES } from './types.ts';
+export type { DeviceInfo, KnownIssue, Outcome, RunResults, TestResult, VerdictSummary } from './types.ts';
+export { readEvidenceBundle, writeEvidenceBundle, defaultBundleLimits, certFileName } from './bundle.ts';
+export type { BundleLimits, EvidenceBundle, LoadedBundle, WriteBundleOptions } from './bundle.ts';
+export { REDACTED, containsPrivateKey, redactSecrets, redactValue, PrivateKeyStreamRedactor } from './redact.ts';
+export { compareResults, formatComparison } from './compare.ts';
+export type { Comparison, FormatOptions, RunSide, SecurityFailure, TestChange } from './compare.ts';
+export { OUTCOMES, RESULTS_SCHEMA, parseRunResults, readRunResults } from './validate.ts';
+export { ResultsFileError } from './errors.ts';
+export { buildTimeline, classifyEvent } from './timeline.ts';
+export type { Arrow, Lane, TimelineEntry } from './timeline.ts';
+export { buildReportModel, renderReportHtml, securityReason } from './html.ts';
+export type { ReportModel, ReportModelOptions } from './html.ts';
+export { HTML_FILE, RESULTS_FILE, writeReport } from './write.ts';
+export type { WriteReportOptions } from './write.ts';
+export { sampleEvents, sampleRun, writeSampleBundles } from './sample.ts';

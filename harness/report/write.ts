@@ -1,0 +1,39 @@
+/**
+ * `writeReport`: what `bx-hil run` writes at the end of a run into its `--out` directory:
+ * `results.json` (the RunResults as given) and a self-contained `index.html` that embeds what
+ * each test's evidence bundle (`<outDir>/<evidenceDir>/`) holds, within size limits. JUnit XML
+ * is written by Vitest's own reporter, not here.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BundleLimits } from './bundle.ts';
+import { buildReportModel, renderReportHtml } from './html.ts';
+import type { RunResults } from './types.ts';
+import { parseRunResults } from './validate.ts';
+
+export const RESULTS_FILE = 'results.json';
+export const HTML_FILE = 'index.html';
+
+export interface WriteReportOptions {
+  /** Page title. Default `bx-hil report: <firmware>`. */
+  title?: string;
+  /** A previous run (e.g. `--baseline`): shown as extra matrix columns, with a change summary. */
+  baseline?: RunResults;
+  /** How to name the baseline in the change summary. Default: its firmware. */
+  baselineLabel?: string;
+  /** Per-test limits on embedded evidence. Default 1500 events and 200 KB of transcript. */
+  limits?: BundleLimits;
+}
+
+export async function writeReport(outDir: string, results: RunResults, options: WriteReportOptions = {}): Promise<{ resultsPath: string; htmlPath: string }> {
+  // Validate at the edge: a runner bug should fail here, naming the field, not in the browser.
+  parseRunResults(results, 'results passed to writeReport');
+  if (options.baseline) parseRunResults(options.baseline, 'baseline passed to writeReport');
+  await mkdir(outDir, { recursive: true });
+  const resultsPath = join(outDir, RESULTS_FILE);
+  const htmlPath = join(outDir, HTML_FILE);
+  await writeFile(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+  const model = await buildReportModel(outDir, results, options);
+  await writeFile(htmlPath, renderReportHtml(model));
+  return { resultsPath, htmlPath };
+}
