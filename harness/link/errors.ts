@@ -62,3 +62,28 @@ export class ScriptPendingError extends HarnessError {
     this.unexpected = unexpected;
   }
 }
+
+/** Why a link could not be opened; `LinkOpenError.reason`. */
+export type LinkOpenReason =
+  | 'ENOENT'
+  | 'EACCES'
+  | 'EBUSY'
+  | 'ENOTTY'
+  | 'ECONNREFUSED'
+  | 'ETIMEDOUT'
+  | 'ENOTFOUND'
+  | 'NEGOTIATION'
+  | 'OTHER';
+
+/**
+ * An open failure (code `BXHIL_LINK_OPEN`) with a typed `reason`, so callers and tests can tell
+ * "no such device" from "permission denied" without reading the message.
+ */
+export class LinkOpenError extends LinkError {
+  readonly reason: LinkOpenReason;
+
+  constructor(uri: string, reason: LinkOpenReason, message: string, options?: { cause?: unknown }) {
+    super('BXHIL_LINK_OPEN', uri, message, options);
+    this.reason = reason;
+  }
+}

@@ -5,8 +5,27 @@
  * paths), `tcp://` and `rfc2217://`. `sim:` is registered by `harness/targets.ts`.
  * See docs/link.md for URIs, options and error codes.
  */
+import { registerLinkScheme } from './open.ts';
+import { openRfc2217Link } from './rfc2217.ts';
+import { openSerialLink } from './serial.ts';
+import { openTcpLink } from './tcp.ts';
+
+registerLinkScheme('serial', openSerialLink);
+registerLinkScheme('tcp', openTcpLink);
+registerLinkScheme('rfc2217', openRfc2217Link);
+
 export type { LineSettings, Link, LinkEvents, LinkFactory, LinkSignals } from './types.ts';
-export { LinkError, LinkUnsupportedError, ScriptPendingError } from './errors.ts';
+export {
+  LinkError,
+  LinkOpenError,
+  LinkUnsupportedError,
+  ScriptPendingError,
+  type LinkOpenReason,
+} from './errors.ts';
+export { checkLineSettings, defaultLineSettings, parseSerialOptions, type ParseSerialOptionsOptions } from './options.ts';
+export { SerialLink, mapSerialOpenError, openSerialLink, serialPathOf } from './serial.ts';
+export { DEFAULT_CONNECT_TIMEOUT_MS, connectTcp, mapConnectError, openTcpLink, parseTcpTarget, type TcpTarget } from './tcp.ts';
+export { Rfc2217Link, openRfc2217Link } from './rfc2217.ts';
 export { openLink, parseLinkUri, registerLinkScheme, registeredSchemes } from './open.ts';
 export { StreamLink, memoryLinkPair } from './stream.ts';
 export {

@@ -136,5 +136,11 @@ export class StreamLink extends EventEmitter<LinkEvents> implements Link {
  */
 export function memoryLinkPair(uri = 'memory:'): { link: StreamLink; device: Duplex } {
   const [host, device] = duplexPair();
+  // node's duplexPair does not tell one side that the other was destroyed; a destroyed device
+  // is a module that went away, so the link must see a disconnect (contract guarantee 6).
+  // `device.end()` (EOF) already reaches the link as 'end'.
+  device.once('close', () => {
+    if (!host.destroyed) host.destroy();
+  });
   return { link: new StreamLink(uri, host), device };
 }
