@@ -304,7 +304,6 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     for (const line of r.lines) process.stdout.write(`${line}\n`);
     if (r.regression) code = 1;
     process.stdout.write(`${summaryLine(summary)}\n`);
-    process.stdout.write(`report: ${out}\n`);
   }
   return code;
 }

@@ -6,6 +6,7 @@
 import { compareResults, formatComparison } from '../report/compare.ts';
 import type { RunResults } from '../report/types.ts';
 import { readRunResults } from '../report/validate.ts';
+import { writeReport } from '../report/write.ts';
 
 export interface FinishOptions {
   /** Path of an earlier results.json to compare with. */
@@ -18,14 +19,17 @@ export interface FinishResult {
   regression: boolean;
 }
 
-export async function finishReport(_out: string, results: RunResults, options: FinishOptions = {}): Promise<FinishResult> {
+/** Write results.json + index.html into `out` (writeReport), then compare with the baseline if given. */
+export async function finishReport(out: string, results: RunResults, options: FinishOptions = {}): Promise<FinishResult> {
   const lines: string[] = [];
   let regression = false;
-  if (options.baseline) {
-    const base = await readRunResults(options.baseline);
+  const base = options.baseline ? await readRunResults(options.baseline) : undefined;
+  const written = await writeReport(out, results, base ? { baseline: base } : {});
+  if (base) {
     const c = compareResults(base, results);
     lines.push(...formatComparison(c).split('\n'));
     regression = c.regressions.length > 0;
   }
+  lines.push(`report: ${written.htmlPath}`);
   return { lines, regression };
 }
