@@ -1,0 +1,454 @@
+/**
+ * External brokers behind the BrokerRig interface: a Mosquitto process (config written by the
+ * rig, log read into the evidence, log lines mapped to verdicts) and a broker container through
+ * testcontainers (loaded lazily; without an engine it says why it cannot start).
+ *
+ * Mosquitto's log is coarser than the aedes rig's front door: no ClientHello, and "certificate
+ * verify failed" does not say which check failed (aws-iot-and-mosquitto.md §4.2 [MEASURED]).
+ * Log lines carry no connection id for TLS errors, so they are attributed to the most recent
+ * connection still open (Mosquitto is single-threaded and logs in order).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import type * as Testcontainers from 'testcontainers';
+import { ConfigError } from '../errors.ts';
+import { EvidenceBus, type EvidenceEvent } from '../evidence.ts';
+import { createBasicPki } from '../pki/factory.ts';
+import { BrokerStartError, NoContainerRuntimeError, VerdictTimeoutError } from './errors.ts';
+import type { BrokerFaults, BrokerRig, ConnectionRecord, ProfileName, Verdict, VerdictCode } from './types.ts';
+import { VERDICT_FIX } from './verdict.ts';
+
+export interface MosquittoRigOptions {
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default: a free port found by binding port 0 first. */
+  port?: number;
+  /** `strict`/`mosquitto-like`/`aws-iot` = require_certificate; `tls-server-only`; `plain`. Default `mosquitto-like`. */
+  profile?: ProfileName;
+  pki?: BrokerRig['pki'];
+  /** Binary. Default `mosquitto` on PATH. */
+  command?: string;
+  /** Minimum TLS version (`tls_version`). Default `tlsv1.2`. */
+  tlsVersion?: 'tlsv1.1' | 'tlsv1.2' | 'tlsv1.3';
+  /** Extra lines appended to the listener section (e.g. `max_qos 1`). */
+  extraConfig?: string[];
+  bus?: EvidenceBus;
+  /** Bound on waiting for the listener. Default 10000 (10 s). */
+  startTimeoutMs?: number;
+}
+
+const live = new Set<ChildProcess>();
+let exitHook = false;
+function trackProcess(p: ChildProcess): void {
+  live.add(p);
+  p.once('exit', () => live.delete(p));
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const c of live) c.kill('SIGKILL');
+    });
+  }
+}
+
+/** Bind port 0 on `host`, read the port back, release it. */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Log line -> what it tells (§4.2 [MEASURED] and dependencies.md §2.8). */
+const LOG_RULES: Array<{ re: RegExp; code: VerdictCode; summary: (m: RegExpExecArray) => string }> = [
+  { re: /peer did not return a certificate/, code: 'NO_CLIENT_CERT', summary: () => 'The device did not send a client certificate, and Mosquitto requires one.' },
+  {
+    re: /certificate verify failed/,
+    code: 'CLIENT_CERT_UNTRUSTED',
+    summary: () => "Mosquitto could not verify the device certificate (untrusted CA, expired or not yet valid: Mosquitto's log does not say which).",
+  },
+  { re: /unsupported protocol|version too low/, code: 'TLS_VERSION_MISMATCH', summary: () => 'The device and Mosquitto have no TLS version in common.' },
+  { re: /no shared cipher/, code: 'NO_SHARED_CIPHER', summary: () => 'The device and Mosquitto have no cipher suite in common.' },
+  {
+    re: /(?:sslv3|tlsv1|tlsv13) alert (unknown ca|bad certificate|certificate expired|certificate unknown|unsupported certificate|decrypt error)/,
+    code: 'DEVICE_REJECTED_SERVER_CERT',
+    summary: (m) => `The device rejected Mosquitto's certificate (alert ${m[1]!.replace(/ /g, '_')}).`,
+  },
+  { re: /wrong version number|http request|packet length too long|record layer failure/, code: 'PLAINTEXT_ON_TLS_PORT', summary: () => 'The device did not speak TLS on the TLS port.' },
+  { re: /bad signature|digest check failed/, code: 'KEY_MISMATCH', summary: () => "The device's CertificateVerify failed: its key does not match its certificate." },
+  { re: /disconnected, not authori[sz]ed|not authori[sz]ed/, code: 'CONNECT_REFUSED', summary: () => 'Mosquitto refused the CONNECT (not authorised).' },
+];
+
+/** Start Mosquitto with a generated config; killed in close() and on process exit. */
+export async function startMosquittoRig(options: MosquittoRigOptions = {}): Promise<BrokerRig> {
+  const host = options.host ?? '127.0.0.1';
+  const profile = options.profile ?? 'mosquitto-like';
+  const port = options.port ?? (await freePort(host));
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new ConfigError('port', port, 'port must be 1..65535 for Mosquitto (omit it to pick a free one)');
+  const pki = options.pki ?? (await createBasicPki());
+  const rig = new MosquittoRig(host, port, profile, pki, options);
+  try {
+    await rig.start();
+  } catch (err) {
+    await rig.close().catch(() => undefined);
+    throw err;
+  }
+  return rig;
+}
+
+class MosquittoRig implements BrokerRig {
+  readonly kind = 'mosquitto' as const;
+  readonly records: ConnectionRecord[] = [];
+  readonly verdicts: Verdict[] = [];
+  readonly bus: EvidenceBus;
+  readonly #opts: MosquittoRigOptions;
+  readonly #dir: string;
+  readonly #listeners = new Set<(v: Verdict) => void>();
+  readonly #open: ConnectionRecord[] = [];
+  readonly #judged = new Set<string>();
+  readonly #logLines: string[] = [];
+  #proc: ChildProcess | undefined;
+  #client: mqtt.MqttClient | undefined;
+  #seq = 0;
+  #partial = '';
+  #closed = false;
+  #starting = false;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly profile: ProfileName,
+    readonly pki: BrokerRig['pki'],
+    opts: MosquittoRigOptions,
+  ) {
+    this.#opts = opts;
+    this.bus = opts.bus ?? new EvidenceBus();
+    this.#dir = mkdtempSync(join(tmpdir(), 'bx-hil-mosquitto-'));
+  }
+
+  get url(): string {
+    return `${this.profile === 'plain' ? 'mqtt' : 'mqtts'}://${this.host}:${this.port}`;
+  }
+
+  #writeConfig(): string {
+    const d = this.#dir;
+    const tlsOn = this.profile !== 'plain';
+    const lines = [
+      'per_listener_settings true',
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      'log_type information',
+      'connection_messages true',
+      `listener ${this.port} ${this.host}`,
+    ];
+    if (tlsOn) {
+      writeFileSync(join(d, 'ca.pem'), [this.pki.ca, ...(this.pki.extraCa ?? [])].map((c) => c.certPem).join(''));
+      writeFileSync(join(d, 'server.pem'), this.pki.server.certPem);
+      writeFileSync(join(d, 'server.key'), this.pki.server.keyPem, { mode: 0o600 });
+      lines.push(`cafile ${join(d, 'ca.pem')}`, `certfile ${join(d, 'server.pem')}`, `keyfile ${join(d, 'server.key')}`, `tls_version ${this.#opts.tlsVersion ?? 'tlsv1.2'}`);
+      if (this.profile === 'tls-server-only') lines.push('require_certificate false', 'allow_anonymous true');
+      else lines.push('require_certificate true', 'use_identity_as_username true', 'allow_anonymous false');
+    } else {
+      lines.push('allow_anonymous true');
+    }
+    lines.push(...(this.#opts.extraConfig ?? []));
+    const conf = join(d, 'mosquitto.conf');
+    writeFileSync(conf, `${lines.join('\n')}\n`);
+    // P11: Mosquitto started as root drops to user "mosquitto" before reading its key.
+    if (process.getuid?.() === 0) {
+      const gid = mosquittoGid();
+      chmodSync(d, 0o750);
+      if (gid !== undefined) {
+        chownSync(d, 0, gid);
+        if (tlsOn) {
+          chownSync(join(d, 'server.key'), 0, gid);
+          chmodSync(join(d, 'server.key'), 0o640);
+        }
+      } else {
+        chmodSync(d, 0o755);
+        if (tlsOn) chmodSync(join(d, 'server.key'), 0o644);
+      }
+    }
+    return conf;
+  }
+
+  async start(): Promise<void> {
+    const conf = this.#writeConfig();
+    const cmd = this.#opts.command ?? 'mosquitto';
+    const proc = spawn(cmd, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.#proc = proc;
+    trackProcess(proc);
+    proc.stderr?.on('data', (d: Buffer) => this.#onLog(d.toString('utf8')));
+    const spawnError = new Promise<never>((_, reject) => {
+      proc.once('error', (err) => reject(new BrokerStartError('mosquitto', `cannot run ${cmd}: ${err.message}; install mosquitto (apt-get install mosquitto)`, '', { cause: err })));
+      proc.once('exit', (code) => reject(new BrokerStartError('mosquitto', `mosquitto exited with code ${code} before listening; its log says:\n${this.#logLines.slice(-5).join('\n')}`, this.#logLines.slice(-20).join('\n'))));
+    });
+    const deadline = Date.now() + (this.#opts.startTimeoutMs ?? 10_000);
+    const waitListening = (async () => {
+      for (;;) {
+        if (this.#logLines.some((l) => /Opening ipv[46] listen socket on port/.test(l)) && (await canConnect(this.host, this.port))) return;
+        if (Date.now() > deadline) {
+          throw new BrokerStartError('mosquitto', `mosquitto did not listen on ${this.host}:${this.port} within ${this.#opts.startTimeoutMs ?? 10_000} ms`, this.#logLines.slice(-20).join('\n'));
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    this.#starting = true;
+    await Promise.race([waitListening, spawnError]);
+    spawnError.catch(() => undefined);
+    // The readiness probe's connection shows up in the log: do not record it.
+    await new Promise((r) => setTimeout(r, 100));
+    this.#starting = false;
+  }
+
+  #onLog(chunk: string): void {
+    const text = this.#partial + chunk;
+    const lines = text.split('\n');
+    this.#partial = lines.pop() ?? '';
+    for (const raw of lines) {
+      const line = raw.replace(/^\d+: /, '').trim();
+      if (!line) continue;
+      this.#logLines.push(line);
+      if (this.#logLines.length > 2000) this.#logLines.splice(0, 1000);
+      this.#onLine(line);
+    }
+  }
+
+  #ev(rec: ConnectionRecord, kind: string, summary: string): EvidenceEvent {
+    const e = this.bus.emit({ source: 'broker', kind, scope: rec.id, summary });
+    rec.events.push(e);
+    return e;
+  }
+
+  #onLine(line: string): void {
+    if (this.#starting) return;
+    const accept = /^New connection from ([\d.:a-f]+?):(\d+) on port (\d+)/.exec(line);
+    if (accept) {
+      const rec: ConnectionRecord = { id: `conn-${++this.#seq}`, remote: `${accept[1]}:${accept[2]}`, events: [], listener: 'main', mqtt: { packets: [] }, faults: [] };
+      this.records.push(rec);
+      this.#open.push(rec);
+      this.#ev(rec, 'accept', `mosquitto: ${line}`);
+      return;
+    }
+    const failed = /^Client connection from (\S+) failed: (.*)$/.exec(line);
+    if (failed) {
+      // Mosquitto logs a handshake that fails on the very first record without a "New connection" line.
+      const rec: ConnectionRecord = { id: `conn-${++this.#seq}`, remote: failed[1]!, events: [], listener: 'main', mqtt: { packets: [] }, faults: [] };
+      this.records.push(rec);
+      this.#ev(rec, 'log', `mosquitto: ${line}`);
+      rec.end = { by: 'server', reason: line, t: this.bus.clock.now() };
+      const rule = LOG_RULES.find((r) => r.re.test(failed[2]!));
+      const m = rule?.re.exec(failed[2]!);
+      this.#decide(rec, rule?.code ?? 'HANDSHAKE_ABORTED', rule && m ? rule.summary(m) : `Mosquitto refused the connection: ${failed[2]}`);
+      return;
+    }
+    const connected = /^New client connected from ([\d.:a-f]+?):(\d+) as (\S+) \(p(\d), c(\d), k(\d+)(?:, u'([^']*)')?\)/.exec(line);
+    if (connected) {
+      const rec = this.#open.find((r) => r.remote === `${connected[1]}:${connected[2]}`) ?? this.#open.at(-1);
+      if (!rec) return;
+      rec.mqtt.connect = { clientId: connected[3]!, protocolVersion: Number(connected[4]) === 2 ? 4 : Number(connected[4]), keepalive: Number(connected[6]), clean: connected[5] === '1', password: 'absent' };
+      if (connected[7] !== undefined) rec.mqtt.connect.username = connected[7];
+      rec.mqtt.connack = { returnCode: 0, sessionPresent: false };
+      this.#ev(rec, 'connected', `mosquitto: ${line}`);
+      this.#decide(rec, 'OK', `The device connected to Mosquitto as "${connected[3]}".`);
+      return;
+    }
+    const rec = this.#open.at(-1);
+    if (!rec) return;
+    this.#ev(rec, 'log', `mosquitto: ${line}`);
+    for (const rule of LOG_RULES) {
+      const m = rule.re.exec(line);
+      if (m) {
+        this.#decide(rec, rule.code, rule.summary(m));
+        break;
+      }
+    }
+    const gone = /^Client (\S+) (?:disconnected|closed its connection|has exceeded timeout)/.exec(line) ?? /^Client (\S+) already connected, closing old connection/.exec(line);
+    if (gone) {
+      const idx = this.#open.findIndex((r) => (gone[1] === '<unknown>' ? !r.mqtt.connect : r.mqtt.connect?.clientId === gone[1]));
+      const target = idx >= 0 ? this.#open[idx]! : rec;
+      if (idx >= 0) this.#open.splice(idx, 1);
+      target.end = { by: /closed its connection|disconnected\.$/.test(line) ? 'client' : 'server', reason: line, t: this.bus.clock.now() };
+      if (!this.#judged.has(target.id)) {
+        this.#decide(target, target.mqtt.connect ? 'UNKNOWN' : 'HANDSHAKE_ABORTED', `Mosquitto closed the connection: ${line}`);
+      }
+    }
+  }
+
+  #decide(rec: ConnectionRecord, code: VerdictCode, summary: string): void {
+    if (this.#judged.has(rec.id)) return;
+    this.#judged.add(rec.id);
+    const f = VERDICT_FIX[code];
+    const v: Verdict = { code, summary, evidence: rec.events.map((e) => `${rec.id}: ${e.summary}`), fix: f.fix, connectionId: rec.id };
+    if (f.side) v.side = f.side;
+    this.verdicts.push(v);
+    this.bus.emit({ source: 'diagnose', kind: 'verdict', scope: rec.id, summary: `${code}: ${summary}`, data: { verdict: v } });
+    for (const cb of this.#listeners) cb(v);
+  }
+
+  waitForVerdict(filter: (v: Verdict) => boolean = () => true, timeoutMs = 10_000): Promise<Verdict> {
+    const found = this.verdicts.find(filter);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new VerdictTimeoutError('mosquitto', timeoutMs, this.verdicts.map((v) => v.code)));
+      }, timeoutMs);
+      const off = this.onVerdict((v) => {
+        if (!filter(v)) return;
+        clearTimeout(timer);
+        off();
+        resolve(v);
+      });
+    });
+  }
+
+  onVerdict(cb: (v: Verdict) => void): () => void {
+    this.#listeners.add(cb);
+    return () => this.#listeners.delete(cb);
+  }
+
+  /** In-process publish/subscribe go through an mqtt.js client with the PKI's client certificate. */
+  async #mqtt(): Promise<mqtt.MqttClient> {
+    if (this.#client) return this.#client;
+    const tlsOn = this.profile !== 'plain';
+    this.#client = await mqtt.connectAsync(this.url, {
+      clientId: `bx-hil-rig-${process.pid}`,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      ...(tlsOn ? { ca: this.pki.ca.certPem, cert: this.pki.client?.certPem, key: this.pki.client?.keyPem, servername: 'localhost' } : {}),
+    });
+    return this.#client;
+  }
+
+  async publish(topic: string, payload: string | Buffer, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+    const c = await this.#mqtt();
+    await c.publishAsync(topic, payload, { qos: options.qos ?? 0, retain: options.retain ?? false });
+  }
+
+  async subscribe(topic: string, cb: (topic: string, payload: Buffer) => void): Promise<() => Promise<void>> {
+    const c = await this.#mqtt();
+    const onMessage = (t: string, p: Buffer): void => {
+      if (topicMatches(topic, t)) cb(t, p);
+    };
+    c.on('message', onMessage);
+    await c.subscribeAsync(topic, { qos: 1 });
+    return async () => {
+      c.removeListener('message', onMessage);
+      await c.unsubscribeAsync(topic);
+    };
+  }
+
+  setFaults(partial: BrokerFaults): void {
+    if (Object.keys(partial).length > 0) {
+      throw new ConfigError('faults', Object.keys(partial), 'fault injection is only available on the aedes rig (startBrokerRig); Mosquitto cannot withhold packets or stall handshakes');
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.#stopProcess();
+    await this.start();
+  }
+
+  async #stopProcess(): Promise<void> {
+    if (this.#client) {
+      const c = this.#client;
+      this.#client = undefined;
+      await c.endAsync(true).catch(() => undefined);
+    }
+    const p = this.#proc;
+    this.#proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => p.kill('SIGKILL'), 3000);
+      p.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      p.kill('SIGTERM');
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    await this.#stopProcess();
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
+
+function mosquittoGid(): number | undefined {
+  const r = spawnSync('getent', ['group', 'mosquitto'], { encoding: 'utf8' });
+  const gid = Number(r.stdout?.split(':')[2]);
+  return Number.isInteger(gid) ? gid : undefined;
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, host, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+/** MQTT topic filter match (`+` one level, `#` the rest). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+type TestcontainersModule = typeof Testcontainers;
+
+export interface ContainerRigOptions {
+  /** Default `eclipse-mosquitto:2`. */
+  image?: string;
+  pki?: BrokerRig['pki'];
+}
+
+/**
+ * A broker in a container via testcontainers, loaded lazily. Without a Docker/Podman engine it
+ * rejects fast with BXHIL_NO_CONTAINER_RUNTIME (dependencies.md §2.6: the runtime probe fails in
+ * a few ms). With an engine it is not implemented beyond the probe yet: it says so.
+ */
+export async function startContainerRig(options: ContainerRigOptions = {}): Promise<BrokerRig> {
+  let tc: TestcontainersModule;
+  try {
+    tc = await import('testcontainers');
+  } catch (err) {
+    throw new NoContainerRuntimeError('testcontainers is not installed: npm install --save-dev testcontainers@11.14.0 (P8: not 12.x on Node 20)', { cause: err });
+  }
+  try {
+    await tc.getContainerRuntimeClient();
+  } catch (err) {
+    throw new NoContainerRuntimeError(
+      `no container runtime: ${(err as Error).message}. Start a Docker engine (or set DOCKER_HOST), or use startMosquittoRig() with the local mosquitto binary`,
+      { cause: err },
+    );
+  }
+  throw new NoContainerRuntimeError(
+    `a container runtime is present, but the container rig (${options.image ?? 'eclipse-mosquitto:2'}) is not implemented yet; use startMosquittoRig()`,
+  );
+}
