@@ -198,8 +198,9 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function pkiWith(server: VerifyOutcome | undefined, client: VerifyOutcome | undefined = OK, keyMatchesCert: boolean | undefined = true): ScenarioEntry['pki'] {
-  return { server, client, keyMatchesCert };
+/** PKI outcomes for a scenario whose module has a certificate and key (pass `keyMatchesCert: undefined` explicitly when there is no usable pair). */
+function pkiWith(server: VerifyOutcome | undefined, client: VerifyOutcome = OK, ...keyMatches: [boolean | undefined] | []): ScenarioEntry['pki'] {
+  return { server, client, keyMatchesCert: keyMatches.length ? keyMatches[0] : true };
 }
 
 /** The catalogue, in id order. Frozen data: `bx-hil scenarios --json` prints it as is. */
