@@ -1,0 +1,144 @@
+/**
+ * The report page in a real browser: Debian's Chromium, headless, driven by playwright-core,
+ * loading index.html from file:// (as a user opening the report would). The report is built
+ * from the sample runs (2.6.3 against a 2.6.2 baseline) and their evidence bundles.
+ *
+ * Checks: the matrix renders (a row per test, cells with the right outcome classes), the
+ * filters work (outcome, suite, text), a click opens a test's timeline with both lanes
+ * populated and arrows both ways, the security banner says it in words, the keyboard works
+ * (Tab/Enter opens, Escape closes), the page makes no network request. Screenshots are kept in
+ * reports/screenshots/report-*.png as artifacts.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { sampleRun, writeSampleBundles } from './sample.ts';
+import { writeReport } from './write.ts';
+
+const CHROMIUM = process.env.BX_CHROMIUM ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+const screenshots = fileURLToPath(new URL('../../reports/screenshots/', import.meta.url));
+const S3 = 'tls-handshake/S3 expired server certificate';
+
+const title = haveChromium ? 'report page in headless Chromium' : `report page in headless Chromium (skipped: ${CHROMIUM} not found; apt-get install chromium, or set BX_CHROMIUM)`;
+
+describe.skipIf(!haveChromium)(title, () => {
+  let dir: string;
+  let browser: Browser | undefined;
+  let page: Page;
+  let url: string;
+  const candidate = sampleRun('2.6.3');
+  const baseline = sampleRun('2.6.2');
+  const requests: string[] = [];
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bxhil-chromium-'));
+    await mkdir(screenshots, { recursive: true });
+    await writeSampleBundles(dir, candidate);
+    const { htmlPath } = await writeReport(dir, candidate, { baseline });
+    url = pathToFileURL(htmlPath).href;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      timeout: 45_000,
+    });
+    page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
+    page.setDefaultTimeout(10_000);
+    page.on('request', (r) => requests.push(r.url()));
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(url);
+    await page.waitForSelector('body[data-ready="true"]');
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the matrix renders a row per test and cells with the right outcome classes', async () => {
+    const ids = new Set([...candidate.tests, ...baseline.tests].map((t) => t.id));
+    expect(await page.locator('tr.test').count()).toBe(ids.size);
+    for (const t of candidate.tests) {
+      const cell = page.locator(`tr.test[data-test="${t.id}"] button.cell[data-col="c:sim-2.6.3"]`);
+      expect(await cell.getAttribute('class')).toContain(`o-${t.outcome}`);
+    }
+    expect(await page.locator(`tr.test[data-test="${S3}"] button.cell.sec`).count()).toBe(1);
+    expect(await page.locator('.banner-sec').first().textContent()).toContain('SECURITY FAILURE');
+    expect(await page.locator('#shown').textContent()).toBe(`${ids.size} of ${ids.size} tests shown`);
+    await page.screenshot({ path: join(screenshots, 'report-matrix.png') });
+  });
+
+  test('filters: outcome, suite and text search', async () => {
+    const visible = async (): Promise<string[]> => page.locator('tr.test:visible').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-test') ?? ''));
+    for (const o of ['pass', 'expected-fail', 'fixed', 'skip']) await page.uncheck(`#f-outcomes input[data-outcome="${o}"]`);
+    expect((await visible()).sort()).toEqual(['mqtt/keep-alive PINGREQ within 1.5 x keepAlive', S3]);
+    for (const o of ['pass', 'expected-fail', 'fixed', 'skip']) await page.check(`#f-outcomes input[data-outcome="${o}"]`);
+
+    await page.selectOption('#f-suite', 'cert-upload');
+    const certRows = await visible();
+    expect(certRows.length).toBe(candidate.tests.filter((t) => t.suite === 'cert-upload').length);
+    expect(certRows.every((id) => id.startsWith('cert-upload/'))).toBe(true);
+    expect(await page.locator('tr.suite-row[data-suite="mqtt"]').isVisible()).toBe(false);
+    await page.selectOption('#f-suite', '');
+
+    await page.fill('#f-text', 'DEVICE_ACCEPTED');
+    expect(await visible()).toEqual([S3]);
+    await page.fill('#f-text', '');
+    expect((await visible()).length).toBe(await page.locator('tr.test').count());
+  });
+
+  test('a click opens the test: verdict, security banner, both lanes of the timeline with arrows, transcript', async () => {
+    await page.click(`tr.test[data-test="${S3}"] td.title`);
+    await page.waitForSelector('#detail #timeline');
+    expect(await page.locator('#detail h2').textContent()).toBe(S3);
+    expect(await page.locator('#detail .banner-sec').textContent()).toBe('SECURITY FAILURE: the module connected to a server it must refuse (expired server certificate)');
+    expect(await page.locator('#detail .verdict code').textContent()).toBe('DEVICE_ACCEPTED_EXPIRED_SERVER_CERT');
+    expect(await page.locator('#timeline [data-lane="module"]').count()).toBeGreaterThan(3);
+    expect(await page.locator('#timeline [data-lane="broker"]').count()).toBeGreaterThan(3);
+    const arrows = await page.locator('#timeline [data-arrow]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-arrow')}:${e.textContent}`));
+    expect(arrows).toEqual(['to-broker:ClientHello →', 'to-module:← ServerHello', 'to-module:← Certificate', 'to-broker:CONNECT →', 'to-module:← CONNACK']);
+    expect(await page.locator('#transcript').textContent()).toContain('+KMQTT_IND: 1,1');
+    expect(page.url()).toContain('#test=');
+    await page.screenshot({ path: join(screenshots, 'report-detail.png') });
+    await page.locator('#detail').screenshot({ path: join(screenshots, 'report-timeline.png') });
+  });
+
+  test('keyboard: Tab to a row, Enter opens it, Escape closes and returns focus; cells are buttons', async () => {
+    await page.keyboard.press('Escape');
+    const row = page.locator('tr.test[data-test="tls-handshake/S5 wrong hostname"]');
+    await row.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#detail h2');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('detail-title');
+    expect(await page.locator('#timeline [data-arrow="to-broker"]').filter({ hasText: 'Alert: bad_certificate' }).count()).toBe(1);
+    await page.keyboard.press('Escape');
+    expect(await page.locator('#detail h2').count()).toBe(0);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-test'))).toBe('tls-handshake/S5 wrong hostname');
+    await page.keyboard.press('ArrowDown');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-test'))).toBe('tls-handshake/S9 untrusted root');
+    const cell = page.locator(`tr.test[data-test="${S3}"] button.cell[data-col="b:sim-2.6.2"]`);
+    await cell.focus();
+    await page.keyboard.press('Enter');
+    expect(await page.locator('#detail .meta').first().textContent()).toContain('baseline run');
+  });
+
+  test('a deep link opens the test; the page made no network request and threw nothing', async () => {
+    const deep = await browser!.newPage();
+    try {
+      deep.on('request', (r) => requests.push(r.url()));
+      await deep.goto(`${url}#test=${encodeURIComponent(S3)}&col=${encodeURIComponent('c:sim-2.6.3')}`);
+      await deep.waitForSelector('#detail #timeline');
+      expect(await deep.locator('#detail h2').textContent()).toBe(S3);
+    } finally {
+      await deep.close();
+    }
+    expect(requests.filter((r) => !r.startsWith('file://'))).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+});
