@@ -12,7 +12,8 @@ export type { ClientHello, FirstBytesKind };
 /**
  * Stable verdict codes (spelled as in issue 5). Extra codes beyond the issue's list:
  * `CLIENT_CERT_NOT_YET_VALID`, `CLIENT_CERT_NOT_ACTIVE` (aws-iot registry), `NO_ALPN`,
- * `HANDSHAKE_THEN_SILENT`, `HANDSHAKE_ABORTED`, `CONNACK_WITHHELD`, `STALLED_BY_RIG`, `UNKNOWN`.
+ * `HANDSHAKE_THEN_SILENT`, `HANDSHAKE_ABORTED`, `CONNACK_WITHHELD`, `STALLED_BY_RIG`,
+ * `BROKER_NOT_REACHED` (the module tried, the broker saw nothing: from diagnose), `UNKNOWN`.
  */
 export type VerdictCode =
   | 'OK'
@@ -36,6 +37,7 @@ export type VerdictCode =
   | 'CONNACK_WITHHELD'
   | 'POLICY_DISCONNECT'
   | 'STALLED_BY_RIG'
+  | 'BROKER_NOT_REACHED'
   | 'UNKNOWN';
 
 export interface Verdict {

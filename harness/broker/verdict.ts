@@ -61,6 +61,10 @@ export const VERDICT_FIX: Record<VerdictCode, { fix: string; side: Verdict['side
   CONNACK_WITHHELD: { fix: 'the rig withheld CONNACK on purpose (fault injection): the device must time out and retry', side: 'broker' },
   POLICY_DISCONNECT: { fix: 'the broker closed the connection because a rule was broken (named in the summary): change what the device sends', side: 'device' },
   STALLED_BY_RIG: { fix: 'the rig stalled the handshake on purpose (fault injection): the device must time out', side: 'broker' },
+  BROKER_NOT_REACHED: {
+    fix: 'the module tried to connect but no TCP connection reached the broker: check the host name/IP and port in AT+KMQTTCFG, the Wi-Fi link and DNS, and any firewall between them',
+    side: 'device',
+  },
   UNKNOWN: { fix: 'read the evidence lines; if they do not explain it, capture with --keylog and look at the TLS key log with Wireshark', side: 'both' },
 };
 
