@@ -147,7 +147,9 @@ function toLatin1(bytes: string | Uint8Array): string {
 }
 
 function entryBody(e: TranscriptEntry): string {
-  return e.secret ? secretMarker(e.secret.bytes, e.secret.sha256) : escapeBytes(e.text ?? '');
+  if (e.secret) return secretMarker(e.secret.bytes, e.secret.sha256);
+  // The redaction marker is shown as is; everything around it is escaped.
+  return (e.text ?? '').split(REDACTED).map(escapeBytes).join(REDACTED);
 }
 
 function renderEntry(e: TranscriptEntry): string {
