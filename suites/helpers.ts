@@ -1,0 +1,154 @@
+/**
+ * Suite helpers over the driver: provisioning certificates, MQTT sessions and connect outcomes,
+ * waiting on the rig. Kept in one place so the suites read as the behaviour they check.
+ */
+import { HarnessError } from '../harness/errors.ts';
+import type { BrokerRig, Verdict } from '../harness/broker/index.ts';
+import type { VerdictSummary } from '../harness/report/types.ts';
+import type { SuiteTestMeta } from '../harness/run/meta.ts';
+import type { Bx310x } from '../harness/bx310x/index.ts';
+import type { TestEvidence } from './fixtures.ts';
+
+/** What the module was given. Undefined parts are left empty (slot deleted). */
+export interface Provision {
+  root?: string;
+  clientCert?: string;
+  clientKey?: string;
+}
+
+export interface ProvisionResult {
+  /** The first upload the module refused, if any (`root`, `local`, `key`), with the error code. */
+  refused?: { slot: 'root' | 'local' | 'key'; code: string; message: string };
+}
+
+/** Empty the slots TLS uses (root 0, local 0, key 0), ignoring "already empty" answers. */
+export async function clearTlsSlots(device: Bx310x): Promise<void> {
+  await device.deleteCert('root').catch(() => undefined);
+  await device.deleteCert('local', 0).catch(() => undefined);
+  await device.deleteKey(0).catch(() => undefined);
+}
+
+/**
+ * Store root / local certificate 0 / private key 0 as the scenario gives them. An upload the
+ * module refuses is returned, not thrown: refusing bad material is a legitimate outcome.
+ */
+export async function provision(device: Bx310x, p: Provision, evidence?: TestEvidence): Promise<ProvisionResult> {
+  await clearTlsSlots(device);
+  const steps: Array<['root' | 'local' | 'key', string | undefined, () => Promise<unknown>]> = [
+    ['root', p.root, () => device.storeCert('root', p.root!)],
+    ['local', p.clientCert, () => device.storeCert('local', p.clientCert!, { index: 0 })],
+    ['key', p.clientKey, () => device.storeKey(0, p.clientKey!)],
+  ];
+  for (const [slot, pem, store] of steps) {
+    if (pem === undefined) continue;
+    if (slot !== 'key') evidence?.cert(slot === 'root' ? 'root-stored' : 'client-stored', pem);
+    try {
+      await store();
+    } catch (err) {
+      if (err instanceof HarnessError && /^BXHIL_(CME|AT_ERROR|PARAM)$/.test(err.code)) {
+        return { refused: { slot, code: err.code, message: err.message } };
+      }
+      throw err;
+    }
+  }
+  return {};
+}
+
+export interface SessionOptions {
+  secure?: boolean;
+  clientId?: string;
+  keepAliveS?: number;
+  cleanSession?: boolean;
+  will?: { topic: string; message: string; qos?: 0 | 1 | 2; retain?: boolean };
+  version?: 3 | 4;
+}
+
+let clientSeq = 0;
+/** A unique client id per call (brokers drop the older session on a duplicate id). */
+export function clientId(prefix = 'bxhil'): string {
+  clientSeq++;
+  return `${prefix}-${process.pid}-${clientSeq}`;
+}
+
+/** AT+KMQTTCFG for the endpoint; returns the session id. */
+export async function configureSession(device: Bx310x, endpoint: { host: string; port: number }, o: SessionOptions = {}): Promise<number> {
+  return device.mqttConfigure({
+    secure: o.secure ?? true,
+    server: endpoint.host,
+    port: endpoint.port,
+    version: o.version ?? 4,
+    clientId: o.clientId ?? clientId(),
+    ...(o.keepAliveS !== undefined ? { keepAliveSeconds: o.keepAliveS } : {}),
+    ...(o.cleanSession !== undefined ? { cleanSession: o.cleanSession } : {}),
+    ...(o.will ? { willFlag: true, willTopic: o.will.topic, willMessage: o.will.message, willQos: o.will.qos ?? 0, willRetain: o.will.retain ?? false } : {}),
+  });
+}
+
+export interface ConnectOutcome {
+  connected: boolean;
+  /** Error code when not connected (`BXHIL_MQTT_ABORTED`, `BXHIL_CME`, `BXHIL_AT_TIMEOUT`). */
+  code?: string;
+  /** `+KMQTT_IND: <id>,<code>` code when the module reported one. */
+  indCode?: number;
+  message?: string;
+  elapsedMs: number;
+}
+
+/** AT+KMQTTCNX and wait for `+KMQTT_IND`; never throws for a refused connection. */
+export async function tryConnect(device: Bx310x, id: number, timeoutMs = 20_000, evidence?: TestEvidence): Promise<ConnectOutcome> {
+  const t0 = performance.now();
+  evidence?.waiting(`+KMQTT_IND: ${id},<code> after AT+KMQTTCNX=${id}`);
+  try {
+    await device.mqttConnect(id, { timeoutMs });
+    return { connected: true, elapsedMs: performance.now() - t0 };
+  } catch (err) {
+    if (!(err instanceof HarnessError)) throw err;
+    const indCode = (err as { indCode?: number }).indCode;
+    return { connected: false, code: err.code, message: err.message, elapsedMs: performance.now() - t0, ...(indCode !== undefined ? { indCode } : {}) };
+  } finally {
+    evidence?.waiting(undefined);
+  }
+}
+
+/** Configure + connect, throwing with the rig's verdict when the connection does not come up. */
+export async function connectOrExplain(device: Bx310x, rig: BrokerRig, endpoint: { host: string; port: number }, o: SessionOptions = {}): Promise<number> {
+  const id = await configureSession(device, endpoint, o);
+  const r = await tryConnect(device, id);
+  if (!r.connected) {
+    const v = rig.verdicts[rig.verdicts.length - 1];
+    throw new HarnessError(
+      'BXHIL_SUITE_CONNECT',
+      `the module did not connect (${r.code}${r.indCode !== undefined ? `, +KMQTT_IND: ${id},${r.indCode}` : ''}): ${r.message}${v ? `; rig verdict ${v.code}: ${v.summary}` : ''}`,
+    );
+  }
+  return id;
+}
+
+/** The rig's verdict as a results.json summary. */
+export function verdictSummary(v: Verdict): VerdictSummary {
+  return { code: v.code, summary: v.summary, fix: v.fix, evidence: v.evidence.slice(0, 10) };
+}
+
+/** Wait for the rig's verdict (bounded), record it in meta, and return it (undefined when none came). */
+export async function recordVerdict(rig: BrokerRig, meta: SuiteTestMeta, timeoutMs = 5_000, evidence?: TestEvidence): Promise<Verdict | undefined> {
+  evidence?.waiting('the rig verdict');
+  try {
+    const v = await rig.waitForVerdict(undefined, timeoutMs);
+    meta.verdict = verdictSummary(v);
+    return v;
+  } catch {
+    return undefined;
+  } finally {
+    evidence?.waiting(undefined);
+  }
+}
+
+/** Poll `cond` every `everyMs` until it holds or `timeoutMs` passes; resolves with whether it held. */
+export async function eventually(cond: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 25): Promise<boolean> {
+  const end = performance.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return true;
+    if (performance.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
