@@ -58,7 +58,7 @@ interface Case {
 }
 
 const sclient = (port: number, extra: string[], input?: Buffer): Promise<unknown> =>
-  runClient('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-quiet', ...extra], { input: input ?? '', holdStdinMs: 1500, timeoutMs: 8000 });
+  runClient('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...extra], { input: input ?? '', holdStdinMs: 1500, timeoutMs: 8000 });
 
 export const CASES: Case[] = [
   {

@@ -167,9 +167,9 @@ export class MqttTap extends Duplex {
         case 'close':
           this.#hooks.onPacket('in', packet, true);
           this.#refused = true;
+          if (decision.reply) this.#hooks.onPacket('out', decision.reply, false);
           this.#hooks.onRefuse(decision.reason);
           if (decision.reply) {
-            this.#hooks.onPacket('out', decision.reply, false);
             this.#socket.end(mqttPacket.generate(decision.reply, { protocolVersion: this.#protocolVersion }));
             setTimeout(() => this.#socket.destroy(), 200).unref();
           } else {

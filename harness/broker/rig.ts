@@ -587,7 +587,8 @@ class AedesRig implements BrokerRig {
       if (!rec.faults.includes(`close after ${limit} packets`)) rec.faults.push(`close after ${limit} packets`);
       setImmediate(() => this.#endByRig(live, `fault: close after ${limit} packets`));
     }
-    this.#judge(rec);
+    // An inbound packet the gate refused is judged once the tap has sent any reply (onRefuse).
+    if (!(dir === 'in' && withheld)) this.#judge(rec);
   }
 
   /** M7: the new connection with a client id takes over; mark the old one's end reason. */

@@ -31,7 +31,7 @@ describe('diagnose', () => {
     const moduleEvents: EvidenceEvent[] = [];
     const off = bus.subscribe((e) => e.source === 'at' && moduleEvents.push(e));
     bus.emit({ source: 'at', kind: 'command', summary: 'AT+KMQTTCNX=1' });
-    const done = runClient('openssl', ['s_client', '-connect', `127.0.0.1:${rig.port}`, '-quiet', '-CAfile', files.path('ca.pem')], { input: connectBytes('dev'), holdStdinMs: 500, timeoutMs: 5000 });
+    const done = runClient('openssl', ['s_client', '-connect', `127.0.0.1:${rig.port}`, '-CAfile', files.path('ca.pem')], { input: connectBytes('dev'), holdStdinMs: 500, timeoutMs: 5000 });
     const live = await rig.waitForVerdict(() => true, 8000);
     await done;
     bus.emit({ source: 'at', kind: 'urc', summary: '+KMQTT_IND: 1,0' });
