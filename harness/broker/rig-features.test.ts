@@ -168,7 +168,7 @@ describe('faults', () => {
   test('close after N packets', async () => {
     const r = await rig({ faults: { closeAfterPackets: 3 } });
     const c = await mqtt.connectAsync(r.url, mqttOpts());
-    const closed = new Promise((res) => c.once('close', res));
+    const closed = new Promise<void>((res) => c.once('close', () => res()));
     c.publish('f/b', 'x', { qos: 1 });
     await closed;
     c.end(true);
@@ -179,7 +179,7 @@ describe('faults', () => {
   test('close after N ms', async () => {
     const r = await rig({ faults: { closeAfterMs: 300 } });
     const c = await mqtt.connectAsync(r.url, mqttOpts());
-    await new Promise((res) => c.once('close', res));
+    await new Promise<void>((res) => c.once('close', () => res()));
     c.end(true);
     await expect.poll(() => r.records[0]!.end?.reason).toContain('close after 300 ms');
   });
