@@ -81,7 +81,7 @@ describe('redactSecrets', () => {
   });
 
   test('leaves ordinary AT traffic and words like "passed" alone', () => {
-    const text = 'AT+KMQTTCFG=1,"broker",8883,4,"dev1"\r\n+KMQTTCFG: 1\r\nOK\r\n3 passed, 0 failed\r\n+KMQTT_IND: 1,1';
+    const text = 'AT+KMQTTCFG=1,"broker",8883,4,"dev1"\r\n+KMQTTCFG: 1\r\nOK\r\n3 passed, 0 failed\r\n+KMQTT_IND: 1,1\r\n<<secret: 1704 bytes, sha256=97a8>>';
     expect(redactSecrets(text)).toBe(text);
   });
 });

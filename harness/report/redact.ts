@@ -26,9 +26,12 @@ const PEM_KEY_END = /-----END ((?:[A-Z0-9]+ )*)PRIVATE KEY-----/;
 /** Field names whose values are secrets (matched case-insensitively, `_`/`-` ignored). */
 const SECRET_NAME = /^(?:password|passwd|passphrase|pwd|secret|clientsecret|psk|presharedkey|apikey|accesstoken|token|privatekey|keypem|privatekeypem|keylog)$/;
 
-/** `password=x`, `password: x`, `"password":"x"`, `passphrase='x'` in free text. */
+/**
+ * `password=x`, `password: x`, `"password":"x"`, `passphrase='x'` in free text. A size such as
+ * the AT layer's own marker `<<secret: 1704 bytes, sha256=...>>` is not a value.
+ */
 const SECRET_FIELD =
-  /(["']?)\b(password|passwd|passphrase|pwd|client[_-]?secret|secret|psk|pre[_-]?shared[_-]?key|api[_-]?key|access[_-]?token)\1(\s*[:=]\s*)(\[REDACTED\]|"(?:[^"\\\r\n]|\\.)*"|'[^'\r\n]*'|[^\s,;&}\]"']+)/gi;
+  /(["']?)\b(password|passwd|passphrase|pwd|client[_-]?secret|secret|psk|pre[_-]?shared[_-]?key|api[_-]?key|access[_-]?token)\1(\s*[:=]\s*)(\[REDACTED\]|"(?:[^"\\\r\n]|\\.)*"|'[^'\r\n]*'|(?!\d+ bytes\b)[^\s,;&}\]"']+)/gi;
 
 /** NSS key-log labels (SSLKEYLOGFILE format); the last field is the secret. */
 const KEYLOG_LINE =

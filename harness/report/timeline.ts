@@ -15,6 +15,9 @@
  *    (`connect`, `connack`, ...): CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT go to
  *    the broker; CONNACK, SUBACK, UNSUBACK, PINGRESP to the module; PUBLISH and its acks need
  *    a direction from rule 1.
+ * 4. Failing those, on the broker side, the summary's wording: `device -> CONNECT ...`,
+ *    `-> device CONNACK ...`, `alert handshake_failure from the rig` (what the broker rig
+ *    writes); the packet name and the alert description are read from it too.
  * Everything else is a note in its lane (AT commands, URCs, link bytes, broker decisions).
  */
 import type { EvidenceEvent } from '../evidence.ts';
@@ -67,18 +70,31 @@ function explicitArrow(data: Record<string, unknown> | undefined, lane: Lane): A
   return undefined;
 }
 
+/** Who sent it, read from the summary's wording when the data does not say (rule 4). */
+function arrowFromSummary(summary: string): Arrow | undefined {
+  if (/^\s*(?:device|module|client|dut)\s*->/i.test(summary) || /\bfrom the (?:device|module|client|dut)\b/i.test(summary)) return 'to-broker';
+  if (/^\s*(?:broker|server|rig)?\s*->\s*(?:device|module|client|dut)\b/i.test(summary) || /\bfrom the (?:rig|broker|server)\b/i.test(summary)) return 'to-module';
+  return undefined;
+}
+
+/** The MQTT packet name in a summary such as `device -> CONNECT v4 ...` or `-> device CONNACK rc=0`. */
+function packetFromSummary(summary: string): string | undefined {
+  const m = /\b(CONNECT|CONNACK|PUBLISH|PUBACK|PUBREC|PUBREL|PUBCOMP|SUBSCRIBE|SUBACK|UNSUBSCRIBE|UNSUBACK|PINGREQ|PINGRESP|DISCONNECT|AUTH)\b/.exec(summary);
+  return m?.[1]?.toLowerCase();
+}
+
 /** Lane, arrow and label of one event (see the file comment). */
 export function classifyEvent(e: EvidenceEvent): Pick<TimelineEntry, 'lane' | 'arrow' | 'label' | 'raw' | 'important'> {
   const lane: Lane = MODULE_SOURCES.has(e.source) ? 'module' : BROKER_SOURCES.has(e.source) ? 'broker' : 'both';
   const kind = e.kind.toLowerCase();
-  const explicit = explicitArrow(e.data, lane);
+  const explicit = explicitArrow(e.data, lane) ?? (lane === 'broker' ? arrowFromSummary(e.summary) : undefined);
   if (e.source === 'tls') {
     const label = TLS_LABELS[kind] ?? e.kind;
     if (kind === 'client-hello') return { lane, arrow: explicit ?? 'to-broker', label };
     if (kind === 'server-hello' || kind === 'certificate' || kind === 'hello-retry-request') return { lane, arrow: explicit ?? 'to-module', label };
     if (kind === 'alert') {
       const from = str(e.data?.from)?.toLowerCase();
-      const desc = str(e.data?.description) ?? str(e.data?.alert);
+      const desc = str(e.data?.description) ?? str(e.data?.alert) ?? /\balert:?\s+([a-z_]+)/i.exec(e.summary)?.[1];
       const alertLabel = desc ? `Alert: ${desc}` : 'Alert';
       let arrow = explicit;
       if (!arrow && (from === 'client' || from === 'module')) arrow = 'to-broker';
@@ -88,7 +104,7 @@ export function classifyEvent(e: EvidenceEvent): Pick<TimelineEntry, 'lane' | 'a
     return { lane, arrow: explicit, label };
   }
   if (e.source === 'mqtt') {
-    const cmd = (kind === 'packet' ? (str(e.data?.cmd) ?? str(e.data?.type) ?? '') : kind).toLowerCase();
+    const cmd = (kind === 'packet' ? (str(e.data?.cmd) ?? str(e.data?.type) ?? packetFromSummary(e.summary) ?? '') : kind).toLowerCase();
     if (cmd !== '') {
       const label = cmd.toUpperCase();
       if (MQTT_TO_BROKER.has(cmd)) return { lane, arrow: explicit ?? 'to-broker', label };
