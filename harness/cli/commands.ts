@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import * as compare from './compare.ts';
 import * as preflight from './preflight.ts';
 import * as run from './run.ts';
+import * as sim from './sim.ts';
 
 export interface CommandModule {
   register(program: Command): void;
@@ -14,4 +15,5 @@ export const commandModules: CommandModule[] = [
   compare,
   run,
   preflight,
+  sim,
 ];
