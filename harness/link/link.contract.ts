@@ -10,6 +10,7 @@
  * Each test calls `setup()` for a fresh pair and always tears it down, so tests are
  * independent. Each guarantee of types.ts has a test here.
  */
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Link } from './types.ts';
 
@@ -27,6 +28,11 @@ export interface ContractSubject {
   peer: ContractPeer;
   /** Release whatever setup made besides the link and the peer (processes, servers). */
   teardown?: () => Promise<void>;
+  /**
+   * Open the same device again (e.g. `openLink(sameUri)`). When given, the suite checks that
+   * close() released the device: a serial port left open keeps its lock, so a reopen fails.
+   */
+  reopen?: () => Promise<Link>;
 }
 
 export interface LinkContractOptions {
@@ -46,9 +52,33 @@ function resources(): Map<string, number> {
   return counts;
 }
 
+/**
+ * Open file descriptors by target (Linux /proc). Native handles such as serialport's poller do
+ * not show in getActiveResourcesInfo(), but a port left open keeps its fd.
+ */
+function fds(): Map<string, number> {
+  const counts = new Map<string, number>();
+  if (!existsSync('/proc/self/fd')) return counts;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // the directory handle of readdir itself, already closed
+    }
+    const key = `fd ${target.replace(/\d+/g, 'N')}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function snapshot(): Map<string, number> {
+  return new Map([...resources(), ...fds()]);
+}
+
 function leaked(before: Map<string, number>): string[] {
   const out: string[] = [];
-  for (const [type, n] of resources()) {
+  for (const [type, n] of snapshot()) {
     const was = before.get(type) ?? 0;
     if (n > was) out.push(`${type}: ${was} -> ${n}`);
   }
@@ -80,7 +110,7 @@ export function linkContract(
   describe(`link contract: ${name}`, () => {
     const teardowns: Array<() => Promise<void>> = [];
 
-    async function open(): Promise<{ link: Link; peer: ContractPeer; received: Buffer[] }> {
+    async function open(): Promise<{ link: Link; peer: ContractPeer; received: Buffer[]; reopen?: () => Promise<Link> }> {
       const s = await setup();
       teardowns.push(async () => {
         s.link.destroy();
@@ -89,7 +119,7 @@ export function linkContract(
       });
       const received: Buffer[] = [];
       s.peer.onData((b) => received.push(b));
-      return { link: s.link, peer: s.peer, received };
+      return { link: s.link, peer: s.peer, received, ...(s.reopen ? { reopen: s.reopen } : {}) };
     }
 
     afterEach(async () => {
@@ -158,6 +188,18 @@ export function linkContract(
       expect(link.close()).toBe(first);
     });
 
+    test('close() releases the device: it can be opened again', async (ctx) => {
+      const { link, reopen } = await open();
+      if (!reopen) {
+        ctx.skip('this implementation has no exclusive device to reopen');
+        return;
+      }
+      await link.close();
+      const again = await reopen();
+      expect(again.isOpen).toBe(true);
+      await again.close();
+    });
+
     test('writes after close() reject with BXHIL_LINK_CLOSED', async () => {
       const { link } = await open();
       await link.close();
@@ -212,8 +254,8 @@ export function linkContract(
       expect(closes).toHaveLength(1);
     });
 
-    test('leaves no handle or timer behind after close', async () => {
-      const before = resources();
+    test('leaves no handle, timer or file descriptor behind after close', async () => {
+      const before = snapshot();
       const { link, peer } = await open();
       const got: Buffer[] = [];
       link.on('data', (b) => got.push(b));
