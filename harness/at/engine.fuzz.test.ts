@@ -37,6 +37,9 @@ class FakeLink extends EventEmitter<LinkEvents> implements Link {
 
 class ManualTimers implements AtTimers {
   readonly pending = new Map<number, () => void>();
+  /** The fake monotonic clock the engine reads; `fireAll` jumps it past every deadline. */
+  clock = 0;
+  readonly now = (): number => this.clock;
   #next = 1;
   setTimeout(fn: () => void, _ms: number): unknown {
     const id = this.#next++;
@@ -47,6 +50,7 @@ class ManualTimers implements AtTimers {
     this.pending.delete(handle as number);
   }
   fireAll(): void {
+    this.clock += 1e9;
     for (const [id, fn] of [...this.pending]) {
       this.pending.delete(id);
       fn();
@@ -137,7 +141,7 @@ function run(
 ): { engine: AtEngine; link: FakeLink; timers: ManualTimers; urcs: string[] } {
   const link = new FakeLink();
   const timers = new ManualTimers();
-  const engine = new AtEngine(link, { timers, now: () => 0, resyncAttempts: 1 });
+  const engine = new AtEngine(link, { timers, now: timers.now, resyncAttempts: 1 });
   const urcs: string[] = [];
   engine.onUrc((u) => urcs.push(u.line));
   link.onWrite = () => {

@@ -225,6 +225,31 @@ describe('timeouts, resets, resync', () => {
     expect(at.needsResync).toBe(true);
   });
 
+  test('a short timeout after a long one still fires on time (shared deadline timer re-arms earlier)', async () => {
+    const { s, at } = rig();
+    s.expectWrite('AT+A\r').respond('\r\nOK\r\n');
+    s.expectWrite('AT+B\r');
+    await at.command('AT+A', { timeoutMs: 60_000 });
+    const t0 = Date.now();
+    const err = await rejection(at.command('AT+B', { timeoutMs: 40 }));
+    expect(err.code).toBe('BXHIL_AT_TIMEOUT');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  test('a long timeout after a short one is not cut short (fake timers)', async () => {
+    vi.useFakeTimers();
+    const { s, at } = rig({ now: () => Date.now() });
+    s.expectWrite('AT+A\r').respond('\r\nOK\r\n');
+    s.expectWrite('AT+B\r');
+    await at.command('AT+A', { timeoutMs: 100 });
+    let settled = false;
+    const p = rejection(at.command('AT+B', { timeoutMs: 1000 })).finally(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(500); // past A's old deadline
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(500);
+    expect((await p).code).toBe('BXHIL_AT_TIMEOUT');
+  });
+
   test('after a timeout the next command first resynchronises with AT until OK', async () => {
     const { s, at } = rig({ resyncTimeoutMs: 100 });
     s.expectWrite('AT+SLOW\r');

@@ -201,6 +201,11 @@ interface Exchange {
   waiter: { resolve(f: Final): void; reject(e: Error): void } | undefined;
 }
 
+interface Deadline {
+  at: number;
+  fire(): void;
+}
+
 interface Expecter {
   match(urc: Urc): boolean;
   resolve(urc: Urc): void;
@@ -219,6 +224,9 @@ export class AtEngine {
   readonly #history: Urc[] = [];
   readonly #recentSent: string[] = [];
   readonly #rxBlank: Buffer[] = [];
+  readonly #deadlines = new Set<Deadline>();
+  #deadlineTimer: unknown;
+  #deadlineAt = Infinity;
   #queue: Promise<unknown> = Promise.resolve();
   #exchange: Exchange | undefined;
   #seq = 0;
@@ -480,6 +488,9 @@ export class AtEngine {
     for (const e of [...this.#expecters]) e.reject(new AtClosedError('expect'));
     for (const t of this.#timers) this.options.timers.clearTimeout(t);
     this.#timers.clear();
+    this.#deadlines.clear();
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
     for (const wake of [...this.#sleepers]) wake();
     this.#sleepers.clear();
     this.#urcListeners.clear();
@@ -508,8 +519,14 @@ export class AtEngine {
   }
 
   /** Checks before a command is sent: closed, link gone, guard time, resync. */
-  async #prepare(): Promise<void> {
+  #prepare(): Promise<void> | undefined {
     this.#assertUsable('command');
+    // The common case needs no await: saves a microtask hop per command.
+    if (!this.#needsResync && this.#quietUntil - this.options.now() <= 0) return undefined;
+    return this.#prepareSlow();
+  }
+
+  async #prepareSlow(): Promise<void> {
     const quiet = this.#quietUntil - this.options.now();
     if (quiet > 0) await this.#sleep(quiet);
     this.#assertUsable('command');
@@ -572,10 +589,14 @@ export class AtEngine {
     return ex;
   }
 
-  async #write(data: string | Uint8Array, record: 'tx' | 'data' | 'secret'): Promise<void> {
-    this.#assertUsable('write');
+  #write(data: string | Uint8Array, record: 'tx' | 'data' | 'secret'): Promise<void> {
+    try {
+      this.#assertUsable('write');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (record !== 'secret') this.transcript.tx(data);
-    await this.link.write(data);
+    return this.link.write(data);
   }
 
   /** Wait for the exchange's next final result (or CONNECT). */
@@ -588,7 +609,7 @@ export class AtEngine {
     this.#assertUsable(ex.shown);
     const started = this.options.now();
     return new Promise<Final>((resolve, reject) => {
-      const timer = this.#setTimer(() => {
+      const deadline = this.#addDeadline(timeoutMs, () => {
         ex.waiter = undefined;
         const waited = this.options.now() - started;
         this.#needsResync = true;
@@ -596,14 +617,14 @@ export class AtEngine {
         if (!quietTimeout)
           this.#emit('timeout', `${ex.shown}: no final result within ${Math.round(waited)} ms`, { command: ex.shown });
         reject(new AtTimeoutError(ex.shown, waited, this.#tail(), this.transcript.path));
-      }, timeoutMs);
+      });
       ex.waiter = {
         resolve: (f) => {
-          this.#clearTimer(timer);
+          this.#deadlines.delete(deadline);
           resolve(f);
         },
         reject: (e) => {
-          this.#clearTimer(timer);
+          this.#deadlines.delete(deadline);
           reject(e);
         },
       };
@@ -810,6 +831,43 @@ export class AtEngine {
       data,
       ...(this.options.scope ? { scope: this.options.scope } : {}),
     });
+  }
+
+  /**
+   * Command timeouts share one lazily re-armed timer (undici's fast-timers idea): arming and
+   * clearing a timer per command cost more than the rest of a round trip. A deadline that is
+   * removed leaves the timer armed; when it fires with nothing due it simply re-arms for the
+   * earliest remaining deadline, or stops.
+   */
+  #addDeadline(ms: number, fire: () => void): Deadline {
+    const d: Deadline = { at: this.options.now() + ms, fire };
+    this.#deadlines.add(d);
+    if (d.at < this.#deadlineAt) this.#armDeadline(d.at);
+    return d;
+  }
+
+  #armDeadline(at: number): void {
+    if (this.#deadlineTimer !== undefined) this.#clearTimer(this.#deadlineTimer);
+    this.#deadlineAt = at;
+    this.#deadlineTimer = this.#setTimer(() => this.#onDeadline(), Math.max(0, at - this.options.now()));
+    // A timer left armed after the last command must not keep the process alive.
+    (this.#deadlineTimer as { unref?: () => void }).unref?.();
+  }
+
+  #onDeadline(): void {
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
+    const now = this.options.now();
+    let next = Infinity;
+    for (const d of [...this.#deadlines]) {
+      if (d.at <= now) {
+        this.#deadlines.delete(d);
+        d.fire();
+      } else if (d.at < next) {
+        next = d.at;
+      }
+    }
+    if (next < this.#deadlineAt) this.#armDeadline(next);
   }
 
   #setTimer(fn: () => void, ms: number): unknown {

@@ -74,7 +74,13 @@ export class DelimiterFramer {
 
   /** Feed a chunk; returns the frames it completed (possibly none). */
   push(chunk: Uint8Array): Frame[] {
-    this.remainder = this.remainder.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.remainder, chunk]);
+    // No copy when nothing is buffered: frames are views of the chunk, which is never mutated.
+    this.remainder =
+      this.remainder.length === 0
+        ? Buffer.isBuffer(chunk)
+          ? chunk
+          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+        : Buffer.concat([this.remainder, chunk]);
     const frames: Frame[] = [];
     let start = 0;
     for (;;) {
