@@ -123,9 +123,11 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
   const past = { notBefore: new Date(now.getTime() - 60 * DAY_MS), notAfter: new Date(now.getTime() - 30 * DAY_MS) };
   const future = { notBefore: new Date(now.getTime() + 30 * DAY_MS), notAfter: new Date(now.getTime() + 60 * DAY_MS) };
 
+  // 90 days: long enough that doctor does not warn "expires soon" about fresh material.
+  const issue: typeof issueCertificate = (o) => issueCertificate({ notAfter: new Date(now.getTime() + 90 * DAY_MS), ...o });
   const caFiles: Array<{ name: string; issued: Issued; description: string }> = [];
   const ca = async (name: string, description: string, subject: string, keyLabel: string, issuer?: Issued, pathLength?: number) => {
-    const issued = await issueCertificate({ subject, key: await pool.get(RSA2048, keyLabel), issuer, isCa: true, pathLength, now });
+    const issued = await issue({ subject, key: await pool.get(RSA2048, keyLabel), issuer, isCa: true, pathLength, now });
     caFiles.push({ name, issued, description });
     return issued;
   };
@@ -146,48 +148,48 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
     switch (p.cert) {
       case 'valid':
       case 'revoked':
-        serverLeaf = await issueCertificate(valid);
+        serverLeaf = await issue(valid);
         break;
       case 'expired':
-        serverLeaf = await issueCertificate({ ...valid, ...past });
+        serverLeaf = await issue({ ...valid, ...past });
         break;
       case 'not-yet-valid':
-        serverLeaf = await issueCertificate({ ...valid, ...future });
+        serverLeaf = await issue({ ...valid, ...future });
         break;
       case 'wrong-host':
-        serverLeaf = await issueCertificate({ ...valid, subject: `CN=${WRONG_HOST}`, altNames: [WRONG_HOST] });
+        serverLeaf = await issue({ ...valid, subject: `CN=${WRONG_HOST}`, altNames: [WRONG_HOST] });
         break;
       case 'san-only':
-        serverLeaf = await issueCertificate({ ...valid, subject: 'O=bx-hil,OU=SAN-only server' });
+        serverLeaf = await issue({ ...valid, subject: 'O=bx-hil,OU=SAN-only server' });
         break;
       case 'cn-only':
-        serverLeaf = await issueCertificate({ ...valid, altNames: undefined });
+        serverLeaf = await issue({ ...valid, altNames: undefined });
         break;
       case 'ip-san-only':
         // CN is the IP too: OpenSSL and mbedTLS fall back to the CN when there is no DNS SAN.
-        serverLeaf = await issueCertificate({ ...valid, subject: 'CN=127.0.0.1', altNames: ['127.0.0.1'] });
+        serverLeaf = await issue({ ...valid, subject: 'CN=127.0.0.1', altNames: ['127.0.0.1'] });
         break;
       case 'self-signed':
-        serverLeaf = await issueCertificate({ ...valid, issuer: undefined });
+        serverLeaf = await issue({ ...valid, issuer: undefined });
         chainAfterLeaf = [];
         break;
       case 'untrusted-root': {
         const other = await ca('other-root-ca.crt', 'Another root CA the module is NOT given (S9).', 'CN=bx-hil Other Root CA,O=bx-hil', 'other');
         const otherInt = await ca('other-intermediate-ca.crt', 'Intermediate under the other root; signs the server certificate (S9).', 'CN=bx-hil Other Intermediate CA,O=bx-hil', 'intermediate', other, 0);
-        serverLeaf = await issueCertificate({ ...valid, issuer: otherInt });
+        serverLeaf = await issue({ ...valid, issuer: otherInt });
         chainAfterLeaf = [otherInt];
         break;
       }
       case 'fake-root': {
         // Same DN as the real root, different key (Mosquitto test-fake-root-ca).
         const fake = await ca('fake-root-ca.crt', 'Fake root: the SAME subject as root-ca.crt but another key; signs the server certificate (S10).', 'CN=bx-hil Root CA,O=bx-hil', 'other');
-        serverLeaf = await issueCertificate({ ...valid, issuer: fake });
+        serverLeaf = await issue({ ...valid, issuer: fake });
         chainAfterLeaf = [];
         break;
       }
       case 'large-sans': {
         const many = Array.from({ length: 1000 }, (_, i) => `san-${i}.bx-hil.invalid`);
-        serverLeaf = await issueCertificate({ ...valid, altNames: [...serverNames, ...many] });
+        serverLeaf = await issue({ ...valid, altNames: [...serverNames, ...many] });
         break;
       }
     }
@@ -205,7 +207,7 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
       }
       case 'out-of-order': {
         const second = await ca('intermediate-2-ca.crt', 'Second intermediate (root → intermediate → intermediate 2 → server) (S12).', 'CN=bx-hil Intermediate CA 2,O=bx-hil', 'other', intermediate, 0);
-        serverLeaf = await issueCertificate({ ...valid, issuer: second });
+        serverLeaf = await issue({ ...valid, issuer: second });
         serverChain = [serverLeaf, intermediate, second];
         break;
       }
@@ -228,14 +230,14 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
       case 'valid':
       case 'revoked':
       case 'malformed':
-        clientLeaf = await issueCertificate(base);
+        clientLeaf = await issue(base);
         break;
       case 'expired':
-        clientLeaf = await issueCertificate({ ...base, ...past });
+        clientLeaf = await issue({ ...base, ...past });
         break;
       case 'other-ca': {
         const otherCa = await ca('other-device-ca.crt', 'A device CA the server does NOT trust; signs the device certificate (S21).', 'CN=bx-hil Other Device CA,O=bx-hil', 'other');
-        clientLeaf = await issueCertificate({ ...base, issuer: otherCa });
+        clientLeaf = await issue({ ...base, issuer: otherCa });
         break;
       }
     }

@@ -657,7 +657,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'device-input',
     device: { clientKey: { type: 'rsa', bits: 4096 } },
     expected: 'either',
-    reason: 'Valid, but may exhaust module memory (mbedTLS -0x7f00): connect or fail cleanly.',
+    reason: 'Valid, but may exhaust module memory (mbedTLS -0x7f00), and its PKCS#1 PEM (~3.2 KB) is over the 3000-byte slot [BX-T]: connect or fail cleanly.',
     anchors: ['aws-iot-and-mosquitto.md out-of-memory row'],
   }),
   entry({

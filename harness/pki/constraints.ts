@@ -1,0 +1,134 @@
+/**
+ * What a firmware can take, for doctor: key sizes, key encodings, line endings, slot size.
+ *
+ * pki must not import the simulator's profiles (layering: pki imports base only), so the
+ * limits doctor needs are a small type of their own, with built-in values for the shipped
+ * profile names and a reader for the `constraints` object of a JSON profile file.
+ * Every value names its source tag (bx310x-at.md): most are [guess], because no BX source
+ * states them.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { ConfigError } from '../errors.ts';
+import type { EcCurve, KeyEncoding } from './factory.ts';
+
+export type LineEnding = 'lf' | 'crlf';
+
+export interface DeviceConstraints {
+  /** Profile name, e.g. `2.6.3`. */
+  name: string;
+  /** Largest RSA key (bits) the module can use for its own key or verify in a chain. */
+  maxRsaBits: number;
+  /** EC curves the module supports; empty = no EC. */
+  ecCurves: EcCurve[];
+  /** Private-key encodings KPRIVKSTORE accepts. */
+  keyEncodings: KeyEncoding[];
+  /** Line endings a stored PEM may have. */
+  lineEndings: LineEnding[];
+  /** Largest `<NbData>` of one KCERTSTORE/KPRIVKSTORE upload, in bytes. */
+  slotMaxBytes: number;
+  /** Where each value comes from, by field name (reference tags). */
+  sources: Record<string, string>;
+}
+
+const SLOT = { slotMaxBytes: 3000 }; // [BX-T] KCERTSTORE_0001/KPRIVKSTORE_0001: NbData 1..3000, 3001 gives 916
+
+/** Built-in constraints for the shipped firmware profile names. Frozen. */
+export const BUILTIN_CONSTRAINTS: Readonly<Record<string, DeviceConstraints>> = Object.freeze({
+  '2.6.3': Object.freeze({
+    name: '2.6.3',
+    maxRsaBits: 2048,
+    ecCurves: ['P-256', 'P-384'] as EcCurve[],
+    keyEncodings: ['pkcs1'] as KeyEncoding[],
+    lineEndings: ['lf'] as LineEnding[],
+    ...SLOT,
+    sources: {
+      maxRsaBits: '[guess] ESP32/mbedTLS memory; AWS material is RSA-2048 (field-report-2.6.3.md)',
+      ecCurves: '[guess] mbedTLS defaults; AWS ECDSA chain is P-256 (aws-iot-and-mosquitto.md T11)',
+      keyEncodings: '[BX-T] KPRIVKSTORE_0001 uploads BEGIN RSA PRIVATE KEY; others unknown [guess]',
+      lineEndings: '[BX-T]/[BX-L] send LF; CR LF suspected in field-report-2.6.3.md, unconfirmed [guess]',
+      slotMaxBytes: '[BX-T] KCERTSTORE_0001 (NbData 1..3000)',
+    },
+  }),
+  legacy: Object.freeze({
+    name: 'legacy',
+    maxRsaBits: 2048,
+    ecCurves: [] as EcCurve[],
+    keyEncodings: ['pkcs1'] as KeyEncoding[],
+    lineEndings: ['lf'] as LineEnding[],
+    ...SLOT,
+    sources: {
+      maxRsaBits: '[guess] the [BX-T] era firmware; tests use RSA material only',
+      ecCurves: '[guess] no EC material in any [BX-T] test',
+      keyEncodings: '[BX-T] KPRIVKSTORE_0001 (BEGIN RSA PRIVATE KEY)',
+      lineEndings: '[BX-T] sends LF with a final newline',
+      slotMaxBytes: '[BX-T] KCERTSTORE_0001 (NbData 1..3000)',
+    },
+  }),
+  reference: Object.freeze({
+    name: 'reference',
+    maxRsaBits: 4096,
+    ecCurves: ['P-256', 'P-384', 'P-521'] as EcCurve[],
+    keyEncodings: ['pkcs1', 'pkcs8', 'sec1'] as KeyEncoding[],
+    lineEndings: ['lf', 'crlf'] as LineEnding[],
+    ...SLOT,
+    sources: {
+      maxRsaBits: '[guess] a well-behaved module (the reference profile is the secure ideal)',
+      ecCurves: '[guess] AWS accepts P-256/384/521 device keys (aws-iot-and-mosquitto.md T14)',
+      keyEncodings: '[guess] every unencrypted encoding OpenSSL writes',
+      lineEndings: '[guess] tolerant of both',
+      slotMaxBytes: '[BX-T] KCERTSTORE_0001 (NbData 1..3000)',
+    },
+  }),
+});
+
+const KEY_ENCODINGS: KeyEncoding[] = ['pkcs1', 'pkcs8', 'sec1', 'pkcs8-encrypted'];
+const CURVES: EcCurve[] = ['P-256', 'P-384', 'P-521'];
+
+/**
+ * Resolve `--profile`: a built-in name (`2.6.3`, `legacy`, `reference`) or a path to a JSON
+ * profile file with a `constraints` object; fields it omits come from the built-in profile of
+ * the same `name` (or `reference`). Throws ConfigError (BXHIL_CONFIG) naming the bad field.
+ */
+export function loadConstraints(nameOrPath: string): DeviceConstraints {
+  const builtin = BUILTIN_CONSTRAINTS[nameOrPath];
+  if (builtin) return builtin;
+  let text: string;
+  try {
+    if (statSync(nameOrPath).size > 1_048_576) throw new Error('larger than 1 MiB');
+    text = readFileSync(nameOrPath, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      'profile',
+      nameOrPath,
+      `--profile ${nameOrPath}: not a built-in profile (${Object.keys(BUILTIN_CONSTRAINTS).join(', ')}) and not a readable JSON file (${(err as Error).message})`,
+      { cause: err },
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('profile', nameOrPath, `--profile ${nameOrPath}: not valid JSON (${(err as Error).message}); fix the file or use a built-in profile name`, { cause: err });
+  }
+  const obj = (json ?? {}) as Record<string, unknown>;
+  const c = (obj.constraints ?? {}) as Record<string, unknown>;
+  if (typeof c !== 'object' || Array.isArray(c)) throw new ConfigError('profile.constraints', c, `--profile ${nameOrPath}: "constraints" must be an object`);
+  const baseName = typeof c.name === 'string' ? c.name : typeof obj.name === 'string' ? obj.name : 'reference';
+  const base = BUILTIN_CONSTRAINTS[baseName] ?? BUILTIN_CONSTRAINTS.reference!;
+  const field = <T>(key: string, check: (v: unknown) => v is T, what: string): T | undefined => {
+    if (c[key] === undefined) return undefined;
+    if (!check(c[key])) throw new ConfigError(`constraints.${key}`, c[key], `--profile ${nameOrPath}: constraints.${key} must be ${what}`);
+    return c[key];
+  };
+  const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+  const listOf = <T extends string>(allowed: readonly T[]) => (v: unknown): v is T[] => Array.isArray(v) && v.every((x) => allowed.includes(x as T));
+  return {
+    name: baseName === base.name && typeof obj.name !== 'string' ? `${base.name} (${nameOrPath})` : String(obj.name ?? baseName),
+    maxRsaBits: field('maxRsaBits', posInt, 'a positive integer (bits)') ?? base.maxRsaBits,
+    ecCurves: field('ecCurves', listOf(CURVES), `a list of ${CURVES.join('/')}`) ?? base.ecCurves,
+    keyEncodings: field('keyEncodings', listOf(KEY_ENCODINGS), `a list of ${KEY_ENCODINGS.join('/')}`) ?? base.keyEncodings,
+    lineEndings: field('lineEndings', listOf<LineEnding>(['lf', 'crlf']), 'a list of lf/crlf') ?? base.lineEndings,
+    slotMaxBytes: field('slotMaxBytes', posInt, 'a positive integer (bytes)') ?? base.slotMaxBytes,
+    sources: { ...base.sources, ...((c.sources as Record<string, string> | undefined) ?? {}), file: nameOrPath },
+  };
+}
