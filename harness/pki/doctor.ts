@@ -8,7 +8,7 @@
  */
 import 'reflect-metadata'; // @peculiar/x509 v2 needs it before import (dependencies.md P5)
 import * as px from '@peculiar/x509';
-import type { X509Certificate } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { loadConstraints, type DeviceConstraints } from './constraints.ts';
 import { PkiInputError, type InputProblem } from './errors.ts';
 import {
@@ -396,7 +396,7 @@ export async function runDoctor(inputs: DoctorInput[], options: DoctorOptions = 
 
 type Add = (severity: Severity, code: string, file: string | undefined, message: string, fix: string) => void;
 
-function checkKeyForProfile(encoding: FoundKeyEncoding, publicKey: import('node:crypto').KeyObject, file: string, c: DeviceConstraints, add: Add): void {
+function checkKeyForProfile(encoding: FoundKeyEncoding, publicKey: KeyObject, file: string, c: DeviceConstraints, add: Add): void {
   const k = describeKeyObject(publicKey);
   if (encoding.endsWith('-encrypted')) {
     add('error', 'KEY_ENCRYPTED', file, 'the key is encrypted; the AT interface has no passphrase parameter, so the module cannot use it', `openssl pkey -in ${file} -traditional -out device.key (asks for the passphrase, writes it unencrypted; keep that file private)`);
