@@ -22,7 +22,7 @@ export interface TapHooks {
   /** Called for every complete inbound packet before aedes sees it. */
   gate(packet: Packet): GateAction;
   /** Every packet, after the gate/fault decision. `withheld` when it did not reach its peer. */
-  onPacket(dir: 'in' | 'out', packet: Packet, withheld: boolean): void;
+  onPacket(dir: 'in' | 'out', packet: Packet, withheld: boolean, original?: Packet): void;
   /** True when an outbound packet of this type must be dropped (fault injection). */
   withhold(cmd: string): boolean;
   /** A gate refused; the tap has closed the socket. */
@@ -156,7 +156,7 @@ export class MqttTap extends Duplex {
           if (!this.push(frame)) this.#socket.pause();
           break;
         case 'replace': {
-          this.#hooks.onPacket('in', decision.packet, false);
+          this.#hooks.onPacket('in', decision.packet, false, packet);
           const bytes = mqttPacket.generate(decision.packet, { protocolVersion: this.#protocolVersion });
           if (!this.push(bytes)) this.#socket.pause();
           break;

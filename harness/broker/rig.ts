@@ -533,7 +533,7 @@ class AedesRig implements BrokerRig {
     }
     const tap = new MqttTap(sock, {
       gate: (p) => gatePacket(p, ctx),
-      onPacket: (dir, p, withheld) => this.#onPacket(live, dir, p, withheld),
+      onPacket: (dir, p, withheld, original) => this.#onPacket(live, dir, p, withheld, original),
       withhold: (cmd) => {
         const w = this.#opts.faults.withhold?.includes(cmd as never) ?? false;
         if (w && !rec.faults.includes(`withhold ${cmd}`)) rec.faults.push(`withhold ${cmd}`);
@@ -551,7 +551,7 @@ class AedesRig implements BrokerRig {
     this.#aedes?.handle(tap);
   }
 
-  #onPacket(live: Live, dir: 'in' | 'out', p: Packet, withheld: boolean): void {
+  #onPacket(live: Live, dir: 'in' | 'out', p: Packet, withheld: boolean, original?: Packet): void {
     const { rec } = live;
     live.packetCount++;
     const info: PacketInfo = { t: this.bus.clock.now(), dir, cmd: p.cmd, summary: packetSummary(p) };
@@ -565,13 +565,16 @@ class AedesRig implements BrokerRig {
       rec.mqtt.connect = {
         clientId: p.clientId,
         protocolVersion: p.protocolVersion ?? 4,
-        keepalive: p.keepalive ?? 0,
+        keepalive: (original?.cmd === 'connect' ? original.keepalive : p.keepalive) ?? 0,
         clean: p.clean ?? true,
         password: p.password === undefined ? 'absent' : 'present',
       };
       if (p.username !== undefined) rec.mqtt.connect.username = p.username;
       if (p.will) rec.mqtt.connect.will = { topic: p.will.topic, qos: p.will.qos ?? 0, retain: p.will.retain ?? false };
       if (!withheld) rec.mqtt.connect.keepaliveApplied = p.keepalive ?? 0;
+      if (original && original.cmd === 'connect' && original.keepalive !== p.keepalive) {
+        this.#ev(rec, 'broker', 'rule', `keep-alive ${original.keepalive ?? 0} s applied as ${p.keepalive ?? 0} s [DOC-OLD] M6`);
+      }
     }
     if (dir === 'in' && p.cmd === 'disconnect' && !live.pendingEnd) live.pendingEnd = { by: 'client', reason: 'client sent DISCONNECT' };
     if (dir === 'out' && p.cmd === 'connack' && !withheld) {

@@ -232,6 +232,14 @@ export function judgeRecord(r: ConnectionRecord, opts: { final?: boolean; tlsExp
       ...(r.refusal ? [`rule ${r.refusal.rule}: ${r.refusal.reason} [${r.refusal.source}]`] : []),
     ]);
   }
+  if (r.refusal && r.refusal.rule === 'sni-only-cert') {
+    const code: VerdictCode = r.clientHello?.sni ? 'SNI_MISMATCH' : 'NO_SNI';
+    return verdict(r, code, `The TLS handshake succeeded, then the broker closed the connection without CONNACK: ${r.refusal.reason} [${r.refusal.source}].`, [
+      ...helloLine(r),
+      ...connectLine,
+      `closed by rule ${r.refusal.rule}: ${r.refusal.reason}`,
+    ]);
+  }
   if (r.refusal && (r.refusal.at === 'connect' || r.refusal.at === 'session' || r.refusal.at === 'handshake')) {
     return verdict(r, 'POLICY_DISCONNECT', `The broker closed the connection: ${r.refusal.reason} (rule ${r.refusal.rule}, ${r.refusal.source}).`, [
       ...connectLine,
