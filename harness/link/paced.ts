@@ -53,17 +53,24 @@ export function parsePacedLinkOptions(options: PacedLinkOptions): Required<Paced
 
 /** Slice length: about 10 ms of line time, at least one byte. */
 const SLICE_MS = 10;
-/** A gap shorter than this keeps the burst schedule (timer jitter, an awaiting writer). */
-const BURST_SLACK_MS = 2;
+/**
+ * A gap between writes shorter than this keeps the burst schedule: it is the writer awaiting
+ * the previous write plus our own timer lateness, not an idle line. (Idle gaps below 10 ms are
+ * therefore not modelled; at 115200 baud that is 115 bytes of line time.)
+ */
+const BURST_SLACK_MS = 10;
 
 /** One direction of the line: when it is next free. */
 class LineSchedule {
   #freeAt = -Infinity;
 
-  /** Reserve `ms` of line time; returns when the reservation ends (performance.now() ms). */
-  reserve(ms: number): number {
+  /**
+   * Reserve `ms` of line time; returns when the reservation ends (performance.now() ms).
+   * `continued`: the next slice of the same write, always back to back.
+   */
+  reserve(ms: number, continued = false): number {
     const now = performance.now();
-    const start = now - this.#freeAt < BURST_SLACK_MS ? this.#freeAt : now;
+    const start = continued || now - this.#freeAt < BURST_SLACK_MS ? Math.max(this.#freeAt, now - BURST_SLACK_MS) : now;
     this.#freeAt = start + ms;
     return this.#freeAt;
   }
@@ -122,7 +129,7 @@ class PacedLink extends EventEmitter<LinkEvents> implements Link {
         const len = Math.min(buf.length - off, this.#sliceBytes());
         const slice = buf.subarray(off, off + len);
         off += len;
-        const due = this.#tx.reserve(lineTimeMs(len, this.#opts.baudRate, this.#opts.bitsPerByte));
+        const due = this.#tx.reserve(lineTimeMs(len, this.#opts.baudRate, this.#opts.bitsPerByte), off > len);
         await Promise.race([this.#sleepUntil(due), aborted]);
         await Promise.race([this.#inner.write(slice), aborted]);
       }
