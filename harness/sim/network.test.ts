@@ -130,10 +130,10 @@ describe('mutual TLS round trip (2.6.3)', () => {
     expect(await at.until('\r\n', 5_000).then(() => at.until('\r\n', 5_000))).toBe('+KMQTT_DATA: 1,"dev1/cmd","reboot"\r\n');
 
     await other.subscribeAsync('dev1/tele', { qos: 1 });
-    const got = once(other, 'message');
+    const got = nextMessage(other);
     expect(await at.cmd('AT+KMQTTPUB=1,"dev1/tele",1,0,"hello"')).toBe(OK);
     expect(await at.until('+KMQTT_IND: 1,4\r\n')).toBe('\r\n+KMQTT_IND: 1,4\r\n');
-    const [topic, payload] = (await got) as [string, Buffer];
+    const [topic, payload] = await got;
     expect([topic, payload.toString()]).toEqual(['dev1/tele', 'hello']);
 
     expect(await at.cmd('AT+KMQTTPUB=1,"dev1/tele",2,0,"q2"')).toBe(OK);
@@ -223,11 +223,11 @@ describe('losing the connection', () => {
     const { m, at } = await module('2.6.3');
     const other = await peer();
     await other.subscribeAsync('dev/status', { qos: 0 });
-    const will = once(other, 'message');
+    const will = nextMessage(other);
     expect(await connect(at, `0,127.0.0.1,${plain.port},4,"willdev",60,1,1,"dev/status","OFFLINE",0,0`)).toBe('+KMQTT_IND: 1,1');
     m.wifiDrop();
     expect(await at.until('+KMQTT_IND: 1,0\r\n', 5_000)).toBe('\r\n+SRWSTASTATUS: 0,200\r\n\r\n+KMQTT_IND: 1,0\r\n');
-    const [topic, payload] = (await will) as [string, Buffer];
+    const [topic, payload] = await will;
     expect([topic, payload.toString()]).toEqual(['dev/status', 'OFFLINE']);
     expect(await at.cmd('AT+KMQTTCNX=1')).toBe('\r\n+CME ERROR: 921\r\n');
   });
@@ -240,6 +240,10 @@ describe('losing the connection', () => {
     await gone;
   });
 });
+
+function nextMessage(client: MqttClient): Promise<[string, Buffer]> {
+  return new Promise((resolve) => client.once('message', (topic, payload) => resolve([topic, payload])));
+}
 
 async function upload(at: RawClient, command: string, data: string): Promise<string> {
   expect(await at.cmd(command)).toBe('\r\nCONNECT\r\n');
