@@ -86,6 +86,47 @@ describe('commands and final results', () => {
   });
 });
 
+describe('echo edge cases', () => {
+  test('an answer line that merely ends like the command is not taken as echo (echo off)', async () => {
+    const { s, at } = rig();
+    s.expectWrite('AT+X\r').respond('\r\nVALUE AT+X\r\nOK\r\n');
+    expect((await at.command('AT+X')).lines).toEqual(['VALUE AT+X']);
+  });
+
+  test('an echo behind line noise is still recognised (and the noise marks a resync)', async () => {
+    const { s, at } = rig();
+    s.expectWrite('ATI\r').respond('\x00\xffATI\r\r\nBX3105\r\nOK\r\n');
+    expect((await at.command('ATI')).lines).toEqual(['BX3105']);
+    expect(at.echo).toBe(true);
+    expect(at.needsResync).toBe(true);
+  });
+});
+
+describe('unexpected CONNECT', () => {
+  test('CONNECT to command() rejects AtProtocolError; the next command escapes with guarded +++ and resyncs', async () => {
+    const { s, at } = rig({ escapeGuardMs: 10 });
+    s.expectWrite('AT+KCERTSTORE=0\r').respond('\r\nCONNECT\r\n');
+    s.expectWrite('+++').respond('\r\nOK\r\n');
+    s.expectWrite('AT\r').respond('\r\nOK\r\n');
+    s.expectWrite('ATI\r').respond('\r\nBX3105\r\nOK\r\n');
+    const err = await rejection(at.command('AT+KCERTSTORE=0'));
+    expect(err.code).toBe('BXHIL_AT_PROTOCOL');
+    expect(at.inDataMode).toBe(true);
+    expect((await at.command('ATI')).lines).toEqual(['BX3105']);
+    expect(at.inDataMode).toBe(false);
+    s.assertDone();
+  });
+
+  test('OK where CONNECT was due rejects AtProtocolError without sending data', async () => {
+    const { s, at } = rig();
+    s.expectWrite('AT+KCERTSTORE=0,3\r').respond('\r\nOK\r\n');
+    expect((await rejection(at.dataMode('AT+KCERTSTORE=0,3', 'abc', { guardTimeMs: 0 }))).code).toBe(
+      'BXHIL_AT_PROTOCOL',
+    );
+    expect(s.written().toString('latin1')).toBe('AT+KCERTSTORE=0,3\r');
+  });
+});
+
 describe('URCs', () => {
   test('URCs inside a response go to subscribers and never into the lines', async () => {
     const { s, at } = rig();
@@ -248,6 +289,20 @@ describe('timeouts, resets, resync', () => {
     expect(settled).toBe(false);
     await vi.advanceTimersByTimeAsync(500);
     expect((await p).code).toBe('BXHIL_AT_TIMEOUT');
+  });
+
+  test('a timeout names the transcript file when one is written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bxhil-at-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'dev0.at.txt');
+    const { s, at } = rig({ transcriptPath: path });
+    s.expectWrite('AT+KMQTTCNX=1\r');
+    const err = (await rejection(at.command('AT+KMQTTCNX=1', { timeoutMs: 30 }))) as AtError & {
+      transcriptPath?: string;
+    };
+    expect(err.transcriptPath).toBe(path);
+    expect(err.message).toContain(path);
+    expect(readFileSync(path, 'utf8')).toContain('> AT+KMQTTCNX=1<CR>');
   });
 
   test('after a timeout the next command first resynchronises with AT until OK', async () => {

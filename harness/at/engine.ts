@@ -696,7 +696,7 @@ export class AtEngine {
     }
     if (text.trim() === '') return;
     const ex = this.#exchange;
-    if (ex && !ex.echoDone && (text === ex.sent || text.endsWith(ex.sent))) {
+    if (ex && !ex.echoDone && (text === ex.sent || this.#isNoisyEcho(text, ex.sent))) {
       ex.echoDone = true;
       this.#echo = true;
       if (text !== ex.sent) this.#garbage(text.slice(0, text.length - ex.sent.length));
@@ -754,6 +754,15 @@ export class AtEngine {
       return;
     }
     this.#garbage(text);
+  }
+
+  /**
+   * An echo behind line noise (`\x00\xffAT+X`): only when the prefix holds non-printable bytes
+   * or echo is known to be on, so an answer line that merely ends like the command is not eaten.
+   */
+  #isNoisyEcho(text: string, sent: string): boolean {
+    if (!text.endsWith(sent)) return false;
+    return this.#echo === true || /[^\x20-\x7e]/.test(text.slice(0, text.length - sent.length));
   }
 
   #recordRx(raw: Buffer): void {
