@@ -25,7 +25,8 @@ export {
 export { checkLineSettings, defaultLineSettings, parseSerialOptions, type ParseSerialOptionsOptions } from './options.ts';
 export { SerialLink, mapSerialOpenError, openSerialLink, serialPathOf } from './serial.ts';
 export { DEFAULT_CONNECT_TIMEOUT_MS, connectTcp, mapConnectError, openTcpLink, parseTcpTarget, type TcpTarget } from './tcp.ts';
-export { Rfc2217Link, openRfc2217Link } from './rfc2217.ts';
+export { Rfc2217Link, TelnetDecoder, openRfc2217Link, parseRfc2217Options, telnetEscape, type Rfc2217Options } from './rfc2217.ts';
+export { freePort, hasTool, socatPtyPair, startSer2net, type PtyPair, type Ser2net } from './testing.ts';
 export { openLink, parseLinkUri, registerLinkScheme, registeredSchemes } from './open.ts';
 export { StreamLink, memoryLinkPair } from './stream.ts';
 export {
