@@ -59,6 +59,8 @@ export interface ParsedRigOptions {
   allowedClientIds?: string[];
   faults: BrokerFaults;
   keylogPath?: string;
+  clientCaPem?: string;
+  crlPem?: string;
   connectTimeoutMs: number;
   clientHelloTimeoutMs: number;
 }
@@ -108,6 +110,8 @@ export function parseBrokerRigOptions(options: BrokerRigOptions): ParsedRigOptio
   };
   if (options.allowedClientIds) parsed.allowedClientIds = options.allowedClientIds;
   if (options.keylogPath) parsed.keylogPath = options.keylogPath;
+  if (options.clientCaPem) parsed.clientCaPem = options.clientCaPem;
+  if (options.crlPem) parsed.crlPem = options.crlPem;
   return parsed;
 }
 
@@ -208,7 +212,7 @@ class AedesRig implements BrokerRig {
     const t = this.#opts.tls;
     const chain = this.#opts.faults.serverCert?.chainPem ?? this.#serverChainPem;
     const key = this.#opts.faults.serverCert?.keyPem ?? this.#serverKeyPem;
-    const ca = [this.pki.ca.certPem, ...(this.pki.extraCa ?? []).map((c) => c.certPem)];
+    const ca = this.#opts.clientCaPem ?? [this.pki.ca.certPem, ...(this.pki.extraCa ?? []).map((c) => c.certPem)];
     const o: tls.TlsOptions = {
       cert: chain,
       key,
@@ -221,6 +225,7 @@ class AedesRig implements BrokerRig {
       // A stalled or silent handshake is judged by the rig's own bound.
       handshakeTimeout: this.#opts.connectTimeoutMs,
     };
+    if (this.#opts.crlPem) o.crl = this.#opts.crlPem;
     if (t.ciphers) o.ciphers = t.ciphers + (t.ciphersuites ? `:${t.ciphersuites}` : '');
     // T9 [DOC]: AWS IoT does not support the SessionTicket extension.
     if (t.noTickets) o.secureOptions = cryptoConstants.SSL_OP_NO_TICKET;
@@ -393,7 +398,8 @@ class AedesRig implements BrokerRig {
     } else {
       this.#ev(rec, 'tls', 'client-hello', `no complete ClientHello in the first ${buf.length} bytes`);
     }
-    if (this.#opts.profile === 'aws-iot') {
+    // SNI rules apply to any profile that sets aws.sniMode (a scenario's `require-sni`); ALPN only to aws-iot.
+    {
       const aws = this.#opts.aws;
       const sni = hello?.sni;
       let refusal: ConnectionRecord['refusal'];

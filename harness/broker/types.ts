@@ -196,6 +196,10 @@ export interface BrokerRigOptions {
   serverCertChainPem?: string;
   /** Key for `serverCertChainPem`. Secret: never logged. */
   serverKeyPem?: string;
+  /** Trust these CA certificates (PEM, concatenated) for client certificates instead of `pki.ca` + `extraCa`. */
+  clientCaPem?: string;
+  /** A CRL (PEM) checked against client certificates (a scenario's `clientCrl`). Default none. */
+  crlPem?: string;
   tls?: {
     /** Default per profile (TLSv1.2 for strict and aws-iot). */
     minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
