@@ -2,6 +2,7 @@
  * The list of `bx-hil` commands. One line per command file; each exports `register(program)`.
  */
 import type { Command } from 'commander';
+import * as broker from './broker.ts';
 import * as compare from './compare.ts';
 import * as preflight from './preflight.ts';
 import * as run from './run.ts';
@@ -16,4 +17,5 @@ export const commandModules: CommandModule[] = [
   run,
   preflight,
   sim,
+  broker,
 ];
