@@ -3,9 +3,12 @@
  */
 import type { Command } from 'commander';
 import * as broker from './broker.ts';
+import * as certs from './certs.ts';
 import * as compare from './compare.ts';
+import * as doctor from './doctor.ts';
 import * as preflight from './preflight.ts';
 import * as run from './run.ts';
+import * as scenarios from './scenarios.ts';
 import * as sim from './sim.ts';
 
 export interface CommandModule {
@@ -17,5 +20,8 @@ export const commandModules: CommandModule[] = [
   run,
   preflight,
   sim,
+  scenarios,
+  certs,
+  doctor,
   broker,
 ];

@@ -1,0 +1,72 @@
+/**
+ * `bx-hil certs --scenario <id|all> --out <dir> [--host <name>] [--port <n>]`: write a scenario's
+ * CA certificates, server and device certificates, keys, variants, `upload.at` and a README
+ * (harness/pki/material.ts). Secret files get mode 0600; their contents are never printed.
+ */
+import type { Command } from 'commander';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HarnessError } from '../errors.ts';
+import { KeyPool } from '../pki/factory.ts';
+import { buildScenario, getScenario, scenarios } from '../pki/scenarios.ts';
+import { processIo, type CliIo } from './doctor.ts';
+
+interface CertsFlags {
+  scenario: string;
+  out: string;
+  host?: string;
+  port?: string;
+}
+
+export function register(program: Command, io: CliIo = processIo): void {
+  program
+    .command('certs')
+    .description('Write the certificates, keys and upload.at of a scenario (see `bx-hil scenarios`)')
+    .requiredOption('--scenario <id>', 'scenario id, e.g. S1, or "all" (one sub-directory per scenario)')
+    .requiredOption('--out <dir>', 'directory to write into (created if missing), e.g. certs/S1')
+    .option('--host <name>', 'host name the server certificate is made for and the module dials', 'localhost')
+    .option('--port <n>', 'port in the session example of upload.at', '8883')
+    .action(async (flags: CertsFlags) => {
+      io.exit(await certsCommand(flags, io));
+    });
+}
+
+export async function certsCommand(flags: CertsFlags, io: CliIo): Promise<number> {
+  const port = Number(flags.port ?? 8883);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    io.err(`bx-hil certs: --port "${flags.port}" is not a port number (1..65535)\n`);
+    return 2;
+  }
+  let ids: string[];
+  try {
+    ids = flags.scenario.toLowerCase() === 'all' ? scenarios.map((s) => s.id) : [getScenario(flags.scenario).id];
+  } catch (err) {
+    if (err instanceof HarnessError) {
+      io.err(`bx-hil certs: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const pool = new KeyPool();
+  const many = ids.length > 1;
+  for (const id of ids) {
+    const m = await buildScenario(id, { pool, hostName: flags.host, port });
+    const dir = many ? join(flags.out, id) : flags.out;
+    try {
+      await mkdir(dir, { recursive: true });
+      for (const f of m.files) {
+        const path = join(dir, f.name);
+        await writeFile(path, f.contents, { mode: f.secret ? 0o600 : 0o644 });
+        if (f.secret) await chmod(path, 0o600); // an existing file keeps its old mode otherwise
+      }
+    } catch (err) {
+      io.err(`bx-hil certs: cannot write into ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another --out\n`);
+      return 2;
+    }
+    io.out(`${m.id}: ${m.entry.title} (expected: ${m.entry.expected}) -> ${dir}\n`);
+    if (!many) {
+      for (const f of m.files) io.out(`  ${f.name.padEnd(30)} ${f.secret ? '[secret, 0600] ' : ''}${f.description}\n`);
+    }
+  }
+  return 0;
+}
