@@ -116,7 +116,9 @@ describe('parseRunResults', () => {
   });
 });
 
-describe.concurrent('bx-hil compare (CLI)', () => {
+// Each case spawns the real CLI (tsx compiles it on start): sequential, with a generous bound,
+// because on a loaded 2-core CI machine one start can take several seconds.
+describe('bx-hil compare (CLI)', { timeout: 90_000 }, () => {
   let dir: string;
   const files: Record<string, string> = {};
 
@@ -137,7 +139,7 @@ describe.concurrent('bx-hil compare (CLI)', () => {
 
   function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [join(repo, 'bin/bx-hil.js'), 'compare', ...args], { cwd: repo, timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+      execFile(process.execPath, [join(repo, 'bin/bx-hil.js'), 'compare', ...args], { cwd: repo, timeout: 80_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
         resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
       });
     });

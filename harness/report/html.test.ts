@@ -157,6 +157,14 @@ describe('writeReport', () => {
     expect(text).toMatch(/REDACTED EC PRIVATE KEY/);
   });
 
+  test('an evidenceDir outside the report directory is not read', async () => {
+    const run: RunResults = { ...cand, tests: [{ ...cand.tests[0]!, evidenceDir: '../../../../etc' }] };
+    const m = await buildReportModel(join(dir, 'escape'), run);
+    const cell = Object.values(m.tests[0]!.cells)[0]!;
+    expect(cell.evidence!.timeline).toEqual([]);
+    expect(cell.evidence!.notes.join(' ')).toMatch(/outside the report directory/);
+  });
+
   test('rejects invalid results naming the field', async () => {
     const bad = { ...cand, tests: [{ ...cand.tests[0]!, outcome: 'ok' }] } as unknown as RunResults;
     await expect(writeReport(join(dir, 'bad'), bad)).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'tests[0].outcome' });

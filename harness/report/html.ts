@@ -7,7 +7,7 @@
  * model is plain data so tests can check it without a browser.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { readEvidenceBundle } from './bundle.ts';
 import type { BundleLimits } from './bundle.ts';
 import { compareResults, formatComparison } from './compare.ts';
@@ -153,8 +153,14 @@ export async function buildReportModel(outDir: string, results: RunResults, opti
   // Candidate first so its order (the run's order) decides the rows; baseline-only tests follow.
   for (const t of results.tests) {
     const cell = cellOf(t);
-    if (t.evidenceDir) {
-      const b = await readEvidenceBundle(join(outDir, t.evidenceDir), options.limits);
+    const bundleDir = t.evidenceDir === undefined ? undefined : resolve(outDir, t.evidenceDir);
+    if (t.evidenceDir !== undefined && bundleDir !== undefined) {
+      // results.json is input: an evidenceDir that climbs out of the report directory is not read.
+      const inside = relative(resolve(outDir), bundleDir);
+      const escapes = inside.startsWith('..') || isAbsolute(inside);
+      const b = escapes
+        ? { events: [], eventsTotal: 0, certs: [], hasKeylog: false, hasCapture: false, notes: [`evidenceDir ${JSON.stringify(t.evidenceDir)} is outside the report directory and was not read`] }
+        : await readEvidenceBundle(bundleDir, options.limits);
       cell.evidence = {
         dir: t.evidenceDir,
         timeline: buildTimeline(b.events),
@@ -164,8 +170,8 @@ export async function buildReportModel(outDir: string, results: RunResults, opti
         hasCapture: b.hasCapture,
         notes: b.notes,
       };
-      if (b.transcript !== undefined) cell.evidence.transcript = b.transcript;
-      if (b.transcriptBytes !== undefined) cell.evidence.transcriptBytes = b.transcriptBytes;
+      if ('transcript' in b && b.transcript !== undefined) cell.evidence.transcript = b.transcript;
+      if ('transcriptBytes' in b && b.transcriptBytes !== undefined) cell.evidence.transcriptBytes = b.transcriptBytes;
     }
     rowOf(t).cells[columnKey('candidate', t.device)] = cell;
   }

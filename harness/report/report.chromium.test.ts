@@ -106,7 +106,10 @@ describe.skipIf(!haveChromium)(title, () => {
     expect(await page.locator('#transcript').textContent()).toContain('+KMQTT_IND: 1,1');
     expect(page.url()).toContain('#test=');
     await page.screenshot({ path: join(screenshots, 'report-detail.png') });
+    // The filter bar is sticky; unstick it so it does not cover the top of the element shot.
+    const unstick = await page.addStyleTag({ content: '.filters { position: static !important; }' });
     await page.locator('#detail').screenshot({ path: join(screenshots, 'report-timeline.png') });
+    await unstick.evaluate((el) => (el as HTMLStyleElement).remove());
   });
 
   test('keyboard: Tab to a row, Enter opens it, Escape closes and returns focus; cells are buttons', async () => {
