@@ -38,9 +38,9 @@ import { getVirtualModule, openTarget } from '../harness/targets.ts';
 
 export type VirtualModule = NonNullable<ReturnType<typeof getVirtualModule>>;
 
-/** Upload guard time on the virtual module: twice the profile's guard, at least 100 ms (hardware keeps the driver's 1 s). */
+/** Upload guard time on the virtual module: the profile's guard plus 10 ms, at least 60 ms (hardware keeps the driver's 1 s). */
 function simGuardMs(vm: VirtualModule): number {
-  return Math.max(100, vm.profile.uploads.guardTimeMs * 2);
+  return Math.max(60, vm.profile.uploads.guardTimeMs + 10);
 }
 
 /** What the suites know about the target before any test runs. */
@@ -428,6 +428,8 @@ export interface HilTestOptions {
   sim?: string;
   /** The harness cannot stage this test on any target: skipped with this reason. */
   cannotStage?: string;
+  /** The virtual module cannot model this (a simulator gap, not a firmware fact): skipped on sim: with this reason, run on hardware. */
+  simGap?: string;
   /** Test timeout in ms. Default the config's (30 s). */
   timeoutMs?: number;
 }
@@ -466,6 +468,7 @@ export function hil(title: string, options: HilTestOptions, fn: (ctx: HilContext
         if (r) reasons.push(r);
       }
       for (const tool of options.tools ?? []) if (!hasTool(tool)) reasons.push(`needs ${tool}, which is not installed (CI installs it)`);
+      if (options.simGap && vm) reasons.push(`virtual module gap: ${options.simGap}`);
       if (options.sim && !vm) reasons.push(`needs the virtual module's ${options.sim}: not available on ${target.uri}`);
       if (reasons.length > 0) {
         meta.skipReason = reasons.join('; ');

@@ -152,3 +152,48 @@ export async function eventually(cond: () => boolean | Promise<boolean>, timeout
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** The next message the module reports (`+KMQTT_DATA` / `+KMQTTSUB`) matching `match`, within `timeoutMs`; undefined when none came. */
+export async function nextMessage(
+  device: Bx310x,
+  match: (m: { topic: string; payload: string; sessionId?: number }) => boolean,
+  timeoutMs: number,
+  evidence?: TestEvidence,
+): Promise<{ topic: string; payload: string; payloadBytes: Buffer; sessionId?: number } | undefined> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  evidence?.waiting('an incoming +KMQTT_DATA message');
+  try {
+    for await (const m of device.messages({ signal: ac.signal })) if (match(m)) return m;
+    return undefined;
+  } catch (err) {
+    if (ac.signal.aborted) return undefined;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    evidence?.waiting(undefined);
+  }
+}
+
+/** Messages the broker delivers on `filter`, collected from now on (`rig.subscribe`). */
+export async function brokerInbox(rig: BrokerRig, filter: string): Promise<{ got: Array<{ topic: string; payload: Buffer }>; stop(): Promise<void> }> {
+  const got: Array<{ topic: string; payload: Buffer }> = [];
+  const stop = await rig.subscribe(filter, (topic, payload) => got.push({ topic, payload }));
+  return { got, stop };
+}
+
+/**
+ * Wait until the broker has answered the module's SUBSCRIBE for `topic` with SUBACK. A firmware
+ * without SUBACK URCs answers OK before the broker has the subscription; publishing earlier
+ * would race it.
+ */
+export async function brokerSubscribed(rig: BrokerRig, topic: string, timeoutMs = 3_000): Promise<boolean> {
+  return eventually(
+    () =>
+      rig.records.some((r) => {
+        const i = r.mqtt.packets.findIndex((p) => p.dir === 'in' && p.cmd === 'subscribe' && p.summary.includes(` ${topic}@`));
+        return i >= 0 && r.mqtt.packets.slice(i).some((p) => p.dir === 'out' && p.cmd === 'suback');
+      }),
+    timeoutMs,
+  );
+}
