@@ -112,7 +112,26 @@ function signingAlgorithm(spec: KeySpec, hash: HashName): { name: string; hash: 
     : { name: 'ECDSA', hash, namedCurve: spec.curve };
 }
 
-async function toCryptoKey(key: KeyPair, hash: HashName, which: 'private' | 'public'): Promise<CryptoKey> {
+/** WebCrypto imports per key and use: importing an RSA key is a large share of the cost of signing. */
+const cryptoKeys = new WeakMap<KeyPair, Map<string, Promise<CryptoKey>>>();
+/** Key identifier (SHA-1 of the public key, RFC 5280 §4.2.1.2 method 1) per key, hex. */
+const keyIds = new WeakMap<KeyPair, Promise<string>>();
+/** PKCS#8 PEM per key. */
+const pkcs8Pems = new WeakMap<KeyPair, string>();
+
+function toCryptoKey(key: KeyPair, hash: HashName, which: 'private' | 'public'): Promise<CryptoKey> {
+  let perKey = cryptoKeys.get(key);
+  if (!perKey) cryptoKeys.set(key, (perKey = new Map()));
+  const id = `${which}/${hash}`;
+  let imported = perKey.get(id);
+  if (!imported) {
+    imported = importCryptoKey(key, hash, which);
+    perKey.set(id, imported);
+  }
+  return imported;
+}
+
+async function importCryptoKey(key: KeyPair, hash: HashName, which: 'private' | 'public'): Promise<CryptoKey> {
   const alg =
     key.spec.type === 'rsa'
       ? { name: 'RSASSA-PKCS1-v1_5', hash }
@@ -124,6 +143,21 @@ async function toCryptoKey(key: KeyPair, hash: HashName, which: 'private' | 'pub
   }
   const der = key.publicKey.export({ type: 'spki', format: 'der' });
   return (await subtle.importKey('spki', der, alg, true, ['verify'])) as unknown as CryptoKey;
+}
+
+function keyIdOf(key: KeyPair): Promise<string> {
+  let id = keyIds.get(key);
+  if (!id) {
+    id = toCryptoKey(key, 'SHA-256', 'public').then(async (pub) => (await x509.SubjectKeyIdentifierExtension.create(pub)).keyId);
+    keyIds.set(key, id);
+  }
+  return id;
+}
+
+function pkcs8Pem(key: KeyPair): string {
+  let pem = pkcs8Pems.get(key);
+  if (!pem) pkcs8Pems.set(key, (pem = encodeKey(key, 'pkcs8')));
+  return pem;
 }
 
 function toDn(subject: string): string {
@@ -162,10 +196,8 @@ export async function issueCertificate(options: CertificateOptions): Promise<Iss
     );
   }
   const publicKey = await toCryptoKey(options.key, hash, 'public');
-  extensions.push(await x509.SubjectKeyIdentifierExtension.create(publicKey));
-  if (options.issuer) {
-    extensions.push(await x509.AuthorityKeyIdentifierExtension.create(new x509.X509Certificate(new Uint8Array(options.issuer.certDer))));
-  }
+  extensions.push(new x509.SubjectKeyIdentifierExtension(await keyIdOf(options.key)));
+  if (options.issuer) extensions.push(new x509.AuthorityKeyIdentifierExtension(await keyIdOf(options.issuer.key)));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: options.serialNumber ?? randomSerial(),
     subject: toDn(options.subject),
@@ -185,7 +217,7 @@ export async function issueCertificate(options: CertificateOptions): Promise<Iss
     certDer,
     cert: new X509Certificate(certDer),
     key: options.key,
-    keyPem: encodeKey(options.key, 'pkcs8'),
+    keyPem: pkcs8Pem(options.key),
     issuer: options.issuer,
   };
 }
@@ -291,9 +323,7 @@ export async function issueCrl(options: { issuer: Issued; revoked: Issued[]; now
       revocationDate: new Date(now.getTime() - HOUR_MS),
       reason: x509.X509CrlReason.keyCompromise,
     })),
-    extensions: [
-      await x509.AuthorityKeyIdentifierExtension.create(new x509.X509Certificate(new Uint8Array(options.issuer.certDer))),
-    ],
+    extensions: [new x509.AuthorityKeyIdentifierExtension(await keyIdOf(options.issuer.key))],
   });
   const der = Buffer.from(crl.rawData);
   // RFC 7468 §5 label `X509 CRL`: @peculiar/x509 writes `CRL`, which OpenSSL and Node refuse.

@@ -91,6 +91,7 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const RSA2048: KeySpec = { type: 'rsa', bits: 2048 };
 const WRONG_HOST = 'wrong.bx-hil.invalid';
+const sharedCas = new WeakMap<KeyPool, Map<string, Promise<{ root: Issued; intermediate: Issued }>>>();
 
 /** Key-pool label for a leaf key: RSA-2048 keys are per role, other kinds are rarer and shared. */
 function leafLabel(spec: KeySpec, role: 'server' | 'client'): string {
@@ -132,8 +133,25 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
     return issued;
   };
 
-  const root = await ca('root-ca.crt', 'Scenario root CA: trust anchor of the valid server chain and issuer of the device certificate.', 'CN=bx-hil Root CA,O=bx-hil', 'root');
-  const intermediate = await ca('intermediate-ca.crt', 'Intermediate CA under the root; signs the server certificate.', 'CN=bx-hil Intermediate CA,O=bx-hil', 'intermediate', root, 1);
+  // The root and intermediate are the same for every scenario built from one pool (and `now`):
+  // issuing them once per run is part of keeping the catalogue fast.
+  let perPool = sharedCas.get(pool);
+  if (!perPool) sharedCas.set(pool, (perPool = new Map()));
+  const casKey = options.now ? String(options.now.getTime()) : 'now';
+  let cas = perPool.get(casKey);
+  if (!cas) {
+    cas = (async () => {
+      const r = await issue({ subject: 'CN=bx-hil Root CA,O=bx-hil', key: await pool.get(RSA2048, 'root'), isCa: true, now });
+      const i = await issue({ subject: 'CN=bx-hil Intermediate CA,O=bx-hil', key: await pool.get(RSA2048, 'intermediate'), issuer: r, isCa: true, pathLength: 1, now });
+      return { root: r, intermediate: i };
+    })();
+    perPool.set(casKey, cas);
+  }
+  const { root, intermediate } = await cas;
+  caFiles.push(
+    { name: 'root-ca.crt', issued: root, description: 'Scenario root CA: trust anchor of the valid server chain and issuer of the device certificate.' },
+    { name: 'intermediate-ca.crt', issued: intermediate, description: 'Intermediate CA under the root; signs the server certificate.' },
+  );
 
   // ---- server side
   let serverLeaf: Issued | undefined;
@@ -143,7 +161,12 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
   if (p) {
     const key = await keyFor(pool, p.key, 'server');
     const base = { key, now, hash: p.hash, extendedKeyUsage: ['serverAuth' as const] };
-    const valid = { ...base, subject: `CN=${hostName}`, altNames: serverNames, issuer: intermediate };
+    // S12: root → intermediate → intermediate 2 → leaf, sent out of order.
+    const second =
+      p.chain === 'out-of-order'
+        ? await ca('intermediate-2-ca.crt', 'Second intermediate (root → intermediate → intermediate 2 → server) (S12).', 'CN=bx-hil Intermediate CA 2,O=bx-hil', 'other', intermediate, 0)
+        : undefined;
+    const valid = { ...base, subject: `CN=${hostName}`, altNames: serverNames, issuer: second ?? intermediate };
     let chainAfterLeaf: Issued[] = [intermediate];
     switch (p.cert) {
       case 'valid':
@@ -205,12 +228,9 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
         serverChain = [serverLeaf, alt];
         break;
       }
-      case 'out-of-order': {
-        const second = await ca('intermediate-2-ca.crt', 'Second intermediate (root → intermediate → intermediate 2 → server) (S12).', 'CN=bx-hil Intermediate CA 2,O=bx-hil', 'other', intermediate, 0);
-        serverLeaf = await issue({ ...valid, issuer: second });
-        serverChain = [serverLeaf, intermediate, second];
+      case 'out-of-order':
+        serverChain = [serverLeaf, intermediate, second!];
         break;
-      }
     }
     if (p.cert === 'revoked') serverCrl = (await issueCrl({ issuer: intermediate, revoked: [serverLeaf], now })).pem;
   }

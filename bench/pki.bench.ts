@@ -1,0 +1,52 @@
+/**
+ * `npm run bench -- pki`: time to generate the whole scenario catalogue with a fresh KeyPool,
+ * and, in the same run, the time the openssl CLI takes to generate as many RSA-2048 keys and
+ * self-signed certificates (`openssl req -x509 -newkey rsa:2048 -nodes`, one per certificate,
+ * sequentially). Goal (issue 4): the catalogue in under 2 s and at most 1/4 of the CLI's time.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { KeyPool } from '../harness/pki/factory.ts';
+import { buildScenario, scenarios, type ScenarioMaterial } from '../harness/pki/scenarios.ts';
+
+const execFileAsync = promisify(execFile);
+const OPENSSL_TIMEOUT_MS = 30_000;
+
+function certificateCount(m: ScenarioMaterial): number {
+  return m.caCerts.length + (m.serverLeaf ? 1 : 0) + (m.clientLeaf || m.entry.device.clientCert === 'malformed' ? 1 : 0);
+}
+
+export async function run(): Promise<void> {
+  const pool = new KeyPool();
+  const t0 = performance.now();
+  const all = await Promise.all(scenarios.map((s) => buildScenario(s.id, { pool })));
+  const catalogueMs = performance.now() - t0;
+  const certs = all.reduce((n, m) => n + certificateCount(m), 0);
+  console.log(`catalogue: ${all.length} scenarios, ${certs} certificates, ${pool.size} keys generated: ${catalogueMs.toFixed(0)} ms`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'bx-hil-bench-pki-'));
+  let cliMs: number;
+  try {
+    const t1 = performance.now();
+    for (let i = 0; i < certs; i++) {
+      await execFileAsync(
+        'openssl',
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '30', '-subj', `/CN=bench-${i}`],
+        { timeout: OPENSSL_TIMEOUT_MS },
+      );
+    }
+    cliMs = performance.now() - t1;
+  } catch (err) {
+    console.log(`openssl CLI baseline not measured: ${(err as Error).message.split('\n')[0]}`);
+    return;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const ratio = catalogueMs / cliMs;
+  console.log(`openssl CLI: ${certs} RSA-2048 keys + certificates, sequentially: ${cliMs.toFixed(0)} ms (${(cliMs / certs).toFixed(0)} ms each)`);
+  console.log(`ratio catalogue / openssl CLI: ${ratio.toFixed(3)} (1/${(1 / ratio).toFixed(1)})`);
+  console.log(`goals: catalogue < 2000 ms: ${catalogueMs < 2000 ? 'met' : 'NOT met'}; ratio <= 0.25: ${ratio <= 0.25 ? 'met' : 'NOT met'}`);
+}
