@@ -195,7 +195,6 @@ interface Exchange {
   lines: string[];
   echoDone: boolean;
   expectReset: boolean;
-  startedAt: number;
   /** A final result that arrived while nobody waited (e.g. an early CME during the data phase). */
   outcome: Final | Error | undefined;
   waiter: { resolve(f: Final): void; reject(e: Error): void } | undefined;
@@ -224,10 +223,14 @@ export class AtEngine {
   readonly #history: Urc[] = [];
   readonly #recentSent: string[] = [];
   readonly #rxBlank: Buffer[] = [];
+  /** One-entry cache of the last command's prefix (the same command is often repeated). */
+  #lastPrefix: [string, string | undefined] = ['', undefined];
   readonly #deadlines = new Set<Deadline>();
   #deadlineTimer: unknown;
   #deadlineAt = Infinity;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Tasks queued or running. */
+  #queued = 0;
   #exchange: Exchange | undefined;
   #seq = 0;
   #echo: boolean | undefined;
@@ -336,7 +339,8 @@ export class AtEngine {
       return Promise.reject(err);
     }
     return this.#enqueue(async () => {
-      await this.#prepare();
+      const prep = this.#prepare();
+      if (prep) await prep;
       const ex = await this.#send(cmd, opts.expectReset ?? false);
       const final = await this.#wait(ex, opts.timeoutMs ?? this.options.defaultTimeoutMs);
       if (final.kind === 'CONNECT') {
@@ -388,7 +392,8 @@ export class AtEngine {
     if (endPattern.length === 0) throw new ConfigError('endPattern', endPattern, 'endPattern must not be empty');
     const timeoutMs = opts.timeoutMs ?? this.options.defaultTimeoutMs;
     return this.#enqueue(async () => {
-      await this.#prepare();
+      const prep = this.#prepare();
+      if (prep) await prep;
       const ex = await this.#send(cmd, false);
       const first = await this.#wait(ex, timeoutMs);
       if (first.kind !== 'CONNECT') {
@@ -510,11 +515,14 @@ export class AtEngine {
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(
-      () => task(),
-      () => task(),
+    // Idle: start at once (one promise hop less per command); busy: chain behind the last task.
+    const run = this.#queued === 0 ? task() : this.#queue.then(task, task);
+    this.#queued++;
+    const settled = run.then(
+      () => void this.#queued--,
+      () => void this.#queued--,
     );
-    this.#queue = run.catch(() => undefined);
+    this.#queue = settled;
     return run;
   }
 
@@ -562,31 +570,32 @@ export class AtEngine {
     if (this.#linkError) throw this.#linkError;
   }
 
-  async #send(cmd: string, expectReset: boolean): Promise<Exchange> {
+  /** Start an exchange and write the command; resolves once the link took the bytes. */
+  #send(cmd: string, expectReset: boolean): Promise<Exchange> {
     const shown = this.transcript.redact(cmd);
+    if (cmd !== this.#lastPrefix[0]) this.#lastPrefix = [cmd, commandPrefix(cmd)];
     const ex: Exchange = {
       sent: cmd,
       shown,
-      prefix: commandPrefix(cmd),
+      prefix: this.#lastPrefix[1],
       lines: [],
       echoDone: false,
       expectReset,
-      startedAt: this.options.now(),
       outcome: undefined,
       waiter: undefined,
     };
     this.#exchange = ex;
     this.#recentSent.push(cmd);
     if (this.#recentSent.length > 4) this.#recentSent.shift();
-    this.#emit('command', shown, { command: shown });
-    debug('> %s', shown);
-    try {
-      await this.#write(`${cmd}\r`, 'tx');
-    } catch (err) {
-      this.#end(ex);
-      throw err;
-    }
-    return ex;
+    if (this.options.bus) this.#emit('command', shown, { command: shown });
+    if (debug.enabled) debug('> %s', shown);
+    return this.#write(`${cmd}\r`, 'tx').then(
+      () => ex,
+      (err: unknown) => {
+        this.#end(ex);
+        throw err;
+      },
+    );
   }
 
   #write(data: string | Uint8Array, record: 'tx' | 'data' | 'secret'): Promise<void> {
@@ -724,12 +733,14 @@ export class AtEngine {
         this.#emit('line', shown, { unsolicited: true });
         return;
       }
-      this.#emit(
-        'final',
-        shown,
-        fk.cmeCode !== undefined ? { command: ex.shown, code: fk.cmeCode } : { command: ex.shown },
-      );
-      debug('< %s (%s)', shown, ex.shown);
+      if (this.options.bus) {
+        this.#emit(
+          'final',
+          shown,
+          fk.cmeCode !== undefined ? { command: ex.shown, code: fk.cmeCode } : { command: ex.shown },
+        );
+      }
+      if (debug.enabled) debug('< %s (%s)', shown, ex.shown);
       this.#settle(
         ex,
         fk.kind === 'CME' ? { kind: 'CME', cmeCode: fk.cmeCode! } : { kind: fk.kind as 'OK' | 'ERROR' | 'CONNECT' },
@@ -767,11 +778,12 @@ export class AtEngine {
 
   #recordRx(raw: Buffer): void {
     if (this.#rxBlank.length > 0) {
-      this.#rxBlank.push(raw);
-      raw = Buffer.concat(this.#rxBlank);
-      this.#rxBlank.length = 0;
+      const parts = this.#rxBlank.splice(0);
+      parts.push(raw);
+      this.transcript.rx(parts);
+    } else if (raw.length > 0) {
+      this.transcript.rx(raw);
     }
-    if (raw.length > 0) this.transcript.rx(raw);
   }
 
   #garbage(text: string): void {

@@ -40,6 +40,13 @@ export interface TranscriptOptions {
 
 const REDACTED = '<<redacted>>';
 
+interface RawEntry {
+  t: number;
+  dir: 'tx' | 'rx';
+  data?: string | Uint8Array | Uint8Array[];
+  secret?: { bytes: number; sha256: string };
+}
+
 /** Escape bytes (latin1 text) for one transcript line. */
 export function escapeBytes(text: string): string {
   let out = '';
@@ -62,7 +69,8 @@ export class Transcript {
   readonly #now: () => number;
   readonly #t0: number;
   readonly #maxEntries: number;
-  readonly #entries: TranscriptEntry[] = [];
+  /** Stored raw (decoded and redacted only when rendered: recording stays cheap). */
+  readonly #entries: RawEntry[] = [];
   readonly #secrets = new Set<string>();
   #dropped = 0;
 
@@ -74,24 +82,30 @@ export class Transcript {
     if (this.path) writeFileSync(this.path, '');
   }
 
-  /** Register a string that must never appear (a password): it is replaced in every later entry. */
+  /**
+   * Register a string that must never appear (a password). It is replaced wherever the
+   * transcript is rendered, also in entries recorded before (a file already written keeps
+   * what it had: register secrets before sending them).
+   */
   addSecret(secret: string): void {
     if (secret.length > 0) this.#secrets.add(secret);
   }
 
   /** Replace registered secrets in a text (also used by the engine for evidence and errors). */
   redact(text: string): string {
+    if (this.#secrets.size === 0) return text;
     let out = text;
     for (const s of this.#secrets) if (out.includes(s)) out = out.split(s).join(REDACTED);
     return out;
   }
 
   tx(bytes: string | Uint8Array): void {
-    this.#add({ t: this.#elapsed(), dir: 'tx', text: this.redact(toLatin1(bytes)) });
+    this.#add({ t: this.#elapsed(), dir: 'tx', data: bytes });
   }
 
-  rx(bytes: string | Uint8Array): void {
-    this.#add({ t: this.#elapsed(), dir: 'rx', text: this.redact(toLatin1(bytes)) });
+  /** Bytes from the module; several parts make one entry (joined when rendered). */
+  rx(bytes: string | Uint8Array | Uint8Array[]): void {
+    this.#add({ t: this.#elapsed(), dir: 'rx', data: bytes });
   }
 
   /** Record a secret write: only its length and SHA-256 are kept. Returns the marker. */
@@ -101,25 +115,26 @@ export class Transcript {
     return secretMarker(bytes.length, sha256);
   }
 
-  entries(): readonly TranscriptEntry[] {
-    return this.#entries;
+  /** The entries kept, decoded (latin1) and redacted. */
+  entries(): TranscriptEntry[] {
+    return this.#entries.map((e) => this.#entry(e));
   }
 
   /** The whole transcript as text. */
   toText(): string {
     const head = this.#dropped > 0 ? `[... ${this.#dropped} earlier entries dropped ...]\n` : '';
-    return head + this.#entries.map(renderEntry).join('');
+    return head + this.entries().map(renderEntry).join('');
   }
 
   toJSON(): { dropped: number; entries: TranscriptEntry[] } {
-    return { dropped: this.#dropped, entries: [...this.#entries] };
+    return { dropped: this.#dropped, entries: this.entries() };
   }
 
   /** The last `chars` characters of the rendered transcript, on one line (for error messages). */
   tail(chars = 200): string {
     let text = '';
     for (let i = this.#entries.length - 1; i >= 0 && text.length < chars; i--) {
-      const e = this.#entries[i]!;
+      const e = this.#entry(this.#entries[i]!);
       text = `${e.dir === 'tx' ? '>' : '<'} ${entryBody(e)} ` + text;
     }
     text = text.trimEnd();
@@ -130,7 +145,12 @@ export class Transcript {
     return this.#now() - this.#t0;
   }
 
-  #add(entry: TranscriptEntry): void {
+  #entry(e: RawEntry): TranscriptEntry {
+    if (e.secret) return { t: e.t, dir: e.dir, secret: e.secret };
+    return { t: e.t, dir: e.dir, text: this.redact(toLatin1(e.data ?? '')) };
+  }
+
+  #add(entry: RawEntry): void {
     this.#entries.push(entry);
     if (this.#entries.length > this.#maxEntries) {
       // Drop the oldest tenth at once: amortised O(1), where one shift() per entry is O(n).
@@ -138,14 +158,14 @@ export class Transcript {
       this.#entries.splice(0, drop);
       this.#dropped += drop;
     }
-    if (this.path) appendFileSync(this.path, renderEntry(entry));
+    if (this.path) appendFileSync(this.path, renderEntry(this.#entry(entry)));
   }
 }
 
-function toLatin1(bytes: string | Uint8Array): string {
-  return typeof bytes === 'string'
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+function toLatin1(bytes: string | Uint8Array | Uint8Array[]): string {
+  if (typeof bytes === 'string') return bytes;
+  if (Array.isArray(bytes)) return bytes.map((b) => toLatin1(b)).join('');
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
 function entryBody(e: TranscriptEntry): string {
