@@ -102,14 +102,14 @@ export async function writeEvidenceBundle(dir: string, bundle: EvidenceBundle, o
 
 /** Size limits applied when a bundle is read into a report. */
 export interface BundleLimits {
-  /** Most events kept per test (the first half and the last half are kept). Default 1500. */
+  /** Most events kept per test (the first half and the last half are kept). Default 600. */
   maxEvents?: number;
   /** Most bytes of transcript kept per test (head and tail). Default 204800 (200 KB). */
   maxTranscriptBytes?: number;
 }
 
 export const defaultBundleLimits: Readonly<Required<BundleLimits>> = Object.freeze({
-  maxEvents: 1500,
+  maxEvents: 600, // a handshake + MQTT exchange is ~50; keeps index.html small for big runs
   maxTranscriptBytes: 200 * 1024, // 200 KB
 });
 

@@ -224,11 +224,12 @@ export function formatComparison(c: Comparison, options: FormatOptions = {}): st
     return out;
   });
   section(`${plural(c.fixes.length, 'fix', 'fixes')}:`, c.fixes, (ch) => [`  - ${ch.label}`, `      ${sentence(ch, bl, cl)}`]);
-  section(`${plural(c.changed.length, 'other change')}:`, c.changed, (ch) => {
+  const changed = [...c.changed].sort((x, y) => Number(y.candidate!.outcome === 'fail') - Number(x.candidate!.outcome === 'fail'));
+  section(`${plural(c.changed.length, 'other change')}:`, changed, (ch) => {
     const b = ch.baseline!;
     const cand = ch.candidate!;
-    if (b.outcome === cand.outcome) return [`  - ${ch.label}`, `      ${OUTCOME_WORDS[cand.outcome]} on both, for another reason: was ${why(b)}; now ${why(cand)}`];
-    return [`  - ${ch.label}`, `      ${sentence(ch, bl, cl)}`];
+    if (b.outcome === cand.outcome) return [`  - ${ch.label}`, `      ${OUTCOME_WORDS[cand.outcome]} on both, for another reason:`, `        ${bl}: ${why(b)}`, `        ${cl}: ${why(cand)}`];
+    return [`  - ${ch.label}${cand.securityFailure ? ' [SECURITY FAILURE]' : ''}`, `      ${sentence(ch, bl, cl)}`];
   });
   const failingNew = c.newTests.filter((ch) => ch.candidate!.outcome === 'fail').length;
   section(`${plural(c.newTests.length, 'new test')} on ${cl}${failingNew > 0 ? ` (${failingNew} failing)` : ''}:`, c.newTests, (ch) => [
@@ -236,8 +237,12 @@ export function formatComparison(c: Comparison, options: FormatOptions = {}): st
   ]);
   section(`${plural(c.removedTests.length, 'removed test')} (ran on ${bl}, not on ${cl}):`, c.removedTests, (ch) => [`  - ${ch.label}: was ${ch.baseline!.outcome}`]);
   lines.push(`${plural(c.unchanged, 'test')} unchanged.`);
-  if (c.regressions.length > 0) lines.push(`Verdict: ${cl} REGRESSES against ${bl}: ${plural(c.regressions.length, 'regression')}.`);
-  else if (c.securityFailures.length > 0) lines.push(`Verdict: no regression against ${bl}, but ${cl} has ${plural(c.securityFailures.length, 'security failure')}.`);
+  const failing = c.candidate.counts.fail;
+  const but: string[] = [];
+  if (c.securityFailures.length > 0) but.push(plural(c.securityFailures.length, 'security failure'));
+  if (failing > 0) but.push(`${plural(failing, 'failing test')} in all`);
+  if (c.regressions.length > 0) lines.push(`Verdict: ${cl} REGRESSES against ${bl}: ${plural(c.regressions.length, 'regression')}${but.length ? ` (${but.join(', ')})` : ''}.`);
+  else if (but.length > 0) lines.push(`Verdict: no regression against ${bl}, but ${cl} has ${but.join(' and ')}.`);
   else lines.push(`Verdict: no regression against ${bl}.`);
   return lines.join('\n');
 }

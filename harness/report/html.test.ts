@@ -114,7 +114,7 @@ describe('writeReport', () => {
     expect(s3.cells['b:sim-2.6.2']!.outcome).toBe('pass');
     expect(s3.cells['c:sim-2.6.3']).toMatchObject({ outcome: 'fail', securityFailure: true, securityReason: 'expired server certificate', change: 'regression' });
     expect(model.tests.find((t) => t.id === 'mqtt/will message on an unexpected loss')!.cells['c:sim-2.6.3']!.change).toBe('fix');
-    expect(model.comparison!.headline).toBe('Changes since 2.6.2 (2.6.3 against it): 2 regressions, 1 fix, 1 new, 1 removed');
+    expect(model.comparison!.headline).toBe('Changes since 2.6.2 (2.6.3 against it): 2 regressions, 1 fix, 1 new, 1 removed, 1 security failure');
     // Rows are grouped by suite.
     const suites = model.tests.map((t) => t.suite);
     expect(suites).toEqual([...suites].sort((a, b) => suites.indexOf(a) - suites.indexOf(b)));

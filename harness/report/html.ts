@@ -134,6 +134,8 @@ function cellOf(t: TestResult): CellView {
 
 function headline(c: Comparison, bl: string, cl: string): string {
   const parts = [`${c.regressions.length} regression${c.regressions.length === 1 ? '' : 's'}`, `${c.fixes.length} fix${c.fixes.length === 1 ? '' : 'es'}`, `${c.newTests.length} new`, `${c.removedTests.length} removed`];
+  if (c.changed.length > 0) parts.push(`${c.changed.length} other change${c.changed.length === 1 ? '' : 's'}`);
+  if (c.securityFailures.length > 0) parts.push(`${c.securityFailures.length} security failure${c.securityFailures.length === 1 ? '' : 's'}`);
   return `Changes since ${bl} (${cl} against it): ${parts.join(', ')}`;
 }
 

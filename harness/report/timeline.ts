@@ -40,8 +40,10 @@ export interface TimelineEntry {
   raw?: boolean;
   /** URCs, alerts, verdicts: drawn emphasised. */
   important?: boolean;
-  data?: Record<string, unknown>;
 }
+
+/** Longest summary drawn on the timeline; the full one is in events.jsonl. */
+export const MAX_SUMMARY_CHARS = 600;
 
 const MODULE_SOURCES = new Set(['at', 'link', 'driver', 'sim']);
 const BROKER_SOURCES = new Set(['tls', 'mqtt', 'broker']);
@@ -119,7 +121,7 @@ export function classifyEvent(e: EvidenceEvent): Pick<TimelineEntry, 'lane' | 'a
   return { lane, arrow: explicit, label: e.kind };
 }
 
-/** The events of one test, sorted by time, as timeline entries relative to the first one. */
+/** The events of one test, sorted by time, as timeline entries relative to the first one (without `data`). */
 export function buildTimeline(events: readonly EvidenceEvent[]): TimelineEntry[] {
   const sorted = events
     .map((e, i) => ({ e, i }))
@@ -128,9 +130,11 @@ export function buildTimeline(events: readonly EvidenceEvent[]): TimelineEntry[]
   const t0 = sorted[0]?.t ?? 0;
   return sorted.map((e) => {
     const c = classifyEvent(e);
-    const entry: TimelineEntry = { dt: Math.round((e.t - t0) * 10) / 10, ...c, source: e.source, kind: e.kind, summary: e.summary };
+    // `data` stays in events.jsonl: the page draws summaries, and data (cipher lists, certificate
+    // details) would multiply the size of index.html.
+    const summary = e.summary.length > MAX_SUMMARY_CHARS ? `${e.summary.slice(0, MAX_SUMMARY_CHARS)} [...]` : e.summary;
+    const entry: TimelineEntry = { dt: Math.round((e.t - t0) * 10) / 10, ...c, source: e.source, kind: e.kind, summary };
     if (e.scope !== undefined) entry.scope = e.scope;
-    if (e.data !== undefined) entry.data = e.data;
     return entry;
   });
 }

@@ -21,7 +21,7 @@ export interface WriteReportOptions {
   baseline?: RunResults;
   /** How to name the baseline in the change summary. Default: its firmware. */
   baselineLabel?: string;
-  /** Per-test limits on embedded evidence. Default 1500 events and 200 KB of transcript. */
+  /** Per-test limits on embedded evidence. Default 600 events and 200 KB of transcript. */
   limits?: BundleLimits;
 }
 
