@@ -54,6 +54,10 @@ const CPO_SET_PARITY = 3;
 const CPO_SET_STOPSIZE = 4;
 const CPO_SET_CONTROL = 5;
 const SERVER_OFFSET = 100;
+/** ser2net's device-side buffer (measured: data arrives in 4095-byte chunks). */
+const SERVER_BUFFER_BYTES = 4_096;
+/** Slack added to the close-time linger for the server's scheduling. */
+const CLOSE_LINGER_MARGIN_MS = 20;
 
 const PARITY_CODE: Record<LineSettings['parity'], number> = { none: 1, odd: 2, even: 3, mark: 4, space: 5 };
 const STOPSIZE_CODE: Record<LineSettings['stopBits'], number> = { 1: 1, 2: 2, 1.5: 3 };
@@ -183,6 +187,13 @@ class TelnetDuplex extends Duplex {
   readonly #negotiating = new Set<string>();
   #onNegotiated: (() => void) | undefined;
   comPortRefused = false;
+  /** Data bytes written since the server last proved it had read up to that point. */
+  #unsynced = 0;
+  #linger: ReturnType<typeof setTimeout> | undefined;
+  /** The line rate in force, for the close-time linger. */
+  baudRate = 115_200;
+  /** Bound on the close-time sync answer. */
+  syncTimeoutMs = 2_000;
 
   constructor(socket: net.Socket) {
     super({ allowHalfOpen: false });
@@ -241,6 +252,7 @@ class TelnetDuplex extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#unsynced += chunk.length;
     this.#socket.write(telnetEscape(chunk), cb);
   }
 
@@ -248,12 +260,36 @@ class TelnetDuplex extends Duplex {
     // Data is pushed as it arrives; the socket is not paused (AT traffic is small).
   }
 
+  /**
+   * Graceful end. ser2net drops what it has not yet written to the device when the TCP
+   * connection closes (measured: 24 KB of a 32 KB write lost under load). So before ending:
+   * 1. ask the server something (SET-BAUDRATE 0 = "which baud rate?"); it reads the stream in
+   *    order and reads the network only as its device writes progress, so the answer means
+   *    every earlier byte has left the socket, and at most one buffer is still on its way;
+   * 2. wait the line time of that buffer (ser2net's is 4 KB) or of what we wrote, if less;
+   * 3. end our side and wait for the server to close (StreamLink bounds all of it).
+   */
   override _final(cb: (err?: Error | null) => void): void {
-    this.#socket.end(() => cb());
+    void (async () => {
+      if (this.#unsynced > 0 && !this.#socket.destroyed) {
+        const pending = Math.min(this.#unsynced, SERVER_BUFFER_BYTES);
+        try {
+          await this.comPort(CPO_SET_BAUDRATE, Buffer.alloc(4), this.syncTimeoutMs);
+          await new Promise<void>((r) => {
+            this.#linger = setTimeout(r, Math.ceil((pending * 10 * 1000) / this.baudRate) + CLOSE_LINGER_MARGIN_MS);
+          });
+        } catch (err) {
+          debug('close-time sync failed: %s', (err as Error).message);
+        }
+      }
+      this.#socket.once('close', () => cb());
+      this.#socket.end();
+    })();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.#rejectWaiters(err ?? new Error('the link was closed'));
+    clearTimeout(this.#linger);
     this.#socket.destroy();
     cb(err);
   }
@@ -338,6 +374,8 @@ export class Rfc2217Link extends StreamLink {
     this.#telnet = telnet;
     this.#settings = settings;
     this.#opts = opts;
+    telnet.baudRate = settings.baudRate;
+    telnet.syncTimeoutMs = opts.controlTimeoutMs;
   }
 
   /** The line settings the server acknowledged. */
@@ -370,6 +408,7 @@ export class Rfc2217Link extends StreamLink {
     const next = { ...this.#settings, ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) };
     try {
       this.#settings = await applySettings(this.#telnet, next, this.#settings, this.#opts.controlTimeoutMs);
+      this.#telnet.baudRate = this.#settings.baudRate;
     } catch (cause) {
       throw new LinkUnsupportedError(this.uri, 'updateSettings', `the RFC 2217 server at ${this.uri} did not apply the settings: ${(cause as Error).message}`, {
         cause,
