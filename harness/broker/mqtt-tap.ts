@@ -21,7 +21,11 @@ export type GateAction =
 export interface TapHooks {
   /** Called for every complete inbound packet before aedes sees it. */
   gate(packet: Packet): GateAction;
-  /** Every packet, after the gate/fault decision. `withheld` when it did not reach its peer. */
+  /** Whether a packet of this type must be parsed (gate, evidence); otherwise only counted. */
+  wantsPacket(dir: 'in' | 'out', cmd: string): boolean;
+  /** A packet that was not parsed (bulk traffic past the evidence cap). */
+  onLightPacket(dir: 'in' | 'out', cmd: string, withheld: boolean): void;
+  /** Every parsed packet, after the gate/fault decision. `withheld` when it did not reach its peer. */
   onPacket(dir: 'in' | 'out', packet: Packet, withheld: boolean, original?: Packet): void;
   /** True when an outbound packet of this type must be dropped (fault injection). */
   withhold(cmd: string): boolean;
@@ -68,26 +72,33 @@ export class MqttFramer {
   }
 }
 
-function parseOne(parser: ReturnType<typeof mqttPacket.parser>, frame: Buffer): Packet {
-  let got: Packet | undefined;
-  let error: Error | undefined;
-  const onPacket = (p: Packet): void => {
-    got = p;
-  };
-  const onError = (e: Error): void => {
-    error = e;
-  };
-  parser.on('packet', onPacket);
-  parser.on('error', onError);
-  try {
-    parser.parse(frame);
-  } finally {
-    parser.removeListener('packet', onPacket);
-    parser.removeListener('error', onError);
+/** MQTT control packet type (first nibble) -> mqtt-packet `cmd` ([MQTT-2.2.1]). */
+const CMDS = ['reserved', 'connect', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'subscribe', 'suback', 'unsubscribe', 'unsuback', 'pingreq', 'pingresp', 'disconnect', 'auth'] as const;
+
+export function cmdOf(frame: Buffer): string {
+  return CMDS[frame[0]! >> 4] ?? 'reserved';
+}
+
+/** A persistent mqtt-packet parser fed one whole frame at a time. */
+class FrameParser {
+  readonly #parser: ReturnType<typeof mqttPacket.parser>;
+  #got: Packet | undefined;
+  #error: Error | undefined;
+
+  constructor(protocolVersion?: number) {
+    this.#parser = mqttPacket.parser(protocolVersion ? { protocolVersion } : undefined);
+    this.#parser.on('packet', (p: Packet) => (this.#got = p));
+    this.#parser.on('error', (e: Error) => (this.#error = e));
   }
-  if (error) throw error;
-  if (!got) throw new Error('incomplete MQTT packet');
-  return got;
+
+  parse(frame: Buffer): Packet {
+    this.#got = undefined;
+    this.#error = undefined;
+    this.#parser.parse(frame);
+    if (this.#error) throw this.#error;
+    if (!this.#got) throw new Error('incomplete MQTT packet');
+    return this.#got;
+  }
 }
 
 /**
@@ -99,8 +110,8 @@ export class MqttTap extends Duplex {
   readonly #hooks: TapHooks;
   readonly #inFramer = new MqttFramer();
   readonly #outFramer = new MqttFramer();
-  readonly #inParser = mqttPacket.parser();
-  #outParser = mqttPacket.parser();
+  readonly #inParser = new FrameParser();
+  #outParser = new FrameParser();
   #protocolVersion = 4;
   #refused = false;
   #peerEnded = false;
@@ -136,35 +147,47 @@ export class MqttTap extends Duplex {
       this.push(chunk); // let aedes fail it the way it does
       return;
     }
+    const pass: Buffer[] = [];
+    const flush = (): void => {
+      if (pass.length === 0) return;
+      if (!this.push(pass.length === 1 ? pass[0]! : Buffer.concat(pass))) this.#socket.pause();
+      pass.length = 0;
+    };
     for (const frame of frames) {
+      const cmd = cmdOf(frame);
+      if (!this.#hooks.wantsPacket('in', cmd)) {
+        this.#hooks.onLightPacket('in', cmd, false);
+        pass.push(frame);
+        continue;
+      }
       let packet: Packet;
       try {
-        packet = parseOne(this.#inParser, frame);
+        packet = this.#inParser.parse(frame);
       } catch (err) {
         this.#hooks.onMalformed('in', err as Error);
-        this.push(frame);
+        pass.push(frame);
         continue;
       }
       if (packet.cmd === 'connect') {
         this.#protocolVersion = packet.protocolVersion ?? 4;
-        this.#outParser = mqttPacket.parser({ protocolVersion: this.#protocolVersion });
+        this.#outParser = new FrameParser(this.#protocolVersion);
       }
       const decision = this.#hooks.gate(packet);
       switch (decision.action) {
         case 'pass':
           this.#hooks.onPacket('in', packet, false);
-          if (!this.push(frame)) this.#socket.pause();
+          pass.push(frame);
           break;
         case 'replace': {
           this.#hooks.onPacket('in', decision.packet, false, packet);
-          const bytes = mqttPacket.generate(decision.packet, { protocolVersion: this.#protocolVersion });
-          if (!this.push(bytes)) this.#socket.pause();
+          pass.push(mqttPacket.generate(decision.packet, { protocolVersion: this.#protocolVersion }));
           break;
         }
         case 'drop':
           this.#hooks.onPacket('in', packet, true);
           break;
         case 'close':
+          flush();
           this.#hooks.onPacket('in', packet, true);
           this.#refused = true;
           if (decision.reply) this.#hooks.onPacket('out', decision.reply, false);
@@ -178,6 +201,7 @@ export class MqttTap extends Duplex {
           return;
       }
     }
+    flush();
   }
 
   override _read(): void {
@@ -199,14 +223,17 @@ export class MqttTap extends Duplex {
     }
     const keep: Buffer[] = [];
     for (const frame of frames) {
-      let packet: Packet | undefined;
-      try {
-        packet = parseOne(this.#outParser, frame);
-      } catch (err) {
-        this.#hooks.onMalformed('out', err as Error);
+      const cmd = cmdOf(frame);
+      const withheld = this.#hooks.withhold(cmd);
+      if (this.#hooks.wantsPacket('out', cmd)) {
+        try {
+          this.#hooks.onPacket('out', this.#outParser.parse(frame), withheld);
+        } catch (err) {
+          this.#hooks.onMalformed('out', err as Error);
+        }
+      } else {
+        this.#hooks.onLightPacket('out', cmd, withheld);
       }
-      const withheld = packet !== undefined && this.#hooks.withhold(packet.cmd);
-      if (packet) this.#hooks.onPacket('out', packet, withheld);
       if (!withheld) keep.push(frame);
     }
     if (keep.length === 0 || this.#socket.destroyed) {

@@ -49,6 +49,8 @@ export const AWS_MQTT_ALPN = 'x-amzn-mqtt-ca';
 const HELLO_MAX_BYTES = 20_000;
 /** Per connection, packets beyond this many are counted but not kept as events (bench runs). */
 const PACKET_EVENTS_PER_CONNECTION = 500;
+/** Packets that decide verdicts: always parsed and recorded. */
+const ALWAYS_PARSE = new Set(['connect', 'connack', 'disconnect']);
 
 export interface ParsedRigOptions {
   host: string;
@@ -539,6 +541,16 @@ class AedesRig implements BrokerRig {
     }
     const tap = new MqttTap(sock, {
       gate: (p) => gatePacket(p, ctx),
+      // Parse what the evidence or a rule needs; past the per-connection cap, bulk traffic is only counted.
+      wantsPacket: (dir, cmd) =>
+        live.packetCount < PACKET_EVENTS_PER_CONNECTION ||
+        ALWAYS_PARSE.has(cmd) ||
+        (dir === 'in' && this.#opts.profile === 'aws-iot') ||
+        this.#opts.faults.closeAfterPackets !== undefined,
+      onLightPacket: (_dir, cmd, withheld) => {
+        live.packetCount++;
+        if (withheld && !rec.faults.includes(`withhold ${cmd}`)) rec.faults.push(`withhold ${cmd}`);
+      },
       onPacket: (dir, p, withheld, original) => this.#onPacket(live, dir, p, withheld, original),
       withhold: (cmd) => {
         const w = this.#opts.faults.withhold?.includes(cmd as never) ?? false;
@@ -560,10 +572,11 @@ class AedesRig implements BrokerRig {
   #onPacket(live: Live, dir: 'in' | 'out', p: Packet, withheld: boolean, original?: Packet): void {
     const { rec } = live;
     live.packetCount++;
-    const info: PacketInfo = { t: this.bus.clock.now(), dir, cmd: p.cmd, summary: packetSummary(p) };
+    const info: PacketInfo = { t: this.bus.clock.now(), dir, cmd: p.cmd, summary: '' };
     if (withheld) info.withheld = true;
     if (p.cmd === 'connack') info.returnCode = p.returnCode ?? p.reasonCode ?? 0;
-    if (live.packetCount <= PACKET_EVENTS_PER_CONNECTION) {
+    if (live.packetCount <= PACKET_EVENTS_PER_CONNECTION || ALWAYS_PARSE.has(p.cmd)) {
+      info.summary = packetSummary(p);
       rec.mqtt.packets.push(info);
       this.#ev(rec, 'mqtt', 'packet', `${dir === 'in' ? 'device ->' : '-> device'} ${info.summary}${withheld ? ' (withheld)' : ''}`);
     }

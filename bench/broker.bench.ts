@@ -1,0 +1,99 @@
+/**
+ * Broker rig vs Mosquitto, same certificates, same run (issue 5):
+ * - handshake + CONNECT -> CONNACK latency, median and p99 over 200 sequential connects
+ *   (raw `tls.connect` + mqtt-packet, mutual TLS, each connection closed after its CONNACK);
+ * - QoS 1 publish throughput over 10 s (mqtt.js, 64 messages in flight, 64 B payload).
+ * Goals: latency within 1.5x Mosquitto's; throughput at least half of Mosquitto's.
+ * BENCH_CONNECTS and BENCH_SECONDS shorten a run.
+ */
+import tls from 'node:tls';
+import mqtt from 'mqtt';
+import mqttPacket from 'mqtt-packet';
+import { createBasicPki, type BasicPki } from '../harness/pki/factory.ts';
+import { startBrokerRig } from '../harness/broker/rig.ts';
+import { startMosquittoRig } from '../harness/broker/mosquitto.ts';
+import { hasTool } from '../harness/broker/testing.ts';
+import type { BrokerRig } from '../harness/broker/types.ts';
+
+const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 200);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const INFLIGHT = 64;
+
+function connectOnce(port: number, pki: BasicPki, i: number): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const parser = mqttPacket.parser();
+    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem }, () => {
+      s.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `lat-${i}`, keepalive: 30 }));
+    });
+    parser.on('packet', (p) => {
+      if (p.cmd === 'connack') {
+        const dt = performance.now() - t0;
+        s.end(mqttPacket.generate({ cmd: 'disconnect' }));
+        s.destroy();
+        resolve(dt);
+      }
+    });
+    s.on('data', (d: Buffer) => parser.parse(d));
+    s.on('error', reject);
+    setTimeout(() => reject(new Error('no CONNACK within 5 s')), 5000).unref();
+  });
+}
+
+async function latency(rig: BrokerRig, pki: BasicPki): Promise<{ median: number; p99: number }> {
+  for (let i = 0; i < 10; i++) await connectOnce(rig.port, pki, i); // warm-up
+  const xs: number[] = [];
+  for (let i = 0; i < CONNECTS; i++) xs.push(await connectOnce(rig.port, pki, i));
+  xs.sort((a, b) => a - b);
+  return { median: xs[Math.floor(xs.length / 2)]!, p99: xs[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)]! };
+}
+
+async function throughput(rig: BrokerRig, pki: BasicPki): Promise<number> {
+  const c = await mqtt.connectAsync(rig.url, { ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem, servername: 'localhost', clientId: 'tp', reconnectPeriod: 0 });
+  const payload = Buffer.alloc(64, 0x61);
+  let acked = 0;
+  let stop = false;
+  const worker = async (): Promise<void> => {
+    while (!stop) {
+      await c.publishAsync('bench/tp', payload, { qos: 1 });
+      acked++;
+    }
+  };
+  const t0 = performance.now();
+  const timer = setTimeout(() => (stop = true), SECONDS * 1000);
+  await Promise.all(Array.from({ length: INFLIGHT }, worker));
+  clearTimeout(timer);
+  const rate = acked / ((performance.now() - t0) / 1000);
+  await c.endAsync();
+  return rate;
+}
+
+const f = (n: number): string => n.toFixed(2);
+
+export async function run(): Promise<void> {
+  const pki = await createBasicPki();
+  const aedes = await startBrokerRig({ profile: 'strict', pki });
+  let mosq: BrokerRig | undefined;
+  try {
+    if (hasTool('mosquitto')) mosq = await startMosquittoRig({ pki, profile: 'mosquitto-like' });
+    else console.log('mosquitto not installed: no baseline (apt-get install mosquitto)');
+    const la = await latency(aedes, pki);
+    console.log(`aedes rig   handshake+CONNACK over ${CONNECTS} connects: median ${f(la.median)} ms, p99 ${f(la.p99)} ms`);
+    let lm: { median: number; p99: number } | undefined;
+    if (mosq) {
+      lm = await latency(mosq, pki);
+      console.log(`mosquitto   handshake+CONNACK over ${CONNECTS} connects: median ${f(lm.median)} ms, p99 ${f(lm.p99)} ms`);
+      console.log(`latency ratio rig/mosquitto: median ${f(la.median / lm.median)}x, p99 ${f(la.p99 / lm.p99)}x (goal <= 1.5x)`);
+    }
+    const ta = await throughput(aedes, pki);
+    console.log(`aedes rig   QoS 1 publish throughput over ${SECONDS} s: ${ta.toFixed(0)} msg/s (${INFLIGHT} in flight)`);
+    if (mosq) {
+      const tm = await throughput(mosq, pki);
+      console.log(`mosquitto   QoS 1 publish throughput over ${SECONDS} s: ${tm.toFixed(0)} msg/s (${INFLIGHT} in flight)`);
+      console.log(`throughput ratio rig/mosquitto: ${f(ta / tm)}x (goal >= 0.5x)`);
+    }
+  } finally {
+    await aedes.close();
+    await mosq?.close();
+  }
+}
