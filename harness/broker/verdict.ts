@@ -262,7 +262,7 @@ export function judgeRecord(r: ConnectionRecord, opts: { final?: boolean; tlsExp
     if (!tlsExpected) {
       return verdict(r, 'NEVER_SPOKE', 'The device opened a TCP connection but sent no MQTT CONNECT.', ['TCP accepted, no CONNECT', ...endLine]);
     }
-    return verdict(r, 'HANDSHAKE_THEN_SILENT', `The TLS handshake succeeded${tls?.version ? ` (${tls.version})` : ''} but the device closed or went silent without sending MQTT CONNECT.`, [
+    return verdict(r, 'HANDSHAKE_THEN_SILENT', `The TLS handshake succeeded${tls?.version ? ` (${tls.version})` : ''} but the device closed or went silent without sending MQTT CONNECT. (A client that checks the server certificate only after the handshake, as Node does, looks like this when it rejects it.)`, [
       ...helloLine(r),
       ...endLine,
     ]);
