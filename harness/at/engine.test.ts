@@ -78,6 +78,15 @@ describe('commands and final results', () => {
     expect(err.command).toBe('AT+KMQTTCLOSE=2');
   });
 
+  test('verbose +CME ERROR: <text> is a final result too (CmeError, cmeCode -1, the text as meaning)', async () => {
+    const { s, at } = rig();
+    s.expectWrite('AT+X\r').respond('\r\n+CME ERROR: invalid index\r\n');
+    const err = (await rejection(at.command('AT+X', { timeoutMs: 1000 }))) as CmeError;
+    expect(err.code).toBe('BXHIL_CME');
+    expect(err.cmeCode).toBe(-1);
+    expect(err.meaning).toBe('invalid index');
+  });
+
   test('a command with CR in it is refused before sending', async () => {
     const { s, at } = rig();
     const err = await rejection(at.command('AT\rAT'));
@@ -390,6 +399,16 @@ describe('data mode', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
     expect(s.written().toString('latin1')).toBe(`AT+KCERTSTORE=0,${pem.length}\r${pem}+++AT+KCERTSTORE?\r`);
     s.assertDone();
+  });
+
+  test('ERROR after +++ names the upload, not the quoting, as the cause', async () => {
+    const { s, at } = rig();
+    s.expectWrite('AT+KCERTSTORE=0,3\r').respond('\r\nCONNECT\r\n');
+    s.expectWrite('abc');
+    s.expectWrite('+++').respond('\r\nERROR\r\n');
+    const err = await rejection(at.dataMode('AT+KCERTSTORE=0,3', 'abc', { guardTimeMs: 1 }));
+    expect(err.code).toBe('BXHIL_AT_ERROR');
+    expect(err.message).toMatch(/line endings/);
   });
 
   test('paced chunks and a custom end pattern', async () => {

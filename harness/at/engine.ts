@@ -184,7 +184,9 @@ export interface ExpectOptions {
 /** What `expect` matches: a regex on the URC line, a string the line starts with, or a predicate. */
 export type UrcPattern = RegExp | string | ((urc: Urc) => boolean);
 
-type Final = { kind: 'OK' | 'ERROR' | 'CONNECT' | 'READY'; cmeCode?: undefined } | { kind: 'CME'; cmeCode: number };
+type Final =
+  | { kind: 'OK' | 'ERROR' | 'CONNECT' | 'READY'; cmeCode?: undefined }
+  | { kind: 'CME'; cmeCode: number; cmeText?: string };
 
 interface Exchange {
   /** The command as written, without CR (unredacted: compared with the echo). */
@@ -426,7 +428,11 @@ export class AtEngine {
         }
         const final = await this.#wait(ex, timeoutMs);
         this.#inDataMode = false;
-        return this.#finish(ex, final);
+        return this.#finish(
+          ex,
+          final,
+          'after its data phase: the module refused the uploaded bytes; check their format (PEM), the line endings (LF or CRLF), that NbData equals the bytes sent, and the guard time around the end pattern',
+        );
       } catch (err) {
         this.#end(ex);
         throw err;
@@ -640,16 +646,16 @@ export class AtEngine {
     });
   }
 
-  #finish(ex: Exchange, final: Final): AtResponse {
+  #finish(ex: Exchange, final: Final, errorRemedy?: string): AtResponse {
     this.#end(ex);
     switch (final.kind) {
       case 'OK':
       case 'READY':
         return { command: ex.shown, lines: ex.lines, final: 'OK' };
       case 'ERROR':
-        throw new AtCommandError(ex.shown, ex.lines);
+        throw new AtCommandError(ex.shown, ex.lines, errorRemedy);
       case 'CME':
-        throw new CmeError(ex.shown, final.cmeCode);
+        throw new CmeError(ex.shown, final.cmeCode, final.cmeText !== undefined ? { text: final.cmeText } : {});
       default:
         this.#needsResync = true;
         throw new AtProtocolError(ex.shown, final.kind, 'a final result');
@@ -743,7 +749,9 @@ export class AtEngine {
       if (debug.enabled) debug('< %s (%s)', shown, ex.shown);
       this.#settle(
         ex,
-        fk.kind === 'CME' ? { kind: 'CME', cmeCode: fk.cmeCode! } : { kind: fk.kind as 'OK' | 'ERROR' | 'CONNECT' },
+        fk.kind === 'CME'
+          ? { kind: 'CME', cmeCode: fk.cmeCode!, ...(fk.cmeText !== undefined ? { cmeText: fk.cmeText } : {}) }
+          : { kind: fk.kind as 'OK' | 'ERROR' | 'CONNECT' },
       );
       return;
     }

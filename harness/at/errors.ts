@@ -25,11 +25,12 @@ export class CmeError extends AtError {
   /** The command as sent (secrets redacted), without the CR. */
   readonly command: string;
 
-  constructor(command: string, cmeCode: number, options?: { cause?: unknown }) {
-    const meaning = cmeMeaning(cmeCode);
+  /** `cmeCode` is -1 for the verbose form `+CME ERROR: <text>`, whose text is then the meaning. */
+  constructor(command: string, cmeCode: number, options?: { cause?: unknown; text?: string }) {
+    const meaning = options?.text ?? cmeMeaning(cmeCode);
     super(
       'BXHIL_CME',
-      `${command} failed with +CME ERROR: ${cmeCode} (${meaning}); check the parameters against bx310x-at.md and the module's state`,
+      `${command} failed with +CME ERROR: ${cmeCode >= 0 ? `${cmeCode} (${meaning})` : meaning}; check the parameters against bx310x-at.md and the module's state`,
       options,
     );
     this.cmeCode = cmeCode;
@@ -44,10 +45,11 @@ export class AtCommandError extends AtError {
   /** Information lines that came before the `ERROR`. */
   readonly lines: readonly string[];
 
-  constructor(command: string, lines: readonly string[] = [], detail?: string) {
+  /** `remedy` replaces the default advice (syntax and quoting), e.g. for an upload's data. */
+  constructor(command: string, lines: readonly string[] = [], remedy?: string) {
     super(
       'BXHIL_AT_ERROR',
-      `${command} answered ERROR${detail ? ` (${detail})` : ''}: the BX gives plain ERROR for unsupported forms and broken quoting; check the syntax and quoting`,
+      `${command} answered ERROR: ${remedy ?? 'the BX gives plain ERROR for unsupported forms and broken quoting; check the syntax and quoting'}`,
     );
     this.command = command;
     this.lines = lines;

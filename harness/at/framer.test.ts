@@ -133,6 +133,7 @@ describe('finalKindOf', () => {
     expect(finalKindOf('ERROR')).toEqual({ kind: 'ERROR' });
     expect(finalKindOf('CONNECT')).toEqual({ kind: 'CONNECT' });
     expect(finalKindOf('+CME ERROR: 917')).toEqual({ kind: 'CME', cmeCode: 917 });
+    expect(finalKindOf('+CME ERROR: invalid index')).toEqual({ kind: 'CME', cmeCode: -1, cmeText: 'invalid index' });
     expect(finalKindOf('+KMQTTCFG: 1')).toBeUndefined();
     expect(finalKindOf('OK ')).toBeUndefined();
     expect(finalKindOf('READY')).toBeUndefined();

@@ -196,12 +196,15 @@ export class LineFramer extends DelimiterFramer {
 export type FinalKind = 'OK' | 'ERROR' | 'CME' | 'CONNECT';
 
 /** Classify a line as a final result (bx310x-at.md §1) or undefined for anything else. */
-export function finalKindOf(text: string): { kind: FinalKind; cmeCode?: number } | undefined {
+export function finalKindOf(text: string): { kind: FinalKind; cmeCode?: number; cmeText?: string } | undefined {
   if (text === 'OK') return { kind: 'OK' };
   if (text === 'ERROR') return { kind: 'ERROR' };
   if (text === 'CONNECT') return { kind: 'CONNECT' };
   const m = /^\+CME ERROR: ?(\d+)$/.exec(text);
   if (m) return { kind: 'CME', cmeCode: Number(m[1]) };
+  // Verbose form (AT+CMEE=2 on other Sierra modules): no number, the text is the meaning.
+  const v = /^\+CME ERROR: ?(.+)$/.exec(text);
+  if (v) return { kind: 'CME', cmeCode: -1, cmeText: v[1]!.trim() };
   return undefined;
 }
 
