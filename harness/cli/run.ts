@@ -180,6 +180,9 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
       watch: false,
       include: ['suites/**/*.test.ts'],
       pool: 'forks',
+      // The virtual module lives inside each worker, so files run in parallel (the work is mostly
+      // waiting on sockets and guard times, not CPU). A real module is one serial port: one file at a time.
+      ...(ctx.device.uri.startsWith('sim:') ? { maxWorkers: 3 } : { maxWorkers: 1, fileParallelism: false }),
       allowOnly: false,
       testTimeout: 30_000, // 30 s, as vitest.config.ts
       hookTimeout: 60_000, // 1 min
