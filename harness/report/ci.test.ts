@@ -9,7 +9,6 @@
  * rewritten for the test); `mosquitto_pub` = the client standing in for a module.
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
@@ -47,7 +46,11 @@ describe('docker-compose.yml', () => {
     expect(mosquitto!.depends_on).toEqual({ certs: { condition: 'service_completed_successfully' } });
     expect(mosquitto!.ports).toEqual(expect.arrayContaining(['8883:8883', '8884:8884']));
     expect(certs!.command).toEqual(['sh', '/gen/gen-certs.sh', '/certs']);
-    expect(Object.keys(doc.volumes as Y)).toEqual(['certs']);
+    expect(Object.keys(doc.volumes as Y)).toEqual(['certs', 'certs-bx-hil']);
+    const { 'certs-bx-hil': bxCerts, 'mosquitto-bx-hil': bxMosquitto } = doc.services as Y;
+    expect(bxCerts!.profiles).toEqual(['bx-hil']);
+    expect(bxMosquitto!.profiles).toEqual(['bx-hil']);
+    expect(bxMosquitto!.depends_on).toEqual({ 'certs-bx-hil': { condition: 'service_completed_successfully' } });
   });
 
   test('every file it mounts exists in the repository, and the config points at the generated names', () => {
@@ -153,45 +156,64 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
+interface Broker {
+  ports: number[];
+  log: () => string;
+  stop: () => void;
+}
+
+/**
+ * Starts the Debian mosquitto with one of the shipped configurations, the container's paths and
+ * ports mapped to this test's; `user` keeps a root-started mosquitto from dropping to a user
+ * that cannot read the temp dir. The plain 1883 listener is left out.
+ */
+async function startMosquitto(confFile: string, certDir: string, containerPorts: number[]): Promise<Broker> {
+  const ports = await Promise.all(containerPorts.map(() => freePort()));
+  let conf = read(confFile).replaceAll('/mosquitto/certs/', `${certDir}/`).replace(/^listener 1883\n(?:allow_anonymous true\n)?/m, '');
+  containerPorts.forEach((p, i) => (conf = conf.replace(`listener ${p}`, `listener ${ports[i]} 127.0.0.1`)));
+  conf += `\nuser ${process.env.USER ?? 'root'}\n`;
+  await writeFile(join(certDir, 'test-mosquitto.conf'), conf);
+  const child = spawn('mosquitto', ['-c', join(certDir, 'test-mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const stop = (): void => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+  };
+  process.once('exit', stop);
+  try {
+    for (const p of ports) await waitForPort(p, 10_000);
+  } catch (err) {
+    stop();
+    throw new Error(`${(err as Error).message}\n${log}`);
+  }
+  return {
+    ports,
+    log: () => log,
+    stop: () => {
+      stop();
+      process.removeListener('exit', stop);
+    },
+  };
+}
+
 describe.skipIf(peers.length > 0)(certsTitle, () => {
   let dir: string;
-  let broker: ChildProcess | undefined;
-  let brokerLog = '';
+  let broker: Broker | undefined;
   let mtlsPort = 0;
   let tlsPort = 0;
-  const kill = (): void => {
-    if (broker && broker.exitCode === null) broker.kill('SIGTERM');
-  };
 
   beforeAll(async () => {
-    process.once('exit', kill);
     dir = await mkdtemp(join(tmpdir(), 'bxhil-compose-'));
     await chmod(dir, 0o755);
     const gen = await run('sh', ['ci/docker/gen-certs.sh', dir], { env: { BX_HIL_CERT_OWNER: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` } });
     expect(gen.code, gen.stderr).toBe(0);
-    [mtlsPort, tlsPort] = [await freePort(), await freePort()];
-    // The shipped config with the container's paths and ports mapped to this test's; `user`
-    // keeps a root-started mosquitto from dropping to a user that cannot read the temp dir.
-    const conf = read('ci/docker/mosquitto.conf')
-      .replaceAll('/mosquitto/certs/', `${dir}/`)
-      .replace('listener 8883', `listener ${mtlsPort} 127.0.0.1`)
-      .replace('listener 8884', `listener ${tlsPort} 127.0.0.1`)
-      .replace(/^listener 1883$/m, '')
-      .replace(/^allow_anonymous true\s*$(?![\s\S]*listener)/m, '')
-      .concat(`\nuser ${process.env.USER ?? 'root'}\n`);
-    await writeFile(join(dir, 'mosquitto.conf'), conf);
-    broker = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    broker.stdout!.on('data', (d: Buffer) => (brokerLog += d.toString()));
-    broker.stderr!.on('data', (d: Buffer) => (brokerLog += d.toString()));
-    await waitForPort(mtlsPort, 10_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n${brokerLog}`);
-    });
-    await waitForPort(tlsPort, 10_000);
+    broker = await startMosquitto('ci/docker/mosquitto.conf', dir, [8883, 8884]);
+    [mtlsPort, tlsPort] = broker.ports as [number, number];
   });
 
   afterAll(async () => {
-    kill();
-    process.removeListener('exit', kill);
+    broker?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -208,15 +230,42 @@ describe.skipIf(peers.length > 0)(certsTitle, () => {
   test('mTLS listener: a client with the generated certificate publishes; one without is refused', async () => {
     const base = ['-h', 'localhost', '-p', String(mtlsPort), '--cafile', join(dir, 'ca.crt'), '-t', 'bx/dut/status', '-m', 'online'];
     const ok = await run('mosquitto_pub', [...base, '--cert', join(dir, 'client.crt'), '--key', join(dir, 'client.key')]);
-    expect(ok.code, `${ok.stderr}\n${brokerLog}`).toBe(0);
+    expect(ok.code, `${ok.stderr}\n${broker!.log()}`).toBe(0);
     const refused = await run('mosquitto_pub', base);
     // P15: the exit code for the same fault varies; assert only that it failed.
     expect(refused.code).not.toBe(0);
-    expect(brokerLog, brokerLog).toMatch(/u'bx-hil-device'/);
+    expect(broker!.log()).toMatch(/u'bx-hil-device'/);
   });
 
   test('TLS-only listener: a client without a certificate publishes, and it verifies the server name', async () => {
     const ok = await run('mosquitto_pub', ['-h', 'localhost', '-p', String(tlsPort), '--cafile', join(dir, 'ca.crt'), '-t', 'bx/dut/status', '-m', 'online']);
     expect(ok.code, ok.stderr).toBe(0);
+  });
+});
+
+describe.skipIf(peers.length > 0)(certsTitle.replace('docker certs', 'compose profile bx-hil (bx-hil certs S1)'), () => {
+  let dir: string;
+  let broker: Broker | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bxhil-compose-s1-'));
+    await chmod(dir, 0o755);
+    const gen = await run('sh', ['ci/docker/bx-hil-certs.sh', dir], { env: { BX_HIL_CERT_OWNER: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` } });
+    expect(gen.code, gen.stderr).toBe(0);
+    broker = await startMosquitto('ci/docker/mosquitto-bx-hil.conf', dir, [8883]);
+  });
+
+  afterAll(async () => {
+    broker?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the device certificate and key of upload.at connect to the scenario broker', async () => {
+    const ok = await run('mosquitto_pub', [
+      ...['-h', 'localhost', '-p', String(broker!.ports[0]), '--cafile', join(dir, 'root-ca.crt')],
+      ...['--cert', join(dir, 'device.crt'), '--key', join(dir, 'device.key'), '-t', 'bx/dut/status', '-m', 'online'],
+    ]);
+    expect(ok.code, `${ok.stderr}\n${broker!.log()}`).toBe(0);
+    expect(await readFile(join(dir, 'upload.at'), 'utf8')).toMatch(/AT\+KPRIVKSTORE=0,\d+/);
   });
 });
