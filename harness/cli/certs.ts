@@ -50,7 +50,14 @@ export async function certsCommand(flags: CertsFlags, io: CliIo): Promise<number
   const pool = new KeyPool();
   const many = ids.length > 1;
   for (const id of ids) {
-    const m = await buildScenario(id, { pool, hostName: flags.host, port });
+    let m;
+    try {
+      m = await buildScenario(id, { pool, hostName: flags.host, port });
+    } catch (err) {
+      if (!(err instanceof HarnessError)) throw err;
+      io.err(`bx-hil certs: ${err.message}\n`);
+      return 2;
+    }
     const dir = many ? join(flags.out, id) : flags.out;
     try {
       await mkdir(dir, { recursive: true });

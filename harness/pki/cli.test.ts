@@ -81,6 +81,9 @@ describe('bx-hil certs', () => {
   test('an unknown scenario or a bad port is bad input (exit 2)', async () => {
     expect((await run(certsCmd, ['certs', '--scenario', 'S99', '--out', join(dir, 'x')])).code).toBe(2);
     expect((await run(certsCmd, ['certs', '--scenario', 'S1', '--out', join(dir, 'x'), '--port', '0'])).code).toBe(2);
+    const badHost = await run(certsCmd, ['certs', '--scenario', 'S1', '--out', join(dir, 'x'), '--host', 'not a host']);
+    expect(badHost.code).toBe(2);
+    expect(badHost.err).toContain('not a host');
   });
 });
 

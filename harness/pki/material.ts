@@ -5,6 +5,8 @@
  * part); a scenario that needs "another key" asks the pool for another label.
  */
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { ConfigError } from '../errors.ts';
 import {
   KeyPool,
   encodeKey,
@@ -112,14 +114,29 @@ function truncatePem(pem: string): string {
   return [lines[0], ...kept, lines[lines.length - 1], ''].join('\n');
 }
 
+const DNS_NAME = /^(?=.{1,253}$)(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** Validate the options at the edge (STYLE.md §6); throws ConfigError (BXHIL_CONFIG) naming the field. */
+export function parseBuildScenarioOptions(options: BuildScenarioOptions): { hostName: string; port: number; clientId: string } {
+  const hostName = options.hostName ?? 'localhost';
+  if (!DNS_NAME.test(hostName) && !isIP(hostName)) {
+    throw new ConfigError('hostName', hostName, `host name "${hostName}" is neither a DNS name nor an IP address; use e.g. localhost or 127.0.0.1`);
+  }
+  const port = options.port ?? 8883;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError('port', port, `port ${port} is not a TCP port (1..65535)`);
+  const clientId = options.clientId ?? 'bx-hil-device';
+  if (!/^[\x21\x23-\x2b\x2d-\x7e]{1,64}$/.test(clientId)) {
+    throw new ConfigError('clientId', clientId, `client id "${clientId}" must be 1-64 printable ASCII characters without quotes, commas or spaces (it goes into AT+KMQTTCFG)`);
+  }
+  return { hostName, port, clientId };
+}
+
 /** Build the certificates, keys, files and upload.at of one scenario. */
 export async function buildScenario(id: string, options: BuildScenarioOptions = {}): Promise<ScenarioMaterial> {
   const entry = getScenario(id);
+  const { hostName, port, clientId } = parseBuildScenarioOptions(options);
   const pool = options.pool ?? new KeyPool();
   const now = options.now ?? new Date();
-  const hostName = options.hostName ?? 'localhost';
-  const port = options.port ?? 8883;
-  const clientId = options.clientId ?? 'bx-hil-device';
   const serverNames = [...new Set([hostName, 'localhost', '127.0.0.1'])];
   const past = { notBefore: new Date(now.getTime() - 60 * DAY_MS), notAfter: new Date(now.getTime() - 30 * DAY_MS) };
   const future = { notBefore: new Date(now.getTime() + 30 * DAY_MS), notAfter: new Date(now.getTime() + 60 * DAY_MS) };

@@ -89,6 +89,12 @@ describe('catalogue data', () => {
     }
   });
 
+  test('buildScenario options are checked at the edge (ConfigError naming the field)', async () => {
+    await expect(buildScenario('S1', { hostName: 'not a host' })).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'hostName' });
+    await expect(buildScenario('S1', { port: 70000 })).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'port' });
+    await expect(buildScenario('S1', { clientId: 'a "quoted" id' })).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'clientId' });
+  });
+
   test('getScenario finds ids case-insensitively and refuses unknown ones with a stable code', () => {
     expect(getScenario('s1').id).toBe('S1');
     expect(() => getScenario('S99')).toThrowError(expect.objectContaining({ code: 'BXHIL_PKI_SCENARIO' }));
