@@ -115,6 +115,44 @@ describe('recorded ClientHello and TLS outcome', () => {
     }
   });
 
+  test.skipIf(!OPENSSL)('TLS 1.3: the device alerts unknown_ca after the server Finished -> DEVICE_REJECTED_SERVER_CERT', async () => {
+    const other = await createBasicPki({ pool: new KeyPool() });
+    const f2 = tempFiles({ 'other-ca.pem': other.ca.certPem });
+    try {
+      const r = await rig();
+      const done = runClient('openssl', ['s_client', '-connect', `127.0.0.1:${r.port}`, '-tls1_3', '-CAfile', f2.path('other-ca.pem'), '-verify_return_error', '-cert', files.path('client.pem'), '-key', files.path('client.key')], { holdStdinMs: 500, timeoutMs: 5000 });
+      const v = await r.waitForVerdict();
+      await done;
+      expect(v.code).toBe('DEVICE_REJECTED_SERVER_CERT');
+      expect(v.summary).toContain('unknown_ca');
+    } finally {
+      f2.remove();
+    }
+  });
+
+  test('a device that drops the connection after the server flight, without an alert -> DEVICE_REJECTED_SERVER_CERT', async () => {
+    const r = await rig({ tls: { maxVersion: 'TLSv1.2' } });
+    // Capture a real ClientHello from Node, replay it raw, read the server flight, then drop.
+    const hello = await new Promise<Buffer>((resolve) => {
+      const srv = net.createServer((s) => s.once('data', (d: Buffer) => {
+        resolve(d);
+        s.destroy();
+        srv.close();
+      }));
+      srv.listen(0, '127.0.0.1', () => {
+        const c = tls.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', servername: 'localhost', maxVersion: 'TLSv1.2' });
+        c.on('error', () => undefined);
+      });
+    });
+    const s = net.connect(r.port, '127.0.0.1', () => s.write(hello));
+    s.on('error', () => undefined);
+    await new Promise<void>((res) => s.once('data', () => res()));
+    s.destroy();
+    const v = await r.waitForVerdict(() => true, 5000);
+    expect(v.code).toBe('DEVICE_REJECTED_SERVER_CERT');
+    expect(v.summary).toContain('without an alert');
+  });
+
   test.skipIf(!OPENSSL)('key log: NSS lines written only when keylogPath is set', async () => {
     const dir = tempFiles({});
     try {

@@ -200,6 +200,20 @@ export function judgeRecord(r: ConnectionRecord, opts: { final?: boolean; tlsExp
     return verdict(r, 'UNKNOWN', `The TLS handshake failed: ${tls.error.message}.`, ev);
   }
 
+  if (tlsExpected && !tls && r.firstBytes === 'tls') {
+    if (!final) return undefined;
+    const ev = [...helloLine(r), 'no TLS handshake outcome: the handshake never finished', ...endLine];
+    if (r.end?.by === 'client' && r.clientHello) {
+      return verdict(
+        r,
+        'DEVICE_REJECTED_SERVER_CERT',
+        "The device closed the connection after the broker sent its certificate, without finishing the handshake and without an alert: it most likely rejected the broker's certificate.",
+        ev,
+      );
+    }
+    return verdict(r, 'HANDSHAKE_ABORTED', 'The TLS handshake started but never finished.', ev);
+  }
+
   if (tlsExpected && tls && tls.version && !tls.authorized && tls.authorizationError) {
     const ev = [...helloLine(r), `TLS ${tls.version} ${tls.cipher ?? ''} done; client certificate check: ${tls.authorizationError}`];
     if (!tls.peerCert) return verdict(r, 'NO_CLIENT_CERT', 'The device did not send a client certificate, and the broker requires one.', ev);
