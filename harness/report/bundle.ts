@@ -125,6 +125,8 @@ export interface LoadedBundle {
   meta?: Record<string, unknown>;
   /** File names under certs/. */
   certs: string[];
+  /** Files at the top of the bundle directory (events.jsonl, transcript.txt, ...), sorted. */
+  files: string[];
   /** Whether a key log / capture exists (never embedded). */
   hasKeylog: boolean;
   hasCapture: boolean;
@@ -192,7 +194,7 @@ async function readEvents(path: string, max: number, notes: string[]): Promise<{
 export async function readEvidenceBundle(dir: string, limits: BundleLimits = {}): Promise<LoadedBundle> {
   const lim = { ...defaultBundleLimits, ...limits };
   const notes: string[] = [];
-  const out: LoadedBundle = { events: [], eventsTotal: 0, certs: [], hasKeylog: false, hasCapture: false, notes };
+  const out: LoadedBundle = { events: [], eventsTotal: 0, certs: [], files: [], hasKeylog: false, hasCapture: false, notes };
   if (!(await exists(dir))) {
     notes.push('no evidence bundle was written for this test');
     return out;
@@ -225,6 +227,11 @@ export async function readEvidenceBundle(dir: string, limits: BundleLimits = {})
   } catch {
     out.certs = [];
   }
+  const entries = await readdir(dir, { withFileTypes: true });
+  out.files = entries
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
+    .sort();
   out.hasKeylog = await exists(join(dir, EVIDENCE_FILES.keylog));
   out.hasCapture = await exists(join(dir, EVIDENCE_FILES.capture));
   return out;

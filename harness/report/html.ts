@@ -31,6 +31,8 @@ export interface EvidenceView {
   transcript?: string;
   transcriptBytes?: number;
   certs: string[];
+  /** Files of the bundle, linked from the page (relative to index.html). */
+  files: string[];
   hasKeylog: boolean;
   hasCapture: boolean;
   notes: string[];
@@ -161,13 +163,14 @@ export async function buildReportModel(outDir: string, results: RunResults, opti
       const inside = relative(resolve(outDir), bundleDir);
       const escapes = inside.startsWith('..') || isAbsolute(inside);
       const b = escapes
-        ? { events: [], eventsTotal: 0, certs: [], hasKeylog: false, hasCapture: false, notes: [`evidenceDir ${JSON.stringify(t.evidenceDir)} is outside the report directory and was not read`] }
+        ? { events: [], eventsTotal: 0, certs: [], files: [], hasKeylog: false, hasCapture: false, notes: [`evidenceDir ${JSON.stringify(t.evidenceDir)} is outside the report directory and was not read`] }
         : await readEvidenceBundle(bundleDir, options.limits);
       cell.evidence = {
         dir: t.evidenceDir,
         timeline: buildTimeline(b.events),
         eventsTotal: b.eventsTotal,
         certs: b.certs,
+        files: b.files,
         hasKeylog: b.hasKeylog,
         hasCapture: b.hasCapture,
         notes: b.notes,

@@ -104,6 +104,9 @@ describe.skipIf(!haveChromium)(title, () => {
     const arrows = await page.locator('#timeline [data-arrow]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-arrow')}:${e.textContent}`));
     expect(arrows).toEqual(['to-broker:ClientHello →', 'to-module:← ServerHello', 'to-module:← Certificate', 'to-broker:CONNECT →', 'to-module:← CONNACK']);
     expect(await page.locator('#transcript').textContent()).toContain('+KMQTT_IND: 1,1');
+    const files = await page.locator('#detail a.file').evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
+    expect(files.map((f) => f.split('/').pop())).toEqual(['events.jsonl', 'meta.json', 'transcript.txt', 'verdicts.json']);
+    for (const f of files) expect(existsSync(fileURLToPath(f)), f).toBe(true);
     expect(page.url()).toContain('#test=');
     await page.screenshot({ path: join(screenshots, 'report-detail.png') });
     // The filter bar is sticky; unstick it so it does not cover the top of the element shot.

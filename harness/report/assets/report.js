@@ -312,11 +312,22 @@
     detail.appendChild(h('h3', { text: 'Transcript' }));
     detail.appendChild(ev.transcript ? h('pre', { id: 'transcript', tabindex: '0', text: ev.transcript }) : h('p', { class: 'empty', text: 'no AT transcript' }));
     var facts = h('dl', { class: 'kv' });
-    function fact(k, v) { if (v) { facts.appendChild(h('dt', { text: k })); facts.appendChild(h('dd', { text: v })); } }
-    fact('Evidence', ev.dir);
-    fact('Certificates', ev.certs.join(', '));
-    fact('Key log', ev.hasKeylog ? 'keylog.txt (not embedded)' : '');
-    fact('Capture', ev.hasCapture ? 'capture.pcapng (not embedded)' : '');
+    function fact(k, v) { if (v && (!Array.isArray(v) || v.length)) { facts.appendChild(h('dt', { text: k })); facts.appendChild(h('dd', null, v)); } }
+    // Relative links: they work from file:// and from an unpacked CI artifact.
+    function href(parts) { return ev.dir.split('/').concat(parts).map(encodeURIComponent).join('/'); }
+    function links(names, prefix) {
+      var out = [];
+      names.forEach(function (n, i) {
+        if (i) out.push(', ');
+        out.push(h('a', { href: href(prefix ? [prefix, n] : [n]), class: 'file' }, n));
+      });
+      return out;
+    }
+    fact('Directory', ev.dir);
+    fact('Files', links(ev.files.filter(function (f) { return f !== 'keylog.txt' && f !== 'capture.pcapng'; })));
+    fact('Certificates', links(ev.certs, 'certs'));
+    fact('Key log', ev.hasKeylog ? links(['keylog.txt']).concat([' (secret; not embedded)']) : '');
+    fact('Capture', ev.hasCapture ? links(['capture.pcapng']).concat([' (not embedded)']) : '');
     detail.appendChild(h('h3', { text: 'Files' }));
     detail.appendChild(facts);
     if (ev.notes.length) detail.appendChild(h('ul', { class: 'notes' }, ev.notes.map(function (n) { return h('li', { text: n }); })));
