@@ -31,6 +31,8 @@ export default defineConfig({
           name: `suites:${profile}`,
           include: ['suites/**/*.test.ts'],
           env: { BX_DEVICE: `sim:${profile}` },
+          // Suites wait on sockets and guard times, not CPU: more files in flight than cores (harness/cli/run.ts does the same).
+          maxWorkers: 3,
         },
       })),
     ],
