@@ -88,6 +88,9 @@ export function connectTcp(uri: string, target: TcpTarget, what?: string): Promi
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.off('error', fail);
+      // Until the caller wraps it (a few microtasks later), an error must not go uncaught; the
+      // wrapper's own listener sees the same error and ends the link.
+      socket.on('error', () => undefined);
       socket.setNoDelay(true);
       resolve(socket);
     });
