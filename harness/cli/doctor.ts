@@ -38,7 +38,7 @@ export function register(program: Command, io: CliIo = processIo): void {
   program
     .command('doctor')
     .description('Check certificates, keys and an AT command file before uploading them to a module')
-    .argument('<files...>', 'PEM or DER certificates and keys')
+    .argument('[files...]', 'PEM or DER certificates and keys (optional with --at: its inline data is checked too)')
     .option('--host <name>', 'host name or IP the module dials (default: the KMQTTCFG server in --at)')
     .option('--profile <firmware>', 'firmware profile: 2.6.3, legacy, reference, or a JSON profile file with "constraints"', '2.6.3')
     .option('--at <file>', 'file of AT commands to check (upload.at format or a plain list)')
@@ -52,6 +52,10 @@ export function register(program: Command, io: CliIo = processIo): void {
 
 /** The command body; resolves with the exit code. */
 export async function doctorCommand(files: string[], flags: DoctorFlags, io: CliIo): Promise<number> {
+  if (files.length === 0 && flags.at === undefined) {
+    io.err('bx-hil doctor: give certificate/key files, an AT file with --at, or both\n');
+    return 2;
+  }
   let clock: Date | undefined;
   if (flags.clock !== undefined) {
     clock = new Date(flags.clock);

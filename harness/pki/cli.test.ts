@@ -121,6 +121,7 @@ describe('bx-hil doctor', () => {
   test('bad options are bad input (exit 2)', async () => {
     const f = join(dir, 'S23', 'device.crt');
     expect((await run(doctorCmd, ['doctor', f, '--clock', 'yesterday'])).code).toBe(2);
+    expect((await run(doctorCmd, ['doctor'])).code).toBe(2);
     expect((await run(doctorCmd, ['doctor', f, '--profile', join(dir, 'missing.json')])).code).toBe(2);
   });
 

@@ -159,6 +159,24 @@ describe('doctor: AT file checks', () => {
     expect(f.file).toMatch(/^upload\.at:\d+$/);
   });
 
+  test('data inline in upload.at is checked like files when no file has the same bytes', async () => {
+    const mismatch = await runDoctor([], { at: at('S23', 'upload.at') });
+    expect(codes(mismatch, 'error')).toContain('KEY_CERT_MISMATCH');
+    expect(mismatch.files.map((f) => f.file)).toEqual(expect.arrayContaining([`${at('S23', 'upload.at')}:6`]));
+    const clean = await runDoctor([], { at: at('S1', 'upload.at') });
+    expect(clean.findings.filter((f) => f.severity !== 'info')).toEqual([]);
+    expect(codes(clean)).toEqual(expect.arrayContaining(['KEY_CERT_MATCH', 'CHAIN_OK']));
+    const both = await runDoctor([at('S1', 'device.crt')], { at: at('S1', 'upload.at') });
+    expect(both.files.filter((f) => f.certificates.some((c) => c.subject === 'CN=bx-hil-device'))).toHaveLength(1);
+  });
+
+  test('unreadable inline data is an AT_DATA_INVALID finding, not an unusable file', async () => {
+    const m = await buildScenario('S22', {});
+    const r = await runDoctor([], { at: { name: 'S22.at', data: Buffer.from(m.upload) } });
+    expect(codes(r, 'error')).toContain('AT_DATA_INVALID');
+    expect(r.exitCode).toBe(1);
+  });
+
   test('without inline data the count is checked against the file for that slot', async () => {
     const len = Buffer.byteLength(sc.get('S1')!.rootForDevice);
     const good = await runDoctor([at('S1', 'device-root.crt')], { at: { name: 'a.at', data: Buffer.from(`AT+KCERTSTORE=0,${len}\r`) } });

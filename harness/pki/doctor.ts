@@ -228,6 +228,24 @@ export async function runDoctor(inputs: DoctorInput[], options: DoctorOptions = 
     }
   }
 
+  // ---- data uploaded inline in the AT file is checked like a file, unless a given file has the same bytes
+  if (at) {
+    for (const line of at.lines) {
+      if (line.data === undefined || line.unterminated) continue;
+      const bytes = Buffer.from(line.data, 'utf8');
+      if (loaded.some((f) => f.raw?.equals(bytes))) continue;
+      const name = `${at.name}:${line.line}`;
+      try {
+        const f = await loadCertOrKeyFile({ name, data: bytes }, loadOptions);
+        loaded.push(f);
+        slots.push(f);
+      } catch (err) {
+        if (!(err instanceof PkiInputError)) throw err;
+        add('error', 'AT_DATA_INVALID', name, `the data after AT${line.name} cannot be read: ${err.message.slice(name.length + 2)}`, 'upload the PEM file exactly as exported (check it with bx-hil doctor <file>)');
+      }
+    }
+  }
+
   // ---- describe every certificate and key
   const certs: CertEntry[] = [];
   const seen = new Map<string, CertEntry>();

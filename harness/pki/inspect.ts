@@ -38,8 +38,8 @@ export interface LoadedFile {
   crls: number;
   /** PEM labels doctor does not use (e.g. `CERTIFICATE REQUEST`). */
   otherBlocks: string[];
-  /** The file's text (for AT files); not kept for key files. */
-  text?: string;
+  /** The file's bytes (to recognise the same data inline in an AT file); never printed. */
+  raw?: Buffer;
 }
 
 export interface LoadOptions {
@@ -116,7 +116,7 @@ export async function loadCertOrKeyFile(input: DoctorInput, options: LoadOptions
     text = text.replace(/\\r/g, '').replace(/\\n/g, '\n');
     format = 'pem-json-escaped';
   }
-  const loaded: LoadedFile = { file: name, bytes: data.length, format, ...endings, certs: [], keys: [], crls: 0, otherBlocks: [] };
+  const loaded: LoadedFile = { file: name, bytes: data.length, format, ...endings, certs: [], keys: [], crls: 0, otherBlocks: [], raw: data };
   const begins = (text.match(/-----BEGIN [A-Z0-9 ]+-----/g) ?? []).length;
   let index = 0;
   for (const m of text.matchAll(PEM_BLOCK)) {
