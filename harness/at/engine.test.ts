@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { EvidenceBus, EvidenceRecorder } from '../evidence.ts';
-import { memoryLinkPair, scriptedLink, type ScriptedLink } from '../link/index.ts';
+import { lineTimeMs, memoryLinkPair, pacedMemoryLinkPair, scriptedLink, type ScriptedLink } from '../link/index.ts';
 import { AtEngine, type AtEngineOptions } from './engine.ts';
 import type { AtError, CmeError } from './errors.ts';
 import type { Urc } from './urc.ts';
@@ -409,6 +409,32 @@ describe('data mode', () => {
     const err = await rejection(at.dataMode('AT+KCERTSTORE=0,3', 'abc', { guardTimeMs: 1 }));
     expect(err.code).toBe('BXHIL_AT_ERROR');
     expect(err.message).toMatch(/line endings/);
+  });
+
+  test('over a link paced at 115200 baud: every byte arrives and the data phase takes the line time', async () => {
+    const { link, device } = pacedMemoryLinkPair({ baudRate: 115_200 });
+    const at = new AtEngine(link);
+    cleanups.push(
+      () => at.close(),
+      () => link.close(),
+    );
+    const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 256));
+    let got = Buffer.alloc(0);
+    let inData = false;
+    device.on('data', (chunk: Buffer) => {
+      if (!inData) {
+        inData = true; // the command line
+        device.write('\r\nCONNECT\r\n');
+        return;
+      }
+      got = Buffer.concat([got, chunk]);
+      if (got.subarray(-3).toString('latin1') === '+++') device.write('\r\nOK\r\n');
+    });
+    const t0 = performance.now();
+    await at.dataMode('AT+KCERTSTORE=0,1000', data, { guardTimeMs: 20 });
+    const elapsed = performance.now() - t0;
+    expect(got.subarray(0, -3).equals(data)).toBe(true);
+    expect(elapsed).toBeGreaterThanOrEqual(lineTimeMs(1000, 115_200) * 0.9);
   });
 
   test('paced chunks and a custom end pattern', async () => {

@@ -254,8 +254,8 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
   async #restart(cmd: string): Promise<void> {
     const since = this.at.marker();
     await this.at.command(cmd, { expectReset: true });
+    // What was learnt about SUBACK URCs stays: a reset does not change the firmware.
     await this.at.expect((u) => u.name === 'READY', { since, timeoutMs: this.options.resetTimeoutMs });
-    this.#subAckSeen = undefined;
   }
 
   // ---- certificates and keys (bx310x-at.md §3) -------------------------------------------
