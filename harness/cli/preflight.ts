@@ -12,6 +12,9 @@ import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { preflightFailure, preflightToTap } from '../run/preflight.ts';
 import { preflightWithDriver } from '../run/preflight-driver.ts';
+import { getVirtualModule, openTarget } from '../targets.ts';
+
+const targets = { open: openTarget, virtualModule: getVirtualModule };
 import { loadRigFile, rigFromDevice } from '../run/rig.ts';
 
 interface PreflightCliOptions {
@@ -25,7 +28,7 @@ export async function preflightCommand(o: PreflightCliOptions): Promise<number> 
   const rig = o.rig ? await loadRigFile(o.rig) : rigFromDevice(o.device ?? process.env['BX_DEVICE'] ?? 'sim:2.6.3');
   for (const w of rig.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
   // Devices in parallel: each probe broker listens on its own port.
-  const results = await Promise.all(rig.devices.map((d) => preflightWithDriver(d)));
+  const results = await Promise.all(rig.devices.map((d) => preflightWithDriver(d, targets)));
   const tapToStdout = o.tap === true;
   const say = (line: string) => (tapToStdout ? process.stderr : process.stdout).write(`${line}\n`);
   for (const r of results) {

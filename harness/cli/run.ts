@@ -26,6 +26,9 @@ import { outcomeOf } from '../run/known-issues.ts';
 import { mergeRunResults, summarize, summaryLine, type RawTestRecord } from '../run/results.ts';
 import { loadRigFile, rigFromDevice, type RigConfig } from '../run/rig.ts';
 import { preflightWithDriver } from '../run/preflight-driver.ts';
+import { getVirtualModule, openTarget } from '../targets.ts';
+
+const targets = { open: openTarget, virtualModule: getVirtualModule };
 import { finishReport } from '../run/report.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -206,7 +209,7 @@ async function runOneDevice(rig: RigConfig, deviceId: string, opts: RunOptions, 
     {
       harnessVersion: pkg.version,
       log,
-      ...(opts.preflight ? { preflight: (d) => preflightWithDriver(d) } : {}),
+      ...(opts.preflight ? { preflight: (d) => preflightWithDriver(d, targets) } : {}),
       runSuites: (ctx) => runSuitesWithVitest(ctx, opts, prefix),
     },
   );
