@@ -18,7 +18,9 @@ interface CompareFlags {
 export function register(program: Command): void {
   program
     .command('compare')
-    .description('List regressions, fixes, new and removed tests between two results.json files; exit 1 on a regression')
+    .description(
+      'List regressions, fixes, new and removed tests between two results.json files; exit 1 on a regression',
+    )
     .argument('<baseline>', 'results.json of the reference run (e.g. the previous firmware)')
     .argument('<candidate>', 'results.json of the run under review (e.g. the new firmware)')
     .option('--json', 'print the comparison as JSON instead of text')
@@ -28,7 +30,10 @@ export function register(program: Command): void {
       const [baseline, candidate] = await Promise.all([readRunResults(baselinePath), readRunResults(candidatePath)]);
       const comparison = compareResults(baseline, candidate);
       if (flags.json) process.stdout.write(`${JSON.stringify(comparison, null, 2)}\n`);
-      else process.stdout.write(`${formatComparison(comparison, { baselineLabel: flags.baselineLabel, candidateLabel: flags.candidateLabel })}\n`);
+      else
+        process.stdout.write(
+          `${formatComparison(comparison, { baselineLabel: flags.baselineLabel, candidateLabel: flags.candidateLabel })}\n`,
+        );
       process.exitCode = comparison.regressions.length > 0 ? 1 : 0;
     });
 }

@@ -12,9 +12,13 @@ import type { EvidenceEvent } from '../evidence.ts';
 import { readEvidenceBundle, writeEvidenceBundle } from './bundle.ts';
 import { EVIDENCE_FILES } from './types.ts';
 
-const keyPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+const keyPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
+  type: 'pkcs8',
+  format: 'pem',
+}) as string;
 const keyLines = keyPem.split('\n').filter((l) => l && !l.startsWith('-----'));
-const certPem = '-----BEGIN CERTIFICATE-----\nMIIBfake0certificate0body0for0the0test0only0AAAA\n-----END CERTIFICATE-----\n';
+const certPem =
+  '-----BEGIN CERTIFICATE-----\nMIIBfake0certificate0body0for0the0test0only0AAAA\n-----END CERTIFICATE-----\n';
 
 let root: string;
 beforeAll(async () => {
@@ -24,7 +28,13 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function ev(t: number, source: EvidenceEvent['source'], kind: string, summary: string, data?: Record<string, unknown>): EvidenceEvent {
+function ev(
+  t: number,
+  source: EvidenceEvent['source'],
+  kind: string,
+  summary: string,
+  data?: Record<string, unknown>,
+): EvidenceEvent {
   return { t, wall: new Date(1_700_000_000_000 + t).toISOString(), source, kind, scope: 'dev0', summary, data };
 }
 
@@ -59,13 +69,30 @@ describe('writeEvidenceBundle', () => {
       transcriptJson: { lines: [{ dir: 'tx', text: 'AT+CGMR' }] },
       verdicts: [{ code: 'OK', summary: 'connected' }],
       meta: { device: 'sim-2.6.3', firmware: '2.6.3' },
-      certs: [{ name: 'server', pem: certPem }, { name: '../../etc/passwd', pem: certPem }],
+      certs: [
+        { name: 'server', pem: certPem },
+        { name: '../../etc/passwd', pem: certPem },
+      ],
     });
     const files = (await readdir(dir, { recursive: true })).sort();
-    expect(files).toEqual(['certs', 'certs/_.._etc_passwd.pem', 'certs/server.pem', 'events.jsonl', 'meta.json', 'transcript.json', 'transcript.txt', 'verdicts.json'].sort());
+    expect(files).toEqual(
+      [
+        'certs',
+        'certs/_.._etc_passwd.pem',
+        'certs/server.pem',
+        'events.jsonl',
+        'meta.json',
+        'transcript.json',
+        'transcript.txt',
+        'verdicts.json',
+      ].sort(),
+    );
     const lines = (await readFile(join(dir, EVIDENCE_FILES.events), 'utf8')).trim().split('\n');
     expect(lines.map((l) => (JSON.parse(l) as EvidenceEvent).kind)).toEqual(['command', 'client-hello']);
-    expect(JSON.parse(await readFile(join(dir, EVIDENCE_FILES.meta), 'utf8'))).toEqual({ device: 'sim-2.6.3', firmware: '2.6.3' });
+    expect(JSON.parse(await readFile(join(dir, EVIDENCE_FILES.meta), 'utf8'))).toEqual({
+      device: 'sim-2.6.3',
+      firmware: '2.6.3',
+    });
     expect(await readFile(join(dir, 'certs/server.pem'), 'utf8')).toBe(certPem);
   });
 
@@ -77,7 +104,10 @@ describe('writeEvidenceBundle', () => {
       transcriptJson: { lines: [{ text: keyPem }] },
       verdicts: [{ evidence: [keyPem] }],
       meta: { clientKey: keyPem, passphrase: 'open-sesame' },
-      certs: [{ name: 'client', pem: certPem }, { name: 'client-key', pem: keyPem }],
+      certs: [
+        { name: 'client', pem: certPem },
+        { name: 'client-key', pem: keyPem },
+      ],
     });
     const text = await allText(dir);
     for (const line of keyLines) {
@@ -97,14 +127,25 @@ describe('writeEvidenceBundle', () => {
 
   test('includeSecrets: true keeps the key, and a key log is written (0600) only when given', async () => {
     const dir = join(root, 'with-secrets');
-    await writeEvidenceBundle(dir, { certs: [{ name: 'client-key', pem: keyPem }], keylog: 'CLIENT_RANDOM 00 11\n' }, { includeSecrets: true });
+    await writeEvidenceBundle(
+      dir,
+      { certs: [{ name: 'client-key', pem: keyPem }], keylog: 'CLIENT_RANDOM 00 11\n' },
+      { includeSecrets: true },
+    );
     expect(await readFile(join(dir, 'certs/client-key.pem'), 'utf8')).toBe(keyPem);
     expect(await readFile(join(dir, EVIDENCE_FILES.keylog), 'utf8')).toBe('CLIENT_RANDOM 00 11\n');
     expect((await stat(join(dir, EVIDENCE_FILES.keylog))).mode & 0o077).toBe(0);
   });
 
   test('rejects a certificate name that is empty once made safe, naming the field', async () => {
-    await expect(writeEvidenceBundle(join(root, 'bad'), { certs: [{ name: 'ok', pem: certPem }, { name: '..', pem: certPem }] })).rejects.toMatchObject({
+    await expect(
+      writeEvidenceBundle(join(root, 'bad'), {
+        certs: [
+          { name: 'ok', pem: certPem },
+          { name: '..', pem: certPem },
+        ],
+      }),
+    ).rejects.toMatchObject({
       code: 'BXHIL_CONFIG',
       field: 'certs[1].name',
     });
@@ -116,7 +157,10 @@ describe('readEvidenceBundle', () => {
     const dir = join(root, 'long');
     const events = Array.from({ length: 50 }, (_, i) => ev(i, i % 2 ? 'at' : 'mqtt', 'x', `event ${i}`));
     await writeEvidenceBundle(dir, { events });
-    await writeFile(join(dir, EVIDENCE_FILES.events), `${await readFile(join(dir, EVIDENCE_FILES.events), 'utf8')}not json\n`);
+    await writeFile(
+      join(dir, EVIDENCE_FILES.events),
+      `${await readFile(join(dir, EVIDENCE_FILES.events), 'utf8')}not json\n`,
+    );
     const b = await readEvidenceBundle(dir, { maxEvents: 10 });
     expect(b.eventsTotal).toBe(50);
     expect(b.events.map((e) => e.summary)).toEqual([0, 1, 2, 3, 4, 45, 46, 47, 48, 49].map((i) => `event ${i}`));
@@ -127,7 +171,11 @@ describe('readEvidenceBundle', () => {
   test('cuts a long transcript to the limit (head + tail) and re-redacts a bundle written with secrets', async () => {
     const dir = join(root, 'big-transcript');
     const transcript = `START\n${'x'.repeat(10_000)}\n${keyPem}END\n`;
-    await writeEvidenceBundle(dir, { transcriptText: transcript, events: [ev(1, 'at', 'c', keyPem)] }, { includeSecrets: true });
+    await writeEvidenceBundle(
+      dir,
+      { transcriptText: transcript, events: [ev(1, 'at', 'c', keyPem)] },
+      { includeSecrets: true },
+    );
     const b = await readEvidenceBundle(dir, { maxTranscriptBytes: 2000 });
     expect(b.transcriptBytes).toBe(Buffer.byteLength(transcript));
     expect(b.transcript!.startsWith('START')).toBe(true);

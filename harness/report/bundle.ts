@@ -45,7 +45,12 @@ export function certFileName(name: string, index: number): string {
     .replace(/\.pem$/i, '')
     .replace(/[^A-Za-z0-9._-]/g, '_')
     .replace(/^\.+/, '');
-  if (base === '') throw new ConfigError(`certs[${index}].name`, name, `certificate name ${JSON.stringify(name)} is empty once unsafe characters are removed: name it with letters, digits, ".", "_" or "-" (e.g. "server" or "ca-root")`);
+  if (base === '')
+    throw new ConfigError(
+      `certs[${index}].name`,
+      name,
+      `certificate name ${JSON.stringify(name)} is empty once unsafe characters are removed: name it with letters, digits, ".", "_" or "-" (e.g. "server" or "ca-root")`,
+    );
   return `${base}.pem`;
 }
 
@@ -75,7 +80,11 @@ function redactEvents(events: EvidenceEvent[]): EvidenceEvent[] {
  * Writes a test's evidence bundle into `dir` (created if needed). Only the parts given are
  * written; an existing bundle's other files are left alone.
  */
-export async function writeEvidenceBundle(dir: string, bundle: EvidenceBundle, options: WriteBundleOptions = {}): Promise<void> {
+export async function writeEvidenceBundle(
+  dir: string,
+  bundle: EvidenceBundle,
+  options: WriteBundleOptions = {},
+): Promise<void> {
   const keep = options.includeSecrets === true;
   const text = (s: string): string => (keep ? s : redactSecrets(s));
   const value = <T>(v: T): T => (keep ? v : redactValue(v));
@@ -86,17 +95,24 @@ export async function writeEvidenceBundle(dir: string, bundle: EvidenceBundle, o
     const body = events.map((e) => JSON.stringify(e)).join('\n');
     writes.push(writeFile(join(dir, EVIDENCE_FILES.events), body === '' ? '' : `${body}\n`));
   }
-  if (bundle.transcriptText !== undefined) writes.push(writeFile(join(dir, EVIDENCE_FILES.transcriptText), text(bundle.transcriptText)));
-  if (bundle.transcriptJson !== undefined) writes.push(writeFile(join(dir, EVIDENCE_FILES.transcriptJson), `${JSON.stringify(value(bundle.transcriptJson), null, 2)}\n`));
-  if (bundle.verdicts) writes.push(writeFile(join(dir, EVIDENCE_FILES.verdicts), `${JSON.stringify(value(bundle.verdicts), null, 2)}\n`));
-  if (bundle.meta) writes.push(writeFile(join(dir, EVIDENCE_FILES.meta), `${JSON.stringify(value(bundle.meta), null, 2)}\n`));
+  if (bundle.transcriptText !== undefined)
+    writes.push(writeFile(join(dir, EVIDENCE_FILES.transcriptText), text(bundle.transcriptText)));
+  if (bundle.transcriptJson !== undefined)
+    writes.push(
+      writeFile(join(dir, EVIDENCE_FILES.transcriptJson), `${JSON.stringify(value(bundle.transcriptJson), null, 2)}\n`),
+    );
+  if (bundle.verdicts)
+    writes.push(writeFile(join(dir, EVIDENCE_FILES.verdicts), `${JSON.stringify(value(bundle.verdicts), null, 2)}\n`));
+  if (bundle.meta)
+    writes.push(writeFile(join(dir, EVIDENCE_FILES.meta), `${JSON.stringify(value(bundle.meta), null, 2)}\n`));
   if (bundle.certs && bundle.certs.length > 0) {
     const names = bundle.certs.map((c, i) => certFileName(c.name, i));
     const certDir = join(dir, EVIDENCE_FILES.certs);
     await mkdir(certDir, { recursive: true });
     bundle.certs.forEach((c, i) => writes.push(writeFile(join(certDir, names[i]!), text(c.pem))));
   }
-  if (bundle.keylog !== undefined) writes.push(writeFile(join(dir, EVIDENCE_FILES.keylog), bundle.keylog, { mode: 0o600 }));
+  if (bundle.keylog !== undefined)
+    writes.push(writeFile(join(dir, EVIDENCE_FILES.keylog), bundle.keylog, { mode: 0o600 }));
   await Promise.all(writes);
 }
 
@@ -147,13 +163,18 @@ async function readJson(path: string, notes: string[]): Promise<unknown> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as unknown;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') notes.push(`${path.split(/[\\/]/).pop()} could not be read: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      notes.push(`${path.split(/[\\/]/).pop()} could not be read: ${(err as Error).message}`);
     return undefined;
   }
 }
 
 /** Reads events.jsonl keeping the first and last `max / 2` events; bad lines are counted in notes. */
-async function readEvents(path: string, max: number, notes: string[]): Promise<{ events: EvidenceEvent[]; total: number }> {
+async function readEvents(
+  path: string,
+  max: number,
+  notes: string[],
+): Promise<{ events: EvidenceEvent[]; total: number }> {
   const head: EvidenceEvent[] = [];
   const tail: EvidenceEvent[] = [];
   const headMax = Math.ceil(max / 2);
@@ -170,7 +191,12 @@ async function readEvents(path: string, max: number, notes: string[]): Promise<{
       bad++;
       continue;
     }
-    if (typeof event !== 'object' || event === null || typeof event.t !== 'number' || typeof event.source !== 'string') {
+    if (
+      typeof event !== 'object' ||
+      event === null ||
+      typeof event.t !== 'number' ||
+      typeof event.source !== 'string'
+    ) {
       bad++;
       continue;
     }
@@ -183,7 +209,10 @@ async function readEvents(path: string, max: number, notes: string[]): Promise<{
   }
   if (bad > 0) notes.push(`${bad} line(s) of events.jsonl were not evidence events and were skipped`);
   const omitted = total - head.length - tail.length;
-  if (omitted > 0) notes.push(`${omitted} of ${total} events omitted from the middle (limit ${max} per test); the full list is in events.jsonl`);
+  if (omitted > 0)
+    notes.push(
+      `${omitted} of ${total} events omitted from the middle (limit ${max} per test); the full list is in events.jsonl`,
+    );
   return { events: [...head, ...tail], total };
 }
 
@@ -194,7 +223,15 @@ async function readEvents(path: string, max: number, notes: string[]): Promise<{
 export async function readEvidenceBundle(dir: string, limits: BundleLimits = {}): Promise<LoadedBundle> {
   const lim = { ...defaultBundleLimits, ...limits };
   const notes: string[] = [];
-  const out: LoadedBundle = { events: [], eventsTotal: 0, certs: [], files: [], hasKeylog: false, hasCapture: false, notes };
+  const out: LoadedBundle = {
+    events: [],
+    eventsTotal: 0,
+    certs: [],
+    files: [],
+    hasKeylog: false,
+    hasCapture: false,
+    notes,
+  };
   if (!(await exists(dir))) {
     notes.push('no evidence bundle was written for this test');
     return out;
@@ -221,7 +258,8 @@ export async function readEvidenceBundle(dir: string, limits: BundleLimits = {})
   const verdicts = await readJson(join(dir, EVIDENCE_FILES.verdicts), notes);
   if (Array.isArray(verdicts)) out.verdicts = redactValue(verdicts);
   const meta = await readJson(join(dir, EVIDENCE_FILES.meta), notes);
-  if (meta !== null && typeof meta === 'object' && !Array.isArray(meta)) out.meta = redactValue(meta as Record<string, unknown>);
+  if (meta !== null && typeof meta === 'object' && !Array.isArray(meta))
+    out.meta = redactValue(meta as Record<string, unknown>);
   try {
     out.certs = (await readdir(join(dir, EVIDENCE_FILES.certs))).sort();
   } catch {

@@ -29,11 +29,20 @@ function has(tool: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 }
 
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd: opts.cwd ?? repo, env: { ...process.env, ...opts.env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
+    execFile(
+      cmd,
+      args,
+      { cwd: opts.cwd ?? repo, env: { ...process.env, ...opts.env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -92,10 +101,13 @@ describe('CI examples', () => {
     expect((artifacts.reports as Y).junit).toEqual(['reports/$RIG/junit.xml', 'reports/$RIG/preflight.xml']);
   });
 
-  test.each(['ci/rigs/bench-1.yaml', 'ci/rigs/lab-rack3.yaml', 'ci/rigs/virtual.yaml'])('%s is a valid rig file', async (p) => {
-    const rig = await loadRigFile(join(repo, p));
-    expect(rig.devices.length).toBeGreaterThan(0);
-  });
+  test.each(['ci/rigs/bench-1.yaml', 'ci/rigs/lab-rack3.yaml', 'ci/rigs/virtual.yaml'])(
+    '%s is a valid rig file',
+    async (p) => {
+      const rig = await loadRigFile(join(repo, p));
+      expect(rig.devices.length).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe('ci/run-hil.sh input errors', () => {
@@ -114,7 +126,9 @@ describe('ci/run-hil.sh input errors', () => {
     const dir = await mkdtemp(join(tmpdir(), 'bxhil-runhil-'));
     try {
       await writeFile(join(dir, 'rig.yaml'), 'devices:\n  - id: a\n');
-      const r = await run('ci/run-hil.sh', [join(dir, 'rig.yaml'), join(dir, 'out')], { env: { BX_HIL_NO_INSTALL: '1' } });
+      const r = await run('ci/run-hil.sh', [join(dir, 'rig.yaml'), join(dir, 'out')], {
+        env: { BX_HIL_NO_INSTALL: '1' },
+      });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/devices\[0\]\.uri/);
       expect(existsSync(join(dir, 'out', 'results.json'))).toBe(false);
@@ -125,7 +139,10 @@ describe('ci/run-hil.sh input errors', () => {
 });
 
 const peers = ['openssl', 'mosquitto', 'mosquitto_pub'].filter((t) => !has(t));
-const certsTitle = peers.length === 0 ? 'docker certs + mosquitto.conf against a real mosquitto' : `docker certs + mosquitto.conf against a real mosquitto (skipped: ${peers.join(', ')} not installed; apt-get install openssl mosquitto mosquitto-clients)`;
+const certsTitle =
+  peers.length === 0
+    ? 'docker certs + mosquitto.conf against a real mosquitto'
+    : `docker certs + mosquitto.conf against a real mosquitto (skipped: ${peers.join(', ')} not installed; apt-get install openssl mosquitto mosquitto-clients)`;
 
 /** A free port: mosquitto cannot listen on port 0 and report it, so ask the OS for one first. */
 function freePort(): Promise<number> {
@@ -169,7 +186,9 @@ interface Broker {
  */
 async function startMosquitto(confFile: string, certDir: string, containerPorts: number[]): Promise<Broker> {
   const ports = await Promise.all(containerPorts.map(() => freePort()));
-  let conf = read(confFile).replaceAll('/mosquitto/certs/', `${certDir}/`).replace(/^listener 1883\n(?:allow_anonymous true\n)?/m, '');
+  let conf = read(confFile)
+    .replaceAll('/mosquitto/certs/', `${certDir}/`)
+    .replace(/^listener 1883\n(?:allow_anonymous true\n)?/m, '');
   containerPorts.forEach((p, i) => (conf = conf.replace(`listener ${p}`, `listener ${ports[i]} 127.0.0.1`)));
   conf += `\nuser ${process.env.USER ?? 'root'}\n`;
   await writeFile(join(certDir, 'test-mosquitto.conf'), conf);
@@ -206,7 +225,9 @@ describe.skipIf(peers.length > 0)(certsTitle, () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'bxhil-compose-'));
     await chmod(dir, 0o755);
-    const gen = await run('sh', ['ci/docker/gen-certs.sh', dir], { env: { BX_HIL_CERT_OWNER: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` } });
+    const gen = await run('sh', ['ci/docker/gen-certs.sh', dir], {
+      env: { BX_HIL_CERT_OWNER: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` },
+    });
     expect(gen.code, gen.stderr).toBe(0);
     broker = await startMosquitto('ci/docker/mosquitto.conf', dir, [8883, 8884]);
     [mtlsPort, tlsPort] = broker.ports as [number, number];
@@ -228,8 +249,25 @@ describe.skipIf(peers.length > 0)(certsTitle, () => {
   });
 
   test('mTLS listener: a client with the generated certificate publishes; one without is refused', async () => {
-    const base = ['-h', 'localhost', '-p', String(mtlsPort), '--cafile', join(dir, 'ca.crt'), '-t', 'bx/dut/status', '-m', 'online'];
-    const ok = await run('mosquitto_pub', [...base, '--cert', join(dir, 'client.crt'), '--key', join(dir, 'client.key')]);
+    const base = [
+      '-h',
+      'localhost',
+      '-p',
+      String(mtlsPort),
+      '--cafile',
+      join(dir, 'ca.crt'),
+      '-t',
+      'bx/dut/status',
+      '-m',
+      'online',
+    ];
+    const ok = await run('mosquitto_pub', [
+      ...base,
+      '--cert',
+      join(dir, 'client.crt'),
+      '--key',
+      join(dir, 'client.key'),
+    ]);
     expect(ok.code, `${ok.stderr}\n${broker!.log()}`).toBe(0);
     const refused = await run('mosquitto_pub', base);
     // P15: the exit code for the same fault varies; assert only that it failed.
@@ -238,34 +276,50 @@ describe.skipIf(peers.length > 0)(certsTitle, () => {
   });
 
   test('TLS-only listener: a client without a certificate publishes, and it verifies the server name', async () => {
-    const ok = await run('mosquitto_pub', ['-h', 'localhost', '-p', String(tlsPort), '--cafile', join(dir, 'ca.crt'), '-t', 'bx/dut/status', '-m', 'online']);
+    const ok = await run('mosquitto_pub', [
+      '-h',
+      'localhost',
+      '-p',
+      String(tlsPort),
+      '--cafile',
+      join(dir, 'ca.crt'),
+      '-t',
+      'bx/dut/status',
+      '-m',
+      'online',
+    ]);
     expect(ok.code, ok.stderr).toBe(0);
   });
 });
 
-describe.skipIf(peers.length > 0)(certsTitle.replace('docker certs', 'compose profile bx-hil (bx-hil certs S1)'), () => {
-  let dir: string;
-  let broker: Broker | undefined;
+describe.skipIf(peers.length > 0)(
+  certsTitle.replace('docker certs', 'compose profile bx-hil (bx-hil certs S1)'),
+  () => {
+    let dir: string;
+    let broker: Broker | undefined;
 
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'bxhil-compose-s1-'));
-    await chmod(dir, 0o755);
-    const gen = await run('sh', ['ci/docker/bx-hil-certs.sh', dir], { env: { BX_HIL_CERT_OWNER: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` } });
-    expect(gen.code, gen.stderr).toBe(0);
-    broker = await startMosquitto('ci/docker/mosquitto-bx-hil.conf', dir, [8883]);
-  });
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'bxhil-compose-s1-'));
+      await chmod(dir, 0o755);
+      const gen = await run('sh', ['ci/docker/bx-hil-certs.sh', dir], {
+        env: { BX_HIL_CERT_OWNER: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` },
+      });
+      expect(gen.code, gen.stderr).toBe(0);
+      broker = await startMosquitto('ci/docker/mosquitto-bx-hil.conf', dir, [8883]);
+    });
 
-  afterAll(async () => {
-    broker?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+    afterAll(async () => {
+      broker?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
 
-  test('the device certificate and key of upload.at connect to the scenario broker', async () => {
-    const ok = await run('mosquitto_pub', [
-      ...['-h', 'localhost', '-p', String(broker!.ports[0]), '--cafile', join(dir, 'root-ca.crt')],
-      ...['--cert', join(dir, 'device.crt'), '--key', join(dir, 'device.key'), '-t', 'bx/dut/status', '-m', 'online'],
-    ]);
-    expect(ok.code, `${ok.stderr}\n${broker!.log()}`).toBe(0);
-    expect(await readFile(join(dir, 'upload.at'), 'utf8')).toMatch(/AT\+KPRIVKSTORE=0,\d+/);
-  });
-});
+    test('the device certificate and key of upload.at connect to the scenario broker', async () => {
+      const ok = await run('mosquitto_pub', [
+        ...['-h', 'localhost', '-p', String(broker!.ports[0]), '--cafile', join(dir, 'root-ca.crt')],
+        ...['--cert', join(dir, 'device.crt'), '--key', join(dir, 'device.key'), '-t', 'bx/dut/status', '-m', 'online'],
+      ]);
+      expect(ok.code, `${ok.stderr}\n${broker!.log()}`).toBe(0);
+      expect(await readFile(join(dir, 'upload.at'), 'utf8')).toMatch(/AT\+KPRIVKSTORE=0,\d+/);
+    });
+  },
+);

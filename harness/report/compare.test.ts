@@ -25,7 +25,10 @@ describe('compareResults', () => {
   const c = compareResults(base, cand);
 
   test('regressions: pass -> fail', () => {
-    expect(ids(c.regressions)).toEqual(['mqtt/keep-alive PINGREQ within 1.5 x keepAlive', 'tls-handshake/S3 expired server certificate']);
+    expect(ids(c.regressions)).toEqual([
+      'mqtt/keep-alive PINGREQ within 1.5 x keepAlive',
+      'tls-handshake/S3 expired server certificate',
+    ]);
   });
 
   test('fixes: expected-fail -> fixed', () => {
@@ -38,7 +41,9 @@ describe('compareResults', () => {
   });
 
   test('security failures of the candidate, marked new', () => {
-    expect(c.securityFailures.map((s) => [s.test.id, s.isNew])).toEqual([['tls-handshake/S3 expired server certificate', true]]);
+    expect(c.securityFailures.map((s) => [s.test.id, s.isNew])).toEqual([
+      ['tls-handshake/S3 expired server certificate', true],
+    ]);
   });
 
   test('unchanged counts the rest; nothing else is "changed"', () => {
@@ -52,8 +57,20 @@ describe('compareResults', () => {
       ...base,
       tests: over.map((o, i) => ({ ...base.tests[0]!, id: `t/${i}`, ...o })),
     });
-    const b = mk([{ outcome: 'expected-fail' }, { outcome: 'pass' }, { outcome: 'fail', verdict: { code: 'A', summary: 'a' } }, { outcome: 'pass' }, { outcome: 'skip' }]);
-    const k = mk([{ outcome: 'fail' }, { outcome: 'expected-fail' }, { outcome: 'fail', verdict: { code: 'B', summary: 'b' } }, { outcome: 'fixed' }, { outcome: 'fail' }]);
+    const b = mk([
+      { outcome: 'expected-fail' },
+      { outcome: 'pass' },
+      { outcome: 'fail', verdict: { code: 'A', summary: 'a' } },
+      { outcome: 'pass' },
+      { outcome: 'skip' },
+    ]);
+    const k = mk([
+      { outcome: 'fail' },
+      { outcome: 'expected-fail' },
+      { outcome: 'fail', verdict: { code: 'B', summary: 'b' } },
+      { outcome: 'fixed' },
+      { outcome: 'fail' },
+    ]);
     const r = compareResults(b, k);
     expect(ids(r.regressions)).toEqual(['t/0']);
     expect(ids(r.changed)).toEqual(['t/1', 't/2', 't/4']);
@@ -64,7 +81,10 @@ describe('compareResults', () => {
     const twoDevices: RunResults = {
       ...cand,
       devices: [...cand.devices, { id: 'bench-2', uri: 'serial:/dev/ttyUSB1', firmware: '2.6.3' }],
-      tests: [...cand.tests, ...cand.tests.map((t) => ({ ...t, device: 'bench-2', outcome: 'pass' as const, securityFailure: undefined }))],
+      tests: [
+        ...cand.tests,
+        ...cand.tests.map((t) => ({ ...t, device: 'bench-2', outcome: 'pass' as const, securityFailure: undefined })),
+      ],
     };
     const r = compareResults(base, twoDevices);
     expect(r.regressions.map((x) => x.label).sort()).toEqual([
@@ -81,14 +101,22 @@ describe('formatComparison', () => {
   test('speaks to a release manager', () => {
     const text = formatComparison(compareResults(base, cand));
     expect(text).toContain('2 regressions:');
-    expect(text).toContain('was passing on 2.6.2, now fails on 2.6.3: the module completed the handshake with a server whose certificate expired 2 days ago and sent CONNECT (DEVICE_ACCEPTED_EXPIRED_SERVER_CERT)');
+    expect(text).toContain(
+      'was passing on 2.6.2, now fails on 2.6.3: the module completed the handshake with a server whose certificate expired 2 days ago and sent CONNECT (DEVICE_ACCEPTED_EXPIRED_SERVER_CERT)',
+    );
     expect(text).toContain('fix: firmware must check notAfter');
-    expect(text).toContain('SECURITY: 1 security failure on 2.6.3 (1 new since 2.6.2): the module connected to a server it must refuse');
+    expect(text).toContain(
+      'SECURITY: 1 security failure on 2.6.3 (1 new since 2.6.2): the module connected to a server it must refuse',
+    );
     expect(text).toContain('1 fix:');
-    expect(text).toMatch(/was a known failure on 2\.6\.2 \(will message not sent when Wi-Fi drops\), now passes on 2\.6\.3/);
+    expect(text).toMatch(
+      /was a known failure on 2\.6\.2 \(will message not sent when Wi-Fi drops\), now passes on 2\.6\.3/,
+    );
     expect(text).toContain('1 new test on 2.6.3:');
     expect(text).toContain('1 removed test (ran on 2.6.2, not on 2.6.3):');
-    expect(text).toMatch(/Verdict: 2\.6\.3 REGRESSES against 2\.6\.2: 2 regressions \(1 security failure, 2 failing tests in all\)\.$/);
+    expect(text).toMatch(
+      /Verdict: 2\.6\.3 REGRESSES against 2\.6\.2: 2 regressions \(1 security failure, 2 failing tests in all\)\.$/,
+    );
   });
 
   test('labels can be given; identical runs say no regression', () => {
@@ -139,9 +167,14 @@ describe('bx-hil compare (CLI)', { timeout: 90_000 }, () => {
 
   function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [join(repo, 'bin/bx-hil.js'), 'compare', ...args], { cwd: repo, timeout: 80_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-      });
+      execFile(
+        process.execPath,
+        [join(repo, 'bin/bx-hil.js'), 'compare', ...args],
+        { cwd: repo, timeout: 80_000, env: { ...process.env, NO_COLOR: '1' } },
+        (err, stdout, stderr) => {
+          resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+        },
+      );
     });
   }
 
@@ -153,7 +186,14 @@ describe('bx-hil compare (CLI)', { timeout: 90_000 }, () => {
   });
 
   test('exit 0 without regression (reverse direction: 2.6.2 against 2.6.3 has fixes only)', async () => {
-    const r = await run(files['cand.json']!, files['base.json']!, '--baseline-label', 'new', '--candidate-label', 'old');
+    const r = await run(
+      files['cand.json']!,
+      files['base.json']!,
+      '--baseline-label',
+      'new',
+      '--candidate-label',
+      'old',
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Comparing old (candidate) with new (baseline)');
   });

@@ -77,7 +77,10 @@ function group(r: RunResults): Map<string, TestResult[]> {
 }
 
 /** Pairs the results of one test id (see the file comment). */
-function pair(b: TestResult[], c: TestResult[]): { pairs: [TestResult, TestResult][]; onlyB: TestResult[]; onlyC: TestResult[] } {
+function pair(
+  b: TestResult[],
+  c: TestResult[],
+): { pairs: [TestResult, TestResult][]; onlyB: TestResult[]; onlyC: TestResult[] } {
   if (b.length === 1 && c.length === 1) return { pairs: [[b[0]!, c[0]!]], onlyB: [], onlyC: [] };
   const pairs: [TestResult, TestResult][] = [];
   let restB = [...b];
@@ -135,13 +138,15 @@ export function compareResults(baseline: RunResults, candidate: RunResults): Com
       else if (PASSING.includes(to) && (from === 'fail' || FAILING_KNOWN.includes(from))) out.fixes.push(change);
       else if (from !== to || (bt.verdict?.code ?? '') !== (ct.verdict?.code ?? '')) {
         // pass <-> fixed is the same behaviour (a known issue was added or dropped): not a change.
-        if (PASSING.includes(from) && PASSING.includes(to) && (bt.verdict?.code ?? '') === (ct.verdict?.code ?? '')) out.unchanged++;
+        if (PASSING.includes(from) && PASSING.includes(to) && (bt.verdict?.code ?? '') === (ct.verdict?.code ?? ''))
+          out.unchanged++;
         else out.changed.push(change);
       } else out.unchanged++;
     }
   }
   for (const t of candidate.tests) {
-    if (t.securityFailure) out.securityFailures.push({ label: label(t), test: t, isNew: !baselineSecurity.has(`${t.id}\u0000${t.device}`) });
+    if (t.securityFailure)
+      out.securityFailures.push({ label: label(t), test: t, isNew: !baselineSecurity.has(`${t.id}\u0000${t.device}`) });
   }
   return out;
 }
@@ -177,7 +182,10 @@ function why(t: TestResult | undefined): string {
 function sentence(ch: TestChange, bl: string, cl: string): string {
   const b = ch.baseline!;
   const c = ch.candidate!;
-  const was = b.outcome === 'expected-fail' && b.knownIssue ? `was a known failure on ${bl} (${b.knownIssue.reason})` : `was ${OUTCOME_WORDS[b.outcome]} on ${bl}`;
+  const was =
+    b.outcome === 'expected-fail' && b.knownIssue
+      ? `was a known failure on ${bl} (${b.knownIssue.reason})`
+      : `was ${OUTCOME_WORDS[b.outcome]} on ${bl}`;
   switch (c.outcome) {
     case 'fail':
       return `${was}, now fails on ${cl}: ${why(c)}`;
@@ -208,7 +216,9 @@ export function formatComparison(c: Comparison, options: FormatOptions = {}): st
   lines.push('');
   if (c.securityFailures.length > 0) {
     const fresh = c.securityFailures.filter((s) => s.isNew).length;
-    lines.push(`SECURITY: ${plural(c.securityFailures.length, 'security failure')} on ${cl}${fresh > 0 ? ` (${fresh} new since ${bl})` : ''}: the module connected to a server it must refuse`);
+    lines.push(
+      `SECURITY: ${plural(c.securityFailures.length, 'security failure')} on ${cl}${fresh > 0 ? ` (${fresh} new since ${bl})` : ''}: the module connected to a server it must refuse`,
+    );
     for (const s of c.securityFailures) lines.push(`  - ${s.label}${s.isNew ? ' [NEW]' : ''}: ${why(s.test)}`);
     lines.push('');
   }
@@ -219,29 +229,52 @@ export function formatComparison(c: Comparison, options: FormatOptions = {}): st
     lines.push('');
   };
   section(`${plural(c.regressions.length, 'regression')}:`, c.regressions, (ch) => {
-    const out = [`  - ${ch.label}${ch.candidate?.securityFailure ? ' [SECURITY FAILURE]' : ''}`, `      ${sentence(ch, bl, cl)}`];
+    const out = [
+      `  - ${ch.label}${ch.candidate?.securityFailure ? ' [SECURITY FAILURE]' : ''}`,
+      `      ${sentence(ch, bl, cl)}`,
+    ];
     if (ch.candidate?.verdict?.fix) out.push(`      fix: ${ch.candidate.verdict.fix}`);
     return out;
   });
-  section(`${plural(c.fixes.length, 'fix', 'fixes')}:`, c.fixes, (ch) => [`  - ${ch.label}`, `      ${sentence(ch, bl, cl)}`]);
-  const changed = [...c.changed].sort((x, y) => Number(y.candidate!.outcome === 'fail') - Number(x.candidate!.outcome === 'fail'));
+  section(`${plural(c.fixes.length, 'fix', 'fixes')}:`, c.fixes, (ch) => [
+    `  - ${ch.label}`,
+    `      ${sentence(ch, bl, cl)}`,
+  ]);
+  const changed = [...c.changed].sort(
+    (x, y) => Number(y.candidate!.outcome === 'fail') - Number(x.candidate!.outcome === 'fail'),
+  );
   section(`${plural(c.changed.length, 'other change')}:`, changed, (ch) => {
     const b = ch.baseline!;
     const cand = ch.candidate!;
-    if (b.outcome === cand.outcome) return [`  - ${ch.label}`, `      ${OUTCOME_WORDS[cand.outcome]} on both, for another reason:`, `        ${bl}: ${why(b)}`, `        ${cl}: ${why(cand)}`];
+    if (b.outcome === cand.outcome)
+      return [
+        `  - ${ch.label}`,
+        `      ${OUTCOME_WORDS[cand.outcome]} on both, for another reason:`,
+        `        ${bl}: ${why(b)}`,
+        `        ${cl}: ${why(cand)}`,
+      ];
     return [`  - ${ch.label}${cand.securityFailure ? ' [SECURITY FAILURE]' : ''}`, `      ${sentence(ch, bl, cl)}`];
   });
   const failingNew = c.newTests.filter((ch) => ch.candidate!.outcome === 'fail').length;
-  section(`${plural(c.newTests.length, 'new test')} on ${cl}${failingNew > 0 ? ` (${failingNew} failing)` : ''}:`, c.newTests, (ch) => [
-    `  - ${ch.label}: ${ch.candidate!.outcome}${ch.candidate!.outcome === 'fail' ? `: ${why(ch.candidate)}` : ''}`,
+  section(
+    `${plural(c.newTests.length, 'new test')} on ${cl}${failingNew > 0 ? ` (${failingNew} failing)` : ''}:`,
+    c.newTests,
+    (ch) => [
+      `  - ${ch.label}: ${ch.candidate!.outcome}${ch.candidate!.outcome === 'fail' ? `: ${why(ch.candidate)}` : ''}`,
+    ],
+  );
+  section(`${plural(c.removedTests.length, 'removed test')} (ran on ${bl}, not on ${cl}):`, c.removedTests, (ch) => [
+    `  - ${ch.label}: was ${ch.baseline!.outcome}`,
   ]);
-  section(`${plural(c.removedTests.length, 'removed test')} (ran on ${bl}, not on ${cl}):`, c.removedTests, (ch) => [`  - ${ch.label}: was ${ch.baseline!.outcome}`]);
   lines.push(`${plural(c.unchanged, 'test')} unchanged.`);
   const failing = c.candidate.counts.fail;
   const but: string[] = [];
   if (c.securityFailures.length > 0) but.push(plural(c.securityFailures.length, 'security failure'));
   if (failing > 0) but.push(`${plural(failing, 'failing test')} in all`);
-  if (c.regressions.length > 0) lines.push(`Verdict: ${cl} REGRESSES against ${bl}: ${plural(c.regressions.length, 'regression')}${but.length ? ` (${but.join(', ')})` : ''}.`);
+  if (c.regressions.length > 0)
+    lines.push(
+      `Verdict: ${cl} REGRESSES against ${bl}: ${plural(c.regressions.length, 'regression')}${but.length ? ` (${but.join(', ')})` : ''}.`,
+    );
   else if (but.length > 0) lines.push(`Verdict: no regression against ${bl}, but ${cl} has ${but.join(' and ')}.`);
   else lines.push(`Verdict: no regression against ${bl}.`);
   return lines.join('\n');

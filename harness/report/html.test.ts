@@ -40,17 +40,42 @@ describe('classifyEvent / buildTimeline', () => {
     [ev(0, 'tls', 'client-hello'), 'broker', 'to-broker', 'ClientHello'],
     [ev(0, 'tls', 'server-hello'), 'broker', 'to-module', 'ServerHello'],
     [ev(0, 'tls', 'alert', { from: 'client', description: 'unknown_ca' }), 'broker', 'to-broker', 'Alert: unknown_ca'],
-    [ev(0, 'tls', 'alert', { sent: true, description: 'certificate_required' }), 'broker', 'to-module', 'Alert: certificate_required'],
+    [
+      ev(0, 'tls', 'alert', { sent: true, description: 'certificate_required' }),
+      'broker',
+      'to-module',
+      'Alert: certificate_required',
+    ],
     [ev(0, 'mqtt', 'packet', { cmd: 'connect' }), 'broker', 'to-broker', 'CONNECT'],
     [ev(0, 'mqtt', 'connack'), 'broker', 'to-module', 'CONNACK'],
     [ev(0, 'mqtt', 'packet', { cmd: 'publish', dir: 'out' }), 'broker', 'to-module', 'PUBLISH'],
     [ev(0, 'mqtt', 'packet', { cmd: 'publish', dir: 'in' }), 'broker', 'to-broker', 'PUBLISH'],
     [ev(0, 'sim', 'tls-out', { dir: 'to-broker' }), 'module', 'to-broker', 'tls-out'],
-    [{ ...ev(0, 'mqtt', 'packet'), summary: 'device -> CONNECT v4 id="x" keepalive=60' }, 'broker', 'to-broker', 'CONNECT'],
-    [{ ...ev(0, 'mqtt', 'packet'), summary: '-> device CONNACK rc=0 sessionPresent=false' }, 'broker', 'to-module', 'CONNACK'],
+    [
+      { ...ev(0, 'mqtt', 'packet'), summary: 'device -> CONNECT v4 id="x" keepalive=60' },
+      'broker',
+      'to-broker',
+      'CONNECT',
+    ],
+    [
+      { ...ev(0, 'mqtt', 'packet'), summary: '-> device CONNACK rc=0 sessionPresent=false' },
+      'broker',
+      'to-module',
+      'CONNACK',
+    ],
     [{ ...ev(0, 'mqtt', 'packet'), summary: '-> device PUBLISH t/1 qos=1' }, 'broker', 'to-module', 'PUBLISH'],
-    [{ ...ev(0, 'tls', 'alert'), summary: 'alert handshake_failure from the rig' }, 'broker', 'to-module', 'Alert: handshake_failure'],
-    [{ ...ev(0, 'tls', 'alert'), summary: 'alert unknown_ca from the device' }, 'broker', 'to-broker', 'Alert: unknown_ca'],
+    [
+      { ...ev(0, 'tls', 'alert'), summary: 'alert handshake_failure from the rig' },
+      'broker',
+      'to-module',
+      'Alert: handshake_failure',
+    ],
+    [
+      { ...ev(0, 'tls', 'alert'), summary: 'alert unknown_ca from the device' },
+      'broker',
+      'to-broker',
+      'Alert: unknown_ca',
+    ],
     [{ ...ev(0, 'tls', 'tls-outcome'), summary: 'handshake done: TLSv1.2' }, 'broker', undefined, 'tls-outcome'],
     [ev(0, 'at', 'urc'), 'module', undefined, 'URC'],
     [ev(0, 'at', 'command'), 'module', undefined, 'command'],
@@ -112,9 +137,18 @@ describe('writeReport', () => {
     expect(model.columns.map((c) => c.key)).toEqual(['b:sim-2.6.2', 'c:sim-2.6.3']);
     const s3 = model.tests.find((t) => t.id === 'tls-handshake/S3 expired server certificate')!;
     expect(s3.cells['b:sim-2.6.2']!.outcome).toBe('pass');
-    expect(s3.cells['c:sim-2.6.3']).toMatchObject({ outcome: 'fail', securityFailure: true, securityReason: 'expired server certificate', change: 'regression' });
-    expect(model.tests.find((t) => t.id === 'mqtt/will message on an unexpected loss')!.cells['c:sim-2.6.3']!.change).toBe('fix');
-    expect(model.comparison!.headline).toBe('Changes since 2.6.2 (2.6.3 against it): 2 regressions, 1 fix, 1 new, 1 removed, 1 security failure');
+    expect(s3.cells['c:sim-2.6.3']).toMatchObject({
+      outcome: 'fail',
+      securityFailure: true,
+      securityReason: 'expired server certificate',
+      change: 'regression',
+    });
+    expect(
+      model.tests.find((t) => t.id === 'mqtt/will message on an unexpected loss')!.cells['c:sim-2.6.3']!.change,
+    ).toBe('fix');
+    expect(model.comparison!.headline).toBe(
+      'Changes since 2.6.2 (2.6.3 against it): 2 regressions, 1 fix, 1 new, 1 removed, 1 security failure',
+    );
     // Rows are grouped by suite.
     const suites = model.tests.map((t) => t.suite);
     expect(suites).toEqual([...suites].sort((a, b) => suites.indexOf(a) - suites.indexOf(b)));
@@ -136,7 +170,12 @@ describe('writeReport', () => {
   });
 
   test('data that looks like markup cannot end the data element', async () => {
-    const evil: RunResults = { ...cand, tests: [{ ...cand.tests[0]!, title: '</script><script>alert(1)</script>', id: 'x/</script>', evidenceDir: undefined }] };
+    const evil: RunResults = {
+      ...cand,
+      tests: [
+        { ...cand.tests[0]!, title: '</script><script>alert(1)</script>', id: 'x/</script>', evidenceDir: undefined },
+      ],
+    };
     const sub = join(dir, 'evil');
     const { htmlPath } = await writeReport(sub, evil);
     const text = await readFile(htmlPath, 'utf8');
@@ -146,10 +185,17 @@ describe('writeReport', () => {
   });
 
   test('a bundle written with includeSecrets still gives a page without the key', async () => {
-    const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'sec1', format: 'pem' }) as string;
+    const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
+      type: 'sec1',
+      format: 'pem',
+    }) as string;
     const sub = join(dir, 'secret');
     const run: RunResults = { ...cand, tests: [{ ...cand.tests[0]!, evidenceDir: 'ev/t0' }] };
-    await writeEvidenceBundle(join(sub, 'ev/t0'), { transcriptText: `upload\n${key}+++\nOK\n`, events: [ev(1, 'at', 'data', { text: key })] }, { includeSecrets: true });
+    await writeEvidenceBundle(
+      join(sub, 'ev/t0'),
+      { transcriptText: `upload\n${key}+++\nOK\n`, events: [ev(1, 'at', 'data', { text: key })] },
+      { includeSecrets: true },
+    );
     const { htmlPath } = await writeReport(sub, run);
     const text = await readFile(htmlPath, 'utf8');
     expect(text).not.toMatch(/BEGIN EC PRIVATE KEY/);
@@ -167,7 +213,10 @@ describe('writeReport', () => {
 
   test('rejects invalid results naming the field', async () => {
     const bad = { ...cand, tests: [{ ...cand.tests[0]!, outcome: 'ok' }] } as unknown as RunResults;
-    await expect(writeReport(join(dir, 'bad'), bad)).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'tests[0].outcome' });
+    await expect(writeReport(join(dir, 'bad'), bad)).rejects.toMatchObject({
+      code: 'BXHIL_CONFIG',
+      field: 'tests[0].outcome',
+    });
   });
 
   test('without a baseline: candidate columns only, no comparison; limits are applied', async () => {

@@ -116,8 +116,11 @@ function columnKey(run: 'candidate' | 'baseline', device: string): string {
 
 function columnsOf(r: RunResults, run: 'candidate' | 'baseline'): ReportColumn[] {
   const cols = new Map<string, ReportColumn>();
-  for (const d of r.devices) cols.set(d.id, { key: columnKey(run, d.id), run, device: d.id, firmware: d.firmware, uri: d.uri });
-  for (const t of r.tests) if (!cols.has(t.device)) cols.set(t.device, { key: columnKey(run, t.device), run, device: t.device, firmware: t.firmware });
+  for (const d of r.devices)
+    cols.set(d.id, { key: columnKey(run, d.id), run, device: d.id, firmware: d.firmware, uri: d.uri });
+  for (const t of r.tests)
+    if (!cols.has(t.device))
+      cols.set(t.device, { key: columnKey(run, t.device), run, device: t.device, firmware: t.firmware });
   return [...cols.values()];
 }
 
@@ -135,15 +138,28 @@ function cellOf(t: TestResult): CellView {
 }
 
 function headline(c: Comparison, bl: string, cl: string): string {
-  const parts = [`${c.regressions.length} regression${c.regressions.length === 1 ? '' : 's'}`, `${c.fixes.length} fix${c.fixes.length === 1 ? '' : 'es'}`, `${c.newTests.length} new`, `${c.removedTests.length} removed`];
+  const parts = [
+    `${c.regressions.length} regression${c.regressions.length === 1 ? '' : 's'}`,
+    `${c.fixes.length} fix${c.fixes.length === 1 ? '' : 'es'}`,
+    `${c.newTests.length} new`,
+    `${c.removedTests.length} removed`,
+  ];
   if (c.changed.length > 0) parts.push(`${c.changed.length} other change${c.changed.length === 1 ? '' : 's'}`);
-  if (c.securityFailures.length > 0) parts.push(`${c.securityFailures.length} security failure${c.securityFailures.length === 1 ? '' : 's'}`);
+  if (c.securityFailures.length > 0)
+    parts.push(`${c.securityFailures.length} security failure${c.securityFailures.length === 1 ? '' : 's'}`);
   return `Changes since ${bl} (${cl} against it): ${parts.join(', ')}`;
 }
 
 /** Builds the page model; reads each test's evidence bundle under `outDir`. */
-export async function buildReportModel(outDir: string, results: RunResults, options: ReportModelOptions = {}): Promise<ReportModel> {
-  const columns = [...(options.baseline ? columnsOf(options.baseline, 'baseline') : []), ...columnsOf(results, 'candidate')];
+export async function buildReportModel(
+  outDir: string,
+  results: RunResults,
+  options: ReportModelOptions = {},
+): Promise<ReportModel> {
+  const columns = [
+    ...(options.baseline ? columnsOf(options.baseline, 'baseline') : []),
+    ...columnsOf(results, 'candidate'),
+  ];
   const rows = new Map<string, TestRow>();
   const rowOf = (t: TestResult): TestRow => {
     let row = rows.get(t.id);
@@ -163,7 +179,15 @@ export async function buildReportModel(outDir: string, results: RunResults, opti
       const inside = relative(resolve(outDir), bundleDir);
       const escapes = inside.startsWith('..') || isAbsolute(inside);
       const b = escapes
-        ? { events: [], eventsTotal: 0, certs: [], files: [], hasKeylog: false, hasCapture: false, notes: [`evidenceDir ${JSON.stringify(t.evidenceDir)} is outside the report directory and was not read`] }
+        ? {
+            events: [],
+            eventsTotal: 0,
+            certs: [],
+            files: [],
+            hasKeylog: false,
+            hasCapture: false,
+            notes: [`evidenceDir ${JSON.stringify(t.evidenceDir)} is outside the report directory and was not read`],
+          }
         : await readEvidenceBundle(bundleDir, options.limits);
       cell.evidence = {
         dir: t.evidenceDir,

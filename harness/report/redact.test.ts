@@ -13,13 +13,21 @@ const keys = {
   pkcs1: rsa.privateKey.export({ type: 'pkcs1', format: 'pem' }) as string,
   pkcs8: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
   sec1: ec.privateKey.export({ type: 'sec1', format: 'pem' }) as string,
-  encrypted: ec.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'hunter22' }) as string,
+  encrypted: ec.privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+    cipher: 'aes-256-cbc',
+    passphrase: 'hunter22',
+  }) as string,
 };
 const publicPem = rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string;
 
 /** The base64 body of a PEM block (what must never leak, even without the armour lines). */
 function body(pem: string): string {
-  return pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+  return pem
+    .split('\n')
+    .filter((l) => l && !l.startsWith('-----'))
+    .join('');
 }
 
 function assertNoKey(text: string, pem: string): void {
@@ -71,7 +79,11 @@ describe('redactSecrets', () => {
     ['AT+SRWSTACFG="labnet","wifi-pw-1",1', 'wifi-pw-1', 'AT+SRWSTACFG="labnet","[REDACTED]",1'],
     ['+SRWSTACFG: "labnet","wifi-pw-1",1', 'wifi-pw-1', '+SRWSTACFG: "labnet","[REDACTED]",1'],
     ['AT+KMQTTCFG=1,"broker.example",8883,4,"dev1",60,1,0,,,0,0,"user","mqtt-pw"', 'mqtt-pw', '"user","[REDACTED]"'],
-    ['+KMQTTCFG: 1,"srv",1883,4,"BX_DUT",60,1,1,"TMA/DUT/status","OFFLINE",0,0,"user","pass"', '"pass"', '"user","[REDACTED]"'],
+    [
+      '+KMQTTCFG: 1,"srv",1883,4,"BX_DUT",60,1,1,"TMA/DUT/status","OFFLINE",0,0,"user","pass"',
+      '"pass"',
+      '"user","[REDACTED]"',
+    ],
     ['AT+KMQTTCFG=1,1,"host",8883,4,"id",120,1,0,"","",0,0,"user","hl-pw",0', 'hl-pw', '"user","[REDACTED]",0'],
     ['CLIENT_RANDOM 0a0b0c 1f2e3d4c5b6a', '1f2e3d4c5b6a', 'CLIENT_RANDOM 0a0b0c [REDACTED]'],
   ])('blanks the password in %j', (input, secret, expected) => {
@@ -81,7 +93,8 @@ describe('redactSecrets', () => {
   });
 
   test('leaves ordinary AT traffic and words like "passed" alone', () => {
-    const text = 'AT+KMQTTCFG=1,"broker",8883,4,"dev1"\r\n+KMQTTCFG: 1\r\nOK\r\n3 passed, 0 failed\r\n+KMQTT_IND: 1,1\r\n<<secret: 1704 bytes, sha256=97a8>>';
+    const text =
+      'AT+KMQTTCFG=1,"broker",8883,4,"dev1"\r\n+KMQTTCFG: 1\r\nOK\r\n3 passed, 0 failed\r\n+KMQTT_IND: 1,1\r\n<<secret: 1704 bytes, sha256=97a8>>';
     expect(redactSecrets(text)).toBe(text);
   });
 });

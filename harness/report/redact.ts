@@ -24,7 +24,8 @@ const PEM_KEY_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----/;
 const PEM_KEY_END = /-----END ((?:[A-Z0-9]+ )*)PRIVATE KEY-----/;
 
 /** Field names whose values are secrets (matched case-insensitively, `_`/`-` ignored). */
-const SECRET_NAME = /^(?:password|passwd|passphrase|pwd|secret|clientsecret|psk|presharedkey|apikey|accesstoken|token|privatekey|keypem|privatekeypem|keylog)$/;
+const SECRET_NAME =
+  /^(?:password|passwd|passphrase|pwd|secret|clientsecret|psk|presharedkey|apikey|accesstoken|token|privatekey|keypem|privatekeypem|keylog)$/;
 
 /**
  * `password=x`, `password: x`, `"password":"x"`, `passphrase='x'` in free text. A size such as
@@ -109,7 +110,8 @@ export function redactSecrets(text: string): string {
     out = `[REDACTED PRIVATE KEY (tail): ${Buffer.byteLength(head)} bytes]${out.slice(end.index + end[0].length)}`;
   }
   out = out.replace(SECRET_FIELD, (_m, q: string, name: string, sep: string, value: string) => {
-    if (value === REDACTED || value === `"${REDACTED}"` || value === `'${REDACTED}'`) return `${q}${name}${q}${sep}${value}`;
+    if (value === REDACTED || value === `"${REDACTED}"` || value === `'${REDACTED}'`)
+      return `${q}${name}${q}${sep}${value}`;
     const quote = value.startsWith('"') ? '"' : value.startsWith("'") ? "'" : '';
     return `${q}${name}${q}${sep}${quote}${REDACTED}${quote}`;
   });
@@ -123,7 +125,8 @@ function isSecretName(name: string): boolean {
 
 /** Decodes a `hex`/`base64` byte field to text, to look for key material inside it. */
 function decodeBytesField(name: string, value: string): string | undefined {
-  if (/^(?:hex|bytesHex)$/i.test(name) && /^[0-9a-f\s]*$/i.test(value)) return Buffer.from(value.replace(/\s/g, ''), 'hex').toString('latin1');
+  if (/^(?:hex|bytesHex)$/i.test(name) && /^[0-9a-f\s]*$/i.test(value))
+    return Buffer.from(value.replace(/\s/g, ''), 'hex').toString('latin1');
   if (/^(?:base64|bytes|bytesBase64|b64)$/i.test(name)) return Buffer.from(value, 'base64').toString('latin1');
   return undefined;
 }
@@ -142,7 +145,8 @@ function redactInner(value: unknown, name: string | undefined): unknown {
     if (name !== undefined && isSecretName(name) && value !== '') return REDACTED;
     if (name !== undefined) {
       const decoded = decodeBytesField(name, value);
-      if (decoded !== undefined && containsPrivateKey(decoded)) return `[REDACTED bytes holding PRIVATE KEY material: ${decoded.length} bytes]`;
+      if (decoded !== undefined && containsPrivateKey(decoded))
+        return `[REDACTED bytes holding PRIVATE KEY material: ${decoded.length} bytes]`;
     }
     return redactSecrets(value);
   }
@@ -150,7 +154,10 @@ function redactInner(value: unknown, name: string | undefined): unknown {
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[k] = isSecretName(k) && v !== null && v !== undefined && v !== '' && typeof v !== 'boolean' ? REDACTED : redactInner(v, k);
+      out[k] =
+        isSecretName(k) && v !== null && v !== undefined && v !== '' && typeof v !== 'boolean'
+          ? REDACTED
+          : redactInner(v, k);
     }
     return out;
   }

@@ -25,7 +25,9 @@ const haveChromium = existsSync(CHROMIUM);
 const screenshots = fileURLToPath(new URL('../../reports/screenshots/', import.meta.url));
 const S3 = 'tls-handshake/S3 expired server certificate';
 
-const title = haveChromium ? 'report page in headless Chromium' : `report page in headless Chromium (skipped: ${CHROMIUM} not found; apt-get install chromium, or set BX_CHROMIUM)`;
+const title = haveChromium
+  ? 'report page in headless Chromium'
+  : `report page in headless Chromium (skipped: ${CHROMIUM} not found; apt-get install chromium, or set BX_CHROMIUM)`;
 
 describe.skipIf(!haveChromium)(title, () => {
   let dir: string;
@@ -45,7 +47,16 @@ describe.skipIf(!haveChromium)(title, () => {
     url = pathToFileURL(htmlPath).href;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       timeout: 45_000,
     });
     page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
@@ -75,10 +86,13 @@ describe.skipIf(!haveChromium)(title, () => {
   });
 
   test('filters: outcome, suite and text search', async () => {
-    const visible = async (): Promise<string[]> => page.locator('tr.test:visible').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-test') ?? ''));
-    for (const o of ['pass', 'expected-fail', 'fixed', 'skip']) await page.uncheck(`#f-outcomes input[data-outcome="${o}"]`);
+    const visible = async (): Promise<string[]> =>
+      page.locator('tr.test:visible').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-test') ?? ''));
+    for (const o of ['pass', 'expected-fail', 'fixed', 'skip'])
+      await page.uncheck(`#f-outcomes input[data-outcome="${o}"]`);
     expect((await visible()).sort()).toEqual(['mqtt/keep-alive PINGREQ within 1.5 x keepAlive', S3]);
-    for (const o of ['pass', 'expected-fail', 'fixed', 'skip']) await page.check(`#f-outcomes input[data-outcome="${o}"]`);
+    for (const o of ['pass', 'expected-fail', 'fixed', 'skip'])
+      await page.check(`#f-outcomes input[data-outcome="${o}"]`);
 
     await page.selectOption('#f-suite', 'cert-upload');
     const certRows = await visible();
@@ -97,15 +111,32 @@ describe.skipIf(!haveChromium)(title, () => {
     await page.click(`tr.test[data-test="${S3}"] td.title`);
     await page.waitForSelector('#detail #timeline');
     expect(await page.locator('#detail h2').textContent()).toBe(S3);
-    expect(await page.locator('#detail .banner-sec').textContent()).toBe('SECURITY FAILURE: the module connected to a server it must refuse (expired server certificate)');
+    expect(await page.locator('#detail .banner-sec').textContent()).toBe(
+      'SECURITY FAILURE: the module connected to a server it must refuse (expired server certificate)',
+    );
     expect(await page.locator('#detail .verdict code').textContent()).toBe('DEVICE_ACCEPTED_EXPIRED_SERVER_CERT');
     expect(await page.locator('#timeline [data-lane="module"]').count()).toBeGreaterThan(3);
     expect(await page.locator('#timeline [data-lane="broker"]').count()).toBeGreaterThan(3);
-    const arrows = await page.locator('#timeline [data-arrow]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-arrow')}:${e.textContent}`));
-    expect(arrows).toEqual(['to-broker:ClientHello →', 'to-module:← ServerHello', 'to-module:← Certificate', 'to-broker:CONNECT →', 'to-module:← CONNACK']);
+    const arrows = await page
+      .locator('#timeline [data-arrow]')
+      .evaluateAll((els) => els.map((e) => `${e.getAttribute('data-arrow')}:${e.textContent}`));
+    expect(arrows).toEqual([
+      'to-broker:ClientHello →',
+      'to-module:← ServerHello',
+      'to-module:← Certificate',
+      'to-broker:CONNECT →',
+      'to-module:← CONNACK',
+    ]);
     expect(await page.locator('#transcript').textContent()).toContain('+KMQTT_IND: 1,1');
-    const files = await page.locator('#detail a.file').evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
-    expect(files.map((f) => f.split('/').pop())).toEqual(['events.jsonl', 'meta.json', 'transcript.txt', 'verdicts.json']);
+    const files = await page
+      .locator('#detail a.file')
+      .evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
+    expect(files.map((f) => f.split('/').pop())).toEqual([
+      'events.jsonl',
+      'meta.json',
+      'transcript.txt',
+      'verdicts.json',
+    ]);
     for (const f of files) expect(existsSync(fileURLToPath(f)), f).toBe(true);
     expect(page.url()).toContain('#test=');
     await page.screenshot({ path: join(screenshots, 'report-detail.png') });
@@ -122,12 +153,18 @@ describe.skipIf(!haveChromium)(title, () => {
     await page.keyboard.press('Enter');
     await page.waitForSelector('#detail h2');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('detail-title');
-    expect(await page.locator('#timeline [data-arrow="to-broker"]').filter({ hasText: 'Alert: bad_certificate' }).count()).toBe(1);
+    expect(
+      await page.locator('#timeline [data-arrow="to-broker"]').filter({ hasText: 'Alert: bad_certificate' }).count(),
+    ).toBe(1);
     await page.keyboard.press('Escape');
     expect(await page.locator('#detail h2').count()).toBe(0);
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-test'))).toBe('tls-handshake/S5 wrong hostname');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-test'))).toBe(
+      'tls-handshake/S5 wrong hostname',
+    );
     await page.keyboard.press('ArrowDown');
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-test'))).toBe('tls-handshake/S9 untrusted root');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-test'))).toBe(
+      'tls-handshake/S9 untrusted root',
+    );
     const cell = page.locator(`tr.test[data-test="${S3}"] button.cell[data-col="b:sim-2.6.2"]`);
     await cell.focus();
     await page.keyboard.press('Enter');

@@ -36,8 +36,16 @@ interface SampleTest {
 const OK: VerdictSummary = { code: 'OK', summary: 'connected and exchanged MQTT traffic as expected' };
 
 const TESTS: SampleTest[] = [
-  { suite: 'cert-upload', title: 'root slot stores and reads back a PEM certificate (LF)', scenario: 'BX-T KCERTSTORE_0001' },
-  { suite: 'cert-upload', title: 'root slot stores and reads back a PEM certificate (CRLF)', scenario: 'BX-T KCERTSTORE_0001' },
+  {
+    suite: 'cert-upload',
+    title: 'root slot stores and reads back a PEM certificate (LF)',
+    scenario: 'BX-T KCERTSTORE_0001',
+  },
+  {
+    suite: 'cert-upload',
+    title: 'root slot stores and reads back a PEM certificate (CRLF)',
+    scenario: 'BX-T KCERTSTORE_0001',
+  },
   { suite: 'cert-upload', title: 'key slot accepts a PKCS#1 RSA key', scenario: 'BX-T KPRIVKSTORE_0001' },
   {
     suite: 'cert-upload',
@@ -45,10 +53,22 @@ const TESTS: SampleTest[] = [
     scenario: 'BX-T KPRIVKSTORE_0001',
     outcomes: { '2.6.2': 'expected-fail', '2.6.3': 'expected-fail' },
     knownIssue: { reason: 'EC keys in SEC1 form are refused with +CME ERROR: 930', source: 'field-report-2.6.3 §2' },
-    verdict: { '*': { code: 'UPLOAD_REJECTED', summary: 'the module answered +CME ERROR: 930 to a valid SEC1 EC key', fix: 'convert the key to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)' } },
+    verdict: {
+      '*': {
+        code: 'UPLOAD_REJECTED',
+        summary: 'the module answered +CME ERROR: 930 to a valid SEC1 EC key',
+        fix: 'convert the key to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)',
+      },
+    },
   },
   { suite: 'cert-upload', title: 'an upload over 3000 bytes is refused', scenario: 'BX-T KCERTSTORE_0003' },
-  { suite: 'tls-handshake', title: 'S1 valid chain, correct name', scenario: 'S1', handshake: 'ok', verdict: { '*': OK } },
+  {
+    suite: 'tls-handshake',
+    title: 'S1 valid chain, correct name',
+    scenario: 'S1',
+    handshake: 'ok',
+    verdict: { '*': OK },
+  },
   {
     suite: 'tls-handshake',
     title: 'S3 expired server certificate',
@@ -59,12 +79,20 @@ const TESTS: SampleTest[] = [
     alert: 'certificate_expired',
     expiredCert: true,
     verdict: {
-      '2.6.2': { code: 'DEVICE_REJECTED_SERVER_CERT', summary: 'the module refused the expired server certificate (alert certificate_expired)' },
+      '2.6.2': {
+        code: 'DEVICE_REJECTED_SERVER_CERT',
+        summary: 'the module refused the expired server certificate (alert certificate_expired)',
+      },
       '2.6.3': {
         code: 'DEVICE_ACCEPTED_EXPIRED_SERVER_CERT',
-        summary: 'the module completed the handshake with a server whose certificate expired 2 days ago and sent CONNECT',
+        summary:
+          'the module completed the handshake with a server whose certificate expired 2 days ago and sent CONNECT',
         fix: 'firmware must check notAfter against its clock; check the module has the time (AT+CCLK?) and report to Sierra Wireless',
-        evidence: ['tls: handshake completed with expired leaf', 'mqtt: CONNECT from the module', 'at: +KMQTT_IND: 1,1'],
+        evidence: [
+          'tls: handshake completed with expired leaf',
+          'mqtt: CONNECT from the module',
+          'at: +KMQTT_IND: 1,1',
+        ],
       },
     },
   },
@@ -74,18 +102,52 @@ const TESTS: SampleTest[] = [
     scenario: 'S5',
     handshake: 'refused',
     alert: 'bad_certificate',
-    verdict: { '*': { code: 'DEVICE_REJECTED_SERVER_CERT', summary: 'the module refused a certificate for another name (alert bad_certificate)' } },
+    verdict: {
+      '*': {
+        code: 'DEVICE_REJECTED_SERVER_CERT',
+        summary: 'the module refused a certificate for another name (alert bad_certificate)',
+      },
+    },
   },
-  { suite: 'tls-handshake', title: 'S9 untrusted root', scenario: 'S9', handshake: 'refused', alert: 'unknown_ca', verdict: { '*': { code: 'DEVICE_REJECTED_SERVER_CERT', summary: 'the module refused a chain to an unknown CA (alert unknown_ca)' } } },
+  {
+    suite: 'tls-handshake',
+    title: 'S9 untrusted root',
+    scenario: 'S9',
+    handshake: 'refused',
+    alert: 'unknown_ca',
+    verdict: {
+      '*': {
+        code: 'DEVICE_REJECTED_SERVER_CERT',
+        summary: 'the module refused a chain to an unknown CA (alert unknown_ca)',
+      },
+    },
+  },
   {
     suite: 'tls-handshake',
     title: 'S20 mTLS, module sends no client certificate',
     scenario: 'S20',
     handshake: 'no-client-cert',
-    verdict: { '*': { code: 'NO_CLIENT_CERT', summary: 'the broker refused the module: it sent no client certificate; the module reported +KMQTT_IND: 1,0' } },
+    verdict: {
+      '*': {
+        code: 'NO_CLIENT_CERT',
+        summary: 'the broker refused the module: it sent no client certificate; the module reported +KMQTT_IND: 1,0',
+      },
+    },
   },
-  { suite: 'tls-handshake', title: 'S17 TLS 1.3 only', scenario: 'S17', outcomes: { '2.6.2': 'skip', '2.6.3': 'skip' }, skipReason: 'firmware profile: tls13 not supported (source: [BX-T])' },
-  { suite: 'mqtt', title: 'QoS 1 publish is delivered to a subscriber', scenario: 'HL-Z KMQTT_IND 4', handshake: 'ok', verdict: { '*': OK } },
+  {
+    suite: 'tls-handshake',
+    title: 'S17 TLS 1.3 only',
+    scenario: 'S17',
+    outcomes: { '2.6.2': 'skip', '2.6.3': 'skip' },
+    skipReason: 'firmware profile: tls13 not supported (source: [BX-T])',
+  },
+  {
+    suite: 'mqtt',
+    title: 'QoS 1 publish is delivered to a subscriber',
+    scenario: 'HL-Z KMQTT_IND 4',
+    handshake: 'ok',
+    verdict: { '*': OK },
+  },
   {
     suite: 'mqtt',
     title: 'will message on an unexpected loss',
@@ -116,12 +178,31 @@ const TESTS: SampleTest[] = [
 const KMQTT_IND_OK = '+KMQTT_IND: 1,1';
 
 /** Builds the events of one test as module side + broker side on one clock. */
-export function sampleEvents(test: Pick<SampleTest, 'handshake' | 'alert' | 'expiredCert'>, outcome: Outcome, securityFailure: boolean, t0 = 1000): EvidenceEvent[] {
+export function sampleEvents(
+  test: Pick<SampleTest, 'handshake' | 'alert' | 'expiredCert'>,
+  outcome: Outcome,
+  securityFailure: boolean,
+  t0 = 1000,
+): EvidenceEvent[] {
   const events: EvidenceEvent[] = [];
   let t = t0;
-  const add = (dt: number, source: EvidenceSource, kind: string, summary: string, data?: Record<string, unknown>): void => {
+  const add = (
+    dt: number,
+    source: EvidenceSource,
+    kind: string,
+    summary: string,
+    data?: Record<string, unknown>,
+  ): void => {
     t += dt;
-    events.push({ t, wall: new Date(Date.UTC(2026, 10, 28, 6, 0, 0) + t).toISOString(), source, kind, scope: 'dev0', summary, ...(data ? { data } : {}) });
+    events.push({
+      t,
+      wall: new Date(Date.UTC(2026, 10, 28, 6, 0, 0) + t).toISOString(),
+      source,
+      kind,
+      scope: 'dev0',
+      summary,
+      ...(data ? { data } : {}),
+    });
   };
   if (!test.handshake) {
     add(0, 'at', 'command', 'AT+KCERTSTORE=0,1208');
@@ -141,12 +222,23 @@ export function sampleEvents(test: Pick<SampleTest, 'handshake' | 'alert' | 'exp
   add(3.1, 'at', 'command', 'AT+KMQTTCNX=1');
   add(12.8, 'at', 'response', 'OK');
   add(31.7, 'tls', 'connection', 'TCP connection from 127.0.0.1:50412', { remote: '127.0.0.1:50412' });
-  add(2.3, 'tls', 'client-hello', 'ClientHello TLSv1.2 SNI=localhost, 12 cipher suites', { sni: 'localhost', versions: ['TLSv1.2'] });
+  add(2.3, 'tls', 'client-hello', 'ClientHello TLSv1.2 SNI=localhost, 12 cipher suites', {
+    sni: 'localhost',
+    versions: ['TLSv1.2'],
+  });
   add(1.9, 'tls', 'server-hello', 'ServerHello TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256');
   const expired = test.expiredCert === true;
-  add(0.6, 'tls', 'certificate', expired ? 'Certificate: CN=localhost, notAfter 2 days ago (EXPIRED)' : 'Certificate: CN=localhost, valid');
+  add(
+    0.6,
+    'tls',
+    'certificate',
+    expired ? 'Certificate: CN=localhost, notAfter 2 days ago (EXPIRED)' : 'Certificate: CN=localhost, valid',
+  );
   if (test.handshake === 'no-client-cert') {
-    add(48.2, 'tls', 'alert', 'broker sent alert certificate_required: the module sent no client certificate', { from: 'server', description: 'certificate_required' });
+    add(48.2, 'tls', 'alert', 'broker sent alert certificate_required: the module sent no client certificate', {
+      from: 'server',
+      description: 'certificate_required',
+    });
     add(0.5, 'broker', 'rejected', 'handshake failed: peer did not return a certificate');
     add(88.1, 'at', 'urc', '+KMQTT_IND: 1,0');
     return events;
@@ -158,7 +250,12 @@ export function sampleEvents(test: Pick<SampleTest, 'handshake' | 'alert' | 'exp
     add(71.5, 'at', 'urc', '+KMQTT_IND: 1,0');
     return events;
   }
-  add(47.9, 'tls', 'secure', expired ? 'handshake completed (the module accepted the expired certificate)' : 'handshake completed, TLSv1.2');
+  add(
+    47.9,
+    'tls',
+    'secure',
+    expired ? 'handshake completed (the module accepted the expired certificate)' : 'handshake completed, TLSv1.2',
+  );
   add(3.4, 'mqtt', 'packet', 'CONNECT clientId=bx-dut keepAlive=60 clean=1', { cmd: 'connect', dir: 'in' });
   add(0.8, 'mqtt', 'packet', 'CONNACK returnCode=0', { cmd: 'connack', dir: 'out' });
   add(21.6, 'at', 'urc', KMQTT_IND_OK);
@@ -183,7 +280,10 @@ export function sampleEvents(test: Pick<SampleTest, 'handshake' | 'alert' | 'exp
 function transcriptOf(events: EvidenceEvent[]): string {
   return events
     .filter((e) => e.source === 'at')
-    .map((e) => `${((e.t - events[0]!.t) / 1000).toFixed(3).padStart(8)} ${e.kind === 'command' ? '>' : '<'} ${e.summary}\r\n`)
+    .map(
+      (e) =>
+        `${((e.t - events[0]!.t) / 1000).toFixed(3).padStart(8)} ${e.kind === 'command' ? '>' : '<'} ${e.summary}\r\n`,
+    )
     .join('');
 }
 
@@ -194,7 +294,8 @@ export function sampleRun(firmware: string, options: { deviceId?: string } = {})
   for (const s of TESTS) {
     if (s.onlyOn && s.onlyOn !== firmware) continue;
     const outcome = s.outcomes?.[firmware] ?? 'pass';
-    const status: TestResult['status'] = outcome === 'skip' ? 'skipped' : outcome === 'fail' || outcome === 'expected-fail' ? 'failed' : 'passed';
+    const status: TestResult['status'] =
+      outcome === 'skip' ? 'skipped' : outcome === 'fail' || outcome === 'expected-fail' ? 'failed' : 'passed';
     const id = `${s.suite}/${s.title}`;
     const t: TestResult = {
       id,
@@ -212,7 +313,8 @@ export function sampleRun(firmware: string, options: { deviceId?: string } = {})
     const verdict = s.verdict?.[firmware] ?? s.verdict?.['*'];
     if (verdict) t.verdict = verdict;
     if (s.security?.includes(firmware)) t.securityFailure = true;
-    if (s.knownIssue && (outcome === 'expected-fail' || outcome === 'fixed')) t.knownIssue = { test: id, ...s.knownIssue };
+    if (s.knownIssue && (outcome === 'expected-fail' || outcome === 'fixed'))
+      t.knownIssue = { test: id, ...s.knownIssue };
     if (outcome === 'skip') t.skipReason = s.skipReason ?? 'not run';
     if (outcome === 'fail') t.error = `AssertionError: ${verdict?.summary ?? 'expected the module to behave'}`;
     tests.push(t);

@@ -74,14 +74,25 @@ function explicitArrow(data: Record<string, unknown> | undefined, lane: Lane): A
 
 /** Who sent it, read from the summary's wording when the data does not say (rule 4). */
 function arrowFromSummary(summary: string): Arrow | undefined {
-  if (/^\s*(?:device|module|client|dut)\s*->/i.test(summary) || /\bfrom the (?:device|module|client|dut)\b/i.test(summary)) return 'to-broker';
-  if (/^\s*(?:broker|server|rig)?\s*->\s*(?:device|module|client|dut)\b/i.test(summary) || /\bfrom the (?:rig|broker|server)\b/i.test(summary)) return 'to-module';
+  if (
+    /^\s*(?:device|module|client|dut)\s*->/i.test(summary) ||
+    /\bfrom the (?:device|module|client|dut)\b/i.test(summary)
+  )
+    return 'to-broker';
+  if (
+    /^\s*(?:broker|server|rig)?\s*->\s*(?:device|module|client|dut)\b/i.test(summary) ||
+    /\bfrom the (?:rig|broker|server)\b/i.test(summary)
+  )
+    return 'to-module';
   return undefined;
 }
 
 /** The MQTT packet name in a summary such as `device -> CONNECT v4 ...` or `-> device CONNACK rc=0`. */
 function packetFromSummary(summary: string): string | undefined {
-  const m = /\b(CONNECT|CONNACK|PUBLISH|PUBACK|PUBREC|PUBREL|PUBCOMP|SUBSCRIBE|SUBACK|UNSUBSCRIBE|UNSUBACK|PINGREQ|PINGRESP|DISCONNECT|AUTH)\b/.exec(summary);
+  const m =
+    /\b(CONNECT|CONNACK|PUBLISH|PUBACK|PUBREC|PUBREL|PUBCOMP|SUBSCRIBE|SUBACK|UNSUBSCRIBE|UNSUBACK|PINGREQ|PINGRESP|DISCONNECT|AUTH)\b/.exec(
+      summary,
+    );
   return m?.[1]?.toLowerCase();
 }
 
@@ -93,7 +104,8 @@ export function classifyEvent(e: EvidenceEvent): Pick<TimelineEntry, 'lane' | 'a
   if (e.source === 'tls') {
     const label = TLS_LABELS[kind] ?? e.kind;
     if (kind === 'client-hello') return { lane, arrow: explicit ?? 'to-broker', label };
-    if (kind === 'server-hello' || kind === 'certificate' || kind === 'hello-retry-request') return { lane, arrow: explicit ?? 'to-module', label };
+    if (kind === 'server-hello' || kind === 'certificate' || kind === 'hello-retry-request')
+      return { lane, arrow: explicit ?? 'to-module', label };
     if (kind === 'alert') {
       const from = str(e.data?.from)?.toLowerCase();
       const desc = str(e.data?.description) ?? str(e.data?.alert) ?? /\balert:?\s+([a-z_]+)/i.exec(e.summary)?.[1];
@@ -106,7 +118,9 @@ export function classifyEvent(e: EvidenceEvent): Pick<TimelineEntry, 'lane' | 'a
     return { lane, arrow: explicit, label };
   }
   if (e.source === 'mqtt') {
-    const cmd = (kind === 'packet' ? (str(e.data?.cmd) ?? str(e.data?.type) ?? packetFromSummary(e.summary) ?? '') : kind).toLowerCase();
+    const cmd = (
+      kind === 'packet' ? (str(e.data?.cmd) ?? str(e.data?.type) ?? packetFromSummary(e.summary) ?? '') : kind
+    ).toLowerCase();
     if (cmd !== '') {
       const label = cmd.toUpperCase();
       if (MQTT_TO_BROKER.has(cmd)) return { lane, arrow: explicit ?? 'to-broker', label };
@@ -133,7 +147,13 @@ export function buildTimeline(events: readonly EvidenceEvent[]): TimelineEntry[]
     // `data` stays in events.jsonl: the page draws summaries, and data (cipher lists, certificate
     // details) would multiply the size of index.html.
     const summary = e.summary.length > MAX_SUMMARY_CHARS ? `${e.summary.slice(0, MAX_SUMMARY_CHARS)} [...]` : e.summary;
-    const entry: TimelineEntry = { dt: Math.round((e.t - t0) * 10) / 10, ...c, source: e.source, kind: e.kind, summary };
+    const entry: TimelineEntry = {
+      dt: Math.round((e.t - t0) * 10) / 10,
+      ...c,
+      source: e.source,
+      kind: e.kind,
+      summary,
+    };
     if (e.scope !== undefined) entry.scope = e.scope;
     return entry;
   });

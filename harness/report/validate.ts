@@ -58,7 +58,8 @@ class Checker {
 
   oneOf<T extends string>(o: Obj, key: string, field: string, allowed: readonly T[]): T {
     const v = o[key];
-    if (typeof v !== 'string' || !allowed.includes(v as T)) this.fail(`${field}.${key}`, v, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
+    if (typeof v !== 'string' || !allowed.includes(v as T))
+      this.fail(`${field}.${key}`, v, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
     return v as T;
   }
 }
@@ -88,13 +89,15 @@ export function parseRunResults(input: unknown, file = 'results'): RunResults {
     c.oneOf(o, 'outcome', f, OUTCOMES);
     c.num(o, 'durationMs', f);
     c.num(o, 'attempts', f);
-    if (o.securityFailure !== undefined && typeof o.securityFailure !== 'boolean') c.fail(`${f}.securityFailure`, o.securityFailure, 'true or false');
+    if (o.securityFailure !== undefined && typeof o.securityFailure !== 'boolean')
+      c.fail(`${f}.securityFailure`, o.securityFailure, 'true or false');
     if (o.verdict !== undefined) {
       const v = c.obj(o.verdict, `${f}.verdict`);
       c.str(v, 'code', `${f}.verdict`);
       c.str(v, 'summary', `${f}.verdict`);
       c.str(v, 'fix', `${f}.verdict`, true);
-      if (v.evidence !== undefined && !(Array.isArray(v.evidence) && v.evidence.every((e) => typeof e === 'string'))) c.fail(`${f}.verdict.evidence`, v.evidence, 'an array of strings');
+      if (v.evidence !== undefined && !(Array.isArray(v.evidence) && v.evidence.every((e) => typeof e === 'string')))
+        c.fail(`${f}.verdict.evidence`, v.evidence, 'an array of strings');
     }
     if (o.knownIssue !== undefined) {
       const k = c.obj(o.knownIssue, `${f}.knownIssue`);
@@ -111,13 +114,25 @@ export async function readRunResults(path: string): Promise<RunResults> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ResultsFileError(path, 'file', path, `${path}: cannot read the results file (${code ?? (err as Error).message}); give the path of a results.json written by \`bx-hil run --out <dir>\``, { cause: err });
+    throw new ResultsFileError(
+      path,
+      'file',
+      path,
+      `${path}: cannot read the results file (${code ?? (err as Error).message}); give the path of a results.json written by \`bx-hil run --out <dir>\``,
+      { cause: err },
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ResultsFileError(path, 'file', path, `${path}: not valid JSON (${(err as Error).message}); give the results.json of a finished \`bx-hil run\``, { cause: err });
+    throw new ResultsFileError(
+      path,
+      'file',
+      path,
+      `${path}: not valid JSON (${(err as Error).message}); give the results.json of a finished \`bx-hil run\``,
+      { cause: err },
+    );
   }
   return parseRunResults(json, path);
 }

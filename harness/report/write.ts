@@ -25,7 +25,11 @@ export interface WriteReportOptions {
   limits?: BundleLimits;
 }
 
-export async function writeReport(outDir: string, results: RunResults, options: WriteReportOptions = {}): Promise<{ resultsPath: string; htmlPath: string }> {
+export async function writeReport(
+  outDir: string,
+  results: RunResults,
+  options: WriteReportOptions = {},
+): Promise<{ resultsPath: string; htmlPath: string }> {
   // Validate at the edge: a runner bug should fail here, naming the field, not in the browser.
   parseRunResults(results, 'results passed to writeReport');
   if (options.baseline) parseRunResults(options.baseline, 'baseline passed to writeReport');

@@ -30,7 +30,10 @@
     for (var i = 2; i < arguments.length; i++) {
       var c = arguments[i];
       if (c === undefined || c === null || c === false) continue;
-      if (Array.isArray(c)) c.forEach(function (x) { if (x) el.appendChild(typeof x === 'string' ? document.createTextNode(x) : x); });
+      if (Array.isArray(c))
+        c.forEach(function (x) {
+          if (x) el.appendChild(typeof x === 'string' ? document.createTextNode(x) : x);
+        });
       else el.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
     }
     return el;
@@ -45,7 +48,9 @@
   // ---------- header ----------
   var counts = { pass: 0, fail: 0, 'expected-fail': 0, fixed: 0, skip: 0 };
   var securityCount = 0;
-  var current = model.columns.filter(function (c) { return c.run === 'candidate'; });
+  var current = model.columns.filter(function (c) {
+    return c.run === 'candidate';
+  });
   model.tests.forEach(function (t) {
     current.forEach(function (c) {
       var r = t.cells[c.key];
@@ -59,40 +64,85 @@
     chips.appendChild(h('span', { class: 'chip o-' + o, 'data-outcome': o }, counts[o] + ' ' + LONG[o].split(' (')[0]));
   });
   if (securityCount > 0) {
-    document.getElementById('security').appendChild(
-      h('p', { class: 'banner-sec', role: 'alert' }, 'SECURITY FAILURE: ' + securityCount + (securityCount === 1 ? ' test shows' : ' tests show') + ' the module connecting to a server it must refuse. Look for the outlined cells.'),
-    );
+    document
+      .getElementById('security')
+      .appendChild(
+        h(
+          'p',
+          { class: 'banner-sec', role: 'alert' },
+          'SECURITY FAILURE: ' +
+            securityCount +
+            (securityCount === 1 ? ' test shows' : ' tests show') +
+            ' the module connecting to a server it must refuse. Look for the outlined cells.',
+        ),
+      );
   }
   if (model.comparison) {
-    document.getElementById('changes').appendChild(
-      h('details', { class: 'changes' },
-        h('summary', { text: model.comparison.headline }),
-        h('pre', { text: model.comparison.text })),
-    );
+    document
+      .getElementById('changes')
+      .appendChild(
+        h(
+          'details',
+          { class: 'changes' },
+          h('summary', { text: model.comparison.headline }),
+          h('pre', { text: model.comparison.text }),
+        ),
+      );
   }
 
   // ---------- filters ----------
   var state = { outcomes: {}, suite: '', text: '', selected: null };
-  OUTCOMES.forEach(function (o) { state.outcomes[o] = true; });
+  OUTCOMES.forEach(function (o) {
+    state.outcomes[o] = true;
+  });
   var outcomeBox = document.getElementById('f-outcomes');
   OUTCOMES.forEach(function (o) {
-    var cb = h('input', { type: 'checkbox', checked: true, 'data-outcome': o, onchange: function () { state.outcomes[o] = cb.checked; applyFilters(); } });
-    outcomeBox.appendChild(h('label', null, cb, ' ', h('span', { class: 'cell o-' + o, style: 'min-width:0;cursor:inherit' }, WORDS[o])));
+    var cb = h('input', {
+      type: 'checkbox',
+      checked: true,
+      'data-outcome': o,
+      onchange: function () {
+        state.outcomes[o] = cb.checked;
+        applyFilters();
+      },
+    });
+    outcomeBox.appendChild(
+      h('label', null, cb, ' ', h('span', { class: 'cell o-' + o, style: 'min-width:0;cursor:inherit' }, WORDS[o])),
+    );
   });
   var suites = [];
-  model.tests.forEach(function (t) { if (suites.indexOf(t.suite) < 0) suites.push(t.suite); });
+  model.tests.forEach(function (t) {
+    if (suites.indexOf(t.suite) < 0) suites.push(t.suite);
+  });
   var suiteSel = document.getElementById('f-suite');
-  suites.forEach(function (s) { suiteSel.appendChild(h('option', { value: s, text: s })); });
-  suiteSel.addEventListener('change', function () { state.suite = suiteSel.value; applyFilters(); });
+  suites.forEach(function (s) {
+    suiteSel.appendChild(h('option', { value: s, text: s }));
+  });
+  suiteSel.addEventListener('change', function () {
+    state.suite = suiteSel.value;
+    applyFilters();
+  });
   var search = document.getElementById('f-text');
-  search.addEventListener('input', function () { state.text = search.value.trim().toLowerCase(); applyFilters(); });
+  search.addEventListener('input', function () {
+    state.text = search.value.trim().toLowerCase();
+    applyFilters();
+  });
 
   // ---------- matrix ----------
   var thead = document.getElementById('m-head');
   var tbody = document.getElementById('m-body');
   var headRow = h('tr', null, h('th', { scope: 'col' }, 'Test'));
   model.columns.forEach(function (c) {
-    headRow.appendChild(h('th', { scope: 'col', title: c.uri || '' }, c.run === 'baseline' ? 'baseline ' : '', h('strong', { text: c.firmware }), h('br'), h('span', { class: 'meta', text: c.device })));
+    headRow.appendChild(
+      h(
+        'th',
+        { scope: 'col', title: c.uri || '' },
+        c.run === 'baseline' ? 'baseline ' : '',
+        h('strong', { text: c.firmware }),
+        h('br'),
+        h('span', { class: 'meta', text: c.device }),
+      ),
+    );
   });
   thead.appendChild(headRow);
 
@@ -101,41 +151,71 @@
   model.tests.forEach(function (t, i) {
     if (t.suite !== lastSuite) {
       lastSuite = t.suite;
-      var sr = h('tr', { class: 'suite-row', 'data-suite': t.suite }, h('th', { colspan: String(model.columns.length + 1), scope: 'colgroup', text: t.suite }));
+      var sr = h(
+        'tr',
+        { class: 'suite-row', 'data-suite': t.suite },
+        h('th', { colspan: String(model.columns.length + 1), scope: 'colgroup', text: t.suite }),
+      );
       tbody.appendChild(sr);
       rows.push({ suiteRow: sr, suite: t.suite });
     }
     var tr = h('tr', { class: 'test', tabindex: '0', 'data-test': t.id, 'data-index': String(i), 'aria-label': t.id });
-    tr.appendChild(h('td', { class: 'title' }, t.title, t.scenario ? h('span', { class: 'scn', text: t.scenario }) : null));
+    tr.appendChild(
+      h('td', { class: 'title' }, t.title, t.scenario ? h('span', { class: 'scn', text: t.scenario }) : null),
+    );
     model.columns.forEach(function (c) {
       var r = t.cells[c.key];
       var td = h('td');
       if (!r) {
         td.appendChild(h('span', { class: 'cell o-none', title: 'not run on ' + c.device }, '—'));
       } else {
-        var label = t.id + ': ' + LONG[r.outcome] + ' on ' + c.device + ' (' + c.firmware + ')' + (r.securityFailure ? ', SECURITY FAILURE' : '');
-        var btn = h('button', {
-          type: 'button',
-          class: 'cell o-' + r.outcome + (r.securityFailure ? ' sec' : ''),
-          'data-outcome': r.outcome,
-          'data-col': c.key,
-          'aria-label': label,
-          title: label,
-          onclick: function (ev) { ev.stopPropagation(); select(i, c.key, true); },
-        }, (r.securityFailure ? '\u26A0 ' : '') + WORDS[r.outcome]);
+        var label =
+          t.id +
+          ': ' +
+          LONG[r.outcome] +
+          ' on ' +
+          c.device +
+          ' (' +
+          c.firmware +
+          ')' +
+          (r.securityFailure ? ', SECURITY FAILURE' : '');
+        var btn = h(
+          'button',
+          {
+            type: 'button',
+            class: 'cell o-' + r.outcome + (r.securityFailure ? ' sec' : ''),
+            'data-outcome': r.outcome,
+            'data-col': c.key,
+            'aria-label': label,
+            title: label,
+            onclick: function (ev) {
+              ev.stopPropagation();
+              select(i, c.key, true);
+            },
+          },
+          (r.securityFailure ? '\u26A0 ' : '') + WORDS[r.outcome],
+        );
         td.appendChild(btn);
         if (r.change) td.appendChild(h('span', { class: 'chg chg-' + r.change, text: r.change }));
       }
       tr.appendChild(td);
     });
-    tr.addEventListener('click', function () { select(i, null, true); });
+    tr.addEventListener('click', function () {
+      select(i, null, true);
+    });
     tr.addEventListener('keydown', function (ev) {
       if (ev.target !== tr) return;
-      if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); select(i, null, true); }
-      else if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      if (ev.key === 'Enter' || ev.key === ' ') {
         ev.preventDefault();
-        var visible = rows.filter(function (x) { return x.tr && !x.tr.hidden; });
-        var at = visible.findIndex(function (x) { return x.tr === tr; });
+        select(i, null, true);
+      } else if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+        ev.preventDefault();
+        var visible = rows.filter(function (x) {
+          return x.tr && !x.tr.hidden;
+        });
+        var at = visible.findIndex(function (x) {
+          return x.tr === tr;
+        });
         var next = visible[at + (ev.key === 'ArrowDown' ? 1 : -1)];
         if (next) next.tr.focus();
       }
@@ -147,13 +227,29 @@
   function matches(t) {
     if (state.suite && t.suite !== state.suite) return false;
     if (state.text) {
-      var hay = (t.id + ' ' + (t.scenario || '') + ' ' + Object.keys(t.cells).map(function (k) {
-        var r = t.cells[k];
-        return (r.verdict ? r.verdict.code + ' ' + r.verdict.summary : '') + ' ' + (r.error || '') + ' ' + (r.knownIssue ? r.knownIssue.reason : '');
-      }).join(' ')).toLowerCase();
+      var hay = (
+        t.id +
+        ' ' +
+        (t.scenario || '') +
+        ' ' +
+        Object.keys(t.cells)
+          .map(function (k) {
+            var r = t.cells[k];
+            return (
+              (r.verdict ? r.verdict.code + ' ' + r.verdict.summary : '') +
+              ' ' +
+              (r.error || '') +
+              ' ' +
+              (r.knownIssue ? r.knownIssue.reason : '')
+            );
+          })
+          .join(' ')
+      ).toLowerCase();
       if (hay.indexOf(state.text) < 0) return false;
     }
-    return Object.keys(t.cells).some(function (k) { return state.outcomes[t.cells[k].outcome]; });
+    return Object.keys(t.cells).some(function (k) {
+      return state.outcomes[t.cells[k].outcome];
+    });
   }
 
   function applyFilters() {
@@ -163,9 +259,14 @@
       if (!r.tr) return;
       var ok = matches(r.test);
       r.tr.hidden = !ok;
-      if (ok) { shown++; suiteVisible[r.suite] = true; }
+      if (ok) {
+        shown++;
+        suiteVisible[r.suite] = true;
+      }
     });
-    rows.forEach(function (r) { if (r.suiteRow) r.suiteRow.hidden = !suiteVisible[r.suite]; });
+    rows.forEach(function (r) {
+      if (r.suiteRow) r.suiteRow.hidden = !suiteVisible[r.suite];
+    });
     document.getElementById('shown').textContent = shown + ' of ' + model.tests.length + ' tests shown';
   }
 
@@ -179,13 +280,21 @@
     if (!key || !t.cells[key]) {
       key = null;
       // Prefer the current run's first failing cell, then its first cell.
-      var cols = model.columns.filter(function (c) { return t.cells[c.key]; });
-      var failing = cols.filter(function (c) { return c.run === 'candidate' && t.cells[c.key].outcome === 'fail'; });
-      var cur = cols.filter(function (c) { return c.run === 'candidate'; });
+      var cols = model.columns.filter(function (c) {
+        return t.cells[c.key];
+      });
+      var failing = cols.filter(function (c) {
+        return c.run === 'candidate' && t.cells[c.key].outcome === 'fail';
+      });
+      var cur = cols.filter(function (c) {
+        return c.run === 'candidate';
+      });
       key = (failing[0] || cur[0] || cols[0]).key;
     }
     state.selected = { index: index, key: key };
-    rows.forEach(function (r) { if (r.tr) r.tr.classList.toggle('selected', r.test === t); });
+    rows.forEach(function (r) {
+      if (r.tr) r.tr.classList.toggle('selected', r.test === t);
+    });
     renderDetail(t, key);
     var hash = '#test=' + encodeURIComponent(t.id) + '&col=' + encodeURIComponent(key);
     if (location.hash !== hash) history.replaceState(null, '', hash);
@@ -199,16 +308,24 @@
     var sel = state.selected;
     state.selected = null;
     detail.textContent = '';
-    rows.forEach(function (r) { if (r.tr) r.tr.classList.remove('selected'); });
+    rows.forEach(function (r) {
+      if (r.tr) r.tr.classList.remove('selected');
+    });
     history.replaceState(null, '', location.pathname + location.search);
     if (sel) {
-      var row = rows.filter(function (r) { return r.tr && r.test === model.tests[sel.index]; })[0];
+      var row = rows.filter(function (r) {
+        return r.tr && r.test === model.tests[sel.index];
+      })[0];
       if (row) row.tr.focus();
     }
   }
 
   function securityBanner(r) {
-    return h('p', { class: 'banner-sec', role: 'alert' }, 'SECURITY FAILURE: the module connected to a server it must refuse (' + r.securityReason + ')');
+    return h(
+      'p',
+      { class: 'banner-sec', role: 'alert' },
+      'SECURITY FAILURE: the module connected to a server it must refuse (' + r.securityReason + ')',
+    );
   }
 
   function renderVerdict(r) {
@@ -217,11 +334,28 @@
     if (r.verdict) {
       box.appendChild(h('div', null, h('code', { text: r.verdict.code }), ': ', r.verdict.summary));
       if (r.verdict.fix) box.appendChild(h('div', { class: 'fix' }, h('strong', { text: 'Fix: ' }), r.verdict.fix));
-      if (r.verdict.evidence && r.verdict.evidence.length) box.appendChild(h('ul', null, r.verdict.evidence.map(function (e) { return h('li', { text: e }); })));
+      if (r.verdict.evidence && r.verdict.evidence.length)
+        box.appendChild(
+          h(
+            'ul',
+            null,
+            r.verdict.evidence.map(function (e) {
+              return h('li', { text: e });
+            }),
+          ),
+        );
     } else if (r.outcome !== 'skip') {
       box.appendChild(h('div', { class: 'empty', text: 'no verdict recorded' }));
     }
-    if (r.knownIssue) box.appendChild(h('div', null, h('strong', { text: 'Known issue: ' }), r.knownIssue.reason + ' (source: ' + r.knownIssue.source + ')'));
+    if (r.knownIssue)
+      box.appendChild(
+        h(
+          'div',
+          null,
+          h('strong', { text: 'Known issue: ' }),
+          r.knownIssue.reason + ' (source: ' + r.knownIssue.source + ')',
+        ),
+      );
     if (r.skipReason) box.appendChild(h('div', null, h('strong', { text: 'Skipped: ' }), r.skipReason));
     if (r.error) box.appendChild(h('pre', { text: r.error }));
     return box;
@@ -231,16 +365,45 @@
 
   function renderTimeline(ev, c) {
     var wrap = h('div', { id: 'timeline' });
-    var entries = ev.timeline.filter(function (e) { return showRaw || !e.raw; });
-    var nModule = ev.timeline.filter(function (e) { return e.lane === 'module'; }).length;
-    var nBroker = ev.timeline.filter(function (e) { return e.lane === 'broker'; }).length;
-    var rawCount = ev.timeline.filter(function (e) { return e.raw; }).length;
-    var rawBox = h('input', { type: 'checkbox', id: 'show-raw', checked: showRaw, onchange: function () { showRaw = rawBox.checked; var s = state.selected; if (s) { renderDetail(model.tests[s.index], s.key); var cb = document.getElementById('show-raw'); if (cb) cb.focus(); } } });
-    wrap.appendChild(h('div', { class: 'seq-legend' },
-      h('span', { text: 'Module: ' + nModule + ' events' }),
-      h('span', { text: 'Broker: ' + nBroker + ' events' }),
-      h('span', { text: ev.eventsTotal > ev.timeline.length ? '(' + ev.timeline.length + ' of ' + ev.eventsTotal + ' kept)' : '' }),
-      rawCount ? h('label', null, rawBox, ' show ' + rawCount + ' raw link events') : null));
+    var entries = ev.timeline.filter(function (e) {
+      return showRaw || !e.raw;
+    });
+    var nModule = ev.timeline.filter(function (e) {
+      return e.lane === 'module';
+    }).length;
+    var nBroker = ev.timeline.filter(function (e) {
+      return e.lane === 'broker';
+    }).length;
+    var rawCount = ev.timeline.filter(function (e) {
+      return e.raw;
+    }).length;
+    var rawBox = h('input', {
+      type: 'checkbox',
+      id: 'show-raw',
+      checked: showRaw,
+      onchange: function () {
+        showRaw = rawBox.checked;
+        var s = state.selected;
+        if (s) {
+          renderDetail(model.tests[s.index], s.key);
+          var cb = document.getElementById('show-raw');
+          if (cb) cb.focus();
+        }
+      },
+    });
+    wrap.appendChild(
+      h(
+        'div',
+        { class: 'seq-legend' },
+        h('span', { text: 'Module: ' + nModule + ' events' }),
+        h('span', { text: 'Broker: ' + nBroker + ' events' }),
+        h('span', {
+          text:
+            ev.eventsTotal > ev.timeline.length ? '(' + ev.timeline.length + ' of ' + ev.eventsTotal + ' kept)' : '',
+        }),
+        rawCount ? h('label', null, rawBox, ' show ' + rawCount + ' raw link events') : null,
+      ),
+    );
     if (!ev.timeline.length) {
       wrap.appendChild(h('p', { class: 'empty', text: 'no events were recorded for this test' }));
       return wrap;
@@ -252,7 +415,15 @@
     grid.appendChild(h('div', { class: 'hd', role: 'columnheader', text: 'Broker (rig)' }));
     entries.forEach(function (e) {
       var time = h('div', { class: 't', role: 'cell', text: '+' + fmtMs(e.dt) });
-      var note = h('span', { class: 'ev' + (e.important ? ' imp' : ''), title: e.source + ' ' + e.kind + (e.scope ? ' [' + e.scope + ']' : '') }, h('span', { class: 'tag', text: e.source }), e.summary);
+      var note = h(
+        'span',
+        {
+          class: 'ev' + (e.important ? ' imp' : ''),
+          title: e.source + ' ' + e.kind + (e.scope ? ' [' + e.scope + ']' : ''),
+        },
+        h('span', { class: 'tag', text: e.source }),
+        e.summary,
+      );
       grid.appendChild(time);
       if (e.lane === 'both' && !e.arrow) {
         grid.appendChild(h('div', { class: 'note-both', role: 'cell', 'data-lane': 'both' }, note));
@@ -264,9 +435,17 @@
       if (e.arrow) {
         mid.className = 'mid arrow ' + e.arrow + (/^alert/i.test(e.label) ? ' alert' : '');
         mid.setAttribute('data-arrow', e.arrow);
-        mid.setAttribute('aria-label', (e.arrow === 'to-broker' ? 'module to broker: ' : 'broker to module: ') + e.label);
-        mid.appendChild(h('span', { class: 'lbl', text: (e.arrow === 'to-broker' ? '' : '\u2190 ') + e.label + (e.arrow === 'to-broker' ? ' \u2192' : '') }));
-        var side = e.lane === 'broker' ? b : e.lane === 'module' ? m : (e.arrow === 'to-broker' ? m : b);
+        mid.setAttribute(
+          'aria-label',
+          (e.arrow === 'to-broker' ? 'module to broker: ' : 'broker to module: ') + e.label,
+        );
+        mid.appendChild(
+          h('span', {
+            class: 'lbl',
+            text: (e.arrow === 'to-broker' ? '' : '\u2190 ') + e.label + (e.arrow === 'to-broker' ? ' \u2192' : ''),
+          }),
+        );
+        var side = e.lane === 'broker' ? b : e.lane === 'module' ? m : e.arrow === 'to-broker' ? m : b;
         side.appendChild(note);
         side.setAttribute('data-lane', e.lane === 'both' ? 'module' : e.lane);
       } else {
@@ -284,37 +463,100 @@
 
   function renderDetail(t, key) {
     var r = t.cells[key];
-    var c = model.columns.filter(function (x) { return x.key === key; })[0];
+    var c = model.columns.filter(function (x) {
+      return x.key === key;
+    })[0];
     detail.textContent = '';
-    var head = h('div', { class: 'detail-head' },
-      h('div', null,
+    var head = h(
+      'div',
+      { class: 'detail-head' },
+      h(
+        'div',
+        null,
         h('h2', { tabindex: '-1', id: 'detail-title', text: t.id }),
-        h('div', { class: 'meta', text: c.device + ' \u00B7 firmware ' + c.firmware + (c.run === 'baseline' ? ' (baseline run)' : '') + ' \u00B7 ' + fmtMs(r.durationMs) + ' \u00B7 ' + r.attempts + (r.attempts === 1 ? ' attempt' : ' attempts') })),
-      h('button', { type: 'button', class: 'close', 'aria-label': 'Close the detail (Escape)', onclick: closeDetail }, 'Close'));
+        h('div', {
+          class: 'meta',
+          text:
+            c.device +
+            ' \u00B7 firmware ' +
+            c.firmware +
+            (c.run === 'baseline' ? ' (baseline run)' : '') +
+            ' \u00B7 ' +
+            fmtMs(r.durationMs) +
+            ' \u00B7 ' +
+            r.attempts +
+            (r.attempts === 1 ? ' attempt' : ' attempts'),
+        }),
+      ),
+      h(
+        'button',
+        { type: 'button', class: 'close', 'aria-label': 'Close the detail (Escape)', onclick: closeDetail },
+        'Close',
+      ),
+    );
     detail.appendChild(head);
     if (r.securityFailure) detail.appendChild(securityBanner(r));
     detail.appendChild(h('h3', { text: 'Verdict' }));
     detail.appendChild(renderVerdict(r));
-    var others = model.columns.filter(function (x) { return x.key !== key && t.cells[x.key]; });
+    var others = model.columns.filter(function (x) {
+      return x.key !== key && t.cells[x.key];
+    });
     if (others.length) {
-      detail.appendChild(h('div', { class: 'meta' }, 'Also ran on: ', others.map(function (x) {
-        var o = t.cells[x.key];
-        return h('button', { type: 'button', class: 'cell o-' + o.outcome, style: 'margin-right:6px', onclick: function () { select(model.tests.indexOf(t), x.key, true); } }, x.firmware + ' ' + WORDS[o.outcome]);
-      })));
+      detail.appendChild(
+        h(
+          'div',
+          { class: 'meta' },
+          'Also ran on: ',
+          others.map(function (x) {
+            var o = t.cells[x.key];
+            return h(
+              'button',
+              {
+                type: 'button',
+                class: 'cell o-' + o.outcome,
+                style: 'margin-right:6px',
+                onclick: function () {
+                  select(model.tests.indexOf(t), x.key, true);
+                },
+              },
+              x.firmware + ' ' + WORDS[o.outcome],
+            );
+          }),
+        ),
+      );
     }
     var ev = r.evidence;
     detail.appendChild(h('h3', { text: 'Timeline: module and broker' }));
     if (!ev) {
-      detail.appendChild(h('p', { class: 'empty', text: c.run === 'baseline' ? 'the baseline run\u2019s evidence is not part of this report' : 'no evidence bundle for this test' }));
+      detail.appendChild(
+        h('p', {
+          class: 'empty',
+          text:
+            c.run === 'baseline'
+              ? 'the baseline run\u2019s evidence is not part of this report'
+              : 'no evidence bundle for this test',
+        }),
+      );
       return;
     }
     detail.appendChild(renderTimeline(ev, c));
     detail.appendChild(h('h3', { text: 'Transcript' }));
-    detail.appendChild(ev.transcript ? h('pre', { id: 'transcript', tabindex: '0', text: ev.transcript }) : h('p', { class: 'empty', text: 'no AT transcript' }));
+    detail.appendChild(
+      ev.transcript
+        ? h('pre', { id: 'transcript', tabindex: '0', text: ev.transcript })
+        : h('p', { class: 'empty', text: 'no AT transcript' }),
+    );
     var facts = h('dl', { class: 'kv' });
-    function fact(k, v) { if (v && (!Array.isArray(v) || v.length)) { facts.appendChild(h('dt', { text: k })); facts.appendChild(h('dd', null, v)); } }
+    function fact(k, v) {
+      if (v && (!Array.isArray(v) || v.length)) {
+        facts.appendChild(h('dt', { text: k }));
+        facts.appendChild(h('dd', null, v));
+      }
+    }
     // Relative links: they work from file:// and from an unpacked CI artifact.
-    function href(parts) { return ev.dir.split('/').concat(parts).map(encodeURIComponent).join('/'); }
+    function href(parts) {
+      return ev.dir.split('/').concat(parts).map(encodeURIComponent).join('/');
+    }
     function links(names, prefix) {
       var out = [];
       names.forEach(function (n, i) {
@@ -324,13 +566,29 @@
       return out;
     }
     fact('Directory', ev.dir);
-    fact('Files', links(ev.files.filter(function (f) { return f !== 'keylog.txt' && f !== 'capture.pcapng'; })));
+    fact(
+      'Files',
+      links(
+        ev.files.filter(function (f) {
+          return f !== 'keylog.txt' && f !== 'capture.pcapng';
+        }),
+      ),
+    );
     fact('Certificates', links(ev.certs, 'certs'));
     fact('Key log', ev.hasKeylog ? links(['keylog.txt']).concat([' (secret; not embedded)']) : '');
     fact('Capture', ev.hasCapture ? links(['capture.pcapng']).concat([' (not embedded)']) : '');
     detail.appendChild(h('h3', { text: 'Files' }));
     detail.appendChild(facts);
-    if (ev.notes.length) detail.appendChild(h('ul', { class: 'notes' }, ev.notes.map(function (n) { return h('li', { text: n }); })));
+    if (ev.notes.length)
+      detail.appendChild(
+        h(
+          'ul',
+          { class: 'notes' },
+          ev.notes.map(function (n) {
+            return h('li', { text: n });
+          }),
+        ),
+      );
   }
 
   document.addEventListener('keydown', function (ev) {
@@ -342,7 +600,9 @@
   var m = /^#test=([^&]*)(?:&col=(.*))?$/.exec(location.hash);
   if (m) {
     var id = decodeURIComponent(m[1]);
-    var idx = model.tests.findIndex(function (t) { return t.id === id; });
+    var idx = model.tests.findIndex(function (t) {
+      return t.id === id;
+    });
     if (idx >= 0) select(idx, m[2] ? decodeURIComponent(m[2]) : null, false);
   }
   document.body.setAttribute('data-ready', 'true');
