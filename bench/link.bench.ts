@@ -172,6 +172,8 @@ export async function run(): Promise<void> {
   for (let off = 0; off < upload.length; off += 256) await link.write(upload.subarray(off, off + 256));
   const took = performance.now() - t0;
   const ideal = lineTimeMs(upload.length, 115_200);
-  console.log(`paced 115200 8N1: 3000-byte upload in 256-byte writes took ${took.toFixed(1)} ms, line time ${ideal.toFixed(1)} ms (ratio ${(took / ideal).toFixed(3)})`);
+  console.log(
+    `paced 115200 8N1: 3000-byte upload in 256-byte writes took ${took.toFixed(1)} ms, line time ${ideal.toFixed(1)} ms (ratio ${(took / ideal).toFixed(3)})`,
+  );
   await link.close();
 }

@@ -61,7 +61,13 @@ describe('device URIs', () => {
   });
 
   test('line options parse with defaults 115200 8N1', () => {
-    expect(parseSerialOptions('serial:/dev/ttyUSB0')).toEqual({ baudRate: 115200, dataBits: 8, parity: 'none', stopBits: 1, rtscts: false });
+    expect(parseSerialOptions('serial:/dev/ttyUSB0')).toEqual({
+      baudRate: 115200,
+      dataBits: 8,
+      parity: 'none',
+      stopBits: 1,
+      rtscts: false,
+    });
     expect(parseSerialOptions('serial:/dev/ttyUSB0?baud=9600&databits=7&parity=e&stopbits=1.5&rtscts=1')).toEqual({
       baudRate: 9600,
       dataBits: 7,
@@ -91,7 +97,10 @@ describe('serial open failures', () => {
 
   test('EACCES (emulated: root cannot be denied) maps to the dialout fix', () => {
     // bindings-cpp gives text only; node fs errors give a code. Both must map.
-    for (const cause of [new Error('Error: Permission denied, cannot open /dev/ttyUSB0'), Object.assign(new Error('x'), { code: 'EACCES' })]) {
+    for (const cause of [
+      new Error('Error: Permission denied, cannot open /dev/ttyUSB0'),
+      Object.assign(new Error('x'), { code: 'EACCES' }),
+    ]) {
       const err = mapSerialOpenError('serial:/dev/ttyUSB0', '/dev/ttyUSB0', cause);
       expect(err).toMatchObject({ code: 'BXHIL_LINK_OPEN', reason: 'EACCES' });
       expect(err.message).toContain('usermod -aG dialout');
@@ -100,37 +109,49 @@ describe('serial open failures', () => {
   });
 });
 
-describe.skipIf(!hasTool('socat'))('serial over a PTY (socat; skipped without it: apt-get install socat): busy port, signals, settings', () => {
-  let pty: PtyPair;
-  let link: Link;
-  beforeAll(async () => {
-    pty = await socatPtyPair();
-    link = await openLink(`serial:${pty.a}`);
-  });
-  afterAll(async () => {
-    await link?.close();
-    await pty?.close();
-  });
+describe.skipIf(!hasTool('socat'))(
+  'serial over a PTY (socat; skipped without it: apt-get install socat): busy port, signals, settings',
+  () => {
+    let pty: PtyPair;
+    let link: Link;
+    beforeAll(async () => {
+      pty = await socatPtyPair();
+      link = await openLink(`serial:${pty.a}`);
+    });
+    afterAll(async () => {
+      await link?.close();
+      await pty?.close();
+    });
 
-  test('a second opener gets BXHIL_LINK_OPEN EBUSY naming the other program', async () => {
-    const err = await failure(() => openLink(`serial:${pty.a}`));
-    expect(err).toMatchObject({ code: 'BXHIL_LINK_OPEN', reason: 'EBUSY' });
-    expect(err.message).toContain('another program');
-  });
+    test('a second opener gets BXHIL_LINK_OPEN EBUSY naming the other program', async () => {
+      const err = await failure(() => openLink(`serial:${pty.a}`));
+      expect(err).toMatchObject({ code: 'BXHIL_LINK_OPEN', reason: 'EBUSY' });
+      expect(err.message).toContain('another program');
+    });
 
-  test('setSignals on a PTY: BXHIL_LINK_UNSUPPORTED (no modem-control lines, P9)', async () => {
-    await expect(link.setSignals!({ dtr: false, rts: true })).rejects.toMatchObject({ code: 'BXHIL_LINK_UNSUPPORTED', operation: 'setSignals' });
-    expect(link.isOpen).toBe(true);
-  });
+    test('setSignals on a PTY: BXHIL_LINK_UNSUPPORTED (no modem-control lines, P9)', async () => {
+      await expect(link.setSignals!({ dtr: false, rts: true })).rejects.toMatchObject({
+        code: 'BXHIL_LINK_UNSUPPORTED',
+        operation: 'setSignals',
+      });
+      expect(link.isOpen).toBe(true);
+    });
 
-  test('updateSettings changes the baud rate of the open port (stty sees it); parity needs a reopen', async () => {
-    await link.updateSettings!({ baudRate: 19_200 });
-    const speed = execFileSync('stty', ['-F', pty.a, 'speed'], { encoding: 'utf8', timeout: 5_000 }).trim();
-    expect(Number(speed)).toBe(19_200);
-    await expect(link.updateSettings!({ parity: 'even' })).rejects.toMatchObject({ code: 'BXHIL_LINK_UNSUPPORTED', operation: 'updateSettings' });
-    await expect(link.updateSettings!({ baudRate: 0 })).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'baudRate' });
-  });
-});
+    test('updateSettings changes the baud rate of the open port (stty sees it); parity needs a reopen', async () => {
+      await link.updateSettings!({ baudRate: 19_200 });
+      const speed = execFileSync('stty', ['-F', pty.a, 'speed'], { encoding: 'utf8', timeout: 5_000 }).trim();
+      expect(Number(speed)).toBe(19_200);
+      await expect(link.updateSettings!({ parity: 'even' })).rejects.toMatchObject({
+        code: 'BXHIL_LINK_UNSUPPORTED',
+        operation: 'updateSettings',
+      });
+      await expect(link.updateSettings!({ baudRate: 0 })).rejects.toMatchObject({
+        code: 'BXHIL_CONFIG',
+        field: 'baudRate',
+      });
+    });
+  },
+);
 
 describe('tcp open failures', () => {
   test('a closed port: BXHIL_LINK_OPEN ECONNREFUSED asking whether ser2net / sim runs', async () => {

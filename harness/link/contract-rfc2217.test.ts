@@ -65,7 +65,8 @@ if (tools) {
       return {
         link,
         peer: {
-          write: (b) => new Promise<void>((resolve, reject) => peerPort.write(b, (err) => (err ? reject(err) : resolve()))),
+          write: (b) =>
+            new Promise<void>((resolve, reject) => peerPort.write(b, (err) => (err ? reject(err) : resolve()))),
           onData: (cb) => peerPort.on('data', cb),
           // The server going away: kill ser2net (the TCP connection ends).
           close: async () => {
@@ -103,7 +104,10 @@ if (tools) {
     test('DTR on a PTY-backed port is refused with BXHIL_LINK_UNSUPPORTED, bounded', async () => {
       link ??= await openLink(`rfc2217://127.0.0.1:${r.ser2net.port}`);
       const t0 = Date.now();
-      await expect(link.setSignals!({ dtr: false })).rejects.toMatchObject({ code: 'BXHIL_LINK_UNSUPPORTED', operation: 'setSignals' });
+      await expect(link.setSignals!({ dtr: false })).rejects.toMatchObject({
+        code: 'BXHIL_LINK_UNSUPPORTED',
+        operation: 'setSignals',
+      });
       expect(Date.now() - t0).toBeLessThan(10_000);
       expect(link.isOpen).toBe(true); // a refused control does not break the data path
       await link.close();

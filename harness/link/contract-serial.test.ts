@@ -39,7 +39,12 @@ if (hasTool('socat')) {
         const uri = `serial:${pty.a}?baud=115200`;
         const link = await openLink(uri);
         const peerPort = await openPort(pty.b);
-        return { link, peer: portPeer(peerPort, () => pty.close()), teardown: () => pty.close(), reopen: () => openLink(uri) };
+        return {
+          link,
+          peer: portPeer(peerPort, () => pty.close()),
+          teardown: () => pty.close(),
+          reopen: () => openLink(uri),
+        };
       } catch (err) {
         await pty.close();
         throw err;

@@ -65,15 +65,7 @@ export class ScriptPendingError extends HarnessError {
 
 /** Why a link could not be opened; `LinkOpenError.reason`. */
 export type LinkOpenReason =
-  | 'ENOENT'
-  | 'EACCES'
-  | 'EBUSY'
-  | 'ENOTTY'
-  | 'ECONNREFUSED'
-  | 'ETIMEDOUT'
-  | 'ENOTFOUND'
-  | 'NEGOTIATION'
-  | 'OTHER';
+  'ENOENT' | 'EACCES' | 'EBUSY' | 'ENOTTY' | 'ECONNREFUSED' | 'ETIMEDOUT' | 'ENOTFOUND' | 'NEGOTIATION' | 'OTHER';
 
 /**
  * An open failure (code `BXHIL_LINK_OPEN`) with a typed `reason`, so callers and tests can tell

@@ -15,17 +15,30 @@ registerLinkScheme('tcp', openTcpLink);
 registerLinkScheme('rfc2217', openRfc2217Link);
 
 export type { LineSettings, Link, LinkEvents, LinkFactory, LinkSignals } from './types.ts';
+export { LinkError, LinkOpenError, LinkUnsupportedError, ScriptPendingError, type LinkOpenReason } from './errors.ts';
 export {
-  LinkError,
-  LinkOpenError,
-  LinkUnsupportedError,
-  ScriptPendingError,
-  type LinkOpenReason,
-} from './errors.ts';
-export { checkLineSettings, defaultLineSettings, parseSerialOptions, type ParseSerialOptionsOptions } from './options.ts';
+  checkLineSettings,
+  defaultLineSettings,
+  parseSerialOptions,
+  type ParseSerialOptionsOptions,
+} from './options.ts';
 export { SerialLink, mapSerialOpenError, openSerialLink, serialPathOf } from './serial.ts';
-export { DEFAULT_CONNECT_TIMEOUT_MS, connectTcp, mapConnectError, openTcpLink, parseTcpTarget, type TcpTarget } from './tcp.ts';
-export { Rfc2217Link, TelnetDecoder, openRfc2217Link, parseRfc2217Options, telnetEscape, type Rfc2217Options } from './rfc2217.ts';
+export {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  connectTcp,
+  mapConnectError,
+  openTcpLink,
+  parseTcpTarget,
+  type TcpTarget,
+} from './tcp.ts';
+export {
+  Rfc2217Link,
+  TelnetDecoder,
+  openRfc2217Link,
+  parseRfc2217Options,
+  telnetEscape,
+  type Rfc2217Options,
+} from './rfc2217.ts';
 export { freePort, hasTool, socatPtyPair, startSer2net, type PtyPair, type Ser2net } from './testing.ts';
 export { openLink, parseLinkUri, registerLinkScheme, registeredSchemes } from './open.ts';
 export { StreamLink, memoryLinkPair } from './stream.ts';

@@ -96,7 +96,9 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
 /** 0x00..0xFF four times, plus the sequences telnet and terminals like to mangle. */
 export function allByteValues(): Buffer {
   const ramp = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-  const tricky = Buffer.from([0x0d, 0x00, 0x0d, 0x0a, 0xff, 0xff, 0xff, 0x11, 0x13, 0x03, 0x1a, 0x04, 0x7f, 0x0a, 0x0d]);
+  const tricky = Buffer.from([
+    0x0d, 0x00, 0x0d, 0x0a, 0xff, 0xff, 0xff, 0x11, 0x13, 0x03, 0x1a, 0x04, 0x7f, 0x0a, 0x0d,
+  ]);
   return Buffer.concat([ramp, tricky, Buffer.from(ramp).reverse(), tricky, ramp, ramp]);
 }
 
@@ -110,7 +112,12 @@ export function linkContract(
   describe(`link contract: ${name}`, () => {
     const teardowns: Array<() => Promise<void>> = [];
 
-    async function open(): Promise<{ link: Link; peer: ContractPeer; received: Buffer[]; reopen?: () => Promise<Link> }> {
+    async function open(): Promise<{
+      link: Link;
+      peer: ContractPeer;
+      received: Buffer[];
+      reopen?: () => Promise<Link>;
+    }> {
       const s = await setup();
       teardowns.push(async () => {
         s.link.destroy();
@@ -144,7 +151,11 @@ export function linkContract(
       }
       await Promise.all(writes);
       const expectedOut = fromLink.join('');
-      await waitFor(() => Buffer.concat(received).length >= expectedOut.length, waitMs, 'the peer to receive every write');
+      await waitFor(
+        () => Buffer.concat(received).length >= expectedOut.length,
+        waitMs,
+        'the peer to receive every write',
+      );
       expect(Buffer.concat(received).toString('latin1')).toBe(expectedOut);
 
       let expectedIn = '';
@@ -153,7 +164,11 @@ export function linkContract(
         expectedIn += line;
         await peer.write(Buffer.from(line, 'latin1'));
       }
-      await waitFor(() => Buffer.concat(got).length >= expectedIn.length, waitMs, 'the link to receive every peer write');
+      await waitFor(
+        () => Buffer.concat(got).length >= expectedIn.length,
+        waitMs,
+        'the link to receive every peer write',
+      );
       expect(Buffer.concat(got).toString('latin1')).toBe(expectedIn);
     });
 
@@ -161,7 +176,11 @@ export function linkContract(
       const { link, peer, received } = await open();
       const bytes = allByteValues();
       await link.write(bytes);
-      await waitFor(() => Buffer.concat(received).length >= bytes.length, waitMs, 'the peer to receive all byte values');
+      await waitFor(
+        () => Buffer.concat(received).length >= bytes.length,
+        waitMs,
+        'the peer to receive all byte values',
+      );
       expect(Buffer.concat(received).equals(bytes)).toBe(true);
 
       const got: Buffer[] = [];

@@ -23,7 +23,11 @@ export function registeredSchemes(): string[] {
 export function parseLinkUri(raw: string): URL {
   const text = raw.trim();
   if (text === '') {
-    throw new ConfigError('device', raw, 'no device given: set BX_DEVICE=serial:/dev/ttyUSB0, tcp://host:port or sim:2.6.3');
+    throw new ConfigError(
+      'device',
+      raw,
+      'no device given: set BX_DEVICE=serial:/dev/ttyUSB0, tcp://host:port or sim:2.6.3',
+    );
   }
   const normalised = text.startsWith('/dev/') ? `serial:${text}` : text;
   try {

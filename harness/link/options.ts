@@ -107,13 +107,21 @@ export function parseSerialOptions(url: URL | string, options: ParseSerialOption
 export function checkLineSettings(settings: Partial<LineSettings>, uri: string): void {
   const { baudRate, dataBits, parity, stopBits } = settings;
   if (baudRate !== undefined && (!Number.isSafeInteger(baudRate) || baudRate <= 0)) {
-    throw new ConfigError('baudRate', baudRate, `bad baudRate ${String(baudRate)} for ${uri}: expected a positive integer`);
+    throw new ConfigError(
+      'baudRate',
+      baudRate,
+      `bad baudRate ${String(baudRate)} for ${uri}: expected a positive integer`,
+    );
   }
   if (dataBits !== undefined && ![5, 6, 7, 8].includes(dataBits)) {
     throw new ConfigError('dataBits', dataBits, `bad dataBits ${String(dataBits)} for ${uri}: expected 5, 6, 7 or 8`);
   }
   if (parity !== undefined && !Object.values(PARITIES).includes(parity)) {
-    throw new ConfigError('parity', parity, `bad parity ${String(parity)} for ${uri}: expected none, even, odd, mark or space`);
+    throw new ConfigError(
+      'parity',
+      parity,
+      `bad parity ${String(parity)} for ${uri}: expected none, even, odd, mark or space`,
+    );
   }
   if (stopBits !== undefined && ![1, 1.5, 2].includes(stopBits)) {
     throw new ConfigError('stopBits', stopBits, `bad stopBits ${String(stopBits)} for ${uri}: expected 1, 1.5 or 2`);

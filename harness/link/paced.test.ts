@@ -13,7 +13,9 @@ describe('pacedLink', () => {
   });
 
   test('rejects a bad baud rate with BXHIL_CONFIG naming the field', () => {
-    expect(() => pacedMemoryLinkPair({ baudRate: 0 })).toThrow(expect.objectContaining({ code: 'BXHIL_CONFIG', field: 'baudRate' }));
+    expect(() => pacedMemoryLinkPair({ baudRate: 0 })).toThrow(
+      expect.objectContaining({ code: 'BXHIL_CONFIG', field: 'baudRate' }),
+    );
   });
 
   test('a write takes about its line time and arrives intact at the device', async () => {

@@ -43,10 +43,18 @@ export function lineTimeMs(bytes: number, baudRate: number, bitsPerByte = 10): n
 export function parsePacedLinkOptions(options: PacedLinkOptions): Required<PacedLinkOptions> {
   const { baudRate, bitsPerByte = 10, paceReads = true } = options;
   if (!Number.isFinite(baudRate) || baudRate <= 0) {
-    throw new ConfigError('baudRate', baudRate, `pacedLink: baudRate must be a positive number of bits/s (e.g. 115200), got ${String(baudRate)}`);
+    throw new ConfigError(
+      'baudRate',
+      baudRate,
+      `pacedLink: baudRate must be a positive number of bits/s (e.g. 115200), got ${String(baudRate)}`,
+    );
   }
   if (!Number.isFinite(bitsPerByte) || bitsPerByte < 1) {
-    throw new ConfigError('bitsPerByte', bitsPerByte, `pacedLink: bitsPerByte must be >= 1 (10 for 8N1), got ${String(bitsPerByte)}`);
+    throw new ConfigError(
+      'bitsPerByte',
+      bitsPerByte,
+      `pacedLink: bitsPerByte must be >= 1 (10 for 8N1), got ${String(bitsPerByte)}`,
+    );
   }
   return { baudRate, bitsPerByte, paceReads };
 }
@@ -113,7 +121,8 @@ class PacedLink extends EventEmitter<LinkEvents> implements Link {
   write(data: Uint8Array | string): Promise<void> {
     if (this.#state !== 'open') {
       return Promise.reject(
-        this.#endedBy ?? new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot write to ${this.uri}: the link is closed`),
+        this.#endedBy ??
+          new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot write to ${this.uri}: the link is closed`),
       );
     }
     const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data);
@@ -124,7 +133,7 @@ class PacedLink extends EventEmitter<LinkEvents> implements Link {
     aborted.catch(() => undefined);
     this.#pending.add(entry);
     const run = this.#chain.then(async () => {
-      for (let off = 0; off < buf.length; ) {
+      for (let off = 0; off < buf.length;) {
         if (!this.#pending.has(entry)) return;
         const len = Math.min(buf.length - off, this.#sliceBytes());
         const slice = buf.subarray(off, off + len);
@@ -142,7 +151,11 @@ class PacedLink extends EventEmitter<LinkEvents> implements Link {
 
   async setSignals(signals: LinkSignals): Promise<void> {
     if (!this.#inner.setSignals) {
-      throw new LinkUnsupportedError(this.uri, 'setSignals', `${this.uri} has no modem-control lines: use a serial: or rfc2217: link for DTR/RTS`);
+      throw new LinkUnsupportedError(
+        this.uri,
+        'setSignals',
+        `${this.uri} has no modem-control lines: use a serial: or rfc2217: link for DTR/RTS`,
+      );
     }
     await this.#inner.setSignals(signals);
   }
@@ -169,9 +182,14 @@ class PacedLink extends EventEmitter<LinkEvents> implements Link {
 
   destroy(error?: Error): void {
     if (this.#state === 'closed') return;
-    const canceled = new LinkError('BXHIL_LINK_CANCELED', this.uri, `write to ${this.uri} canceled: the link was destroyed`, {
-      cause: error,
-    });
+    const canceled = new LinkError(
+      'BXHIL_LINK_CANCELED',
+      this.uri,
+      `write to ${this.uri} canceled: the link was destroyed`,
+      {
+        cause: error,
+      },
+    );
     for (const p of this.#pending) p.reject(canceled);
     this.#pending.clear();
     this.#clearTimers();
@@ -201,15 +219,18 @@ class PacedLink extends EventEmitter<LinkEvents> implements Link {
       this.emit('data', chunk);
       return;
     }
-    for (let off = 0; off < chunk.length; ) {
+    for (let off = 0; off < chunk.length;) {
       const len = Math.min(chunk.length - off, this.#sliceBytes());
       const slice = chunk.subarray(off, off + len);
       off += len;
       const due = this.#rx.reserve(lineTimeMs(len, this.#opts.baudRate, this.#opts.bitsPerByte));
-      const t = setTimeout(() => {
-        this.#timers.delete(t);
-        if (this.#state !== 'closed') this.emit('data', slice);
-      }, Math.max(0, due - performance.now()));
+      const t = setTimeout(
+        () => {
+          this.#timers.delete(t);
+          if (this.#state !== 'closed') this.emit('data', slice);
+        },
+        Math.max(0, due - performance.now()),
+      );
       this.#timers.add(t);
     }
   }
@@ -243,9 +264,10 @@ export function pacedLink(inner: Link, options: PacedLinkOptions): Link & { read
 }
 
 /** `memoryLinkPair()` with the host end paced at `baudRate`; `device` is the raw Duplex. */
-export function pacedMemoryLinkPair(
-  options: PacedLinkOptions & { uri?: string },
-): { link: Link & { readonly baudRate: number }; device: Duplex } {
+export function pacedMemoryLinkPair(options: PacedLinkOptions & { uri?: string }): {
+  link: Link & { readonly baudRate: number };
+  device: Duplex;
+} {
   const opts = parsePacedLinkOptions(options);
   const { link, device } = memoryLinkPair(options.uri ?? `memory:?baud=${opts.baudRate}`);
   return { link: new PacedLink(link, opts), device };

@@ -22,7 +22,26 @@ describe('TelnetDecoder', () => {
 
   test('negotiations and subnegotiations are stripped from data, wherever the chunks split', () => {
     const stream = Buffer.from([
-      0x61, IAC, 251, 1, 0x62, IAC, 250, 44, 101, 0, 0, IAC, IAC, 0x80, IAC, 240, 0x63, IAC, 241, 0x64,
+      0x61,
+      IAC,
+      251,
+      1,
+      0x62,
+      IAC,
+      250,
+      44,
+      101,
+      0,
+      0,
+      IAC,
+      IAC,
+      0x80,
+      IAC,
+      240,
+      0x63,
+      IAC,
+      241,
+      0x64,
     ]);
     for (let cut = 0; cut <= stream.length; cut++) {
       const d = new TelnetDecoder();
@@ -37,7 +56,9 @@ describe('TelnetDecoder', () => {
   });
 
   test('telnetEscape doubles every 0xFF and nothing else', () => {
-    expect(telnetEscape(Buffer.from([1, 0xff, 2, 0xff, 0xff]))).toEqual(Buffer.from([1, 0xff, 0xff, 2, 0xff, 0xff, 0xff, 0xff]));
+    expect(telnetEscape(Buffer.from([1, 0xff, 2, 0xff, 0xff]))).toEqual(
+      Buffer.from([1, 0xff, 0xff, 2, 0xff, 0xff, 0xff, 0xff]),
+    );
     const plain = Buffer.from('AT\r');
     expect(telnetEscape(plain)).toBe(plain);
   });

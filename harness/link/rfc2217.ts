@@ -103,9 +103,8 @@ export function telnetEscape(data: Buffer): Buffer {
   return Buffer.from(out);
 }
 
-type Event =
-  | { kind: 'negotiate'; verb: number; option: number }
-  | { kind: 'subnegotiation'; option: number; payload: Buffer };
+export type TelnetEvent =
+  { kind: 'negotiate'; verb: number; option: number } | { kind: 'subnegotiation'; option: number; payload: Buffer };
 
 /**
  * Splits a telnet byte stream into data and commands; keeps its state across chunks.
@@ -116,9 +115,9 @@ export class TelnetDecoder {
   #verb = 0;
   #sb: number[] = [];
 
-  push(chunk: Buffer): { data: Buffer; events: Event[] } {
+  push(chunk: Buffer): { data: Buffer; events: TelnetEvent[] } {
     const data: number[] = [];
-    const events: Event[] = [];
+    const events: TelnetEvent[] = [];
     for (const b of chunk) {
       switch (this.#state) {
         case 'data':
@@ -241,7 +240,11 @@ class TelnetDuplex extends Duplex {
         timer: setTimeout(() => {
           const l = this.#waiters.get(answer);
           if (l) l.splice(l.indexOf(waiter), 1);
-          reject(Object.assign(new Error(`no answer to COM-PORT command ${command} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+          reject(
+            Object.assign(new Error(`no answer to COM-PORT command ${command} within ${timeoutMs} ms`), {
+              code: 'ETIMEDOUT',
+            }),
+          );
         }, timeoutMs),
       };
       list.push(waiter);
@@ -384,7 +387,8 @@ export class Rfc2217Link extends StreamLink {
   }
 
   async setSignals(signals: LinkSignals): Promise<void> {
-    if (!this.isOpen) throw new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot set DTR/RTS on ${this.uri}: the link is closed`);
+    if (!this.isOpen)
+      throw new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot set DTR/RTS on ${this.uri}: the link is closed`);
     const values: number[] = [];
     if (signals.dtr !== undefined) values.push(signals.dtr ? CONTROL.dtrOn : CONTROL.dtrOff);
     if (signals.rts !== undefined) values.push(signals.rts ? CONTROL.rtsOn : CONTROL.rtsOff);
@@ -403,16 +407,25 @@ export class Rfc2217Link extends StreamLink {
   }
 
   async updateSettings(settings: Partial<LineSettings>): Promise<void> {
-    if (!this.isOpen) throw new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot update settings of ${this.uri}: the link is closed`);
+    if (!this.isOpen)
+      throw new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot update settings of ${this.uri}: the link is closed`);
     checkLineSettings(settings, this.uri);
-    const next = { ...this.#settings, ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) };
+    const next = {
+      ...this.#settings,
+      ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)),
+    };
     try {
       this.#settings = await applySettings(this.#telnet, next, this.#settings, this.#opts.controlTimeoutMs);
       this.#telnet.baudRate = this.#settings.baudRate;
     } catch (cause) {
-      throw new LinkUnsupportedError(this.uri, 'updateSettings', `the RFC 2217 server at ${this.uri} did not apply the settings: ${(cause as Error).message}`, {
-        cause,
-      });
+      throw new LinkUnsupportedError(
+        this.uri,
+        'updateSettings',
+        `the RFC 2217 server at ${this.uri} did not apply the settings: ${(cause as Error).message}`,
+        {
+          cause,
+        },
+      );
     }
   }
 }
@@ -431,14 +444,23 @@ async function applySettings(
     const answer = await telnet.comPort(CPO_SET_BAUDRATE, v, timeoutMs);
     if (answer.length >= 4) applied.baudRate = answer.readUInt32BE(0);
     if (applied.baudRate !== next.baudRate) {
-      throw new Error(`baud rate ${next.baudRate} was answered with ${applied.baudRate}: use a rate the server's port supports`);
+      throw new Error(
+        `baud rate ${next.baudRate} was answered with ${applied.baudRate}: use a rate the server's port supports`,
+      );
     }
   }
-  if (current?.dataBits !== next.dataBits) await telnet.comPort(CPO_SET_DATASIZE, Buffer.from([next.dataBits]), timeoutMs);
-  if (current?.parity !== next.parity) await telnet.comPort(CPO_SET_PARITY, Buffer.from([PARITY_CODE[next.parity]]), timeoutMs);
-  if (current?.stopBits !== next.stopBits) await telnet.comPort(CPO_SET_STOPSIZE, Buffer.from([STOPSIZE_CODE[next.stopBits]]), timeoutMs);
+  if (current?.dataBits !== next.dataBits)
+    await telnet.comPort(CPO_SET_DATASIZE, Buffer.from([next.dataBits]), timeoutMs);
+  if (current?.parity !== next.parity)
+    await telnet.comPort(CPO_SET_PARITY, Buffer.from([PARITY_CODE[next.parity]]), timeoutMs);
+  if (current?.stopBits !== next.stopBits)
+    await telnet.comPort(CPO_SET_STOPSIZE, Buffer.from([STOPSIZE_CODE[next.stopBits]]), timeoutMs);
   if (current?.rtscts !== next.rtscts) {
-    await telnet.comPort(CPO_SET_CONTROL, Buffer.from([next.rtscts ? CONTROL.flowHardware : CONTROL.flowNone]), timeoutMs);
+    await telnet.comPort(
+      CPO_SET_CONTROL,
+      Buffer.from([next.rtscts ? CONTROL.flowHardware : CONTROL.flowNone]),
+      timeoutMs,
+    );
   }
   return applied;
 }
@@ -447,7 +469,10 @@ async function applySettings(
 export async function openRfc2217Link(url: URL, raw: string = url.href): Promise<Rfc2217Link> {
   const settings = parseSerialOptions(url, { allow: TIMEOUT_KEYS });
   const opts = parseRfc2217Options(url);
-  const target = { ...parseTcpTarget(url, [...TIMEOUT_KEYS, 'baud', 'baudrate', 'databits', 'parity', 'stopbits', 'rtscts']), connectTimeoutMs: opts.connectTimeoutMs };
+  const target = {
+    ...parseTcpTarget(url, [...TIMEOUT_KEYS, 'baud', 'baudrate', 'databits', 'parity', 'stopbits', 'rtscts']),
+    connectTimeoutMs: opts.connectTimeoutMs,
+  };
   const socket = await connectTcp(raw, target, 'ser2net (with an accepter `telnet(rfc2217),tcp,...`)');
   const telnet = new TelnetDuplex(socket);
   telnet.on('error', (err) => debug('%s: %s', raw, err.message)); // until the link owns it
@@ -458,18 +483,34 @@ export async function openRfc2217Link(url: URL, raw: string = url.href): Promise
       negotiated,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new LinkOpenError(raw, 'ETIMEDOUT', `${target.host}:${target.port} accepted the connection but did not negotiate telnet within ${opts.negotiationTimeoutMs} ms: is it an RFC 2217 server (ser2net accepter "telnet(rfc2217),tcp,...")? For a raw TCP port use tcp:// instead`)),
+          () =>
+            reject(
+              new LinkOpenError(
+                raw,
+                'ETIMEDOUT',
+                `${target.host}:${target.port} accepted the connection but did not negotiate telnet within ${opts.negotiationTimeoutMs} ms: is it an RFC 2217 server (ser2net accepter "telnet(rfc2217),tcp,...")? For a raw TCP port use tcp:// instead`,
+              ),
+            ),
           opts.negotiationTimeoutMs,
         );
       }),
     ]);
     if (telnet.comPortRefused) {
-      throw new LinkOpenError(raw, 'NEGOTIATION', `${target.host}:${target.port} refused COM-PORT-OPTION (RFC 2217): enable it in ser2net with an accepter "telnet(rfc2217),tcp,..."`);
+      throw new LinkOpenError(
+        raw,
+        'NEGOTIATION',
+        `${target.host}:${target.port} refused COM-PORT-OPTION (RFC 2217): enable it in ser2net with an accepter "telnet(rfc2217),tcp,..."`,
+      );
     }
     try {
       await applySettings(telnet, settings, undefined, opts.negotiationTimeoutMs);
     } catch (cause) {
-      throw new LinkOpenError(raw, 'NEGOTIATION', `${target.host}:${target.port} did not apply the line settings: ${(cause as Error).message}`, { cause });
+      throw new LinkOpenError(
+        raw,
+        'NEGOTIATION',
+        `${target.host}:${target.port} did not apply the line settings: ${(cause as Error).message}`,
+        { cause },
+      );
     }
   } catch (err) {
     telnet.destroy();

@@ -41,7 +41,9 @@ describe('scriptedLink', () => {
     const s = scriptedLink();
     const got = collect(s);
     s.expectWrite('AT\r').respond('\r\nOK\r\n');
-    s.expectWrite(/AT\+KCERTSTORE=0,\d+\r/).respond('\r\n').respond('CONNECT\r\n', { delayMs: 5 });
+    s.expectWrite(/AT\+KCERTSTORE=0,\d+\r/)
+      .respond('\r\n')
+      .respond('CONNECT\r\n', { delayMs: 5 });
     await s.link.write('AT\rAT+KCERTSTORE=0,1234\r');
     await until(() => got.text().endsWith('CONNECT\r\n'));
     expect(got.text()).toBe('\r\nOK\r\n\r\nCONNECT\r\n');

@@ -259,7 +259,8 @@ class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, Scripte
   write(data: Uint8Array | string): Promise<void> {
     if (this.#state !== 'open') {
       return Promise.reject(
-        this.#endedBy ?? new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot write to ${this.uri}: the link is closed`),
+        this.#endedBy ??
+          new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot write to ${this.uri}: the link is closed`),
       );
     }
     const chunk = toBuffer(data);
@@ -303,9 +304,14 @@ class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, Scripte
 
   destroy(error?: Error): void {
     if (this.#state === 'closed') return;
-    const canceled = new LinkError('BXHIL_LINK_CANCELED', this.uri, `write to ${this.uri} canceled: the link was destroyed`, {
-      cause: error,
-    });
+    const canceled = new LinkError(
+      'BXHIL_LINK_CANCELED',
+      this.uri,
+      `write to ${this.uri} canceled: the link was destroyed`,
+      {
+        cause: error,
+      },
+    );
     for (const w of this.#pendingWrites) w.reject(canceled);
     this.#pendingWrites.clear();
     this.#finish(undefined);
@@ -353,7 +359,10 @@ class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, Scripte
 
   #assertOpen(operation: string): void {
     if (this.#state !== 'open') {
-      throw this.#endedBy ?? new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot ${operation} on ${this.uri}: the link is closed`);
+      throw (
+        this.#endedBy ??
+        new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot ${operation} on ${this.uri}: the link is closed`)
+      );
     }
   }
 

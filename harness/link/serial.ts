@@ -33,7 +33,8 @@ export function serialPathOf(url: URL): string {
 
 const FIX_ENOENT = 'check the cable, or use a stable /dev/serial/by-id/... path';
 const FIX_EACCES = 'add the user to the `dialout` group (sudo usermod -aG dialout $USER) and log in again';
-const FIX_EBUSY = 'another program has it open (a terminal such as minicom/screen, ModemManager, or another bx-hil run): close it';
+const FIX_EBUSY =
+  'another program has it open (a terminal such as minicom/screen, ModemManager, or another bx-hil run): close it';
 
 /**
  * Map an error from opening a serial port to one `LinkOpenError` whose message names the fix.
@@ -138,9 +139,14 @@ export class SerialLink extends EventEmitter<LinkEvents> implements Link {
                 `${this.path} has no modem-control lines (a PTY or a socat/ser2net pipe cannot carry DTR/RTS): reset the module by power or with AT commands, or use the real serial port or rfc2217://`,
                 { cause: err },
               )
-            : new LinkUnsupportedError(this.uri, 'setSignals', `setting DTR/RTS on ${this.path} failed: ${err.message}`, {
-                cause: err,
-              }),
+            : new LinkUnsupportedError(
+                this.uri,
+                'setSignals',
+                `setting DTR/RTS on ${this.path} failed: ${err.message}`,
+                {
+                  cause: err,
+                },
+              ),
         );
       });
     });
@@ -165,7 +171,14 @@ export class SerialLink extends EventEmitter<LinkEvents> implements Link {
     await new Promise<void>((resolve, reject) => {
       this.#port.update({ baudRate }, (err) =>
         err
-          ? reject(new LinkUnsupportedError(this.uri, 'updateSettings', `${this.path} refused baud rate ${baudRate}: ${err.message}`, { cause: err }))
+          ? reject(
+              new LinkUnsupportedError(
+                this.uri,
+                'updateSettings',
+                `${this.path} refused baud rate ${baudRate}: ${err.message}`,
+                { cause: err },
+              ),
+            )
           : resolve(),
       );
     });
@@ -188,9 +201,14 @@ export class SerialLink extends EventEmitter<LinkEvents> implements Link {
 
   destroy(error?: Error): void {
     if (this.#state === 'closed') return;
-    const canceled = new LinkError('BXHIL_LINK_CANCELED', this.uri, `write to ${this.uri} canceled: the link was destroyed`, {
-      cause: error,
-    });
+    const canceled = new LinkError(
+      'BXHIL_LINK_CANCELED',
+      this.uri,
+      `write to ${this.uri} canceled: the link was destroyed`,
+      {
+        cause: error,
+      },
+    );
     for (const p of this.#pending) p.reject(canceled);
     this.#pending.clear();
     this.#finish(undefined);
@@ -221,7 +239,9 @@ export class SerialLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   #closedError(what: string): LinkError {
-    return this.#endedBy ?? new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot ${what} ${this.uri}: the link is closed`);
+    return (
+      this.#endedBy ?? new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot ${what} ${this.uri}: the link is closed`)
+    );
   }
 
   #lossError(cause: unknown): LinkError {
@@ -256,7 +276,11 @@ export async function openSerialLink(url: URL, raw: string = url.href): Promise<
   const path = serialPathOf(url);
   const settings = parseSerialOptions(url);
   if (path === '' || path === '/') {
-    throw new LinkOpenError(raw, 'ENOENT', `no device path in "${raw}": use serial:/dev/ttyUSB0 or serial:/dev/serial/by-id/...`);
+    throw new LinkOpenError(
+      raw,
+      'ENOENT',
+      `no device path in "${raw}": use serial:/dev/ttyUSB0 or serial:/dev/serial/by-id/...`,
+    );
   }
   const port = new SerialPort({
     path,

@@ -47,7 +47,8 @@ export class StreamLink extends EventEmitter<LinkEvents> implements Link {
   write(data: Uint8Array | string): Promise<void> {
     if (this.#state !== 'open') {
       return Promise.reject(
-        this.#endedBy ?? new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot write to ${this.uri}: the link is closed`),
+        this.#endedBy ??
+          new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot write to ${this.uri}: the link is closed`),
       );
     }
     const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data);
@@ -92,9 +93,14 @@ export class StreamLink extends EventEmitter<LinkEvents> implements Link {
 
   destroy(error?: Error): void {
     if (this.#state === 'closed') return;
-    const canceled = new LinkError('BXHIL_LINK_CANCELED', this.uri, `write to ${this.uri} canceled: the link was destroyed`, {
-      cause: error,
-    });
+    const canceled = new LinkError(
+      'BXHIL_LINK_CANCELED',
+      this.uri,
+      `write to ${this.uri} canceled: the link was destroyed`,
+      {
+        cause: error,
+      },
+    );
     for (const p of this.#pending) p.reject(canceled);
     this.#pending.clear();
     this.#finish(undefined);

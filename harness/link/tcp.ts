@@ -30,26 +30,49 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000; // 5 s
 export function parseTcpTarget(url: URL, allow: readonly string[] = []): TcpTarget {
   const uri = url.href;
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (host === '') throw new ConfigError('host', uri, `no host in ${uri}: use ${url.protocol}//host:port, e.g. ${url.protocol}//127.0.0.1:3333`);
-  if (url.port === '') throw new ConfigError('port', uri, `no port in ${uri}: use ${url.protocol}//${host}:<port> (ser2net's accepter port)`);
+  if (host === '')
+    throw new ConfigError(
+      'host',
+      uri,
+      `no host in ${uri}: use ${url.protocol}//host:port, e.g. ${url.protocol}//127.0.0.1:3333`,
+    );
+  if (url.port === '')
+    throw new ConfigError(
+      'port',
+      uri,
+      `no port in ${uri}: use ${url.protocol}//${host}:<port> (ser2net's accepter port)`,
+    );
   const port = Number(url.port);
   let connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS;
   for (const [key, value] of url.searchParams) {
     if (key === 'connectTimeoutMs') {
       const n = Number(value);
       if (!/^\d+$/.test(value) || n <= 0) {
-        throw new ConfigError('connectTimeoutMs', value, `bad connectTimeoutMs="${value}" in ${uri}: expected a positive integer (ms)`);
+        throw new ConfigError(
+          'connectTimeoutMs',
+          value,
+          `bad connectTimeoutMs="${value}" in ${uri}: expected a positive integer (ms)`,
+        );
       }
       connectTimeoutMs = n;
     } else if (!allow.includes(key.toLowerCase())) {
-      throw new ConfigError(key, value, `unknown option "${key}" in ${uri}: known options are ${['connectTimeoutMs', ...allow].join(', ')}`);
+      throw new ConfigError(
+        key,
+        value,
+        `unknown option "${key}" in ${uri}: known options are ${['connectTimeoutMs', ...allow].join(', ')}`,
+      );
     }
   }
   return { host, port, connectTimeoutMs };
 }
 
 /** One `LinkOpenError` for a failed connect, naming the fix. */
-export function mapConnectError(uri: string, target: TcpTarget, err: unknown, what = 'ser2net / bx-hil sim'): LinkOpenError {
+export function mapConnectError(
+  uri: string,
+  target: TcpTarget,
+  err: unknown,
+  what = 'ser2net / bx-hil sim',
+): LinkOpenError {
   const code = (err as { code?: unknown } | null)?.code;
   const at = `${target.host}:${target.port}`;
   let reason: LinkOpenReason = 'OTHER';
@@ -81,7 +104,8 @@ export function connectTcp(uri: string, target: TcpTarget, what?: string): Promi
       reject(mapConnectError(uri, target, err, what));
     };
     const timer = setTimeout(
-      () => fail(Object.assign(new Error(`connect timed out after ${target.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })),
+      () =>
+        fail(Object.assign(new Error(`connect timed out after ${target.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })),
       target.connectTimeoutMs,
     );
     socket.once('error', fail);

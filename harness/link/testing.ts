@@ -78,8 +78,7 @@ export async function socatPtyPair(timeoutMs = 5_000): Promise<PtyPair> {
   const child = spawn('socat', [`pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: 'ignore' });
   track(child);
   let closed: Promise<void> | undefined;
-  const close = (): Promise<void> =>
-    (closed ??= stop(child).then(() => rmSync(dir, { recursive: true, force: true })));
+  const close = (): Promise<void> => (closed ??= stop(child).then(() => rmSync(dir, { recursive: true, force: true })));
   try {
     await until(() => child.exitCode !== null || (existsSync(a) && existsSync(b)), timeoutMs, 'socat PTY pair');
     if (child.exitCode !== null) throw new HarnessError('BXHIL_RIG_START', `socat exited with code ${child.exitCode}`);
@@ -159,10 +158,12 @@ export async function startSer2net(options: {
     child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
     let closed: Promise<void> | undefined;
-    const close = (): Promise<void> => (closed ??= stop(child).then(() => rmSync(dir, { recursive: true, force: true })));
+    const close = (): Promise<void> =>
+      (closed ??= stop(child).then(() => rmSync(dir, { recursive: true, force: true })));
     try {
       await until(async () => child.exitCode !== null || (await canConnect(port)), timeoutMs, 'ser2net');
-      if (child.exitCode !== null) throw new HarnessError('BXHIL_RIG_START', `ser2net exited (${child.exitCode}): ${out.trim()}`);
+      if (child.exitCode !== null)
+        throw new HarnessError('BXHIL_RIG_START', `ser2net exited (${child.exitCode}): ${out.trim()}`);
       return { port, close, output: () => out };
     } catch (err) {
       lastError = err;
