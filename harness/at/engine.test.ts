@@ -420,11 +420,12 @@ describe('data mode', () => {
     );
     const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 256));
     let got = Buffer.alloc(0);
-    let inData = false;
+    let command = '';
     device.on('data', (chunk: Buffer) => {
-      if (!inData) {
-        inData = true; // the command line
-        device.write('\r\nCONNECT\r\n');
+      if (!command.endsWith('\r')) {
+        // The command line (it may arrive in slices); nothing else comes before CONNECT.
+        command += chunk.toString('latin1');
+        if (command.endsWith('\r')) device.write('\r\nCONNECT\r\n');
         return;
       }
       got = Buffer.concat([got, chunk]);
