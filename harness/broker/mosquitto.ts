@@ -9,7 +9,7 @@
  * connection still open (Mosquitto is single-threaded and logs in order).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,8 +103,18 @@ export async function startMosquittoRig(options: MosquittoRigOptions = {}): Prom
   return rig;
 }
 
+/** A container to run Mosquitto in (testcontainers), instead of a local process. */
+interface ContainerLaunch {
+  tc: TestcontainersModule;
+  image: string;
+}
+
+/** Port Mosquitto listens on inside a container. */
+const CONTAINER_PORT = 8883;
+const CONTAINER_DIR = '/mosquitto/config';
+
 class MosquittoRig implements BrokerRig {
-  readonly kind = 'mosquitto' as const;
+  readonly kind: 'mosquitto' | 'container';
   readonly records: ConnectionRecord[] = [];
   readonly verdicts: Verdict[] = [];
   readonly bus: EvidenceBus;
@@ -115,6 +125,10 @@ class MosquittoRig implements BrokerRig {
   readonly #judged = new Set<string>();
   readonly #logLines: string[] = [];
   #proc: ChildProcess | undefined;
+  readonly #container: ContainerLaunch | undefined;
+  #started: { stop(): Promise<unknown> } | undefined;
+  #host: string;
+  #port: number;
   #client: mqtt.MqttClient | undefined;
   #seq = 0;
   #partial = '';
@@ -122,23 +136,37 @@ class MosquittoRig implements BrokerRig {
   #starting = false;
 
   constructor(
-    readonly host: string,
-    readonly port: number,
+    host: string,
+    port: number,
     readonly profile: ProfileName,
     readonly pki: BrokerRig['pki'],
     opts: MosquittoRigOptions,
+    container?: ContainerLaunch,
   ) {
+    this.#host = host;
+    this.#port = port;
+    this.#container = container;
+    this.kind = container ? 'container' : 'mosquitto';
     this.#opts = opts;
     this.bus = opts.bus ?? new EvidenceBus();
     this.#dir = mkdtempSync(join(tmpdir(), 'bx-hil-mosquitto-'));
+  }
+
+  get host(): string {
+    return this.#host;
+  }
+  get port(): number {
+    return this.#port;
   }
 
   get url(): string {
     return `${this.profile === 'plain' ? 'mqtt' : 'mqtts'}://${this.host}:${this.port}`;
   }
 
-  #writeConfig(): string {
+  /** Write the config and material into `this.#dir`; paths inside the config are under `confDir`. */
+  #writeConfig(confDir = this.#dir, listener = `listener ${this.port} ${this.host}`): string {
     const d = this.#dir;
+    const at = (name: string): string => `${confDir}/${name}`;
     const tlsOn = this.profile !== 'plain';
     const lines = [
       'per_listener_settings true',
@@ -149,13 +177,13 @@ class MosquittoRig implements BrokerRig {
       'log_type notice',
       'log_type information',
       'connection_messages true',
-      `listener ${this.port} ${this.host}`,
+      listener,
     ];
     if (tlsOn) {
       writeFileSync(join(d, 'ca.pem'), [this.pki.ca, ...(this.pki.extraCa ?? [])].map((c) => c.certPem).join(''));
       writeFileSync(join(d, 'server.pem'), this.pki.server.certPem);
       writeFileSync(join(d, 'server.key'), this.pki.server.keyPem, { mode: 0o600 });
-      lines.push(`cafile ${join(d, 'ca.pem')}`, `certfile ${join(d, 'server.pem')}`, `keyfile ${join(d, 'server.key')}`, `tls_version ${this.#opts.tlsVersion ?? 'tlsv1.2'}`);
+      lines.push(`cafile ${at('ca.pem')}`, `certfile ${at('server.pem')}`, `keyfile ${at('server.key')}`, `tls_version ${this.#opts.tlsVersion ?? 'tlsv1.2'}`);
       if (this.profile === 'tls-server-only') lines.push('require_certificate false', 'allow_anonymous true');
       else lines.push('require_certificate true', 'use_identity_as_username true', 'allow_anonymous false');
     } else {
@@ -182,7 +210,31 @@ class MosquittoRig implements BrokerRig {
     return conf;
   }
 
+  async #startContainer(c: ContainerLaunch): Promise<void> {
+    this.#writeConfig(CONTAINER_DIR, `listener ${CONTAINER_PORT}`);
+    const names = this.profile === 'plain' ? ['mosquitto.conf'] : ['mosquitto.conf', 'ca.pem', 'server.pem', 'server.key'];
+    const started = await new c.tc.GenericContainer(c.image)
+      .withCopyContentToContainer(names.map((n) => ({ content: readFileSync(join(this.#dir, n)), target: `${CONTAINER_DIR}/${n}`, mode: 0o644 })))
+      .withCommand(['mosquitto', '-c', `${CONTAINER_DIR}/mosquitto.conf`])
+      .withExposedPorts(CONTAINER_PORT)
+      .withWaitStrategy(c.tc.Wait.forLogMessage(/Opening ipv[46] listen socket on port/))
+      .start();
+    this.#started = started;
+    this.#host = started.getHost();
+    this.#port = started.getMappedPort(CONTAINER_PORT);
+    const logs = await started.logs();
+    logs.on('data', (d: Buffer | string) => this.#onLog(d.toString()));
+    logs.on('error', () => undefined);
+  }
+
   async start(): Promise<void> {
+    if (this.#container) {
+      this.#starting = true;
+      await this.#startContainer(this.#container);
+      await new Promise((r) => setTimeout(r, 100));
+      this.#starting = false;
+      return;
+    }
     const conf = this.#writeConfig();
     const cmd = this.#opts.command ?? 'mosquitto';
     const proc = spawn(cmd, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -366,6 +418,11 @@ class MosquittoRig implements BrokerRig {
       this.#client = undefined;
       await c.endAsync(true).catch(() => undefined);
     }
+    if (this.#started) {
+      const c = this.#started;
+      this.#started = undefined;
+      await c.stop();
+    }
     const p = this.#proc;
     this.#proc = undefined;
     if (!p || p.exitCode !== null) return;
@@ -423,15 +480,20 @@ export function topicMatches(filter: string, topic: string): boolean {
 type TestcontainersModule = typeof Testcontainers;
 
 export interface ContainerRigOptions {
-  /** Default `eclipse-mosquitto:2`. */
+  /** Default `eclipse-mosquitto:2` (dependencies.md §2.6: there is no mosquitto module; use GenericContainer). */
   image?: string;
+  /** Default `mosquitto-like`. */
+  profile?: ProfileName;
   pki?: BrokerRig['pki'];
+  bus?: EvidenceBus;
+  tlsVersion?: MosquittoRigOptions['tlsVersion'];
+  extraConfig?: string[];
 }
 
 /**
- * A broker in a container via testcontainers, loaded lazily. Without a Docker/Podman engine it
- * rejects fast with BXHIL_NO_CONTAINER_RUNTIME (dependencies.md §2.6: the runtime probe fails in
- * a few ms). With an engine it is not implemented beyond the probe yet: it says so.
+ * Mosquitto in a container via testcontainers, loaded lazily, behind the same interface and log
+ * mapping as startMosquittoRig. Without a Docker/Podman engine it rejects fast with
+ * BXHIL_NO_CONTAINER_RUNTIME (dependencies.md §2.6: the runtime probe fails in a few ms).
  */
 export async function startContainerRig(options: ContainerRigOptions = {}): Promise<BrokerRig> {
   let tc: TestcontainersModule;
@@ -448,7 +510,17 @@ export async function startContainerRig(options: ContainerRigOptions = {}): Prom
       { cause: err },
     );
   }
-  throw new NoContainerRuntimeError(
-    `a container runtime is present, but the container rig (${options.image ?? 'eclipse-mosquitto:2'}) is not implemented yet; use startMosquittoRig()`,
-  );
+  const pki = options.pki ?? (await createBasicPki());
+  const mosqOptions: MosquittoRigOptions = {};
+  if (options.bus) mosqOptions.bus = options.bus;
+  if (options.tlsVersion) mosqOptions.tlsVersion = options.tlsVersion;
+  if (options.extraConfig) mosqOptions.extraConfig = options.extraConfig;
+  const rig = new MosquittoRig('127.0.0.1', CONTAINER_PORT, options.profile ?? 'mosquitto-like', pki, mosqOptions, { tc, image: options.image ?? 'eclipse-mosquitto:2' });
+  try {
+    await rig.start();
+  } catch (err) {
+    await rig.close().catch(() => undefined);
+    throw new BrokerStartError('container', `the Mosquitto container did not start: ${(err as Error).message}`, '', { cause: err });
+  }
+  return rig;
 }
