@@ -203,6 +203,32 @@ describe('writeReport', () => {
     expect(text).toMatch(/REDACTED EC PRIVATE KEY/);
   });
 
+  test('a rig of several devices: a column per device, each result in its own cell', async () => {
+    const two: RunResults = {
+      ...cand,
+      devices: [...cand.devices, { id: 'bench-1', uri: 'rfc2217://lab:4001', firmware: '2.7.0' }],
+      tests: [
+        ...cand.tests,
+        ...cand.tests.map((t) => ({
+          ...t,
+          device: 'bench-1',
+          firmware: '2.7.0',
+          outcome: 'pass' as const,
+          evidenceDir: undefined,
+        })),
+      ],
+    };
+    const m = await buildReportModel(dir, two);
+    expect(m.columns.map((c) => [c.key, c.firmware, c.uri])).toEqual([
+      ['c:sim-2.6.3', '2.6.3', 'sim:2.6.3'],
+      ['c:bench-1', '2.7.0', 'rfc2217://lab:4001'],
+    ]);
+    expect(m.tests).toHaveLength(cand.tests.length);
+    const s3 = m.tests.find((t) => t.id === 'tls-handshake/S3 expired server certificate')!;
+    expect([s3.cells['c:sim-2.6.3']!.outcome, s3.cells['c:bench-1']!.outcome]).toEqual(['fail', 'pass']);
+    expect(m.title).toBe('bx-hil report: 2.6.3, 2.7.0');
+  });
+
   test('an evidenceDir outside the report directory is not read', async () => {
     const run: RunResults = { ...cand, tests: [{ ...cand.tests[0]!, evidenceDir: '../../../../etc' }] };
     const m = await buildReportModel(join(dir, 'escape'), run);
