@@ -94,7 +94,7 @@ if (tools) {
     });
 
     test('the URI baud rate and a later updateSettings reach the serial device (stty)', async () => {
-      link = await openLink(`rfc2217://127.0.0.1:${r.ser2net.port}?baud=9600`);
+      link = await openLink(`rfc2217://127.0.0.1:${r.ser2net.port}?baud=9600&controlTimeoutMs=500`);
       expect(sttySpeed(r.pty.b)).toBe(9600);
       await link.updateSettings!({ baudRate: 57_600 });
       expect(sttySpeed(r.pty.b)).toBe(57_600);
@@ -102,7 +102,7 @@ if (tools) {
     });
 
     test('DTR on a PTY-backed port is refused with BXHIL_LINK_UNSUPPORTED, bounded', async () => {
-      link ??= await openLink(`rfc2217://127.0.0.1:${r.ser2net.port}`);
+      link ??= await openLink(`rfc2217://127.0.0.1:${r.ser2net.port}?controlTimeoutMs=500`);
       const t0 = Date.now();
       await expect(link.setSignals!({ dtr: false })).rejects.toMatchObject({
         code: 'BXHIL_LINK_UNSUPPORTED',

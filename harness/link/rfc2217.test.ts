@@ -5,6 +5,7 @@
  * Glossary: link = our client; server = a net.Server playing ser2net byte by byte.
  */
 import net from 'node:net';
+import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import { TelnetDecoder, telnetEscape } from './rfc2217.ts';
 import { openLink, type Link } from './index.ts';
@@ -121,5 +122,31 @@ describe('negotiation with a scripted telnet server', () => {
     expect(after.includes(Buffer.from([IAC, 250, 44, 5, 8, IAC, 240]))).toBe(true); // DTR ON
     expect(after.includes(Buffer.from([IAC, 250, 44, 5, 12, IAC, 240]))).toBe(true); // RTS OFF
     await link.close();
+  });
+});
+
+describe('telnet escaping properties (fast-check)', () => {
+  test('decode(escape(bytes)) is the identity, however the stream is chunked', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 600 }),
+        fc.array(fc.nat({ max: 600 }), { maxLength: 8 }),
+        (bytes, cuts) => {
+          const wire = telnetEscape(Buffer.from(bytes));
+          const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+          const d = new TelnetDecoder();
+          const out: Buffer[] = [];
+          let prev = 0;
+          for (const p of [...points, wire.length]) {
+            const { data, events } = d.push(wire.subarray(prev, p));
+            expect(events).toEqual([]);
+            out.push(data);
+            prev = p;
+          }
+          expect(Buffer.concat(out).equals(Buffer.from(bytes))).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

@@ -2,6 +2,7 @@
  * The scripted fake link: ordered expectations matched on accumulated bytes, replies, URCs,
  * data-mode runs ending in `+++`, and assertDone()'s table.
  */
+import fc from 'fast-check';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { scriptedLink, type ScriptedLink } from './index.ts';
 
@@ -169,5 +170,36 @@ describe('scriptedLink', () => {
     await expect(pending).rejects.toMatchObject({ code: 'BXHIL_LINK_DISCONNECTED', disconnected: true });
     expect(await closed).toMatchObject({ code: 'BXHIL_LINK_DISCONNECTED' });
     await expect(s.link.write('y')).rejects.toMatchObject({ code: 'BXHIL_LINK_DISCONNECTED' });
+  });
+});
+
+describe('scriptedLink matching properties (fast-check)', () => {
+  test('a script of commands and a data run matches however the bytes are split into writes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.stringMatching(/^AT\+[A-Z]{1,8}=[0-9]{1,3}\r$/), { minLength: 1, maxLength: 5 }),
+        fc.uint8Array({ minLength: 1, maxLength: 300 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        async (commands, run, cuts) => {
+          const s = scriptedLink();
+          for (const c of commands) s.expectWrite(c).respond('\r\nOK\r\n');
+          const data = s.expectWrite(run);
+          s.expectWrite('+++').respond('\r\nOK\r\n');
+          const all = Buffer.concat([Buffer.from(commands.join(''), 'latin1'), Buffer.from(run), Buffer.from('+++')]);
+          const points = [...new Set(cuts.map((c) => c % (all.length + 1)))].sort((a, b) => a - b);
+          let prev = 0;
+          for (const p of [...points, all.length]) {
+            if (p > prev) await s.link.write(all.subarray(prev, p));
+            prev = p;
+          }
+          await until(() => s.pending().length === 0, 1_000);
+          expect(s.unexpected).toEqual([]);
+          expect(data.received[0]!.equals(Buffer.from(run))).toBe(true);
+          s.assertDone();
+          await s.link.close();
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
