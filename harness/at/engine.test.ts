@@ -126,6 +126,20 @@ describe('unexpected CONNECT', () => {
     s.assertDone();
   });
 
+  test('a CONNECT arriving after its command timed out: the next command escapes data mode before AT', async () => {
+    const { s, at } = rig({ escapeGuardMs: 5 });
+    s.expectWrite('AT+KCERTSTORE=0,3\r');
+    s.expectWrite('+++').respond('\r\nOK\r\n');
+    s.expectWrite('AT\r').respond('\r\nOK\r\n');
+    s.expectWrite('ATI\r').respond('\r\nBX3105\r\nOK\r\n');
+    const err = await rejection(at.dataMode('AT+KCERTSTORE=0,3', 'abc', { guardTimeMs: 1, timeoutMs: 30 }));
+    expect(err.code).toBe('BXHIL_AT_TIMEOUT');
+    s.emitData('\r\nCONNECT\r\n');
+    expect(at.inDataMode).toBe(true);
+    expect((await at.command('ATI')).lines).toEqual(['BX3105']);
+    s.assertDone();
+  });
+
   test('OK where CONNECT was due rejects AtProtocolError without sending data', async () => {
     const { s, at } = rig();
     s.expectWrite('AT+KCERTSTORE=0,3\r').respond('\r\nOK\r\n');

@@ -734,8 +734,10 @@ export class AtEngine {
     if (fk) {
       const shown = this.transcript.redact(text);
       if (!ex) {
-        // A final result nobody waits for: a late answer to a timed-out command. Resync first.
+        // A final result nobody waits for: a late answer to a timed-out command. Resync first;
+        // a late CONNECT means the module sits in data mode, so the resync escapes it first.
         this.#needsResync = true;
+        if (fk.kind === 'CONNECT') this.#inDataMode = true;
         this.#emit('line', shown, { unsolicited: true });
         return;
       }
