@@ -32,20 +32,25 @@ export interface DeviceConstraints {
 
 const SLOT = { slotMaxBytes: 3000 }; // [BX-T] KCERTSTORE_0001/KPRIVKSTORE_0001: NbData 1..3000, 3001 gives 916
 
-/** Built-in constraints for the shipped firmware profile names. Frozen. */
+/**
+ * Built-in constraints for the shipped firmware profile names. Frozen. The values follow the
+ * simulator's profiles (harness/sim/profiles/<name>.json: `uploads.maxBytes`,
+ * `uploads.lineEndings`, `keys.forms`, `tls.maxRsaBits`) so doctor and the virtual module agree;
+ * a test checks that they still do.
+ */
 export const BUILTIN_CONSTRAINTS: Readonly<Record<string, DeviceConstraints>> = Object.freeze({
   '2.6.3': Object.freeze({
     name: '2.6.3',
-    maxRsaBits: 2048,
+    maxRsaBits: 4096,
     ecCurves: ['P-256', 'P-384'] as EcCurve[],
-    keyEncodings: ['pkcs1'] as KeyEncoding[],
-    lineEndings: ['lf'] as LineEnding[],
+    keyEncodings: ['pkcs1', 'pkcs8', 'sec1'] as KeyEncoding[],
+    lineEndings: ['lf', 'crlf'] as LineEnding[],
     ...SLOT,
     sources: {
-      maxRsaBits: '[guess] ESP32/mbedTLS memory; AWS material is RSA-2048 (field-report-2.6.3.md)',
-      ecCurves: '[guess] mbedTLS defaults; AWS ECDSA chain is P-256 (aws-iot-and-mosquitto.md T11)',
-      keyEncodings: '[BX-T] KPRIVKSTORE_0001 uploads BEGIN RSA PRIVATE KEY; others unknown [guess]',
-      lineEndings: '[BX-T]/[BX-L] send LF; CR LF suspected in field-report-2.6.3.md, unconfirmed [guess]',
+      maxRsaBits: '[guess] sim profile 2.6.3 (tls.maxRsaBits)',
+      ecCurves: '[guess] mbedTLS defaults; the AWS ECDSA chain is P-256 (aws-iot-and-mosquitto.md T11)',
+      keyEncodings: '[guess] sim profile 2.6.3 (keys.forms); [BX-T] only ever uploads PKCS#1',
+      lineEndings: '[report] field-report-2.6.3.md: a pasted certificate answered ERROR; LF and CR LF accepted [guess]',
       slotMaxBytes: '[BX-T] KCERTSTORE_0001 (NbData 1..3000)',
     },
   }),
@@ -53,14 +58,14 @@ export const BUILTIN_CONSTRAINTS: Readonly<Record<string, DeviceConstraints>> = 
     name: 'legacy',
     maxRsaBits: 2048,
     ecCurves: [] as EcCurve[],
-    keyEncodings: ['pkcs1'] as KeyEncoding[],
+    keyEncodings: ['pkcs1', 'pkcs8', 'sec1'] as KeyEncoding[],
     lineEndings: ['lf'] as LineEnding[],
     ...SLOT,
     sources: {
-      maxRsaBits: '[guess] the [BX-T] era firmware; tests use RSA material only',
+      maxRsaBits: '[guess] sim profile legacy: RSA keys above 2048 bits are refused',
       ecCurves: '[guess] no EC material in any [BX-T] test',
-      keyEncodings: '[BX-T] KPRIVKSTORE_0001 (BEGIN RSA PRIVATE KEY)',
-      lineEndings: '[BX-T] sends LF with a final newline',
+      keyEncodings: '[guess] sim profile legacy (keys.forms); [BX-T] only ever uploads PKCS#1',
+      lineEndings: '[BX-T, BX-L] both send LF line endings only',
       slotMaxBytes: '[BX-T] KCERTSTORE_0001 (NbData 1..3000)',
     },
   }),
@@ -72,10 +77,10 @@ export const BUILTIN_CONSTRAINTS: Readonly<Record<string, DeviceConstraints>> = 
     lineEndings: ['lf', 'crlf'] as LineEnding[],
     ...SLOT,
     sources: {
-      maxRsaBits: '[guess] a well-behaved module (the reference profile is the secure ideal)',
+      maxRsaBits: '[guess] sim profile reference: a well-behaved module',
       ecCurves: '[guess] AWS accepts P-256/384/521 device keys (aws-iot-and-mosquitto.md T14)',
       keyEncodings: '[guess] every unencrypted encoding OpenSSL writes',
-      lineEndings: '[guess] tolerant of both',
+      lineEndings: '[BX-T, BX-L] LF with or without a final LF; CR LF [guess]',
       slotMaxBytes: '[BX-T] KCERTSTORE_0001 (NbData 1..3000)',
     },
   }),
@@ -111,7 +116,7 @@ export function loadConstraints(nameOrPath: string): DeviceConstraints {
     throw new ConfigError('profile', nameOrPath, `--profile ${nameOrPath}: not valid JSON (${(err as Error).message}); fix the file or use a built-in profile name`, { cause: err });
   }
   const obj = (json ?? {}) as Record<string, unknown>;
-  const c = (obj.constraints ?? {}) as Record<string, unknown>;
+  const c = (obj.constraints ?? fromSimProfile(obj)) as Record<string, unknown>;
   if (typeof c !== 'object' || Array.isArray(c)) throw new ConfigError('profile.constraints', c, `--profile ${nameOrPath}: "constraints" must be an object`);
   const baseName = typeof c.name === 'string' ? c.name : typeof obj.name === 'string' ? obj.name : 'reference';
   const base = BUILTIN_CONSTRAINTS[baseName] ?? BUILTIN_CONSTRAINTS.reference!;
@@ -131,4 +136,29 @@ export function loadConstraints(nameOrPath: string): DeviceConstraints {
     slotMaxBytes: field('slotMaxBytes', posInt, 'a positive integer (bytes)') ?? base.slotMaxBytes,
     sources: { ...base.sources, ...((c.sources as Record<string, string> | undefined) ?? {}), file: nameOrPath },
   };
+}
+
+/**
+ * A simulator profile (harness/sim/profiles/*.json) has no `constraints` object; its limits
+ * live in `uploads`, `keys` and `tls`. Read them by shape (pki may not import sim).
+ */
+function fromSimProfile(obj: Record<string, unknown>): Record<string, unknown> {
+  const sub = (k: string) => (obj[k] && typeof obj[k] === 'object' ? (obj[k] as Record<string, unknown>) : {});
+  const src = sub('sources') as Record<string, string>;
+  const out: Record<string, unknown> = {};
+  if (sub('uploads').maxBytes !== undefined) out.slotMaxBytes = sub('uploads').maxBytes;
+  if (sub('uploads').lineEndings !== undefined) out.lineEndings = sub('uploads').lineEndings;
+  if (sub('keys').forms !== undefined) out.keyEncodings = sub('keys').forms;
+  if (sub('tls').maxRsaBits !== undefined) out.maxRsaBits = sub('tls').maxRsaBits;
+  const sources: Record<string, string> = {};
+  for (const [field, key] of [
+    ['slotMaxBytes', 'uploads.maxBytes'],
+    ['lineEndings', 'uploads.lineEndings'],
+    ['keyEncodings', 'keys.forms'],
+    ['maxRsaBits', 'tls.maxRsaBits'],
+  ] as const) {
+    if (typeof src[key] === 'string') sources[field] = src[key];
+  }
+  out.sources = sources;
+  return out;
 }

@@ -5,12 +5,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadConstraints } from './constraints.ts';
-import { runDoctor, type DoctorResult } from './doctor.ts';
+import { BUILTIN_CONSTRAINTS, loadConstraints } from './constraints.ts';
+import { runDoctor, type DoctorOptions, type DoctorResult } from './doctor.ts';
 import { KeyPool, encodeKey, issueCertificate, type Issued } from './factory.ts';
 import { AMAZON_ROOT_CA_1_PEM, PUBLIC_ROOTS } from './public-roots.ts';
 import { buildScenario, type ScenarioMaterial } from './scenarios.ts';
@@ -101,16 +101,17 @@ describe('doctor: generated faulty files', () => {
     ['S4', ['server.crt'], {}, 'NOT_YET_VALID'],
     ['S9', ['root-ca.crt', 'server.crt'], {}, 'CHAIN_UNTRUSTED'],
     ['S10', ['root-ca.crt', 'server.crt'], {}, 'CHAIN_UNTRUSTED'],
-    ['D1', ['device.key'], {}, 'KEY_FORMAT'],
-    ['D2', ['device.crt'], {}, 'LINE_ENDINGS'],
+    ['D1', ['device.key'], { profile: { ...BUILTIN_CONSTRAINTS['2.6.3']!, name: 'pkcs1-only', keyEncodings: ['pkcs1'] } }, 'KEY_FORMAT'],
+    ['D2', ['device.crt'], { profile: 'legacy' }, 'LINE_ENDINGS'],
     ['D3', ['device-root.crt'], {}, 'SLOT_TOO_LARGE'],
     ['D5', ['device-root.crt', 'device.crt'], { clock: new Date('1970-01-01T00:00:00Z') }, 'DEVICE_CLOCK'],
     ['D6', ['device.key'], { passphrase: 'from-material' }, 'KEY_ENCRYPTED'],
     ['D8', ['device-root.crt'], {}, 'PEM_JSON_ESCAPED'],
-    ['D10', ['device.key'], {}, 'KEY_TOO_LARGE'],
+    ['D10', ['device.key'], { profile: 'legacy' }, 'KEY_TOO_LARGE'],
+    ['D10', ['device.key'], {}, 'SLOT_TOO_LARGE'],
   ] as const)('%s %j: %s', async (id, names, opts, code) => {
     const m = sc.get(id)!;
-    const options = { ...opts, passphrase: 'passphrase' in opts ? m.clientKeyPassphrase : undefined };
+    const options = { ...opts, passphrase: 'passphrase' in opts ? m.clientKeyPassphrase : undefined } as DoctorOptions;
     const r = await runDoctor(names.map((n) => at(id, n)), options);
     expect(codes(r, 'error'), JSON.stringify(r.findings, null, 1)).toContain(code);
     expect(r.exitCode).toBe(1);
@@ -129,13 +130,25 @@ describe('doctor: generated faulty files', () => {
     expect(r.findings.find((f) => f.code === 'CHAIN_UNTRUSTED')!.message).toMatch(/different CA with the same name/);
   });
 
-  test('the profile decides: reference takes PKCS#8, CR LF and RSA-4096', async () => {
-    const r = await runDoctor([at('D1', 'device.key'), at('D2', 'device.crt'), at('D10', 'device.key')], { profile: 'reference' });
+  test('the profile decides: 2.6.3 takes PKCS#8 (noting it is unverified), CR LF and RSA-4096; legacy does not', async () => {
+    const inputs = [at('D1', 'device.key'), at('D2', 'device.crt'), at('D10', 'device.key')];
+    const r = await runDoctor(inputs, { profile: '2.6.3' });
     expect(codes(r, 'error')).not.toContain('KEY_FORMAT');
     expect(codes(r, 'error')).not.toContain('LINE_ENDINGS');
     expect(codes(r, 'error')).not.toContain('KEY_TOO_LARGE');
-    expect(r.profile).toBe('reference');
+    expect(codes(r, 'info')).toContain('KEY_FORMAT_UNVERIFIED');
+    expect(r.profile).toBe('2.6.3');
+    const legacy = await runDoctor(inputs, { profile: 'legacy' });
+    expect(codes(legacy, 'error')).toEqual(expect.arrayContaining(['LINE_ENDINGS', 'KEY_TOO_LARGE']));
   });
+
+  for (const name of ['2.6.3', 'legacy', 'reference']) {
+    const path = new URL(`../sim/profiles/${name}.json`, import.meta.url).pathname;
+    test.skipIf(!existsSync(path))(`built-in constraints agree with the simulator profile ${name} (needs harness/sim/profiles/${name}.json)`, () => {
+      const fromSim = loadConstraints(path);
+      expect({ ...fromSim, sources: {} }).toEqual({ ...BUILTIN_CONSTRAINTS[name]!, sources: {} });
+    });
+  }
 
   test('--profile reads the constraints object of a JSON profile file', async () => {
     const p = join(dir, 'profile.json');

@@ -423,6 +423,9 @@ function checkKeyForProfile(encoding: FoundKeyEncoding, publicKey: KeyObject, fi
     const traditional = k.type === 'RSA' ? 'PKCS#1 (BEGIN RSA PRIVATE KEY)' : 'SEC1 (BEGIN EC PRIVATE KEY)';
     add('error', 'KEY_FORMAT', file, `the key is ${encoding.toUpperCase().replace('PKCS', 'PKCS#')}; firmware profile ${c.name} takes ${want.join(', ')} (${c.sources.keyEncodings ?? 'profile'})`, want.includes('pkcs1') || want.includes('sec1') ? `convert to ${traditional}: openssl pkey -in ${file} -traditional -out device.key` : `convert to PKCS#8: openssl pkcs8 -topk8 -nocrypt -in ${file} -out device.key`);
   }
+  if (!encoding.endsWith('-encrypted') && encoding !== 'pkcs1' && c.keyEncodings.includes(encoding as never)) {
+    add('info', 'KEY_FORMAT_UNVERIFIED', file, `the key is ${encoding.toUpperCase().replace('PKCS', 'PKCS#')}; profile ${c.name} takes it (${c.sources.keyEncodings ?? 'profile'}), but only PKCS#1 uploads are seen in vendor tests [BX-T]`, `if the upload or the handshake fails, convert it: openssl pkey -in ${file} -traditional -out device.key`);
+  }
   if (k.type === 'RSA' && (k.bits ?? 0) > c.maxRsaBits) {
     add('error', 'KEY_TOO_LARGE', file, `RSA-${k.bits} key; firmware profile ${c.name} handles at most RSA-${c.maxRsaBits} (${c.sources.maxRsaBits ?? 'profile'})`, 'create the device certificate with an RSA-2048 or EC P-256 key');
   }
