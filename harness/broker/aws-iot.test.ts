@@ -154,6 +154,16 @@ describe('aws-iot: TLS rules', () => {
     expect(r.records[1]!.listener).toBe('alpn');
   });
 
+  test.skipIf(!OPENSSL)('T10 [OBS]: a device asking for Max Fragment Length is told in the verdict that AWS ignores it', async () => {
+    const r = await aws();
+    const done = sclient(r.port, ['-maxfraglen', '1024', '-servername', 'localhost'], connectBytes('mfl'));
+    const v = await r.waitForVerdict();
+    await done;
+    expect(v.code).toBe('OK');
+    expect(r.records[0]!.clientHello?.maxFragmentLength).toBe(1024);
+    expect(v.summary).toContain('max_fragment_length 1024');
+  });
+
   test('T9 [DOC]: no SessionTicket is issued (strict profile issues one)', async () => {
     const ticketOf = (r: BrokerRig) =>
       new Promise<Buffer | undefined>((resolve) => {

@@ -65,6 +65,7 @@ describe('recorded ClientHello and TLS outcome', () => {
     expect(rec.tls?.peerCert?.subject).toContain('bx-hil-device');
     expect(rec.mqtt.connect?.clientId).toBe('sclient-ok');
     expect(rec.mqtt.connect?.password).toBe('absent');
+    expect(v.summary).not.toContain('max_fragment_length');
     const kinds = rec.events.map((e) => e.kind);
     expect(kinds.indexOf('accept')).toBeLessThan(kinds.indexOf('client-hello'));
     expect(kinds.indexOf('client-hello')).toBeLessThan(kinds.indexOf('tls-outcome'));

@@ -262,7 +262,11 @@ export function judgeRecord(r: ConnectionRecord, opts: { final?: boolean; tlsExp
     ]);
   }
   if (connack && connack.returnCode === 0) {
-    return verdict(r, 'OK', `The device connected${tls?.version ? ` over ${tls.version} (${tls.cipher})` : ''} and the broker accepted its CONNECT.`, [
+    // T10 [OBS]: AWS IoT does not negotiate Max Fragment Length; a device relying on it breaks on big records there.
+    const mfl = r.clientHello?.maxFragmentLength
+      ? ` Note: the device asked for max_fragment_length ${r.clientHello.maxFragmentLength}; AWS IoT ignores that extension (T10), so it needs 16 KB TLS receive buffers there.`
+      : '';
+    return verdict(r, 'OK', `The device connected${tls?.version ? ` over ${tls.version} (${tls.cipher})` : ''} and the broker accepted its CONNECT.${mfl}`, [
       ...helloLine(r),
       ...connectLine,
       'CONNACK returnCode 0',
