@@ -116,7 +116,12 @@ describe('negotiation with a scripted telnet server', () => {
     expect(has([IAC, 250, 44, 4, 2, IAC, 240])).toBe(true); // SET-STOPSIZE 2
     expect(has([IAC, 250, 44, 5, 3, IAC, 240])).toBe(true); // SET-CONTROL hardware flow
     // Our WILL/DO offers were answered in kind: no answer may be re-sent (no negotiation loop).
-    expect(sent.filter((b, i) => b === IAC && sent[i + 1] === 251 && sent[i + 2] === 44).length).toBe(1);
+    const count = (verb: number, option: number): number =>
+      sent.filter((b, i) => b === IAC && sent[i + 1] === verb && sent[i + 2] === option).length;
+    expect(count(251, 44)).toBe(1); // WILL COM-PORT-OPTION
+    expect(count(251, 0)).toBe(1); // WILL BINARY
+    expect(count(253, 0)).toBe(1); // DO BINARY
+    expect(count(251, 3)).toBe(1); // WILL SGA
     await link.setSignals!({ dtr: true, rts: false });
     const after = Buffer.concat(record);
     expect(after.includes(Buffer.from([IAC, 250, 44, 5, 8, IAC, 240]))).toBe(true); // DTR ON

@@ -54,6 +54,11 @@ const CPO_SET_PARITY = 3;
 const CPO_SET_STOPSIZE = 4;
 const CPO_SET_CONTROL = 5;
 const SERVER_OFFSET = 100;
+/** Options we agree to enable on our side, and on the server's side (not ECHO: see above). */
+const WANT_US = new Set([OPT_COM_PORT, OPT_BINARY, OPT_SGA]);
+const WANT_HIM = new Set([OPT_BINARY, OPT_SGA]);
+
+type OptionState = 'no' | 'yes' | 'wantyes';
 /** ser2net's device-side buffer (measured: data arrives in 4095-byte chunks). */
 const SERVER_BUFFER_BYTES = 4_096;
 /** Slack added to the close-time linger for the server's scheduling. */
@@ -177,13 +182,11 @@ interface Waiter {
 class TelnetDuplex extends Duplex {
   readonly #socket: net.Socket;
   readonly #decoder = new TelnetDecoder();
-  /** Options we said WILL / DO for, and what the server answered. */
-  readonly #us = new Map<number, boolean>();
-  readonly #him = new Map<number, boolean>();
+  /** RFC 1143 option state on our side (WILL/WONT) and the server's side (DO/DONT). */
+  readonly #us = new Map<number, OptionState>();
+  readonly #him = new Map<number, OptionState>();
   /** Answers awaited: (server command) → FIFO. */
   readonly #waiters = new Map<number, Waiter[]>();
-  /** Negotiations awaited (option + verb kind). */
-  readonly #negotiating = new Set<string>();
   #onNegotiated: (() => void) | undefined;
   comPortRefused = false;
   /** Data bytes written since the server last proved it had read up to that point. */
@@ -217,9 +220,7 @@ class TelnetDuplex extends Duplex {
     ];
     const bytes: number[] = [];
     for (const [verb, option] of offers) {
-      if (verb === WILL) this.#us.set(option, true);
-      else this.#him.set(option, true);
-      this.#negotiating.add(`${verb === WILL ? 'us' : 'him'}:${option}`);
+      (verb === WILL ? this.#us : this.#him).set(option, 'wantyes');
       bytes.push(IAC, verb, option);
     }
     this.#socket.write(Buffer.from(bytes));
@@ -320,33 +321,40 @@ class TelnetDuplex extends Duplex {
     this.#socket.write(Buffer.from([IAC, verb, option]));
   }
 
+  /**
+   * RFC 1143 without the queue bits (we never change our mind after the offers):
+   * - DO/WILL in NO: agree (WILL/DO) if it is an option we want, else refuse (WONT/DONT);
+   *   in YES: ignore; in WANTYES: it is the answer to our offer, so YES without a reply.
+   * - DONT/WONT in NO: ignore; in YES: acknowledge (WONT/DONT) and go NO; in WANTYES: the
+   *   offer was refused, NO without a reply.
+   * Never answering an answer is what keeps negotiation from looping.
+   */
   #onNegotiate(verb: number, option: number): void {
-    const wanted = option === OPT_COM_PORT || option === OPT_BINARY || option === OPT_SGA;
-    if (verb === DO || verb === DONT) {
-      const enable = verb === DO && wanted;
-      if (verb === DONT && option === OPT_COM_PORT) this.comPortRefused = true;
-      const was = this.#us.get(option);
-      this.#negotiating.delete(`us:${option}`);
-      if (was !== enable || (verb === DO && !enable)) {
-        // Answer a change of state, and always refuse a DO for an option we do not offer.
-        if (was !== enable) this.#us.set(option, enable);
-        if (!(verb === DONT && was === undefined)) this.#send(enable ? WILL : WONT, option);
+    const aboutUs = verb === DO || verb === DONT;
+    const on = verb === DO || verb === WILL;
+    const states = aboutUs ? this.#us : this.#him;
+    const wanted = aboutUs ? WANT_US.has(option) : WANT_HIM.has(option);
+    const state = states.get(option) ?? 'no';
+    const yes = aboutUs ? WILL : DO;
+    const no = aboutUs ? WONT : DONT;
+    if (on) {
+      if (state === 'wantyes') states.set(option, 'yes');
+      else if (state === 'no') {
+        states.set(option, wanted ? 'yes' : 'no');
+        this.#send(wanted ? yes : no, option);
       }
     } else {
-      const enable = verb === WILL && (option === OPT_BINARY || option === OPT_SGA);
-      const was = this.#him.get(option);
-      this.#negotiating.delete(`him:${option}`);
-      if (was !== enable || (verb === WILL && !enable)) {
-        if (was !== enable) this.#him.set(option, enable);
-        if (!(verb === WONT && was === undefined)) this.#send(enable ? DO : DONT, option);
-      }
+      if (aboutUs && option === OPT_COM_PORT) this.comPortRefused = true;
+      if (state === 'yes') this.#send(no, option);
+      states.set(option, 'no');
     }
     debug('negotiate %d %d', verb, option);
     this.#checkNegotiated();
   }
 
   #checkNegotiated(): void {
-    if (this.#onNegotiated && (this.#negotiating.size === 0 || this.comPortRefused)) {
+    const pending = [...this.#us.values(), ...this.#him.values()].includes('wantyes');
+    if (this.#onNegotiated && (!pending || this.comPortRefused)) {
       const done = this.#onNegotiated;
       this.#onNegotiated = undefined;
       done();
