@@ -232,6 +232,18 @@ describe('losing the connection', () => {
     expect(await at.cmd('AT+KMQTTCNX=1')).toBe('\r\n+CME ERROR: 921\r\n');
   });
 
+  test('close and connect again at once, repeatedly: each connect holds (a close cleans up only its own sockets)', async () => {
+    const { m, at } = await module('2.6.3');
+    expect(await connect(at, `1,"localhost",${tls12.port},4,"again"`)).toBe('+KMQTT_IND: 1,1');
+    for (let i = 0; i < 4; i++) {
+      expect(await at.cmd('AT+KMQTTCLOSE=1')).toBe(OK);
+      expect(await at.cmd('AT+KMQTTCNX=1')).toBe(OK);
+      expect(await at.until(/\+KMQTT_IND: 1,\d\r\n/, 10_000)).toBe('\r\n+KMQTT_IND: 1,1\r\n');
+    }
+    expect(await at.quiet(1_300)).toBe(''); // past the 1 s bound of the last close's cleanup
+    expect(m.session(1)?.state).toBe('connected');
+  });
+
   test('module.close() closes its sockets (the broker sees the client go)', async () => {
     const { m, at } = await module('2.6.3');
     expect(await connect(at, `0,127.0.0.1,${plain.port},4,"closeme"`)).toBe('+KMQTT_IND: 1,1');

@@ -142,8 +142,9 @@ export const connectSteps: ConnectStep[] = [
         const onErr = (err: NodeJS.ErrnoException) =>
           settle(new SimConnectError('tcp', err.code ?? 'TCP', `TCP connect to ${host}:${port} failed: ${err.message}`, { cause: err }));
         const onOk = () => settle(undefined);
-        sock.once('error', onErr).once('connect', onOk);
-        return () => sock.off('error', onErr).off('connect', onOk);
+        const onClose = () => settle(new SimConnectError('tcp', 'CLOSED', `TCP connect to ${host}:${port} was aborted`));
+        sock.once('error', onErr).once('connect', onOk).once('close', onClose);
+        return () => sock.off('error', onErr).off('connect', onOk).off('close', onClose);
       });
     },
   },
@@ -429,11 +430,15 @@ export class MqttSession {
     this.#client = undefined;
     this.state = 'configured';
     this.subscriptions.clear();
+    // Only this connection's sockets: a reconnect right after must keep its own.
+    const sockets = [...this.#sockets];
+    this.#sockets.clear();
+    const destroy = () => sockets.forEach((s) => s.destroy());
     if (client) {
-      client.end(false, () => this.#destroySockets());
+      client.end(false, destroy);
       // Bound the graceful end: a broker that never closes must not keep the socket alive.
-      setTimeout(() => this.#destroySockets(), 1_000).unref();
-    } else this.#destroySockets();
+      setTimeout(destroy, 1_000).unref();
+    } else destroy();
   }
 
   /**
