@@ -116,6 +116,21 @@ describe('recorded ClientHello and TLS outcome', () => {
     }
   });
 
+  test.skipIf(!OPENSSL)('a client certificate valid only from tomorrow -> CLIENT_CERT_NOT_YET_VALID', async () => {
+    const now = Date.now();
+    const future = await issueCertificate({ subject: 'CN=bx-hil-device', key: pki.client.key, issuer: pki.ca, notBefore: new Date(now + 86_400_000), notAfter: new Date(now + 10 * 86_400_000), extendedKeyUsage: ['clientAuth'] });
+    const f2 = tempFiles({ 'future.pem': future.certPem });
+    try {
+      const r = await rig();
+      const done = sclient(r.port, ['-CAfile', files.path('ca.pem'), '-cert', f2.path('future.pem'), '-key', files.path('client.key')], connectBytes('future'));
+      const v = await r.waitForVerdict();
+      await done;
+      expect(v.code).toBe('CLIENT_CERT_NOT_YET_VALID');
+    } finally {
+      f2.remove();
+    }
+  });
+
   test.skipIf(!OPENSSL)('TLS 1.3: the device alerts unknown_ca after the server Finished -> DEVICE_REJECTED_SERVER_CERT', async () => {
     const other = await createBasicPki({ pool: new KeyPool() });
     const f2 = tempFiles({ 'other-ca.pem': other.ca.certPem });

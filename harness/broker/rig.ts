@@ -442,8 +442,14 @@ class AedesRig implements BrokerRig {
   }
 
   #liveOfTls(sock: tls.TLSSocket): Live | undefined {
+    // Node keeps the wrapped net.Socket as `_parent` (stable since Node 0.x); fall back to the peer port.
     const parent = (sock as unknown as { _parent?: net.Socket })._parent;
-    return parent ? this.#live.get(parent) : undefined;
+    const byParent = parent ? this.#live.get(parent) : undefined;
+    if (byParent) return byParent;
+    for (const live of this.#live.values()) {
+      if (live.raw.remotePort === sock.remotePort && live.raw.remoteAddress === sock.remoteAddress) return live;
+    }
+    return undefined;
   }
 
   #onSecure(sock: tls.TLSSocket): void {
