@@ -349,13 +349,34 @@ describe('timeouts, resets, resync', () => {
     s.assertDone();
   });
 
-  test('a module that never answers: ONE AtResyncError after bounded attempts, then nothing pending', async () => {
-    const { s, at } = rig({ resyncAttempts: 2, resyncTimeoutMs: 30 });
+  test('a module that never answers: ONE AtResyncError after bounded attempts (AT, AT, guarded +++, AT)', async () => {
+    const { s, at } = rig({ resyncAttempts: 2, resyncTimeoutMs: 30, escapeGuardMs: 5 });
     s.emitData('garbage\r\n');
     s.expectWrite('AT\r').times(2);
+    s.expectWrite('+++');
+    s.expectWrite('AT\r');
     const err = await rejection(at.command('ATI'));
     expect(err.code).toBe('BXHIL_AT_RESYNC');
-    expect((err as unknown as { attempts: number }).attempts).toBe(2);
+    expect((err as unknown as { attempts: number }).attempts).toBe(3);
+    s.assertDone();
+  });
+
+  test('a module stuck in data mode (a previous run died mid-upload) is recovered by the guarded +++', async () => {
+    const { s, at } = rig({ resyncAttempts: 1, resyncTimeoutMs: 30, escapeGuardMs: 5 });
+    s.emitData('garbage\r\n');
+    s.expectWrite('AT\r'); // taken as data by the module: no answer
+    s.expectWrite('+++').respond('\r\nOK\r\n');
+    s.expectWrite('AT\r').respond('\r\nOK\r\n');
+    s.expectWrite('ATI\r').respond('\r\nBX3105\r\nOK\r\n');
+    expect((await at.command('ATI')).lines).toEqual(['BX3105']);
+    s.assertDone();
+  });
+
+  test('resyncEscape: false gives up after the AT attempts alone', async () => {
+    const { s, at } = rig({ resyncAttempts: 1, resyncTimeoutMs: 30, resyncEscape: false });
+    s.emitData('garbage\r\n');
+    s.expectWrite('AT\r');
+    expect((await rejection(at.command('ATI'))).code).toBe('BXHIL_AT_RESYNC');
     s.assertDone();
   });
 

@@ -75,6 +75,11 @@ export interface AtEngineOptions {
   resyncTimeoutMs?: number;
   /** Guard time around the `+++` sent to leave a data mode the engine was left in, ms. Default 1000 (1 s). */
   escapeGuardMs?: number;
+  /**
+   * When `AT` gets no answer `resyncAttempts` times, try one guarded `+++` and one more `AT`
+   * before giving up (the module may be stuck in data mode). Default true.
+   */
+  resyncEscape?: boolean;
   /** URCs remembered for `expect(..., { since })`. Default 256. */
   urcHistory?: number;
   /** Framer options (counted inline-data prefixes, max line length). */
@@ -91,6 +96,7 @@ const DEFAULTS = Object.freeze({
   resyncAttempts: 3,
   resyncTimeoutMs: 1_000, // 1 s
   escapeGuardMs: 1_000, // 1 s
+  resyncEscape: true,
   urcHistory: 256,
 });
 
@@ -134,6 +140,7 @@ export function parseAtEngineOptions(input: AtEngineOptions = {}): ParsedAtEngin
     resyncAttempts: o.resyncAttempts,
     resyncTimeoutMs: o.resyncTimeoutMs,
     escapeGuardMs: o.escapeGuardMs,
+    resyncEscape: o.resyncEscape,
     urcHistory: o.urcHistory,
     urcs: o.urcs ?? defaultUrcRegistry(),
     timers: o.timers ?? systemTimers,
@@ -545,30 +552,50 @@ export class AtEngine {
     if (quiet > 0) await this.#sleep(quiet);
     this.#assertUsable('command');
     if (!this.#needsResync) return;
+    let escaped = false;
     if (this.#inDataMode) {
       // Left in data mode (a timeout or an unexpected CONNECT): escape with guarded +++.
-      await this.#sleep(this.options.escapeGuardMs);
-      await this.#write('+++', 'tx');
-      await this.#sleep(this.options.escapeGuardMs);
-      this.#inDataMode = false;
+      await this.#escape();
+      escaped = true;
     }
     this.#emit('resync', 'resynchronising: AT until OK', {});
-    for (let attempt = 1; attempt <= this.options.resyncAttempts; attempt++) {
-      this.#assertUsable('AT');
-      const ex = await this.#send('AT', false);
-      try {
-        const final = await this.#wait(ex, this.options.resyncTimeoutMs, true);
-        this.#end(ex);
-        if (final.kind === 'OK' || final.kind === 'ERROR' || final.kind === 'CME') {
-          // Any final result proves the module parses commands again.
-          this.#needsResync = false;
-          return;
-        }
-      } catch (err) {
-        if (!(err instanceof AtTimeoutError) && !(err instanceof ModuleResetError)) throw err;
-      }
+    let attempts = 0;
+    for (; attempts < this.options.resyncAttempts; attempts++) {
+      if (await this.#probe()) return;
     }
-    throw new AtResyncError(this.options.resyncAttempts, this.#tail(), this.transcript.path);
+    if (this.options.resyncEscape && !escaped) {
+      // [BX-T] send_escape(): no answer may mean the module still sits in data mode (e.g. a
+      // previous run died mid-upload): one guarded +++, then one more AT.
+      this.#emit('resync', 'no answer to AT: trying a guarded +++ in case the module is stuck in data mode', {});
+      await this.#escape();
+      attempts++;
+      if (await this.#probe()) return;
+    }
+    throw new AtResyncError(attempts, this.#tail(), this.transcript.path);
+  }
+
+  async #escape(): Promise<void> {
+    await this.#sleep(this.options.escapeGuardMs);
+    await this.#write('+++', 'tx');
+    await this.#sleep(this.options.escapeGuardMs);
+    this.#inDataMode = false;
+  }
+
+  /** One `AT`; true when any final result came back (the module parses commands again). */
+  async #probe(): Promise<boolean> {
+    this.#assertUsable('AT');
+    const ex = await this.#send('AT', false);
+    try {
+      const final = await this.#wait(ex, this.options.resyncTimeoutMs, true);
+      this.#end(ex);
+      if (final.kind === 'OK' || final.kind === 'ERROR' || final.kind === 'CME') {
+        this.#needsResync = false;
+        return true;
+      }
+    } catch (err) {
+      if (!(err instanceof AtTimeoutError) && !(err instanceof ModuleResetError)) throw err;
+    }
+    return false;
   }
 
   #assertUsable(what: string): void {

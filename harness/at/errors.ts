@@ -110,7 +110,7 @@ export class AtResyncError extends AtError {
   ) {
     super(
       'BXHIL_AT_RESYNC',
-      `the module did not answer AT with OK after ${attempts} attempts: it is unresponsive, still in data mode, or the line settings (baud rate, flow control) are wrong; power-cycle it and check the link.\n` +
+      `the module did not answer AT with OK after ${attempts} attempts (a guarded +++ included unless disabled): it is unresponsive, or the line settings (baud rate, flow control) are wrong; power-cycle it and check the link.\n` +
         `last bytes: ${transcriptTail}` +
         (transcriptPath ? `\nfull transcript: ${transcriptPath}` : ''),
       options,

@@ -20,7 +20,7 @@ const FAST: Bx310xOptions = {
   sync: false,
   guardTimeMs: 5,
   subAckTimeoutMs: 50,
-  engine: { resyncAttempts: 2, resyncTimeoutMs: 50 },
+  engine: { resyncAttempts: 2, resyncTimeoutMs: 50, escapeGuardMs: 5 },
 };
 
 function rig(opts: Bx310xOptions = {}): { s: ScriptedLink; dev: Bx310x } {
@@ -57,11 +57,16 @@ describe('open, identity, module control', () => {
     const s = scriptedLink();
     cleanups.push(() => s.link.close());
     s.expectWrite('AT\r').times(2);
+    s.expectWrite('+++');
+    s.expectWrite('AT\r');
     const t0 = Date.now();
-    const err = await rejection(Bx310x.open(s.link, { engine: { resyncAttempts: 2, resyncTimeoutMs: 50 } }));
+    const err = await rejection(
+      Bx310x.open(s.link, { engine: { resyncAttempts: 2, resyncTimeoutMs: 50, escapeGuardMs: 5 } }),
+    );
     expect(err.code).toBe('BXHIL_AT_RESYNC');
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(s.link.listenerCount('data')).toBe(0);
+    s.assertDone();
   });
 
   test('open() with an unknown scheme gives a ConfigError naming the fix', async () => {
@@ -468,12 +473,15 @@ describe('state guards and the broken state', () => {
     const { s, dev } = rig({ defaultTimeoutMs: 40 });
     s.expectWrite('ATI\r');
     s.expectWrite('AT\r').times(2);
+    s.expectWrite('+++');
+    s.expectWrite('AT\r');
     expect((await rejection(dev.identity())).code).toBe('BXHIL_AT_TIMEOUT');
     expect(dev.state).toBe('open'); // one timeout alone does not break the rig
     const resync = await rejection(dev.identity());
     expect(resync.code).toBe('BXHIL_AT_RESYNC');
     expect(dev.state).toBe('broken');
     expect((await rejection(dev.listKeys())).cause).toBe(resync);
+    s.assertDone();
   });
 });
 
