@@ -56,7 +56,7 @@ export interface Link extends EventEmitter<LinkEvents> {
   write(data: Uint8Array | string): Promise<void>;
   close(): Promise<void>;
   destroy(error?: Error): void;
-  /** Set DTR/RTS, where supported; rejects with BXHIL_LINK_OPEN-free `HarnessError` otherwise. */
+  /** Set DTR/RTS, where supported; rejects with `LinkUnsupportedError` (BXHIL_LINK_UNSUPPORTED) where the line has none. */
   setSignals?(signals: LinkSignals): Promise<void>;
   /** Change line settings on an open link, where supported. */
   updateSettings?(settings: Partial<LineSettings>): Promise<void>;
