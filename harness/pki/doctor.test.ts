@@ -224,18 +224,20 @@ describe('doctor: unusable input (exit code 2, one message per file)', () => {
     writeFileSync(join(bad, 'huge.pem'), '');
     truncateSync(join(bad, 'huge.pem'), 10 * 1024 * 1024);
     writeFileSync(join(bad, 'notes.txt'), 'hello\nworld\n');
-    const inputs = ['empty.pem', 'junk.bin', 'broken.pem', 'truncated.pem', 'huge.pem', 'notes.txt', 'missing.pem'].map((f) => join(bad, f));
+    writeFileSync(join(bad, 'utf16.pem'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(s1.root.certPem, 'utf16le')]));
+    const inputs = ['empty.pem', 'junk.bin', 'broken.pem', 'truncated.pem', 'huge.pem', 'notes.txt', 'utf16.pem', 'missing.pem'].map((f) => join(bad, f));
     const r = await runDoctor([...inputs, bad, at('D6', 'device.key'), at('S1', 'device.crt')]);
     expect(r.exitCode).toBe(2);
     const problems = r.files.map((f) => f.problem?.code ?? 'ok');
-    expect(problems).toEqual(['empty', 'binary', 'bad-pem', 'bad-pem', 'too-large', 'unrecognised', 'not-found', 'directory', 'encrypted-no-passphrase', 'ok']);
+    expect(problems).toEqual(['empty', 'binary', 'bad-pem', 'bad-pem', 'too-large', 'unrecognised', 'binary', 'not-found', 'directory', 'encrypted-no-passphrase', 'ok']);
     for (const f of r.files.filter((x) => !x.usable)) {
       expect(f.problem!.message.split('\n')).toHaveLength(1);
       expect(f.problem!.message.startsWith(f.file)).toBe(true);
       expect(f.problem!.message).not.toMatch(/\bat .*\.ts:\d+/);
     }
-    expect(r.files[8]!.problem!.message).toContain('--passphrase-env');
-    expect(r.files[9]!.certificates).toHaveLength(1);
+    expect(r.files[6]!.problem!.message).toContain('UTF-16');
+    expect(r.files[9]!.problem!.message).toContain('--passphrase-env');
+    expect(r.files[10]!.certificates).toHaveLength(1);
   });
 
   test('a wrong passphrase is an input problem, not a crash', async () => {

@@ -392,7 +392,7 @@ export async function runDoctor(inputs: DoctorInput[], options: DoctorOptions = 
       add('error', 'WRONG_ROOT', roots[0]!.file, `${host} is an AWS IoT endpoint, whose server chain ends at Amazon Root CA 1 (RSA) or 3 (ECDSA); the root given is ${roots.map((r) => cn(r.cert.subject)).join(', ')}`, 'store Amazon Root CA 1 (https://www.amazontrust.com/repository/AmazonRootCA1.pem) with AT+KCERTSTORE=0');
     }
   }
-  if (clock && host === undefined && certs.length === 0) {
+  if (clock && certs.length === 0) {
     add('info', 'DEVICE_CLOCK', undefined, 'no certificate given to check against the module clock', 'pass the certificate files too');
   }
 

@@ -100,6 +100,9 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END ([A-Z0-9 ]+)--
 /** Load one input as certificates and keys. Throws PkiInputError when it cannot be used. */
 export async function loadCertOrKeyFile(input: DoctorInput, options: LoadOptions = {}): Promise<LoadedFile> {
   const { name, data } = await readInput(input, options);
+  if ((data[0] === 0xff && data[1] === 0xfe) || (data[0] === 0xfe && data[1] === 0xff)) {
+    throw new PkiInputError(name, 'binary', `${name}: UTF-16 text (saved as "Unicode" by a Windows editor); save it as ASCII/UTF-8 or export the PEM again`);
+  }
   if (data[0] === 0x30 && looksBinary(data)) return loadDer(name, data);
   if (looksBinary(data)) {
     throw new PkiInputError(name, 'binary', `${name}: binary data that is neither a DER certificate nor a DER key; give the PEM file (text starting with -----BEGIN)`);
