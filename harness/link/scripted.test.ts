@@ -158,6 +158,13 @@ describe('scriptedLink', () => {
     expect(() => s.assertDone()).toThrow(expect.objectContaining({ code: 'BXHIL_SCRIPT_PENDING' }));
   });
 
+  test('modemLines: false makes setSignals fail like a PTY (BXHIL_LINK_UNSUPPORTED)', async () => {
+    const s = scriptedLink({ modemLines: false });
+    await expect(s.link.setSignals!({ dtr: false })).rejects.toMatchObject({ code: 'BXHIL_LINK_UNSUPPORTED' });
+    expect(s.signals).toEqual([]);
+    await s.link.close();
+  });
+
   test('records signals and settings; disconnect() ends the link with BXHIL_LINK_DISCONNECTED', async () => {
     const s = scriptedLink();
     await s.link.setSignals!({ dtr: false });

@@ -35,7 +35,7 @@
  * It shares no parsing code with the simulator (DESIGN.md): it knows bytes, not AT.
  */
 import { EventEmitter } from 'node:events';
-import { LinkError, ScriptPendingError } from './errors.ts';
+import { LinkError, LinkUnsupportedError, ScriptPendingError } from './errors.ts';
 import type { LineSettings, Link, LinkEvents, LinkSignals } from './types.ts';
 
 /** What a write must look like: exact bytes, a sticky RegExp, or any `anyBytes` bytes. */
@@ -70,6 +70,11 @@ export interface ScriptedExpectation {
 export interface ScriptedLinkOptions {
   /** The link's `uri`. Default `scripted:`. */
   uri?: string;
+  /**
+   * Whether the fake has modem-control lines. Default true (calls are recorded in `signals`);
+   * false makes `setSignals` reject with `LinkUnsupportedError`, as a PTY or tcp:// would.
+   */
+  modemLines?: boolean;
 }
 
 export interface ScriptedLink {
@@ -216,9 +221,12 @@ class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, Scripte
   /** Replies due on a microtask, not yet delivered. */
   #immediate = 0;
 
+  readonly #modemLines: boolean;
+
   constructor(options: ScriptedLinkOptions) {
     super();
     this.uri = options.uri ?? 'scripted:';
+    this.#modemLines = options.modemLines ?? true;
   }
 
   get link(): Link {
@@ -283,6 +291,13 @@ class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, Scripte
 
   async setSignals(signals: LinkSignals): Promise<void> {
     this.#assertOpen('setSignals');
+    if (!this.#modemLines) {
+      throw new LinkUnsupportedError(
+        this.uri,
+        'setSignals',
+        `${this.uri} has no modem-control lines (scripted: modemLines false)`,
+      );
+    }
     this.signals.push({ ...signals });
   }
 
