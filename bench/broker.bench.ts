@@ -25,9 +25,28 @@ function connectOnce(port: number, pki: BasicPki, i: number): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const parser = mqttPacket.parser();
-    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem }, () => {
-      s.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `lat-${i}`, keepalive: 30 }));
-    });
+    const s = tls.connect(
+      {
+        port,
+        host: '127.0.0.1',
+        servername: 'localhost',
+        ca: pki.ca.certPem,
+        cert: pki.client.certPem,
+        key: pki.client.keyPem,
+      },
+      () => {
+        s.write(
+          mqttPacket.generate({
+            cmd: 'connect',
+            protocolId: 'MQTT',
+            protocolVersion: 4,
+            clean: true,
+            clientId: `lat-${i}`,
+            keepalive: 30,
+          }),
+        );
+      },
+    );
     parser.on('packet', (p) => {
       if (p.cmd === 'connack') {
         const dt = performance.now() - t0;
@@ -68,7 +87,16 @@ async function latencies(rigs: BrokerRig[], pki: BasicPki): Promise<Stats[]> {
 async function throughputs(rigs: BrokerRig[], pki: BasicPki): Promise<number[]> {
   const ROUNDS = 5;
   const clients = await Promise.all(
-    rigs.map((r) => mqtt.connectAsync(r.url, { ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem, servername: 'localhost', clientId: 'tp', reconnectPeriod: 0 })),
+    rigs.map((r) =>
+      mqtt.connectAsync(r.url, {
+        ca: pki.ca.certPem,
+        cert: pki.client.certPem,
+        key: pki.client.keyPem,
+        servername: 'localhost',
+        clientId: 'tp',
+        reconnectPeriod: 0,
+      }),
+    ),
   );
   const payload = Buffer.alloc(64, 0x61);
   const acked = rigs.map(() => 0);
@@ -104,15 +132,25 @@ export async function run(): Promise<void> {
     else console.log('mosquitto not installed: no baseline (apt-get install mosquitto)');
     const rigs = mosq ? [aedes, mosq] : [aedes];
     const [la, lm] = await latencies(rigs, pki);
-    console.log(`aedes rig   handshake+CONNACK over ${CONNECTS} connects: median ${f(la!.median)} ms, p99 ${f(la!.p99)} ms`);
+    console.log(
+      `aedes rig   handshake+CONNACK over ${CONNECTS} connects: median ${f(la!.median)} ms, p99 ${f(la!.p99)} ms`,
+    );
     if (lm) {
-      console.log(`mosquitto   handshake+CONNACK over ${CONNECTS} connects: median ${f(lm.median)} ms, p99 ${f(lm.p99)} ms`);
-      console.log(`latency ratio rig/mosquitto: median ${f(la!.median / lm.median)}x, p99 ${f(la!.p99 / lm.p99)}x (goal <= 1.5x)`);
+      console.log(
+        `mosquitto   handshake+CONNACK over ${CONNECTS} connects: median ${f(lm.median)} ms, p99 ${f(lm.p99)} ms`,
+      );
+      console.log(
+        `latency ratio rig/mosquitto: median ${f(la!.median / lm.median)}x, p99 ${f(la!.p99 / lm.p99)}x (goal <= 1.5x)`,
+      );
     }
     const [ta, tm] = await throughputs(rigs, pki);
-    console.log(`aedes rig   QoS 1 publish throughput over ${SECONDS} s: ${ta!.toFixed(0)} msg/s (${INFLIGHT} in flight)`);
+    console.log(
+      `aedes rig   QoS 1 publish throughput over ${SECONDS} s: ${ta!.toFixed(0)} msg/s (${INFLIGHT} in flight)`,
+    );
     if (tm) {
-      console.log(`mosquitto   QoS 1 publish throughput over ${SECONDS} s: ${tm.toFixed(0)} msg/s (${INFLIGHT} in flight)`);
+      console.log(
+        `mosquitto   QoS 1 publish throughput over ${SECONDS} s: ${tm.toFixed(0)} msg/s (${INFLIGHT} in flight)`,
+      );
       console.log(`throughput ratio rig/mosquitto: ${f(ta! / tm)}x (goal >= 0.5x)`);
     }
   } finally {

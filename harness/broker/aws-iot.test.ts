@@ -39,7 +39,10 @@ async function connect(r: BrokerRig, o: mqtt.IClientOptions = {}): Promise<mqtt.
   return c;
 }
 /** A client that may be refused: resolves with the client or the error. */
-function tryConnect(r: BrokerRig, o: mqtt.IClientOptions = {}): Promise<{ connack: boolean; error?: Error & { code?: number } }> {
+function tryConnect(
+  r: BrokerRig,
+  o: mqtt.IClientOptions = {},
+): Promise<{ connack: boolean; error?: Error & { code?: number } }> {
   return new Promise((resolve) => {
     const c = mqtt.connect(r.url, opts(o));
     clients.push(c);
@@ -54,21 +57,53 @@ function rawSession(r: BrokerRig, packets: Packet[][], gapMs = 150): Promise<Pac
     const got: Packet[] = [];
     const parser = mqttPacket.parser();
     parser.on('packet', (p: Packet) => got.push(p));
-    const s = tls.connect({ port: r.port, host: '127.0.0.1', ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem, servername: 'localhost' }, async () => {
-      for (const batch of packets) {
-        s.write(Buffer.concat(batch.map((p) => mqttPacket.generate(p))));
-        await new Promise((res) => setTimeout(res, gapMs));
-      }
-    });
+    const s = tls.connect(
+      {
+        port: r.port,
+        host: '127.0.0.1',
+        ca: pki.ca.certPem,
+        cert: pki.client.certPem,
+        key: pki.client.keyPem,
+        servername: 'localhost',
+      },
+      async () => {
+        for (const batch of packets) {
+          s.write(Buffer.concat(batch.map((p) => mqttPacket.generate(p))));
+          await new Promise((res) => setTimeout(res, gapMs));
+        }
+      },
+    );
     s.on('data', (d: Buffer) => parser.parse(d));
     s.on('error', () => undefined);
     s.on('close', () => resolve(got));
     setTimeout(() => s.destroy(), 4000).unref();
   });
 }
-const CONNECT: Packet = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'raw', keepalive: 60 };
+const CONNECT: Packet = {
+  cmd: 'connect',
+  protocolId: 'MQTT',
+  protocolVersion: 4,
+  clean: true,
+  clientId: 'raw',
+  keepalive: 60,
+};
 const sclient = (port: number, extra: string[], input: Buffer | string = '') =>
-  runClient('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', files.path('ca.pem'), '-cert', files.path('client.pem'), '-key', files.path('client.key'), ...extra], { input, holdStdinMs: 800, timeoutMs: 8000 });
+  runClient(
+    'openssl',
+    [
+      's_client',
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-CAfile',
+      files.path('ca.pem'),
+      '-cert',
+      files.path('client.pem'),
+      '-key',
+      files.path('client.key'),
+      ...extra,
+    ],
+    { input, holdStdinMs: 800, timeoutMs: 8000 },
+  );
 
 beforeAll(async () => {
   pki = await createBasicPki({ pool: new KeyPool() });
@@ -102,77 +137,106 @@ describe('aws-iot: TLS rules', () => {
     expect((await r.waitForVerdict()).code).toBe('TLS_VERSION_MISMATCH');
   });
 
-  test.skipIf(!OPENSSL)('T5 [DOC]: no CCM suites (TLS 1.3 TLS_AES_128_CCM_SHA256 only) -> NO_SHARED_CIPHER', async () => {
-    const r = await aws();
-    const done = sclient(r.port, ['-tls1_3', '-ciphersuites', 'TLS_AES_128_CCM_SHA256']);
-    const v = await r.waitForVerdict();
-    await done;
-    expect(v.code).toBe('NO_SHARED_CIPHER');
-    expect(r.records[0]!.clientHello?.cipherSuites).toContain('TLS_AES_128_CCM_SHA256');
-  });
+  test.skipIf(!OPENSSL)(
+    'T5 [DOC]: no CCM suites (TLS 1.3 TLS_AES_128_CCM_SHA256 only) -> NO_SHARED_CIPHER',
+    async () => {
+      const r = await aws();
+      const done = sclient(r.port, ['-tls1_3', '-ciphersuites', 'TLS_AES_128_CCM_SHA256']);
+      const v = await r.waitForVerdict();
+      await done;
+      expect(v.code).toBe('NO_SHARED_CIPHER');
+      expect(r.records[0]!.clientHello?.cipherSuites).toContain('TLS_AES_128_CCM_SHA256');
+    },
+  );
 
-  test.skipIf(!OPENSSL)('T5 [DOC]: no CCM suites (TLS 1.2 ECDHE-ECDSA-AES128-CCM only) -> NO_SHARED_CIPHER', async () => {
-    const r = await aws();
-    const done = sclient(r.port, ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-CCM']);
-    expect((await r.waitForVerdict()).code).toBe('NO_SHARED_CIPHER');
-    await done;
-  });
+  test.skipIf(!OPENSSL)(
+    'T5 [DOC]: no CCM suites (TLS 1.2 ECDHE-ECDSA-AES128-CCM only) -> NO_SHARED_CIPHER',
+    async () => {
+      const r = await aws();
+      const done = sclient(r.port, ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-CCM']);
+      expect((await r.waitForVerdict()).code).toBe('NO_SHARED_CIPHER');
+      await done;
+    },
+  );
 
-  test.skipIf(!OPENSSL)('T7 [DOC-OLD] sniMode required: a ClientHello without SNI is refused before TLS -> NO_SNI', async () => {
-    const r = await aws({ sniMode: 'required' });
-    const done = sclient(r.port, ['-noservername']);
-    const v = await r.waitForVerdict();
-    await done;
-    expect(v.code).toBe('NO_SNI');
-    expect(r.records[0]!.tls).toBeUndefined();
-  });
+  test.skipIf(!OPENSSL)(
+    'T7 [DOC-OLD] sniMode required: a ClientHello without SNI is refused before TLS -> NO_SNI',
+    async () => {
+      const r = await aws({ sniMode: 'required' });
+      const done = sclient(r.port, ['-noservername']);
+      const v = await r.waitForVerdict();
+      await done;
+      expect(v.code).toBe('NO_SNI');
+      expect(r.records[0]!.tls).toBeUndefined();
+    },
+  );
 
-  test.skipIf(!OPENSSL)('T6 [DOC] sniMode match: a wrong host_name fails -> SNI_MISMATCH; the right one connects', async () => {
-    const r = await aws({ sniMode: 'match', endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com' });
-    const done = sclient(r.port, ['-servername', 'wrong.example']);
-    const v = await r.waitForVerdict();
-    await done;
-    expect(v.code).toBe('SNI_MISMATCH');
-    expect(v.summary).toContain('wrong.example');
-    const done2 = sclient(r.port, ['-servername', 'abc-ats.iot.eu-west-1.amazonaws.com'], connectBytes('right-sni'));
-    expect((await r.waitForVerdict((x) => x.connectionId === 'conn-2')).code).toBe('OK');
-    await done2;
-  });
+  test.skipIf(!OPENSSL)(
+    'T6 [DOC] sniMode match: a wrong host_name fails -> SNI_MISMATCH; the right one connects',
+    async () => {
+      const r = await aws({ sniMode: 'match', endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com' });
+      const done = sclient(r.port, ['-servername', 'wrong.example']);
+      const v = await r.waitForVerdict();
+      await done;
+      expect(v.code).toBe('SNI_MISMATCH');
+      expect(v.summary).toContain('wrong.example');
+      const done2 = sclient(r.port, ['-servername', 'abc-ats.iot.eu-west-1.amazonaws.com'], connectBytes('right-sni'));
+      expect((await r.waitForVerdict((x) => x.connectionId === 'conn-2')).code).toBe('OK');
+      await done2;
+    },
+  );
 
-  test.skipIf(!OPENSSL)('T1/T2 [DOC]: the 443-style listener needs ALPN x-amzn-mqtt-ca -> NO_ALPN without it, OK with it', async () => {
-    const r = await aws({ alpnListener: true });
-    const alpnPort = r.alpnPort!;
-    expect(alpnPort).toBeGreaterThan(0);
-    const done = sclient(alpnPort, []);
-    expect((await r.waitForVerdict()).code).toBe('NO_ALPN');
-    await done;
-    const done2 = sclient(alpnPort, ['-alpn', 'x-amzn-mqtt-ca'], connectBytes('alpn-ok'));
-    const v = await r.waitForVerdict((x) => x.connectionId === 'conn-2');
-    await done2;
-    expect(v.code).toBe('OK');
-    expect(r.records[1]!.tls?.alpn).toBe('x-amzn-mqtt-ca');
-    expect(r.records[1]!.listener).toBe('alpn');
-  });
+  test.skipIf(!OPENSSL)(
+    'T1/T2 [DOC]: the 443-style listener needs ALPN x-amzn-mqtt-ca -> NO_ALPN without it, OK with it',
+    async () => {
+      const r = await aws({ alpnListener: true });
+      const alpnPort = r.alpnPort!;
+      expect(alpnPort).toBeGreaterThan(0);
+      const done = sclient(alpnPort, []);
+      expect((await r.waitForVerdict()).code).toBe('NO_ALPN');
+      await done;
+      const done2 = sclient(alpnPort, ['-alpn', 'x-amzn-mqtt-ca'], connectBytes('alpn-ok'));
+      const v = await r.waitForVerdict((x) => x.connectionId === 'conn-2');
+      await done2;
+      expect(v.code).toBe('OK');
+      expect(r.records[1]!.tls?.alpn).toBe('x-amzn-mqtt-ca');
+      expect(r.records[1]!.listener).toBe('alpn');
+    },
+  );
 
-  test.skipIf(!OPENSSL)('T10 [OBS]: a device asking for Max Fragment Length is told in the verdict that AWS ignores it', async () => {
-    const r = await aws();
-    const done = sclient(r.port, ['-maxfraglen', '1024', '-servername', 'localhost'], connectBytes('mfl'));
-    const v = await r.waitForVerdict();
-    await done;
-    expect(v.code).toBe('OK');
-    expect(r.records[0]!.clientHello?.maxFragmentLength).toBe(1024);
-    expect(v.summary).toContain('max_fragment_length 1024');
-  });
+  test.skipIf(!OPENSSL)(
+    'T10 [OBS]: a device asking for Max Fragment Length is told in the verdict that AWS ignores it',
+    async () => {
+      const r = await aws();
+      const done = sclient(r.port, ['-maxfraglen', '1024', '-servername', 'localhost'], connectBytes('mfl'));
+      const v = await r.waitForVerdict();
+      await done;
+      expect(v.code).toBe('OK');
+      expect(r.records[0]!.clientHello?.maxFragmentLength).toBe(1024);
+      expect(v.summary).toContain('max_fragment_length 1024');
+    },
+  );
 
   test('T9 [DOC]: no SessionTicket is issued (strict profile issues one)', async () => {
     const ticketOf = (r: BrokerRig) =>
       new Promise<Buffer | undefined>((resolve) => {
-        const s = tls.connect({ port: r.port, host: '127.0.0.1', ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem, servername: 'localhost', maxVersion: 'TLSv1.2' }, () => {
-          setTimeout(() => {
-            resolve(s.getTLSTicket());
-            s.destroy();
-          }, 100);
-        });
+        const s = tls.connect(
+          {
+            port: r.port,
+            host: '127.0.0.1',
+            ca: pki.ca.certPem,
+            cert: pki.client.certPem,
+            key: pki.client.keyPem,
+            servername: 'localhost',
+            maxVersion: 'TLSv1.2',
+          },
+          () => {
+            setTimeout(() => {
+              resolve(s.getTLSTicket());
+              s.destroy();
+            }, 100);
+          },
+        );
         s.on('error', () => resolve(undefined));
       });
     const r = await aws();
@@ -219,13 +283,18 @@ describe('aws-iot: certificate registry (T13, T18, T8)', () => {
   test('T8 [OBS]: an SNI_ONLY certificate without SNI: handshake OK, no CONNACK -> NO_SNI', async () => {
     const r = await aws({ registry: { [pki.client.cert.fingerprint256]: { status: 'ACTIVE', mode: 'SNI_ONLY' } } });
     // No servername and an IP host: Node sends no SNI.
-    const res = await tryConnect(r, { servername: undefined, checkServerIdentity: () => undefined } as mqtt.IClientOptions);
+    const res = await tryConnect(r, {
+      servername: undefined,
+      checkServerIdentity: () => undefined,
+    } as mqtt.IClientOptions);
     expect(res.connack).toBe(false);
     expect((await r.waitForVerdict()).code).toBe('NO_SNI');
   });
 
   test('M15 [OBS]: MQTT 3.1.1 client id outside the policy: closed without CONNACK -> POLICY_DISCONNECT', async () => {
-    const r = await aws({ registry: { [pki.client.cert.fingerprint256]: { status: 'ACTIVE', clientIds: ['thing-1'] } } });
+    const r = await aws({
+      registry: { [pki.client.cert.fingerprint256]: { status: 'ACTIVE', clientIds: ['thing-1'] } },
+    });
     const res = await tryConnect(r, { clientId: 'other' });
     expect(res.connack).toBe(false);
     const v = await r.waitForVerdict();
@@ -234,7 +303,9 @@ describe('aws-iot: certificate registry (T13, T18, T8)', () => {
   });
 
   test('M15 [DOC]: MQTT 5 client id outside the policy: CONNACK 0x87 -> CONNECT_REFUSED', async () => {
-    const r = await aws({ registry: { [pki.client.cert.fingerprint256]: { status: 'ACTIVE', clientIds: ['thing-1'] } } });
+    const r = await aws({
+      registry: { [pki.client.cert.fingerprint256]: { status: 'ACTIVE', clientIds: ['thing-1'] } },
+    });
     const res = await tryConnect(r, { clientId: 'other', protocolVersion: 5 });
     expect(res.connack).toBe(false);
     expect(res.error?.code).toBe(0x87);
@@ -282,7 +353,9 @@ describe('aws-iot: MQTT rules', () => {
 
   test('M4 [OBS]: Will QoS 2 in CONNECT: closed without CONNACK -> POLICY_DISCONNECT', async () => {
     const r = await aws();
-    expect((await tryConnect(r, { will: { topic: 'w', payload: Buffer.from('x'), qos: 2, retain: false } })).connack).toBe(false);
+    expect(
+      (await tryConnect(r, { will: { topic: 'w', payload: Buffer.from('x'), qos: 2, retain: false } })).connack,
+    ).toBe(false);
     const v = await r.waitForVerdict();
     expect(v.code).toBe('POLICY_DISCONNECT');
     expect(v.summary).toContain('Will QoS 2');
@@ -342,7 +415,10 @@ describe('aws-iot: MQTT rules', () => {
     const r = await aws();
     const c = await connect(r);
     const closed = new Promise<void>((res) => c.once('close', () => res()));
-    c.subscribe(Array.from({ length: 9 }, (_, i) => `f/${i}`), { qos: 1 });
+    c.subscribe(
+      Array.from({ length: 9 }, (_, i) => `f/${i}`),
+      { qos: 1 },
+    );
     await closed;
     expect((await r.waitForVerdict((x) => x.code !== 'OK')).summary).toContain('9 filters');
   });
@@ -350,7 +426,11 @@ describe('aws-iot: MQTT rules', () => {
   test('M11 [DOC-OLD]: more than 50 subscriptions on one connection closes it', async () => {
     const r = await aws();
     const c = await connect(r);
-    for (let i = 0; i < 50; i += 5) await c.subscribeAsync(Array.from({ length: 5 }, (_, j) => `s/${i + j}`), { qos: 1 });
+    for (let i = 0; i < 50; i += 5)
+      await c.subscribeAsync(
+        Array.from({ length: 5 }, (_, j) => `s/${i + j}`),
+        { qos: 1 },
+      );
     const closed = new Promise<void>((res) => c.once('close', () => res()));
     c.subscribe('s/extra', { qos: 1 });
     await closed;
@@ -359,7 +439,9 @@ describe('aws-iot: MQTT rules', () => {
 
   test('M3 [DOC]: a SUBSCRIBE sent before CONNACK closes the connection', async () => {
     const r = await aws();
-    const got = await rawSession(r, [[CONNECT, { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 0 }] }]]);
+    const got = await rawSession(r, [
+      [CONNECT, { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 0 }] }],
+    ]);
     expect(got.some((p) => p.cmd === 'suback')).toBe(false);
     const v = await r.waitForVerdict((x) => x.code !== 'OK');
     expect(v.code).toBe('POLICY_DISCONNECT');

@@ -58,7 +58,11 @@ interface Case {
 }
 
 const sclient = (port: number, extra: string[], input?: Buffer): Promise<unknown> =>
-  runClient('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...extra], { input: input ?? '', holdStdinMs: 1500, timeoutMs: 8000 });
+  runClient('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...extra], {
+    input: input ?? '',
+    holdStdinMs: 1500,
+    timeoutMs: 8000,
+  });
 
 export const CASES: Case[] = [
   {
@@ -83,42 +87,84 @@ export const CASES: Case[] = [
     tool: 'mosquitto_pub',
     expect: 'OK',
     run: ({ rig, files }) =>
-      runClient('mosquitto_pub', ['-h', 'localhost', '-p', String(rig.port), '--cafile', files.path('ca.pem'), '--cert', files.path('client.pem'), '--key', files.path('client.key'), '-t', 'case/a', '-m', 'x', '-i', 'case-pub', '-q', '1'], { timeoutMs: 8000 }),
+      runClient(
+        'mosquitto_pub',
+        [
+          '-h',
+          'localhost',
+          '-p',
+          String(rig.port),
+          '--cafile',
+          files.path('ca.pem'),
+          '--cert',
+          files.path('client.pem'),
+          '--key',
+          files.path('client.key'),
+          '-t',
+          'case/a',
+          '-m',
+          'x',
+          '-i',
+          'case-pub',
+          '-q',
+          '1',
+        ],
+        { timeoutMs: 8000 },
+      ),
   },
   {
     name: 's_client without a client certificate',
     tool: 'openssl',
     expect: 'NO_CLIENT_CERT',
-    run: ({ rig, files }) => sclient(rig.port, ['-CAfile', files.path('ca.pem'), '-servername', 'foo.example'], connectBytes('nocert')),
+    run: ({ rig, files }) =>
+      sclient(rig.port, ['-CAfile', files.path('ca.pem'), '-servername', 'foo.example'], connectBytes('nocert')),
     hello: (rig) => expect(rig.records.at(-1)?.clientHello?.sni).toBe('foo.example'),
   },
   {
     name: 's_client with a certificate from an untrusted CA',
     tool: 'openssl',
     expect: 'CLIENT_CERT_UNTRUSTED',
-    run: ({ rig, files }) => sclient(rig.port, ['-CAfile', files.path('ca.pem'), '-cert', files.path('foreign.pem'), '-key', files.path('foreign.key')], connectBytes('foreign')),
+    run: ({ rig, files }) =>
+      sclient(
+        rig.port,
+        ['-CAfile', files.path('ca.pem'), '-cert', files.path('foreign.pem'), '-key', files.path('foreign.key')],
+        connectBytes('foreign'),
+      ),
   },
   {
     name: 's_client with an expired client certificate',
     tool: 'openssl',
     expect: 'CLIENT_CERT_EXPIRED',
-    mosquitto: { code: 'CLIENT_CERT_UNTRUSTED', why: "Mosquitto logs only 'certificate verify failed', not which check failed" },
-    run: ({ rig, files }) => sclient(rig.port, ['-CAfile', files.path('ca.pem'), '-cert', files.path('expired.pem'), '-key', files.path('client.key')], connectBytes('expired')),
+    mosquitto: {
+      code: 'CLIENT_CERT_UNTRUSTED',
+      why: "Mosquitto logs only 'certificate verify failed', not which check failed",
+    },
+    run: ({ rig, files }) =>
+      sclient(
+        rig.port,
+        ['-CAfile', files.path('ca.pem'), '-cert', files.path('expired.pem'), '-key', files.path('client.key')],
+        connectBytes('expired'),
+      ),
   },
   {
     name: 's_client offering TLS 1.1 only',
     tool: 'openssl',
     expect: 'TLS_VERSION_MISMATCH',
     // Debian's OpenSSL refuses TLS 1.1 at SECLEVEL >= 1 on the client (brief note).
-    run: ({ rig, files }) => sclient(rig.port, ['-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0', '-CAfile', files.path('ca.pem')]),
+    run: ({ rig, files }) =>
+      sclient(rig.port, ['-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0', '-CAfile', files.path('ca.pem')]),
     hello: (rig) => expect(rig.records.at(-1)?.clientHello?.supportedVersions).toEqual(['TLS1.1']),
   },
   {
     name: 's_client with a single cipher the EC server key cannot use',
     tool: 'openssl',
     expect: 'NO_SHARED_CIPHER',
-    run: ({ rig, files }) => sclient(rig.port, ['-tls1_2', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256', '-CAfile', files.path('ca.pem')]),
-    hello: (rig) => expect(rig.records.at(-1)?.clientHello?.cipherSuites.filter((c) => !c.endsWith('SCSV'))).toEqual(['TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256']),
+    run: ({ rig, files }) =>
+      sclient(rig.port, ['-tls1_2', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256', '-CAfile', files.path('ca.pem')]),
+    hello: (rig) =>
+      expect(rig.records.at(-1)?.clientHello?.cipherSuites.filter((c) => !c.endsWith('SCSV'))).toEqual([
+        'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+      ]),
   },
   {
     name: 's_client that trusts another CA (rejects the server certificate)',
@@ -126,7 +172,16 @@ export const CASES: Case[] = [
     expect: 'DEVICE_REJECTED_SERVER_CERT',
     summaryHas: 'unknown_ca',
     run: ({ rig, files }) =>
-      sclient(rig.port, ['-tls1_2', '-CAfile', files.path('other-ca.pem'), '-verify_return_error', '-cert', files.path('client.pem'), '-key', files.path('client.key')]),
+      sclient(rig.port, [
+        '-tls1_2',
+        '-CAfile',
+        files.path('other-ca.pem'),
+        '-verify_return_error',
+        '-cert',
+        files.path('client.pem'),
+        '-key',
+        files.path('client.key'),
+      ]),
   },
   {
     name: 'plain MQTT CONNECT on the TLS port',
@@ -146,7 +201,11 @@ export const CASES: Case[] = [
  * Define the case tests against a rig made by `start` (called once, in beforeAll).
  * `kind` selects the Mosquitto expectations.
  */
-export function defineConnectCases(title: string, start: (m: CaseMaterial) => Promise<BrokerRig>, kind: 'aedes' | 'mosquitto'): void {
+export function defineConnectCases(
+  title: string,
+  start: (m: CaseMaterial) => Promise<BrokerRig>,
+  kind: 'aedes' | 'mosquitto',
+): void {
   describe(title, () => {
     let rig: BrokerRig;
     let files: ReturnType<typeof tempFiles>;
@@ -172,17 +231,20 @@ export function defineConnectCases(title: string, start: (m: CaseMaterial) => Pr
       const needs = c.tool === 'openssl' ? OPENSSL : c.tool === 'mosquitto_pub' ? MOSQ_PUB : true;
       const code = kind === 'mosquitto' && c.mosquitto ? c.mosquitto.code : c.expect;
       const why = kind === 'mosquitto' && c.mosquitto ? ` (${c.mosquitto.why})` : '';
-      test.skipIf(!needs)(`${c.name} -> ${code}${why}${needs ? '' : ` [skipped: ${c.tool} not installed]`}`, async () => {
-        const before = rig.verdicts.length;
-        const done = c.run({ rig, files });
-        const v = await rig.waitForVerdict((x) => rig.verdicts.indexOf(x) >= before, 10_000);
-        await done;
-        expect(v.code, `${v.summary}\n${v.evidence.join('\n')}`).toBe(code);
-        expect(v.evidence.length).toBeGreaterThan(0);
-        expect(v.fix.length).toBeGreaterThan(0);
-        if (c.summaryHas) expect(v.summary).toContain(c.summaryHas);
-        if (kind === 'aedes') c.hello?.(rig);
-      });
+      test.skipIf(!needs)(
+        `${c.name} -> ${code}${why}${needs ? '' : ` [skipped: ${c.tool} not installed]`}`,
+        async () => {
+          const before = rig.verdicts.length;
+          const done = c.run({ rig, files });
+          const v = await rig.waitForVerdict((x) => rig.verdicts.indexOf(x) >= before, 10_000);
+          await done;
+          expect(v.code, `${v.summary}\n${v.evidence.join('\n')}`).toBe(code);
+          expect(v.evidence.length).toBeGreaterThan(0);
+          expect(v.fix.length).toBeGreaterThan(0);
+          if (c.summaryHas) expect(v.summary).toContain(c.summaryHas);
+          if (kind === 'aedes') c.hello?.(rig);
+        },
+      );
     }
   });
 }

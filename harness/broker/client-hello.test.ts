@@ -37,7 +37,15 @@ afterAll(() => killAllClients());
 describe('parseClientHello', () => {
   test('Node client: SNI, ALPN, versions, a single TLS 1.2 cipher', async () => {
     const bytes = await captureHello((port) => {
-      const c = tls.connect({ port, host: '127.0.0.1', servername: 'dev.example', ALPNProtocols: ['x-amzn-mqtt-ca', 'mqtt'], ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256', minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+      const c = tls.connect({
+        port,
+        host: '127.0.0.1',
+        servername: 'dev.example',
+        ALPNProtocols: ['x-amzn-mqtt-ca', 'mqtt'],
+        ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+        minVersion: 'TLSv1.2',
+        maxVersion: 'TLSv1.2',
+      });
       c.on('error', () => undefined);
     });
     const h = parseClientHello(bytes)!;
@@ -62,17 +70,36 @@ describe('parseClientHello', () => {
     expect(h.cipherSuites).toContain('TLS_AES_128_GCM_SHA256');
   });
 
-  test.skipIf(!hasTool('openssl'))('s_client -servername -alpn -maxfraglen -no_ticket are recorded as sent', async () => {
-    const bytes = await captureHello((port) => {
-      void runClient('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'foo.example', '-alpn', 'x-amzn-mqtt-ca', '-maxfraglen', '1024', '-no_ticket', '-tls1_2'], { timeoutMs: 5000 });
-    });
-    const h = parseClientHello(bytes)!;
-    expect(h.sni).toBe('foo.example');
-    expect(h.alpn).toEqual(['x-amzn-mqtt-ca']);
-    expect(h.maxFragmentLength).toBe(1024);
-    expect(h.sessionTicket).toBe(false);
-    expect(h.supportedVersions).toEqual(['TLS1.2']);
-  });
+  test.skipIf(!hasTool('openssl'))(
+    's_client -servername -alpn -maxfraglen -no_ticket are recorded as sent',
+    async () => {
+      const bytes = await captureHello((port) => {
+        void runClient(
+          'openssl',
+          [
+            's_client',
+            '-connect',
+            `127.0.0.1:${port}`,
+            '-servername',
+            'foo.example',
+            '-alpn',
+            'x-amzn-mqtt-ca',
+            '-maxfraglen',
+            '1024',
+            '-no_ticket',
+            '-tls1_2',
+          ],
+          { timeoutMs: 5000 },
+        );
+      });
+      const h = parseClientHello(bytes)!;
+      expect(h.sni).toBe('foo.example');
+      expect(h.alpn).toEqual(['x-amzn-mqtt-ca']);
+      expect(h.maxFragmentLength).toBe(1024);
+      expect(h.sessionTicket).toBe(false);
+      expect(h.supportedVersions).toEqual(['TLS1.2']);
+    },
+  );
 
   test('a ClientHello split across reads is only complete with its last byte', async () => {
     const bytes = await captureHello((port) => {

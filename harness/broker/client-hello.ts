@@ -162,7 +162,8 @@ export function classifyFirstBytes(buf: Buffer): FirstBytesKind {
   if (buf.length === 0) return 'other';
   if (buf[0] === 0x16) return 'tls';
   if (buf[0] === 0x10) return 'mqtt';
-  if (/^(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH|CONNECT|PRI) /.test(buf.subarray(0, 8).toString('latin1'))) return 'http';
+  if (/^(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH|CONNECT|PRI) /.test(buf.subarray(0, 8).toString('latin1')))
+    return 'http';
   return 'other';
 }
 
@@ -260,7 +261,9 @@ function parseUnsafe(buf: Buffer): ClientHello | undefined {
         hello.maxFragmentLength = MFL[e[0]!] ?? e[0];
         break;
       case 10:
-        hello.groups = u16list(e.subarray(2, 2 + e.readUInt16BE(0))).filter((g) => !isGrease(g)).map((g) => name(GROUPS, g));
+        hello.groups = u16list(e.subarray(2, 2 + e.readUInt16BE(0)))
+          .filter((g) => !isGrease(g))
+          .map((g) => name(GROUPS, g));
         break;
       case 13:
         hello.signatureAlgorithms = u16list(e.subarray(2, 2 + e.readUInt16BE(0))).map((s) => name(SIGALGS, s));
@@ -280,7 +283,9 @@ function parseUnsafe(buf: Buffer): ClientHello | undefined {
         hello.sessionTicket = true;
         break;
       case 43:
-        hello.supportedVersions = u16list(e.subarray(1, 1 + e[0]!)).filter((v) => !isGrease(v)).map(tlsVersionName);
+        hello.supportedVersions = u16list(e.subarray(1, 1 + e[0]!))
+          .filter((v) => !isGrease(v))
+          .map(tlsVersionName);
         break;
       default:
         break;

@@ -3,7 +3,14 @@ export { startBrokerRig, parseBrokerRigOptions, packetSummary, AWS_MQTT_ALPN } f
 export { parseClientHello, classifyFirstBytes, clientHelloBytesNeeded, TLS_ALERTS } from './client-hello.ts';
 export { judgeRecord, VERDICT_FIX, alertFromError } from './verdict.ts';
 export { AWS_POLICIES, AWS_LIMITS } from './profiles.ts';
-export { startMosquittoRig, startContainerRig, freePort, topicMatches, type MosquittoRigOptions, type ContainerRigOptions } from './mosquitto.ts';
+export {
+  startMosquittoRig,
+  startContainerRig,
+  freePort,
+  topicMatches,
+  type MosquittoRigOptions,
+  type ContainerRigOptions,
+} from './mosquitto.ts';
 export { startCertSwapProxy, type SwapProxy } from './key-mismatch.ts';
 export { BrokerError, BrokerStartError, NoContainerRuntimeError, VerdictTimeoutError } from './errors.ts';
 export type * from './types.ts';

@@ -11,27 +11,35 @@ import { hasTool } from './testing.ts';
 const MOSQUITTO = hasTool('mosquitto');
 
 if (MOSQUITTO) {
-  defineConnectCases('mosquitto adapter: shared connect/refuse cases', (m) => startMosquittoRig({ pki: m.pki }), 'mosquitto');
+  defineConnectCases(
+    'mosquitto adapter: shared connect/refuse cases',
+    (m) => startMosquittoRig({ pki: m.pki }),
+    'mosquitto',
+  );
 } else {
-  test.skip('mosquitto adapter: shared cases [skipped: mosquitto not installed; apt-get install mosquitto]', () => undefined);
+  test.skip('mosquitto adapter: shared cases [skipped: mosquitto not installed; apt-get install mosquitto]', () =>
+    undefined);
 }
 
 describe('mosquitto adapter', () => {
-  test.skipIf(!MOSQUITTO)('publish/subscribe in-process through the adapter, and close() kills the process', async () => {
-    const rig = await startMosquittoRig({});
-    try {
-      const got: string[] = [];
-      const off = await rig.subscribe('t/#', (topic, p) => got.push(`${topic}=${p.toString()}`));
-      await rig.publish('t/1', 'hello', { qos: 1 });
-      const deadline = Date.now() + 5000;
-      while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(got).toEqual(['t/1=hello']);
-      await off();
-    } finally {
-      await rig.close();
-      await rig.close();
-    }
-  });
+  test.skipIf(!MOSQUITTO)(
+    'publish/subscribe in-process through the adapter, and close() kills the process',
+    async () => {
+      const rig = await startMosquittoRig({});
+      try {
+        const got: string[] = [];
+        const off = await rig.subscribe('t/#', (topic, p) => got.push(`${topic}=${p.toString()}`));
+        await rig.publish('t/1', 'hello', { qos: 1 });
+        const deadline = Date.now() + 5000;
+        while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        expect(got).toEqual(['t/1=hello']);
+        await off();
+      } finally {
+        await rig.close();
+        await rig.close();
+      }
+    },
+  );
 
   test('topicMatches', () => {
     expect(topicMatches('a/#', 'a/b/c')).toBe(true);

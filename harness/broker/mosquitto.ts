@@ -68,22 +68,47 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 
 /** Log line -> what it tells (§4.2 [MEASURED] and dependencies.md §2.8). */
 const LOG_RULES: Array<{ re: RegExp; code: VerdictCode; summary: (m: RegExpExecArray) => string }> = [
-  { re: /peer did not return a certificate/, code: 'NO_CLIENT_CERT', summary: () => 'The device did not send a client certificate, and Mosquitto requires one.' },
+  {
+    re: /peer did not return a certificate/,
+    code: 'NO_CLIENT_CERT',
+    summary: () => 'The device did not send a client certificate, and Mosquitto requires one.',
+  },
   {
     re: /certificate verify failed/,
     code: 'CLIENT_CERT_UNTRUSTED',
-    summary: () => "Mosquitto could not verify the device certificate (untrusted CA, expired or not yet valid: Mosquitto's log does not say which).",
+    summary: () =>
+      "Mosquitto could not verify the device certificate (untrusted CA, expired or not yet valid: Mosquitto's log does not say which).",
   },
-  { re: /unsupported protocol|version too low/, code: 'TLS_VERSION_MISMATCH', summary: () => 'The device and Mosquitto have no TLS version in common.' },
-  { re: /no shared cipher/, code: 'NO_SHARED_CIPHER', summary: () => 'The device and Mosquitto have no cipher suite in common.' },
+  {
+    re: /unsupported protocol|version too low/,
+    code: 'TLS_VERSION_MISMATCH',
+    summary: () => 'The device and Mosquitto have no TLS version in common.',
+  },
+  {
+    re: /no shared cipher/,
+    code: 'NO_SHARED_CIPHER',
+    summary: () => 'The device and Mosquitto have no cipher suite in common.',
+  },
   {
     re: /(?:sslv3|tlsv1|tlsv13) alert (unknown ca|bad certificate|certificate expired|certificate unknown|unsupported certificate|decrypt error)/,
     code: 'DEVICE_REJECTED_SERVER_CERT',
     summary: (m) => `The device rejected Mosquitto's certificate (alert ${m[1]!.replace(/ /g, '_')}).`,
   },
-  { re: /wrong version number|http request|packet length too long|record layer failure/, code: 'PLAINTEXT_ON_TLS_PORT', summary: () => 'The device did not speak TLS on the TLS port.' },
-  { re: /bad signature|digest check failed/, code: 'KEY_MISMATCH', summary: () => "The device's CertificateVerify failed: its key does not match its certificate." },
-  { re: /disconnected, not authori[sz]ed|not authori[sz]ed/, code: 'CONNECT_REFUSED', summary: () => 'Mosquitto refused the CONNECT (not authorised).' },
+  {
+    re: /wrong version number|http request|packet length too long|record layer failure/,
+    code: 'PLAINTEXT_ON_TLS_PORT',
+    summary: () => 'The device did not speak TLS on the TLS port.',
+  },
+  {
+    re: /bad signature|digest check failed/,
+    code: 'KEY_MISMATCH',
+    summary: () => "The device's CertificateVerify failed: its key does not match its certificate.",
+  },
+  {
+    re: /disconnected, not authori[sz]ed|not authori[sz]ed/,
+    code: 'CONNECT_REFUSED',
+    summary: () => 'Mosquitto refused the CONNECT (not authorised).',
+  },
 ];
 
 /** Start Mosquitto with a generated config; killed in close() and on process exit. */
@@ -91,7 +116,8 @@ export async function startMosquittoRig(options: MosquittoRigOptions = {}): Prom
   const host = options.host ?? '127.0.0.1';
   const profile = options.profile ?? 'mosquitto-like';
   const port = options.port ?? (await freePort(host));
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new ConfigError('port', port, 'port must be 1..65535 for Mosquitto (omit it to pick a free one)');
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    throw new ConfigError('port', port, 'port must be 1..65535 for Mosquitto (omit it to pick a free one)');
   const pki = options.pki ?? (await createBasicPki());
   const rig = new MosquittoRig(host, port, profile, pki, options);
   try {
@@ -183,7 +209,12 @@ class MosquittoRig implements BrokerRig {
       writeFileSync(join(d, 'ca.pem'), [this.pki.ca, ...(this.pki.extraCa ?? [])].map((c) => c.certPem).join(''));
       writeFileSync(join(d, 'server.pem'), this.pki.server.certPem);
       writeFileSync(join(d, 'server.key'), this.pki.server.keyPem, { mode: 0o600 });
-      lines.push(`cafile ${at('ca.pem')}`, `certfile ${at('server.pem')}`, `keyfile ${at('server.key')}`, `tls_version ${this.#opts.tlsVersion ?? 'tlsv1.2'}`);
+      lines.push(
+        `cafile ${at('ca.pem')}`,
+        `certfile ${at('server.pem')}`,
+        `keyfile ${at('server.key')}`,
+        `tls_version ${this.#opts.tlsVersion ?? 'tlsv1.2'}`,
+      );
       if (this.profile === 'tls-server-only') lines.push('require_certificate false', 'allow_anonymous true');
       else lines.push('require_certificate true', 'use_identity_as_username true', 'allow_anonymous false');
     } else {
@@ -212,9 +243,12 @@ class MosquittoRig implements BrokerRig {
 
   async #startContainer(c: ContainerLaunch): Promise<void> {
     this.#writeConfig(CONTAINER_DIR, `listener ${CONTAINER_PORT}`);
-    const names = this.profile === 'plain' ? ['mosquitto.conf'] : ['mosquitto.conf', 'ca.pem', 'server.pem', 'server.key'];
+    const names =
+      this.profile === 'plain' ? ['mosquitto.conf'] : ['mosquitto.conf', 'ca.pem', 'server.pem', 'server.key'];
     const started = await new c.tc.GenericContainer(c.image)
-      .withCopyContentToContainer(names.map((n) => ({ content: readFileSync(join(this.#dir, n)), target: `${CONTAINER_DIR}/${n}`, mode: 0o644 })))
+      .withCopyContentToContainer(
+        names.map((n) => ({ content: readFileSync(join(this.#dir, n)), target: `${CONTAINER_DIR}/${n}`, mode: 0o644 })),
+      )
       .withCommand(['mosquitto', '-c', `${CONTAINER_DIR}/mosquitto.conf`])
       .withExposedPorts(CONTAINER_PORT)
       .withWaitStrategy(c.tc.Wait.forLogMessage(/Opening ipv[46] listen socket on port/))
@@ -242,15 +276,40 @@ class MosquittoRig implements BrokerRig {
     trackProcess(proc);
     proc.stderr?.on('data', (d: Buffer) => this.#onLog(d.toString('utf8')));
     const spawnError = new Promise<never>((_, reject) => {
-      proc.once('error', (err) => reject(new BrokerStartError('mosquitto', `cannot run ${cmd}: ${err.message}; install mosquitto (apt-get install mosquitto)`, '', { cause: err })));
-      proc.once('exit', (code) => reject(new BrokerStartError('mosquitto', `mosquitto exited with code ${code} before listening; its log says:\n${this.#logLines.slice(-5).join('\n')}`, this.#logLines.slice(-20).join('\n'))));
+      proc.once('error', (err) =>
+        reject(
+          new BrokerStartError(
+            'mosquitto',
+            `cannot run ${cmd}: ${err.message}; install mosquitto (apt-get install mosquitto)`,
+            '',
+            { cause: err },
+          ),
+        ),
+      );
+      proc.once('exit', (code) =>
+        reject(
+          new BrokerStartError(
+            'mosquitto',
+            `mosquitto exited with code ${code} before listening; its log says:\n${this.#logLines.slice(-5).join('\n')}`,
+            this.#logLines.slice(-20).join('\n'),
+          ),
+        ),
+      );
     });
     const deadline = Date.now() + (this.#opts.startTimeoutMs ?? 10_000);
     const waitListening = (async () => {
       for (;;) {
-        if (this.#logLines.some((l) => /Opening ipv[46] listen socket on port/.test(l)) && (await canConnect(this.host, this.port))) return;
+        if (
+          this.#logLines.some((l) => /Opening ipv[46] listen socket on port/.test(l)) &&
+          (await canConnect(this.host, this.port))
+        )
+          return;
         if (Date.now() > deadline) {
-          throw new BrokerStartError('mosquitto', `mosquitto did not listen on ${this.host}:${this.port} within ${this.#opts.startTimeoutMs ?? 10_000} ms`, this.#logLines.slice(-20).join('\n'));
+          throw new BrokerStartError(
+            'mosquitto',
+            `mosquitto did not listen on ${this.host}:${this.port} within ${this.#opts.startTimeoutMs ?? 10_000} ms`,
+            this.#logLines.slice(-20).join('\n'),
+          );
         }
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -286,7 +345,14 @@ class MosquittoRig implements BrokerRig {
     if (this.#starting) return;
     const accept = /^New connection from ([\d.:a-f]+?):(\d+) on port (\d+)/.exec(line);
     if (accept) {
-      const rec: ConnectionRecord = { id: `conn-${++this.#seq}`, remote: `${accept[1]}:${accept[2]}`, events: [], listener: 'main', mqtt: { packets: [] }, faults: [] };
+      const rec: ConnectionRecord = {
+        id: `conn-${++this.#seq}`,
+        remote: `${accept[1]}:${accept[2]}`,
+        events: [],
+        listener: 'main',
+        mqtt: { packets: [] },
+        faults: [],
+      };
       this.records.push(rec);
       this.#open.push(rec);
       this.#ev(rec, 'accept', `mosquitto: ${line}`);
@@ -295,20 +361,38 @@ class MosquittoRig implements BrokerRig {
     const failed = /^Client connection from (\S+) failed: (.*)$/.exec(line);
     if (failed) {
       // Mosquitto logs a handshake that fails on the very first record without a "New connection" line.
-      const rec: ConnectionRecord = { id: `conn-${++this.#seq}`, remote: failed[1]!, events: [], listener: 'main', mqtt: { packets: [] }, faults: [] };
+      const rec: ConnectionRecord = {
+        id: `conn-${++this.#seq}`,
+        remote: failed[1]!,
+        events: [],
+        listener: 'main',
+        mqtt: { packets: [] },
+        faults: [],
+      };
       this.records.push(rec);
       this.#ev(rec, 'log', `mosquitto: ${line}`);
       rec.end = { by: 'server', reason: line, t: this.bus.clock.now() };
       const rule = LOG_RULES.find((r) => r.re.test(failed[2]!));
       const m = rule?.re.exec(failed[2]!);
-      this.#decide(rec, rule?.code ?? 'HANDSHAKE_ABORTED', rule && m ? rule.summary(m) : `Mosquitto refused the connection: ${failed[2]}`);
+      this.#decide(
+        rec,
+        rule?.code ?? 'HANDSHAKE_ABORTED',
+        rule && m ? rule.summary(m) : `Mosquitto refused the connection: ${failed[2]}`,
+      );
       return;
     }
-    const connected = /^New client connected from ([\d.:a-f]+?):(\d+) as (\S+) \(p(\d), c(\d), k(\d+)(?:, u'([^']*)')?\)/.exec(line);
+    const connected =
+      /^New client connected from ([\d.:a-f]+?):(\d+) as (\S+) \(p(\d), c(\d), k(\d+)(?:, u'([^']*)')?\)/.exec(line);
     if (connected) {
       const rec = this.#open.find((r) => r.remote === `${connected[1]}:${connected[2]}`) ?? this.#open.at(-1);
       if (!rec) return;
-      rec.mqtt.connect = { clientId: connected[3]!, protocolVersion: Number(connected[4]) === 2 ? 4 : Number(connected[4]), keepalive: Number(connected[6]), clean: connected[5] === '1', password: 'absent' };
+      rec.mqtt.connect = {
+        clientId: connected[3]!,
+        protocolVersion: Number(connected[4]) === 2 ? 4 : Number(connected[4]),
+        keepalive: Number(connected[6]),
+        clean: connected[5] === '1',
+        password: 'absent',
+      };
       if (connected[7] !== undefined) rec.mqtt.connect.username = connected[7];
       rec.mqtt.connack = { returnCode: 0, sessionPresent: false };
       this.#ev(rec, 'connected', `mosquitto: ${line}`);
@@ -325,14 +409,26 @@ class MosquittoRig implements BrokerRig {
         break;
       }
     }
-    const gone = /^Client (\S+) (?:disconnected|closed its connection|has exceeded timeout)/.exec(line) ?? /^Client (\S+) already connected, closing old connection/.exec(line);
+    const gone =
+      /^Client (\S+) (?:disconnected|closed its connection|has exceeded timeout)/.exec(line) ??
+      /^Client (\S+) already connected, closing old connection/.exec(line);
     if (gone) {
-      const idx = this.#open.findIndex((r) => (gone[1] === '<unknown>' ? !r.mqtt.connect : r.mqtt.connect?.clientId === gone[1]));
+      const idx = this.#open.findIndex((r) =>
+        gone[1] === '<unknown>' ? !r.mqtt.connect : r.mqtt.connect?.clientId === gone[1],
+      );
       const target = idx >= 0 ? this.#open[idx]! : rec;
       if (idx >= 0) this.#open.splice(idx, 1);
-      target.end = { by: /closed its connection|disconnected\.$/.test(line) ? 'client' : 'server', reason: line, t: this.bus.clock.now() };
+      target.end = {
+        by: /closed its connection|disconnected\.$/.test(line) ? 'client' : 'server',
+        reason: line,
+        t: this.bus.clock.now(),
+      };
       if (!this.#judged.has(target.id)) {
-        this.#decide(target, target.mqtt.connect ? 'UNKNOWN' : 'HANDSHAKE_ABORTED', `Mosquitto closed the connection: ${line}`);
+        this.#decide(
+          target,
+          target.mqtt.connect ? 'UNKNOWN' : 'HANDSHAKE_ABORTED',
+          `Mosquitto closed the connection: ${line}`,
+        );
       }
     }
   }
@@ -341,10 +437,22 @@ class MosquittoRig implements BrokerRig {
     if (this.#judged.has(rec.id)) return;
     this.#judged.add(rec.id);
     const f = VERDICT_FIX[code];
-    const v: Verdict = { code, summary, evidence: rec.events.map((e) => `${rec.id}: ${e.summary}`), fix: f.fix, connectionId: rec.id };
+    const v: Verdict = {
+      code,
+      summary,
+      evidence: rec.events.map((e) => `${rec.id}: ${e.summary}`),
+      fix: f.fix,
+      connectionId: rec.id,
+    };
     if (f.side) v.side = f.side;
     this.verdicts.push(v);
-    this.bus.emit({ source: 'diagnose', kind: 'verdict', scope: rec.id, summary: `${code}: ${summary}`, data: { verdict: v } });
+    this.bus.emit({
+      source: 'diagnose',
+      kind: 'verdict',
+      scope: rec.id,
+      summary: `${code}: ${summary}`,
+      data: { verdict: v },
+    });
     for (const cb of this.#listeners) cb(v);
   }
 
@@ -354,7 +462,13 @@ class MosquittoRig implements BrokerRig {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new VerdictTimeoutError('mosquitto', timeoutMs, this.verdicts.map((v) => v.code)));
+        reject(
+          new VerdictTimeoutError(
+            'mosquitto',
+            timeoutMs,
+            this.verdicts.map((v) => v.code),
+          ),
+        );
       }, timeoutMs);
       const off = this.onVerdict((v) => {
         if (!filter(v)) return;
@@ -378,12 +492,23 @@ class MosquittoRig implements BrokerRig {
       clientId: `bx-hil-rig-${process.pid}`,
       reconnectPeriod: 0,
       connectTimeout: 5000,
-      ...(tlsOn ? { ca: this.pki.ca.certPem, cert: this.pki.client?.certPem, key: this.pki.client?.keyPem, servername: 'localhost' } : {}),
+      ...(tlsOn
+        ? {
+            ca: this.pki.ca.certPem,
+            cert: this.pki.client?.certPem,
+            key: this.pki.client?.keyPem,
+            servername: 'localhost',
+          }
+        : {}),
     });
     return this.#client;
   }
 
-  async publish(topic: string, payload: string | Buffer, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+  async publish(
+    topic: string,
+    payload: string | Buffer,
+    options: { qos?: 0 | 1; retain?: boolean } = {},
+  ): Promise<void> {
     const c = await this.#mqtt();
     await c.publishAsync(topic, payload, { qos: options.qos ?? 0, retain: options.retain ?? false });
   }
@@ -403,7 +528,11 @@ class MosquittoRig implements BrokerRig {
 
   setFaults(partial: BrokerFaults): void {
     if (Object.keys(partial).length > 0) {
-      throw new ConfigError('faults', Object.keys(partial), 'fault injection is only available on the aedes rig (startBrokerRig); Mosquitto cannot withhold packets or stall handshakes');
+      throw new ConfigError(
+        'faults',
+        Object.keys(partial),
+        'fault injection is only available on the aedes rig (startBrokerRig); Mosquitto cannot withhold packets or stall handshakes',
+      );
     }
   }
 
@@ -500,7 +629,10 @@ export async function startContainerRig(options: ContainerRigOptions = {}): Prom
   try {
     tc = await import('testcontainers');
   } catch (err) {
-    throw new NoContainerRuntimeError('testcontainers is not installed: npm install --save-dev testcontainers@11.14.0 (P8: not 12.x on Node 20)', { cause: err });
+    throw new NoContainerRuntimeError(
+      'testcontainers is not installed: npm install --save-dev testcontainers@11.14.0 (P8: not 12.x on Node 20)',
+      { cause: err },
+    );
   }
   try {
     await tc.getContainerRuntimeClient();
@@ -515,12 +647,17 @@ export async function startContainerRig(options: ContainerRigOptions = {}): Prom
   if (options.bus) mosqOptions.bus = options.bus;
   if (options.tlsVersion) mosqOptions.tlsVersion = options.tlsVersion;
   if (options.extraConfig) mosqOptions.extraConfig = options.extraConfig;
-  const rig = new MosquittoRig('127.0.0.1', CONTAINER_PORT, options.profile ?? 'mosquitto-like', pki, mosqOptions, { tc, image: options.image ?? 'eclipse-mosquitto:2' });
+  const rig = new MosquittoRig('127.0.0.1', CONTAINER_PORT, options.profile ?? 'mosquitto-like', pki, mosqOptions, {
+    tc,
+    image: options.image ?? 'eclipse-mosquitto:2',
+  });
   try {
     await rig.start();
   } catch (err) {
     await rig.close().catch(() => undefined);
-    throw new BrokerStartError('container', `the Mosquitto container did not start: ${(err as Error).message}`, '', { cause: err });
+    throw new BrokerStartError('container', `the Mosquitto container did not start: ${(err as Error).message}`, '', {
+      cause: err,
+    });
   }
   return rig;
 }

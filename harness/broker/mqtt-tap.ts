@@ -73,7 +73,24 @@ export class MqttFramer {
 }
 
 /** MQTT control packet type (first nibble) -> mqtt-packet `cmd` ([MQTT-2.2.1]). */
-const CMDS = ['reserved', 'connect', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'subscribe', 'suback', 'unsubscribe', 'unsuback', 'pingreq', 'pingresp', 'disconnect', 'auth'] as const;
+const CMDS = [
+  'reserved',
+  'connect',
+  'connack',
+  'publish',
+  'puback',
+  'pubrec',
+  'pubrel',
+  'pubcomp',
+  'subscribe',
+  'suback',
+  'unsubscribe',
+  'unsuback',
+  'pingreq',
+  'pingresp',
+  'disconnect',
+  'auth',
+] as const;
 
 export function cmdOf(frame: Buffer): string {
   return CMDS[frame[0]! >> 4] ?? 'reserved';

@@ -45,12 +45,30 @@ const AWS_TLS12_SUITES = [
 ];
 const AWS_TLS13_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
 
-export const AWS_POLICIES: Record<AwsSecurityPolicy, { min: TlsVersion; max: TlsVersion; ciphers: string; source: string }> = {
+export const AWS_POLICIES: Record<
+  AwsSecurityPolicy,
+  { min: TlsVersion; max: TlsVersion; ciphers: string; source: string }
+> = {
   // [DOC] T5: TLS 1.3 only, the three AEAD suites.
-  IoTSecurityPolicy_TLS13_1_3_2022_10: { min: 'TLSv1.3', max: 'TLSv1.3', ciphers: AWS_TLS12_SUITES.join(':'), source: '[DOC] T5' },
+  IoTSecurityPolicy_TLS13_1_3_2022_10: {
+    min: 'TLSv1.3',
+    max: 'TLSv1.3',
+    ciphers: AWS_TLS12_SUITES.join(':'),
+    source: '[DOC] T5',
+  },
   // [DOC] T4: default for new domain configurations (TLS 1.2 + 1.3).
-  IoTSecurityPolicy_TLS13_1_2_2022_10: { min: 'TLSv1.2', max: 'TLSv1.3', ciphers: AWS_TLS12_SUITES.join(':'), source: '[DOC] T4/T5' },
-  IoTSecurityPolicy_TLS12_1_2_2022_10: { min: 'TLSv1.2', max: 'TLSv1.2', ciphers: AWS_TLS12_SUITES.join(':'), source: '[DOC] T5' },
+  IoTSecurityPolicy_TLS13_1_2_2022_10: {
+    min: 'TLSv1.2',
+    max: 'TLSv1.3',
+    ciphers: AWS_TLS12_SUITES.join(':'),
+    source: '[DOC] T4/T5',
+  },
+  IoTSecurityPolicy_TLS12_1_2_2022_10: {
+    min: 'TLSv1.2',
+    max: 'TLSv1.2',
+    ciphers: AWS_TLS12_SUITES.join(':'),
+    source: '[DOC] T5',
+  },
   // [DOC] T5: legacy regional policy; lacks AES128-SHA256 on 8883 (and allows TLS 1.0/1.1).
   IoTSecurityPolicy_TLS12_1_0_2016_01: {
     min: 'TLSv1',
@@ -78,10 +96,24 @@ export function profileTls(profile: ProfileName, aws: AwsIotOptions | undefined)
     case 'tls-server-only':
       return { enabled: true, requestCert: false, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', noTickets: false };
     case 'strict':
-      return { enabled: true, requestCert: true, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: STRICT_CIPHERS, noTickets: false };
+      return {
+        enabled: true,
+        requestCert: true,
+        minVersion: 'TLSv1.2',
+        maxVersion: 'TLSv1.3',
+        ciphers: STRICT_CIPHERS,
+        noTickets: false,
+      };
     case 'mosquitto-like':
       // Mosquitto 2.0: tls_version default = 1.2 and 1.3 (§4.1).
-      return { enabled: true, requestCert: true, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: MOSQUITTO_CIPHERS, noTickets: false };
+      return {
+        enabled: true,
+        requestCert: true,
+        minVersion: 'TLSv1.2',
+        maxVersion: 'TLSv1.3',
+        ciphers: MOSQUITTO_CIPHERS,
+        noTickets: false,
+      };
     case 'aws-iot': {
       const policy = AWS_POLICIES[aws?.securityPolicy ?? 'IoTSecurityPolicy_TLS13_1_2_2022_10'];
       return {
@@ -128,7 +160,8 @@ export const AWS_LIMITS = {
 const pass: GateAction = { action: 'pass' };
 
 function topicProblem(topic: string): string | undefined {
-  if (Buffer.byteLength(topic) > AWS_LIMITS.topicMaxBytes) return `topic is ${Buffer.byteLength(topic)} bytes (> ${AWS_LIMITS.topicMaxBytes})`;
+  if (Buffer.byteLength(topic) > AWS_LIMITS.topicMaxBytes)
+    return `topic is ${Buffer.byteLength(topic)} bytes (> ${AWS_LIMITS.topicMaxBytes})`;
   const slashes = topic.split('/').length - 1;
   if (slashes > AWS_LIMITS.topicMaxSlashes) return `topic has ${slashes} slashes (> ${AWS_LIMITS.topicMaxSlashes})`;
   return undefined;
@@ -140,7 +173,13 @@ function topicProblem(topic: string): string | undefined {
  */
 export function gatePacket(packet: Packet, ctx: GateContext): GateAction {
   const v5 = (p: Packet): boolean => p.cmd === 'connect' && p.protocolVersion === 5;
-  const close = (rule: string, source: string, reason: string, at: 'connect' | 'session', reply?: Packet): GateAction => {
+  const close = (
+    rule: string,
+    source: string,
+    reason: string,
+    at: 'connect' | 'session',
+    reply?: Packet,
+  ): GateAction => {
     ctx.refuse(rule, source, reason, at);
     return reply ? { action: 'close', reason, reply } : { action: 'close', reason };
   };
@@ -148,8 +187,16 @@ export function gatePacket(packet: Packet, ctx: GateContext): GateAction {
   if (ctx.profile !== 'aws-iot') {
     if (packet.cmd === 'connect' && ctx.allowedClientIds && !ctx.allowedClientIds.includes(packet.clientId)) {
       // Mosquitto answers an authorisation failure with CONNACK 5 (v3) / 0x87 (v5) (§3 "Plain Mosquitto instead sends CONNACK 5").
-      const reply: Packet = v5(packet) ? { cmd: 'connack', reasonCode: 0x87, sessionPresent: false } : { cmd: 'connack', returnCode: 5, sessionPresent: false };
-      return close('client-id-not-allowed', '[MEASURED] §3', `client id "${packet.clientId}" is not allowed`, 'connect', reply);
+      const reply: Packet = v5(packet)
+        ? { cmd: 'connack', reasonCode: 0x87, sessionPresent: false }
+        : { cmd: 'connack', returnCode: 5, sessionPresent: false };
+      return close(
+        'client-id-not-allowed',
+        '[MEASURED] §3',
+        `client id "${packet.clientId}" is not allowed`,
+        'connect',
+        reply,
+      );
     }
     return pass;
   }
@@ -162,10 +209,20 @@ export function gatePacket(packet: Packet, ctx: GateContext): GateAction {
     case 'connect': {
       const isV5 = packet.protocolVersion === 5;
       if (packet.will && packet.will.qos === 2) {
-        return close('qos2-will', '[OBS] M4', 'Will QoS 2 in CONNECT (AWS closes the TCP connection without CONNACK)', 'connect');
+        return close(
+          'qos2-will',
+          '[OBS] M4',
+          'Will QoS 2 in CONNECT (AWS closes the TCP connection without CONNACK)',
+          'connect',
+        );
       }
       if (Buffer.byteLength(packet.clientId) > AWS_LIMITS.clientIdMaxBytes) {
-        return close('client-id-length', '[DOC-OLD] M7', `client id is ${Buffer.byteLength(packet.clientId)} bytes (> 128)`, 'connect');
+        return close(
+          'client-id-length',
+          '[DOC-OLD] M7',
+          `client id is ${Buffer.byteLength(packet.clientId)} bytes (> 128)`,
+          'connect',
+        );
       }
       if (packet.clientId.startsWith('$')) {
         return close('client-id-reserved', '[DOC-OLD] M7', 'client ids starting with $ are reserved', 'connect');
@@ -174,32 +231,66 @@ export function gatePacket(packet: Packet, ctx: GateContext): GateAction {
         const e = ctx.registryEntry;
         if (!e || e.status !== 'ACTIVE') {
           // T18 mode (b) [OBS]: handshake completes, CONNECT is dropped without CONNACK.
-          ctx.refuse('registry-status', '[OBS] T18', e ? `certificate status is ${e.status}` : 'certificate is not registered', 'connect');
+          ctx.refuse(
+            'registry-status',
+            '[OBS] T18',
+            e ? `certificate status is ${e.status}` : 'certificate is not registered',
+            'connect',
+          );
           return { action: 'close', reason: 'certificate not ACTIVE' };
         }
         if (e.mode === 'SNI_ONLY' && (ctx.sni === undefined || (ctx.aws.endpoint && ctx.sni !== ctx.aws.endpoint))) {
           // T8 [OBS]: SNI_ONLY certificate without (the right) SNI -> terminated, no CONNACK.
-          return close('sni-only-cert', '[OBS] T8', `SNI_ONLY certificate but SNI was ${ctx.sni ?? 'absent'}`, 'connect');
+          return close(
+            'sni-only-cert',
+            '[OBS] T8',
+            `SNI_ONLY certificate but SNI was ${ctx.sni ?? 'absent'}`,
+            'connect',
+          );
         }
         if (e.clientIds && !e.clientIds.includes(packet.clientId)) {
           // M15: v3 closes without CONNACK [OBS]; v5 CONNACK 0x87 [DOC].
-          return close('iot-connect-policy', isV5 ? '[DOC] M15' : '[OBS] M15', `policy does not allow client id "${packet.clientId}"`, 'connect', isV5 ? { cmd: 'connack', reasonCode: 0x87, sessionPresent: false } : undefined);
+          return close(
+            'iot-connect-policy',
+            isV5 ? '[DOC] M15' : '[OBS] M15',
+            `policy does not allow client id "${packet.clientId}"`,
+            'connect',
+            isV5 ? { cmd: 'connack', reasonCode: 0x87, sessionPresent: false } : undefined,
+          );
         }
       }
       if (ctx.allowedClientIds && !ctx.allowedClientIds.includes(packet.clientId)) {
-        return close('iot-connect-policy', isV5 ? '[DOC] M15' : '[OBS] M15', `policy does not allow client id "${packet.clientId}"`, 'connect', isV5 ? { cmd: 'connack', reasonCode: 0x87, sessionPresent: false } : undefined);
+        return close(
+          'iot-connect-policy',
+          isV5 ? '[DOC] M15' : '[OBS] M15',
+          `policy does not allow client id "${packet.clientId}"`,
+          'connect',
+          isV5 ? { cmd: 'connack', reasonCode: 0x87, sessionPresent: false } : undefined,
+        );
       }
       const ka = packet.keepalive ?? 0;
       // M6 [DOC-OLD] + re:Post: 0 or > 1200 -> 1200; 1..29 -> 30.
-      const clamped = ka === 0 || ka > AWS_LIMITS.keepaliveMaxS ? AWS_LIMITS.keepaliveMaxS : ka < AWS_LIMITS.keepaliveMinS ? AWS_LIMITS.keepaliveMinS : ka;
+      const clamped =
+        ka === 0 || ka > AWS_LIMITS.keepaliveMaxS
+          ? AWS_LIMITS.keepaliveMaxS
+          : ka < AWS_LIMITS.keepaliveMinS
+            ? AWS_LIMITS.keepaliveMinS
+            : ka;
       if (clamped !== ka) return { action: 'replace', packet: { ...packet, keepalive: clamped } };
       return pass;
     }
     case 'publish': {
-      if (packet.qos === 2) return close('qos2-publish', '[OBS] M4', 'QoS 2 PUBLISH (AWS supports QoS 0 and 1 only)', 'session');
-      const payloadBytes = typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
+      if (packet.qos === 2)
+        return close('qos2-publish', '[OBS] M4', 'QoS 2 PUBLISH (AWS supports QoS 0 and 1 only)', 'session');
+      const payloadBytes =
+        typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
       if (payloadBytes > AWS_LIMITS.payloadMaxBytes) {
-        return close('payload-size', '[DOC-OLD] M9 [GUESS: disconnect]', `payload is ${payloadBytes} bytes (> 128 KB)`, 'session');
+        return close(
+          'payload-size',
+          '[DOC-OLD] M9 [GUESS: disconnect]',
+          `payload is ${payloadBytes} bytes (> 128 KB)`,
+          'session',
+        );
       }
       const problem = topicProblem(packet.topic);
       if (problem) return close('topic-limit', '[DOC-OLD] M10', problem, 'session');
@@ -207,7 +298,12 @@ export function gatePacket(packet: Packet, ctx: GateContext): GateAction {
     }
     case 'subscribe': {
       if (packet.subscriptions.length > AWS_LIMITS.filtersPerSubscribe) {
-        return close('filters-per-subscribe', '[DOC-OLD] M11', `${packet.subscriptions.length} filters in one SUBSCRIBE (> 8)`, 'session');
+        return close(
+          'filters-per-subscribe',
+          '[DOC-OLD] M11',
+          `${packet.subscriptions.length} filters in one SUBSCRIBE (> 8)`,
+          'session',
+        );
       }
       for (const s of packet.subscriptions) {
         const problem = topicProblem(s.topic);
@@ -218,7 +314,12 @@ export function gatePacket(packet: Packet, ctx: GateContext): GateAction {
         return { action: 'drop', reason: 'QoS 2 SUBSCRIBE gets no SUBACK [DOC] M4' };
       }
       if (ctx.subscriptionCount + packet.subscriptions.length > AWS_LIMITS.subscriptionsPerConnection) {
-        return close('subscriptions-per-connection', '[DOC-OLD] M11', `more than 50 subscriptions on one connection`, 'session');
+        return close(
+          'subscriptions-per-connection',
+          '[DOC-OLD] M11',
+          `more than 50 subscriptions on one connection`,
+          'session',
+        );
       }
       ctx.subscriptionCount += packet.subscriptions.length;
       return pass;

@@ -29,8 +29,19 @@ async function rig(o: BrokerRigOptions = {}): Promise<BrokerRig> {
   return r;
 }
 const sclient = (port: number, extra: string[], input: Buffer | string = '', holdStdinMs = 1000) =>
-  runClient('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...extra], { input, holdStdinMs, timeoutMs: 8000 });
-const mtls = (): string[] => ['-CAfile', files.path('ca.pem'), '-cert', files.path('client.pem'), '-key', files.path('client.key')];
+  runClient('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...extra], {
+    input,
+    holdStdinMs,
+    timeoutMs: 8000,
+  });
+const mtls = (): string[] => [
+  '-CAfile',
+  files.path('ca.pem'),
+  '-cert',
+  files.path('client.pem'),
+  '-key',
+  files.path('client.key'),
+];
 const mqttOpts = (o: mqtt.IClientOptions = {}): mqtt.IClientOptions => ({
   ca: pki.ca.certPem,
   cert: pki.client.certPem,
@@ -52,35 +63,45 @@ afterEach(async () => {
 afterAll(() => files.remove());
 
 describe('recorded ClientHello and TLS outcome', () => {
-  test.skipIf(!OPENSSL)('s_client -servername foo.example -alpn x-amzn-mqtt-ca: recorded as sent; CONNECT via stdin -> OK', async () => {
-    const r = await rig();
-    const done = sclient(r.port, [...mtls(), '-servername', 'foo.example', '-alpn', 'x-amzn-mqtt-ca'], connectBytes('sclient-ok'));
-    const v = await r.waitForVerdict();
-    await done;
-    expect(v.code).toBe('OK');
-    const rec = r.records[0]!;
-    expect(rec.clientHello?.sni).toBe('foo.example');
-    expect(rec.clientHello?.alpn).toEqual(['x-amzn-mqtt-ca']);
-    expect(rec.tls?.sni).toBe('foo.example');
-    expect(rec.tls?.peerCert?.subject).toContain('bx-hil-device');
-    expect(rec.mqtt.connect?.clientId).toBe('sclient-ok');
-    expect(rec.mqtt.connect?.password).toBe('absent');
-    expect(v.summary).not.toContain('max_fragment_length');
-    const kinds = rec.events.map((e) => e.kind);
-    expect(kinds.indexOf('accept')).toBeLessThan(kinds.indexOf('client-hello'));
-    expect(kinds.indexOf('client-hello')).toBeLessThan(kinds.indexOf('tls-outcome'));
-    expect(kinds.indexOf('tls-outcome')).toBeLessThan(kinds.indexOf('packet'));
-    const ts = rec.events.map((e) => e.t);
-    expect([...ts].sort((a, b) => a - b)).toEqual(ts);
-  });
+  test.skipIf(!OPENSSL)(
+    's_client -servername foo.example -alpn x-amzn-mqtt-ca: recorded as sent; CONNECT via stdin -> OK',
+    async () => {
+      const r = await rig();
+      const done = sclient(
+        r.port,
+        [...mtls(), '-servername', 'foo.example', '-alpn', 'x-amzn-mqtt-ca'],
+        connectBytes('sclient-ok'),
+      );
+      const v = await r.waitForVerdict();
+      await done;
+      expect(v.code).toBe('OK');
+      const rec = r.records[0]!;
+      expect(rec.clientHello?.sni).toBe('foo.example');
+      expect(rec.clientHello?.alpn).toEqual(['x-amzn-mqtt-ca']);
+      expect(rec.tls?.sni).toBe('foo.example');
+      expect(rec.tls?.peerCert?.subject).toContain('bx-hil-device');
+      expect(rec.mqtt.connect?.clientId).toBe('sclient-ok');
+      expect(rec.mqtt.connect?.password).toBe('absent');
+      expect(v.summary).not.toContain('max_fragment_length');
+      const kinds = rec.events.map((e) => e.kind);
+      expect(kinds.indexOf('accept')).toBeLessThan(kinds.indexOf('client-hello'));
+      expect(kinds.indexOf('client-hello')).toBeLessThan(kinds.indexOf('tls-outcome'));
+      expect(kinds.indexOf('tls-outcome')).toBeLessThan(kinds.indexOf('packet'));
+      const ts = rec.events.map((e) => e.t);
+      expect([...ts].sort((a, b) => a - b)).toEqual(ts);
+    },
+  );
 
-  test.skipIf(!OPENSSL)('-noservername: no SNI recorded; a handshake without CONNECT -> HANDSHAKE_THEN_SILENT', async () => {
-    const r = await rig();
-    await sclient(r.port, [...mtls(), '-noservername'], '', 100);
-    const v = await r.waitForVerdict();
-    expect(v.code).toBe('HANDSHAKE_THEN_SILENT');
-    expect(r.records[0]!.clientHello?.sni).toBeUndefined();
-  });
+  test.skipIf(!OPENSSL)(
+    '-noservername: no SNI recorded; a handshake without CONNECT -> HANDSHAKE_THEN_SILENT',
+    async () => {
+      const r = await rig();
+      await sclient(r.port, [...mtls(), '-noservername'], '', 100);
+      const v = await r.waitForVerdict();
+      expect(v.code).toBe('HANDSHAKE_THEN_SILENT');
+      expect(r.records[0]!.clientHello?.sni).toBeUndefined();
+    },
+  );
 
   test('a TCP client that never speaks -> NEVER_SPOKE when the bound expires', async () => {
     const r = await rig({ connectTimeoutMs: 400 });
@@ -102,27 +123,46 @@ describe('recorded ClientHello and TLS outcome', () => {
     expect(v.summary).toContain('HTTP');
   });
 
-  test.skipIf(!OPENSSL)('KEY_MISMATCH: the client certificate is swapped on the wire for one whose key the client does not hold', async () => {
-    const r = await rig({ tls: { maxVersion: 'TLSv1.2' } });
-    const other = await issueCertificate({ subject: 'CN=bx-hil-device', key: await new KeyPool().get({ type: 'ec', curve: 'P-256' }, 'other'), issuer: pki.ca, extendedKeyUsage: ['clientAuth'] });
-    const proxy = await startCertSwapProxy({ host: '127.0.0.1', port: r.port }, other.certDer);
-    try {
-      const done = sclient(proxy.port, [...mtls(), '-tls1_2'], connectBytes('swapped'));
-      const v = await r.waitForVerdict(() => true, 8000);
-      await done;
-      expect(v.code, v.evidence.join('\n')).toBe('KEY_MISMATCH');
-    } finally {
-      await proxy.close();
-    }
-  });
+  test.skipIf(!OPENSSL)(
+    'KEY_MISMATCH: the client certificate is swapped on the wire for one whose key the client does not hold',
+    async () => {
+      const r = await rig({ tls: { maxVersion: 'TLSv1.2' } });
+      const other = await issueCertificate({
+        subject: 'CN=bx-hil-device',
+        key: await new KeyPool().get({ type: 'ec', curve: 'P-256' }, 'other'),
+        issuer: pki.ca,
+        extendedKeyUsage: ['clientAuth'],
+      });
+      const proxy = await startCertSwapProxy({ host: '127.0.0.1', port: r.port }, other.certDer);
+      try {
+        const done = sclient(proxy.port, [...mtls(), '-tls1_2'], connectBytes('swapped'));
+        const v = await r.waitForVerdict(() => true, 8000);
+        await done;
+        expect(v.code, v.evidence.join('\n')).toBe('KEY_MISMATCH');
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
 
   test.skipIf(!OPENSSL)('a client certificate valid only from tomorrow -> CLIENT_CERT_NOT_YET_VALID', async () => {
     const now = Date.now();
-    const future = await issueCertificate({ subject: 'CN=bx-hil-device', key: pki.client.key, issuer: pki.ca, notBefore: new Date(now + 86_400_000), notAfter: new Date(now + 10 * 86_400_000), extendedKeyUsage: ['clientAuth'] });
+    const future = await issueCertificate({
+      subject: 'CN=bx-hil-device',
+      key: pki.client.key,
+      issuer: pki.ca,
+      notBefore: new Date(now + 86_400_000),
+      notAfter: new Date(now + 10 * 86_400_000),
+      extendedKeyUsage: ['clientAuth'],
+    });
     const f2 = tempFiles({ 'future.pem': future.certPem });
     try {
       const r = await rig();
-      const done = sclient(r.port, ['-CAfile', files.path('ca.pem'), '-cert', f2.path('future.pem'), '-key', files.path('client.key')], connectBytes('future'));
+      const done = sclient(
+        r.port,
+        ['-CAfile', files.path('ca.pem'), '-cert', f2.path('future.pem'), '-key', files.path('client.key')],
+        connectBytes('future'),
+      );
       const v = await r.waitForVerdict();
       await done;
       expect(v.code).toBe('CLIENT_CERT_NOT_YET_VALID');
@@ -131,32 +171,58 @@ describe('recorded ClientHello and TLS outcome', () => {
     }
   });
 
-  test.skipIf(!OPENSSL)('TLS 1.3: the device alerts unknown_ca after the server Finished -> DEVICE_REJECTED_SERVER_CERT', async () => {
-    const other = await createBasicPki({ pool: new KeyPool() });
-    const f2 = tempFiles({ 'other-ca.pem': other.ca.certPem });
-    try {
-      const r = await rig();
-      const done = runClient('openssl', ['s_client', '-connect', `127.0.0.1:${r.port}`, '-tls1_3', '-CAfile', f2.path('other-ca.pem'), '-verify_return_error', '-cert', files.path('client.pem'), '-key', files.path('client.key')], { holdStdinMs: 500, timeoutMs: 5000 });
-      const v = await r.waitForVerdict();
-      await done;
-      expect(v.code).toBe('DEVICE_REJECTED_SERVER_CERT');
-      expect(v.summary).toContain('unknown_ca');
-    } finally {
-      f2.remove();
-    }
-  });
+  test.skipIf(!OPENSSL)(
+    'TLS 1.3: the device alerts unknown_ca after the server Finished -> DEVICE_REJECTED_SERVER_CERT',
+    async () => {
+      const other = await createBasicPki({ pool: new KeyPool() });
+      const f2 = tempFiles({ 'other-ca.pem': other.ca.certPem });
+      try {
+        const r = await rig();
+        const done = runClient(
+          'openssl',
+          [
+            's_client',
+            '-connect',
+            `127.0.0.1:${r.port}`,
+            '-tls1_3',
+            '-CAfile',
+            f2.path('other-ca.pem'),
+            '-verify_return_error',
+            '-cert',
+            files.path('client.pem'),
+            '-key',
+            files.path('client.key'),
+          ],
+          { holdStdinMs: 500, timeoutMs: 5000 },
+        );
+        const v = await r.waitForVerdict();
+        await done;
+        expect(v.code).toBe('DEVICE_REJECTED_SERVER_CERT');
+        expect(v.summary).toContain('unknown_ca');
+      } finally {
+        f2.remove();
+      }
+    },
+  );
 
   test('a device that drops the connection after the server flight, without an alert -> DEVICE_REJECTED_SERVER_CERT', async () => {
     const r = await rig({ tls: { maxVersion: 'TLSv1.2' } });
     // Capture a real ClientHello from Node, replay it raw, read the server flight, then drop.
     const hello = await new Promise<Buffer>((resolve) => {
-      const srv = net.createServer((s) => s.once('data', (d: Buffer) => {
-        resolve(d);
-        s.destroy();
-        srv.close();
-      }));
+      const srv = net.createServer((s) =>
+        s.once('data', (d: Buffer) => {
+          resolve(d);
+          s.destroy();
+          srv.close();
+        }),
+      );
       srv.listen(0, '127.0.0.1', () => {
-        const c = tls.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', servername: 'localhost', maxVersion: 'TLSv1.2' });
+        const c = tls.connect({
+          port: (srv.address() as net.AddressInfo).port,
+          host: '127.0.0.1',
+          servername: 'localhost',
+          maxVersion: 'TLSv1.2',
+        });
         c.on('error', () => undefined);
       });
     });
@@ -179,14 +245,18 @@ describe('recorded ClientHello and TLS outcome', () => {
       await done;
       await r.close();
       const text = readFileSync(path, 'utf8');
-      expect(text).toMatch(/^(CLIENT_HANDSHAKE_TRAFFIC_SECRET|CLIENT_RANDOM|SERVER_HANDSHAKE_TRAFFIC_SECRET) [0-9a-f]{64} [0-9a-f]+$/m);
+      expect(text).toMatch(
+        /^(CLIENT_HANDSHAKE_TRAFFIC_SECRET|CLIENT_RANDOM|SERVER_HANDSHAKE_TRAFFIC_SECRET) [0-9a-f]{64} [0-9a-f]+$/m,
+      );
       const r2 = await rig();
       const done2 = sclient(r2.port, mtls(), connectBytes('kl2'));
       await r2.waitForVerdict();
       await done2;
       expect(readdirSync(dir.dir)).toEqual(['keys.log']);
       expect(readFileSync(path, 'utf8')).toBe(text);
-      expect(r2.records[0]!.events.some((e) => /[0-9a-f]{64}/.test(e.summary) && !/sha256/.test(e.summary))).toBe(false);
+      expect(r2.records[0]!.events.some((e) => /[0-9a-f]{64}/.test(e.summary) && !/sha256/.test(e.summary))).toBe(
+        false,
+      );
     } finally {
       dir.remove();
     }
@@ -215,7 +285,9 @@ describe('faults', () => {
     expect(pubacked).toBe(false);
     expect(subacked).toBe(false);
     const out = r.records[0]!.mqtt.packets.filter((p) => p.dir === 'out');
-    expect(out.filter((p) => p.withheld).map((p) => p.cmd)).toEqual(expect.arrayContaining(['puback', 'suback', 'pingresp']));
+    expect(out.filter((p) => p.withheld).map((p) => p.cmd)).toEqual(
+      expect.arrayContaining(['puback', 'suback', 'pingresp']),
+    );
     c.end(true);
   });
 
@@ -257,17 +329,28 @@ describe('faults', () => {
     expect(r.records[0]!.faults).toContain('plain answer on the TLS port');
   });
 
-  test.skipIf(!OPENSSL)("present a chosen server certificate (expired): s_client rejects it -> DEVICE_REJECTED_SERVER_CERT naming the alert", async () => {
-    const now = Date.now();
-    const expired = await issueCertificate({ subject: 'CN=localhost', key: pki.server.key, issuer: pki.ca, altNames: ['localhost'], notBefore: new Date(now - 10 * 86_400_000), notAfter: new Date(now - 86_400_000), extendedKeyUsage: ['serverAuth'] });
-    const r = await rig();
-    r.setFaults({ serverCert: { chainPem: expired.certPem, keyPem: expired.keyPem } });
-    const done = sclient(r.port, [...mtls(), '-verify_return_error', '-tls1_2']);
-    const v = await r.waitForVerdict();
-    await done;
-    expect(v.code).toBe('DEVICE_REJECTED_SERVER_CERT');
-    expect(v.summary).toContain('certificate_expired');
-  });
+  test.skipIf(!OPENSSL)(
+    'present a chosen server certificate (expired): s_client rejects it -> DEVICE_REJECTED_SERVER_CERT naming the alert',
+    async () => {
+      const now = Date.now();
+      const expired = await issueCertificate({
+        subject: 'CN=localhost',
+        key: pki.server.key,
+        issuer: pki.ca,
+        altNames: ['localhost'],
+        notBefore: new Date(now - 10 * 86_400_000),
+        notAfter: new Date(now - 86_400_000),
+        extendedKeyUsage: ['serverAuth'],
+      });
+      const r = await rig();
+      r.setFaults({ serverCert: { chainPem: expired.certPem, keyPem: expired.keyPem } });
+      const done = sclient(r.port, [...mtls(), '-verify_return_error', '-tls1_2']);
+      const v = await r.waitForVerdict();
+      await done;
+      expect(v.code).toBe('DEVICE_REJECTED_SERVER_CERT');
+      expect(v.summary).toContain('certificate_expired');
+    },
+  );
 });
 
 describe('profiles and lifecycle', () => {
@@ -298,20 +381,66 @@ describe('profiles and lifecycle', () => {
     expect(v.summary).toContain('not authorized');
   });
 
-  test.skipIf(!MOSQ)('mosquitto_sub receives what the rig publishes in-process; rig.subscribe sees mosquitto_pub', async () => {
-    const r = await rig();
-    const got: string[] = [];
-    const off = await r.subscribe('lab/#', (t, p) => got.push(`${t}=${p.toString()}`));
-    const sub = runClient('mosquitto_sub', ['-h', 'localhost', '-p', String(r.port), '--cafile', files.path('ca.pem'), '--cert', files.path('client.pem'), '--key', files.path('client.key'), '-t', 'hil/#', '-C', '1', '-v', '-W', '8'], { timeoutMs: 10_000 });
-    await r.waitForVerdict((v) => v.code === 'OK', 5000);
-    await expect.poll(() => r.records[0]?.mqtt.packets.some((p) => p.cmd === 'suback')).toBe(true);
-    await r.publish('hil/dev1/status', 'online', { qos: 1 });
-    const res = await sub;
-    expect(res.stdout.trim()).toBe('hil/dev1/status online');
-    await runClient('mosquitto_pub', ['-h', 'localhost', '-p', String(r.port), '--cafile', files.path('ca.pem'), '--cert', files.path('client.pem'), '--key', files.path('client.key'), '-t', 'lab/x', '-m', 'hi', '-q', '1'], { timeoutMs: 8000 });
-    await expect.poll(() => got).toEqual(['lab/x=hi']);
-    await off();
-  });
+  test.skipIf(!MOSQ)(
+    'mosquitto_sub receives what the rig publishes in-process; rig.subscribe sees mosquitto_pub',
+    async () => {
+      const r = await rig();
+      const got: string[] = [];
+      const off = await r.subscribe('lab/#', (t, p) => got.push(`${t}=${p.toString()}`));
+      const sub = runClient(
+        'mosquitto_sub',
+        [
+          '-h',
+          'localhost',
+          '-p',
+          String(r.port),
+          '--cafile',
+          files.path('ca.pem'),
+          '--cert',
+          files.path('client.pem'),
+          '--key',
+          files.path('client.key'),
+          '-t',
+          'hil/#',
+          '-C',
+          '1',
+          '-v',
+          '-W',
+          '8',
+        ],
+        { timeoutMs: 10_000 },
+      );
+      await r.waitForVerdict((v) => v.code === 'OK', 5000);
+      await expect.poll(() => r.records[0]?.mqtt.packets.some((p) => p.cmd === 'suback')).toBe(true);
+      await r.publish('hil/dev1/status', 'online', { qos: 1 });
+      const res = await sub;
+      expect(res.stdout.trim()).toBe('hil/dev1/status online');
+      await runClient(
+        'mosquitto_pub',
+        [
+          '-h',
+          'localhost',
+          '-p',
+          String(r.port),
+          '--cafile',
+          files.path('ca.pem'),
+          '--cert',
+          files.path('client.pem'),
+          '--key',
+          files.path('client.key'),
+          '-t',
+          'lab/x',
+          '-m',
+          'hi',
+          '-q',
+          '1',
+        ],
+        { timeoutMs: 8000 },
+      );
+      await expect.poll(() => got).toEqual(['lab/x=hi']);
+      await off();
+    },
+  );
 
   test('restart keeps the port and the records; close is idempotent', async () => {
     const r = await rig({ profile: 'plain' });
@@ -328,9 +457,15 @@ describe('profiles and lifecycle', () => {
   });
 
   test('bad options are refused at the edge with BXHIL_CONFIG naming the field', async () => {
-    await expect(startBrokerRig({ profile: 'nope' as never })).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'profile' });
+    await expect(startBrokerRig({ profile: 'nope' as never })).rejects.toMatchObject({
+      code: 'BXHIL_CONFIG',
+      field: 'profile',
+    });
     await expect(startBrokerRig({ port: 70000 })).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'port' });
-    await expect(startBrokerRig({ serverCertChainPem: 'x' })).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'serverKeyPem' });
+    await expect(startBrokerRig({ serverCertChainPem: 'x' })).rejects.toMatchObject({
+      code: 'BXHIL_CONFIG',
+      field: 'serverKeyPem',
+    });
   });
 
   test('events go to the bus given; the verdict is published there too', async () => {

@@ -5,4 +5,8 @@
 import { startBrokerRig } from './rig.ts';
 import { defineConnectCases } from './cases.contract.ts';
 
-defineConnectCases('aedes rig, strict profile: shared connect/refuse cases', (m) => startBrokerRig({ profile: 'strict', pki: m.pki, connectTimeoutMs: 4000 }), 'aedes');
+defineConnectCases(
+  'aedes rig, strict profile: shared connect/refuse cases',
+  (m) => startBrokerRig({ profile: 'strict', pki: m.pki, connectTimeoutMs: 4000 }),
+  'aedes',
+);

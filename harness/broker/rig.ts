@@ -70,14 +70,22 @@ export interface ParsedRigOptions {
 /** Validate options once, at the edge (STYLE.md §6). Throws ConfigError naming the field. */
 export function parseBrokerRigOptions(options: BrokerRigOptions): ParsedRigOptions {
   const profile = options.profile ?? 'strict';
-  if (!PROFILES.includes(profile)) throw new ConfigError('profile', profile, `unknown broker profile "${String(profile)}": use one of ${PROFILES.join(', ')}`);
+  if (!PROFILES.includes(profile))
+    throw new ConfigError(
+      'profile',
+      profile,
+      `unknown broker profile "${String(profile)}": use one of ${PROFILES.join(', ')}`,
+    );
   const host = options.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host === '') throw new ConfigError('host', host, 'host must be an address such as 127.0.0.1');
+  if (typeof host !== 'string' || host === '')
+    throw new ConfigError('host', host, 'host must be an address such as 127.0.0.1');
   const port = options.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('port', port, `port must be an integer 0..65535 (0 = pick a free one), got ${String(port)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError('port', port, `port must be an integer 0..65535 (0 = pick a free one), got ${String(port)}`);
   const ms = (field: string, value: number | undefined, dflt: number): number => {
     const v = value ?? dflt;
-    if (!(typeof v === 'number' && v > 0)) throw new ConfigError(field, value, `${field} must be a positive number of milliseconds`);
+    if (!(typeof v === 'number' && v > 0))
+      throw new ConfigError(field, value, `${field} must be a positive number of milliseconds`);
     return v;
   };
   const aws: AwsIotOptions = options.aws ?? {};
@@ -88,7 +96,8 @@ export function parseBrokerRigOptions(options: BrokerRigOptions): ParsedRigOptio
   const tlsOpt = options.tls ?? {};
   for (const f of ['minVersion', 'maxVersion'] as const) {
     const v = tlsOpt[f];
-    if (v !== undefined && !TLS_VERSIONS.includes(v)) throw new ConfigError(`tls.${f}`, v, `tls.${f} must be one of ${TLS_VERSIONS.join(', ')}`);
+    if (v !== undefined && !TLS_VERSIONS.includes(v))
+      throw new ConfigError(`tls.${f}`, v, `tls.${f} must be one of ${TLS_VERSIONS.join(', ')}`);
   }
   const merged: ProfileTls = {
     ...t,
@@ -98,14 +107,23 @@ export function parseBrokerRigOptions(options: BrokerRigOptions): ParsedRigOptio
   };
   if (tlsOpt.ciphers !== undefined) merged.ciphers = tlsOpt.ciphers;
   if (options.serverCertChainPem !== undefined && options.serverKeyPem === undefined) {
-    throw new ConfigError('serverKeyPem', '(absent)', 'serverCertChainPem needs serverKeyPem (the key of its leaf certificate)');
+    throw new ConfigError(
+      'serverKeyPem',
+      '(absent)',
+      'serverCertChainPem needs serverKeyPem (the key of its leaf certificate)',
+    );
   }
   const parsed: ParsedRigOptions = {
     host,
     port,
     profile,
     tls: merged,
-    aws: { ...aws, sniMode: aws.sniMode ?? 'optional', unknownCertMode: aws.unknownCertMode ?? 'close-after-connect', endpoint: aws.endpoint ?? 'localhost' },
+    aws: {
+      ...aws,
+      sniMode: aws.sniMode ?? 'optional',
+      unknownCertMode: aws.unknownCertMode ?? 'close-after-connect',
+      endpoint: aws.endpoint ?? 'localhost',
+    },
     faults: { ...(options.faults ?? {}) },
     connectTimeoutMs: ms('connectTimeoutMs', options.connectTimeoutMs, 10_000), // 10 s
     clientHelloTimeoutMs: ms('clientHelloTimeoutMs', options.clientHelloTimeoutMs, 5_000), // 5 s
@@ -190,14 +208,19 @@ class AedesRig implements BrokerRig {
       // Our own never-spoke/silent bound fires first and records why (connectTimeoutMs).
       connectTimeout: this.#opts.connectTimeoutMs + 1_000,
     });
-    this.#aedes.on('keepaliveTimeout', (client: AedesClient) => this.#onAedesEnd(client, 'keep-alive timeout (1.5 x keepalive without a packet)'));
+    this.#aedes.on('keepaliveTimeout', (client: AedesClient) =>
+      this.#onAedesEnd(client, 'keep-alive timeout (1.5 x keepalive without a packet)'),
+    );
     this.#aedes.on('clientError', (client: AedesClient, err: Error) => {
       const live = this.#liveOf(client);
       if (live) this.#ev(live.rec, 'broker', 'client-error', `aedes client error: ${err.message}`);
     });
     if (this.#opts.keylogPath) this.#keylog = createWriteStream(this.#opts.keylogPath, { flags: 'a', mode: 0o600 });
     this.#buildTlsServers();
-    await this.#listen(this.#opts.port, this.#opts.profile === 'aws-iot' && this.#opts.aws.alpnListener ? 0 : undefined);
+    await this.#listen(
+      this.#opts.port,
+      this.#opts.profile === 'aws-iot' && this.#opts.aws.alpnListener ? 0 : undefined,
+    );
   }
 
   #liveOf(client: AedesClient): Live | undefined {
@@ -259,7 +282,14 @@ class AedesRig implements BrokerRig {
       new Promise((resolve, reject) => {
         const srv = net.createServer((sock) => this.#onConnection(sock, which));
         srv.once('error', (err) =>
-          reject(new BrokerStartError('aedes', `cannot listen on ${this.host}:${p}: ${err.message}; pick another --port or free it`, '', { cause: err })),
+          reject(
+            new BrokerStartError(
+              'aedes',
+              `cannot listen on ${this.host}:${p}: ${err.message}; pick another --port or free it`,
+              '',
+              { cause: err },
+            ),
+          ),
         );
         srv.listen(p, this.host, () => resolve(srv));
       });
@@ -274,8 +304,16 @@ class AedesRig implements BrokerRig {
 
   // ---- evidence ----
 
-  #ev(rec: ConnectionRecord, source: EvidenceSource, kind: string, summary: string, data?: Record<string, unknown>): EvidenceEvent {
-    const e = this.bus.emit(data ? { source, kind, scope: rec.id, summary, data } : { source, kind, scope: rec.id, summary });
+  #ev(
+    rec: ConnectionRecord,
+    source: EvidenceSource,
+    kind: string,
+    summary: string,
+    data?: Record<string, unknown>,
+  ): EvidenceEvent {
+    const e = this.bus.emit(
+      data ? { source, kind, scope: rec.id, summary, data } : { source, kind, scope: rec.id, summary },
+    );
     rec.events.push(e);
     return e;
   }
@@ -285,7 +323,10 @@ class AedesRig implements BrokerRig {
     if (prev) {
       // After OK, a later rule-based close is a second, separate verdict (POLICY_DISCONNECT).
       if (prev.code === 'OK' && rec.refusal && rec.refusal.at === 'session' && !this.#judged.has(`${rec.id}#2`)) {
-        const v = judgeRecord({ ...rec, mqtt: { ...rec.mqtt, connack: undefined } } as ConnectionRecord, { final: true, tlsExpected: this.#opts.tls.enabled });
+        const v = judgeRecord({ ...rec, mqtt: { ...rec.mqtt, connack: undefined } } as ConnectionRecord, {
+          final: true,
+          tlsExpected: this.#opts.tls.enabled,
+        });
         if (v) {
           this.#judged.set(`${rec.id}#2`, v);
           this.#emitVerdict(rec, v);
@@ -325,7 +366,12 @@ class AedesRig implements BrokerRig {
     this.records.push(rec);
     const live: Live = { rec, raw, timers: [], connackSent: false, packetCount: 0 };
     this.#live.set(raw, live);
-    this.#ev(rec, 'broker', 'accept', `TCP accept from ${rec.remote} on ${listener === 'alpn' ? 'the ALPN port' : 'port'} ${listener === 'alpn' ? this.#alpnPort : this.#port}`);
+    this.#ev(
+      rec,
+      'broker',
+      'accept',
+      `TCP accept from ${rec.remote} on ${listener === 'alpn' ? 'the ALPN port' : 'port'} ${listener === 'alpn' ? this.#alpnPort : this.#port}`,
+    );
     raw.setNoDelay(true);
     raw.on('error', (err) => this.#ev(rec, 'broker', 'socket-error', `socket error: ${err.message}`));
     raw.on('close', (hadError) => this.#onClose(live, hadError));
@@ -333,17 +379,29 @@ class AedesRig implements BrokerRig {
     const f = this.#opts.faults;
     const silentTimer = setTimeout(() => {
       if (rec.mqtt.connect) return;
-      const what = rec.firstBytes === undefined ? 'no bytes' : rec.tls?.version ? 'no MQTT CONNECT after the handshake' : 'no completed handshake';
+      const what =
+        rec.firstBytes === undefined
+          ? 'no bytes'
+          : rec.tls?.version
+            ? 'no MQTT CONNECT after the handshake'
+            : 'no completed handshake';
       this.#endByRig(live, `${what} within ${this.#opts.connectTimeoutMs} ms`);
     }, this.#opts.connectTimeoutMs);
     live.timers.push(silentTimer);
     if (f.closeAfterMs !== undefined) {
       rec.faults.push(`close after ${f.closeAfterMs} ms`);
-      live.timers.push(setTimeout(() => this.#endByRig(live, `fault: close after ${f.closeAfterMs} ms`), f.closeAfterMs));
+      live.timers.push(
+        setTimeout(() => this.#endByRig(live, `fault: close after ${f.closeAfterMs} ms`), f.closeAfterMs),
+      );
     }
     if (f.plainAnswer !== undefined) {
       rec.faults.push('plain answer on the TLS port');
-      this.#ev(rec, 'broker', 'fault', `fault: answering ${Buffer.byteLength(f.plainAnswer)} plain bytes instead of TLS`);
+      this.#ev(
+        rec,
+        'broker',
+        'fault',
+        `fault: answering ${Buffer.byteLength(f.plainAnswer)} plain bytes instead of TLS`,
+      );
       live.pendingEnd = { by: 'rig', reason: 'fault: plain answer then close' };
       raw.end(f.plainAnswer);
       return;
@@ -407,15 +465,35 @@ class AedesRig implements BrokerRig {
       let refusal: ConnectionRecord['refusal'];
       if (rec.listener === 'alpn' && !hello?.alpn?.includes(AWS_MQTT_ALPN)) {
         // T1/T2 [DOC]: on 443, X.509 MQTT needs ALPN x-amzn-mqtt-ca; without it the connection fails.
-        refusal = { rule: 'alpn', source: '[DOC] T1/T2', reason: `ALPN ${hello?.alpn?.join(',') ?? '(none)'} instead of ${AWS_MQTT_ALPN}`, at: 'front-door' };
+        refusal = {
+          rule: 'alpn',
+          source: '[DOC] T1/T2',
+          reason: `ALPN ${hello?.alpn?.join(',') ?? '(none)'} instead of ${AWS_MQTT_ALPN}`,
+          at: 'front-door',
+        };
       } else if (aws.sniMode === 'required' && !sni) {
         // T7 [DOC-OLD]: "Connection attempts that don't include the SNI are refused".
-        refusal = { rule: 'sni-required', source: '[DOC-OLD] T7', reason: 'the ClientHello carries no SNI', at: 'front-door' };
+        refusal = {
+          rule: 'sni-required',
+          source: '[DOC-OLD] T7',
+          reason: 'the ClientHello carries no SNI',
+          at: 'front-door',
+        };
       } else if (aws.sniMode === 'match' && sni !== aws.endpoint) {
         // T6 [DOC]: "incorrect or invalid host_name value will fail".
         refusal = sni
-          ? { rule: 'sni-match', source: '[DOC] T6', reason: `SNI "${sni}" is not the endpoint "${aws.endpoint}"`, at: 'front-door' }
-          : { rule: 'sni-required', source: '[DOC] T6', reason: `no SNI; the endpoint "${aws.endpoint}" requires it`, at: 'front-door' };
+          ? {
+              rule: 'sni-match',
+              source: '[DOC] T6',
+              reason: `SNI "${sni}" is not the endpoint "${aws.endpoint}"`,
+              at: 'front-door',
+            }
+          : {
+              rule: 'sni-required',
+              source: '[DOC] T6',
+              reason: `no SNI; the endpoint "${aws.endpoint}" requires it`,
+              at: 'front-door',
+            };
       }
       if (refusal) {
         rec.refusal = refusal;
@@ -434,7 +512,12 @@ class AedesRig implements BrokerRig {
     };
     if (stall > 0) {
       rec.faults.push(`stall handshake ${stall === Infinity ? 'forever' : `${stall} ms`}`);
-      this.#ev(rec, 'broker', 'fault', `fault: holding the handshake ${stall === Infinity ? 'forever' : `${stall} ms`}`);
+      this.#ev(
+        rec,
+        'broker',
+        'fault',
+        `fault: holding the handshake ${stall === Infinity ? 'forever' : `${stall} ms`}`,
+      );
       if (stall !== Infinity) live.timers.push(setTimeout(handover, stall));
       return;
     }
@@ -471,7 +554,13 @@ class AedesRig implements BrokerRig {
     const servername = (sock as unknown as { servername?: string | false }).servername;
     if (servername) outcome.sni = servername;
     if (peer) {
-      outcome.peerCert = { subject: peer.subject.replace(/\n/g, ', '), issuer: peer.issuer.replace(/\n/g, ', '), fingerprint256: peer.fingerprint256, validFrom: peer.validFrom, validTo: peer.validTo };
+      outcome.peerCert = {
+        subject: peer.subject.replace(/\n/g, ', '),
+        issuer: peer.issuer.replace(/\n/g, ', '),
+        fingerprint256: peer.fingerprint256,
+        validFrom: peer.validFrom,
+        validTo: peer.validTo,
+      };
     }
     rec.tls = outcome;
     this.#ev(
@@ -479,10 +568,18 @@ class AedesRig implements BrokerRig {
       'tls',
       'tls-outcome',
       `handshake done: ${outcome.version} ${outcome.cipher}` +
-        (this.#opts.tls.requestCert ? `, client certificate ${peer ? `"${outcome.peerCert?.subject}"` : 'none'}: ${outcome.authorized ? 'trusted' : (outcome.authorizationError ?? 'not trusted')}` : ''),
+        (this.#opts.tls.requestCert
+          ? `, client certificate ${peer ? `"${outcome.peerCert?.subject}"` : 'none'}: ${outcome.authorized ? 'trusted' : (outcome.authorizationError ?? 'not trusted')}`
+          : ''),
       { tls: outcome },
     );
-    if (peer) this.#ev(rec, 'tls', 'peer-cert', `peer certificate ${outcome.peerCert?.subject}, issuer ${outcome.peerCert?.issuer}, valid ${peer.validFrom} .. ${peer.validTo}, sha256 ${peer.fingerprint256}`);
+    if (peer)
+      this.#ev(
+        rec,
+        'tls',
+        'peer-cert',
+        `peer certificate ${outcome.peerCert?.subject}, issuer ${outcome.peerCert?.issuer}, valid ${peer.validFrom} .. ${peer.validTo}, sha256 ${peer.fingerprint256}`,
+      );
     if (this.#opts.tls.requestCert && !sock.authorized) {
       this.#judge(rec);
       this.#endByRig(live, `client certificate refused: ${outcome.authorizationError ?? 'none sent'}`, sock);
@@ -494,7 +591,12 @@ class AedesRig implements BrokerRig {
       if (!entry || entry.status !== 'ACTIVE') {
         // T18 (a) [OBS]: refused in the handshake (AWS sends alert 46; Node cannot choose the
         // alert after the fact, so the rig closes right after the handshake).
-        rec.refusal = { rule: 'registry-status', source: '[OBS] T18', reason: entry ? `certificate status is ${entry.status}` : 'certificate is not registered', at: 'handshake' };
+        rec.refusal = {
+          rule: 'registry-status',
+          source: '[OBS] T18',
+          reason: entry ? `certificate status is ${entry.status}` : 'certificate is not registered',
+          at: 'handshake',
+        };
         this.#judge(rec);
         this.#endByRig(live, `registry: ${rec.refusal.reason}`, sock);
         return;
@@ -512,11 +614,25 @@ class AedesRig implements BrokerRig {
     const alert = alertFromError(code, err.message);
     if (alert) outcome.alert = { name: alert, from: 'client' };
     else if (/no.shared.cipher/i.test(err.message)) outcome.alert = { name: 'handshake_failure', from: 'server' };
-    else if (/unsupported.protocol|version too low/i.test(err.message)) outcome.alert = { name: 'protocol_version', from: 'server' };
+    else if (/unsupported.protocol|version too low/i.test(err.message))
+      outcome.alert = { name: 'protocol_version', from: 'server' };
     rec.tls = outcome;
-    this.#ev(rec, 'tls', 'tls-error', `handshake failed: ${code}: ${err.message}${outcome.alert ? ` (alert ${outcome.alert.name} from the ${outcome.alert.from === 'client' ? 'device' : 'rig'})` : ''}`, { error: outcome.error });
-    if (outcome.alert) this.#ev(rec, 'tls', 'alert', `alert ${outcome.alert.name} from the ${outcome.alert.from === 'client' ? 'device' : 'rig'}`);
-    if (!live.pendingEnd) live.pendingEnd = { by: outcome.alert?.from === 'server' ? 'server' : 'client', reason: `TLS: ${err.message}` };
+    this.#ev(
+      rec,
+      'tls',
+      'tls-error',
+      `handshake failed: ${code}: ${err.message}${outcome.alert ? ` (alert ${outcome.alert.name} from the ${outcome.alert.from === 'client' ? 'device' : 'rig'})` : ''}`,
+      { error: outcome.error },
+    );
+    if (outcome.alert)
+      this.#ev(
+        rec,
+        'tls',
+        'alert',
+        `alert ${outcome.alert.name} from the ${outcome.alert.from === 'client' ? 'device' : 'rig'}`,
+      );
+    if (!live.pendingEnd)
+      live.pendingEnd = { by: outcome.alert?.from === 'server' ? 'server' : 'client', reason: `TLS: ${err.message}` };
     this.#judge(rec);
   }
 
@@ -529,7 +645,8 @@ class AedesRig implements BrokerRig {
     const ctx: GateContext = {
       profile: this.#opts.profile,
       aws,
-      registryInUse: this.#opts.profile === 'aws-iot' && aws.registry !== undefined && aws.unknownCertMode === 'close-after-connect',
+      registryInUse:
+        this.#opts.profile === 'aws-iot' && aws.registry !== undefined && aws.unknownCertMode === 'close-after-connect',
       connackSent: () => live.connackSent,
       subscriptionCount: 0,
       refuse: (rule, source, reason, at) => {
@@ -564,9 +681,19 @@ class AedesRig implements BrokerRig {
         return w;
       },
       onRefuse: () => this.#judge(rec),
-      onMalformed: (dir, err) => this.#ev(rec, 'mqtt', 'malformed', `malformed MQTT ${dir === 'in' ? 'from the device' : 'from aedes'}: ${err.message}`),
+      onMalformed: (dir, err) =>
+        this.#ev(
+          rec,
+          'mqtt',
+          'malformed',
+          `malformed MQTT ${dir === 'in' ? 'from the device' : 'from aedes'}: ${err.message}`,
+        ),
       onBrokerClose: (err) => {
-        if (!live.pendingEnd) live.pendingEnd = { by: 'server', reason: err ? `broker closed: ${err.message}` : 'broker closed the connection' };
+        if (!live.pendingEnd)
+          live.pendingEnd = {
+            by: 'server',
+            reason: err ? `broker closed: ${err.message}` : 'broker closed the connection',
+          };
       },
     });
     live.tap = tap;
@@ -584,7 +711,12 @@ class AedesRig implements BrokerRig {
     if (live.packetCount <= PACKET_EVENTS_PER_CONNECTION || ALWAYS_PARSE.has(p.cmd)) {
       info.summary = packetSummary(p);
       rec.mqtt.packets.push(info);
-      this.#ev(rec, 'mqtt', 'packet', `${dir === 'in' ? 'device ->' : '-> device'} ${info.summary}${withheld ? ' (withheld)' : ''}`);
+      this.#ev(
+        rec,
+        'mqtt',
+        'packet',
+        `${dir === 'in' ? 'device ->' : '-> device'} ${info.summary}${withheld ? ' (withheld)' : ''}`,
+      );
     }
     if (dir === 'in' && p.cmd === 'connect') {
       rec.mqtt.connect = {
@@ -598,10 +730,16 @@ class AedesRig implements BrokerRig {
       if (p.will) rec.mqtt.connect.will = { topic: p.will.topic, qos: p.will.qos ?? 0, retain: p.will.retain ?? false };
       if (!withheld) rec.mqtt.connect.keepaliveApplied = p.keepalive ?? 0;
       if (original && original.cmd === 'connect' && original.keepalive !== p.keepalive) {
-        this.#ev(rec, 'broker', 'rule', `keep-alive ${original.keepalive ?? 0} s applied as ${p.keepalive ?? 0} s [DOC-OLD] M6`);
+        this.#ev(
+          rec,
+          'broker',
+          'rule',
+          `keep-alive ${original.keepalive ?? 0} s applied as ${p.keepalive ?? 0} s [DOC-OLD] M6`,
+        );
       }
     }
-    if (dir === 'in' && p.cmd === 'disconnect' && !live.pendingEnd) live.pendingEnd = { by: 'client', reason: 'client sent DISCONNECT' };
+    if (dir === 'in' && p.cmd === 'disconnect' && !live.pendingEnd)
+      live.pendingEnd = { by: 'client', reason: 'client sent DISCONNECT' };
     if (dir === 'out' && p.cmd === 'connack' && !withheld) {
       live.connackSent = true;
       rec.mqtt.connack = { returnCode: info.returnCode ?? 0, sessionPresent: p.sessionPresent };
@@ -640,7 +778,10 @@ class AedesRig implements BrokerRig {
     const { rec } = live;
     for (const t of live.timers) clearTimeout(t);
     this.#live.delete(live.raw);
-    const end = live.pendingEnd ?? { by: 'client' as const, reason: hadError ? 'connection reset by the device' : 'closed by the device' };
+    const end = live.pendingEnd ?? {
+      by: 'client' as const,
+      reason: hadError ? 'connection reset by the device' : 'closed by the device',
+    };
     rec.end = { ...end, t: this.bus.clock.now() };
     this.#ev(rec, 'broker', 'end', `connection ended by ${end.by}: ${end.reason}`);
     this.#judge(rec, true);
@@ -654,7 +795,13 @@ class AedesRig implements BrokerRig {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new VerdictTimeoutError('aedes', timeoutMs, this.verdicts.map((v) => v.code)));
+        reject(
+          new VerdictTimeoutError(
+            'aedes',
+            timeoutMs,
+            this.verdicts.map((v) => v.code),
+          ),
+        );
       }, timeoutMs);
       const off = this.onVerdict((v) => {
         if (!filter(v)) return;
@@ -675,7 +822,14 @@ class AedesRig implements BrokerRig {
     if (!aedes) return Promise.reject(new BrokerStartError('aedes', 'publish() before the rig started'));
     return new Promise((resolve, reject) => {
       aedes.publish(
-        { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: options.qos ?? 0, retain: options.retain ?? false, dup: false },
+        {
+          cmd: 'publish',
+          topic,
+          payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+          qos: options.qos ?? 0,
+          retain: options.retain ?? false,
+          dup: false,
+        },
         (err) => (err ? reject(err) : resolve()),
       );
     });
@@ -701,7 +855,8 @@ class AedesRig implements BrokerRig {
   setFaults(partial: BrokerFaults): void {
     const certChanged = 'serverCert' in partial;
     Object.assign(this.#opts.faults, partial);
-    for (const [k, v] of Object.entries(partial)) if (v === undefined) delete (this.#opts.faults as Record<string, unknown>)[k];
+    for (const [k, v] of Object.entries(partial))
+      if (v === undefined) delete (this.#opts.faults as Record<string, unknown>)[k];
     if (certChanged) this.#buildTlsServers();
   }
 
@@ -751,7 +906,7 @@ export function packetSummary(p: Packet): string {
     case 'subscribe':
       return `SUBSCRIBE id=${p.messageId} ${p.subscriptions.map((s) => `${s.topic}@${s.qos}`).join(' ')}`;
     case 'suback':
-      return `SUBACK id=${p.messageId} granted=${(p.granted as Array<number | { qos?: number }>).map((g) => (typeof g === "number" ? g : g.qos)).join(",")}`;
+      return `SUBACK id=${p.messageId} granted=${(p.granted as Array<number | { qos?: number }>).map((g) => (typeof g === 'number' ? g : g.qos)).join(',')}`;
     case 'unsubscribe':
       return `UNSUBSCRIBE id=${p.messageId} ${p.unsubscriptions.join(' ')}`;
     case 'puback':

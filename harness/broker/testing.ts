@@ -55,7 +55,11 @@ export interface RunResult {
  * Run a client, write `input` to its stdin (kept open for `holdStdinMs`, then closed) and
  * resolve when it exits or after `timeoutMs` (then it is killed).
  */
-export function runClient(cmd: string, args: string[], opts: { input?: Buffer | string; holdStdinMs?: number; timeoutMs?: number } = {}): Promise<RunResult> {
+export function runClient(
+  cmd: string,
+  args: string[],
+  opts: { input?: Buffer | string; holdStdinMs?: number; timeoutMs?: number } = {},
+): Promise<RunResult> {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   track(child);
   let stdout = '';
@@ -81,5 +85,12 @@ export function runClient(cmd: string, args: string[], opts: { input?: Buffer | 
 
 /** A plaintext MQTT 3.1.1 CONNECT (for s_client stdin or a raw socket). */
 export function connectBytes(clientId: string, keepalive = 30): Buffer {
-  return mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive });
+  return mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    clientId,
+    keepalive,
+  });
 }

@@ -19,7 +19,10 @@ export const VERDICT_FIX: Record<VerdictCode, { fix: string; side: Verdict['side
     fix: 'use a device certificate issued by the CA the broker trusts (or register/trust its CA on the broker), and send the intermediate CA with it when there is one',
     side: 'both',
   },
-  CLIENT_CERT_EXPIRED: { fix: 'issue a new device certificate whose validity covers today, and store it on the module', side: 'device' },
+  CLIENT_CERT_EXPIRED: {
+    fix: 'issue a new device certificate whose validity covers today, and store it on the module',
+    side: 'device',
+  },
   CLIENT_CERT_NOT_YET_VALID: {
     fix: "the device certificate's notBefore is in the future for the broker: issue it with a validity that started already, or fix the broker clock",
     side: 'both',
@@ -36,9 +39,18 @@ export const VERDICT_FIX: Record<VerdictCode, { fix: string; side: Verdict['side
     fix: 'the private key stored on the module does not belong to the device certificate: store the key that was generated with this certificate',
     side: 'device',
   },
-  NO_SNI: { fix: 'configure the module to connect by host name (not IP) so it sends SNI, or relax the broker SNI rule', side: 'device' },
-  SNI_MISMATCH: { fix: 'connect with the exact endpoint host name the broker expects (the SNI must equal it)', side: 'device' },
-  NO_ALPN: { fix: 'on the 443-style port the device must offer ALPN x-amzn-mqtt-ca; or connect to port 8883 instead', side: 'device' },
+  NO_SNI: {
+    fix: 'configure the module to connect by host name (not IP) so it sends SNI, or relax the broker SNI rule',
+    side: 'device',
+  },
+  SNI_MISMATCH: {
+    fix: 'connect with the exact endpoint host name the broker expects (the SNI must equal it)',
+    side: 'device',
+  },
+  NO_ALPN: {
+    fix: 'on the 443-style port the device must offer ALPN x-amzn-mqtt-ca; or connect to port 8883 instead',
+    side: 'device',
+  },
   TLS_VERSION_MISMATCH: {
     fix: "enable TLS 1.2 (or 1.3) on the module, or widen the broker's TLS version range for this test",
     side: 'both',
@@ -47,7 +59,10 @@ export const VERDICT_FIX: Record<VerdictCode, { fix: string; side: Verdict['side
     fix: "enable a cipher suite the broker accepts on the module (e.g. ECDHE-ECDSA-AES128-GCM-SHA256 for an EC server key), or match the server key type to the module's suites",
     side: 'both',
   },
-  PLAINTEXT_ON_TLS_PORT: { fix: 'the device sent plain MQTT/HTTP to the TLS port: enable TLS in the module session (or use the plain port)', side: 'device' },
+  PLAINTEXT_ON_TLS_PORT: {
+    fix: 'the device sent plain MQTT/HTTP to the TLS port: enable TLS in the module session (or use the plain port)',
+    side: 'device',
+  },
   NEVER_SPOKE: {
     fix: 'the device opened TCP but sent nothing: check that TLS is enabled on the module and the port is right, and look at the module transcript for an error before the handshake',
     side: 'device',
@@ -56,16 +71,34 @@ export const VERDICT_FIX: Record<VerdictCode, { fix: string; side: Verdict['side
     fix: 'TLS succeeded but no MQTT CONNECT followed: check the MQTT session configuration on the module and look for a late TLS error in the module transcript',
     side: 'device',
   },
-  HANDSHAKE_ABORTED: { fix: 'the device dropped the handshake without saying why: read the module transcript for its TLS error code', side: 'device' },
-  CONNECT_REFUSED: { fix: 'the broker refused the CONNECT: check the client id, user name and authorisation rules named in the summary', side: 'both' },
-  CONNACK_WITHHELD: { fix: 'the rig withheld CONNACK on purpose (fault injection): the device must time out and retry', side: 'broker' },
-  POLICY_DISCONNECT: { fix: 'the broker closed the connection because a rule was broken (named in the summary): change what the device sends', side: 'device' },
-  STALLED_BY_RIG: { fix: 'the rig stalled the handshake on purpose (fault injection): the device must time out', side: 'broker' },
+  HANDSHAKE_ABORTED: {
+    fix: 'the device dropped the handshake without saying why: read the module transcript for its TLS error code',
+    side: 'device',
+  },
+  CONNECT_REFUSED: {
+    fix: 'the broker refused the CONNECT: check the client id, user name and authorisation rules named in the summary',
+    side: 'both',
+  },
+  CONNACK_WITHHELD: {
+    fix: 'the rig withheld CONNACK on purpose (fault injection): the device must time out and retry',
+    side: 'broker',
+  },
+  POLICY_DISCONNECT: {
+    fix: 'the broker closed the connection because a rule was broken (named in the summary): change what the device sends',
+    side: 'device',
+  },
+  STALLED_BY_RIG: {
+    fix: 'the rig stalled the handshake on purpose (fault injection): the device must time out',
+    side: 'broker',
+  },
   BROKER_NOT_REACHED: {
     fix: 'the module tried to connect but no TCP connection reached the broker: check the host name/IP and port in AT+KMQTTCFG, the Wi-Fi link and DNS, and any firewall between them',
     side: 'device',
   },
-  UNKNOWN: { fix: 'read the evidence lines; if they do not explain it, capture with --keylog and look at the TLS key log with Wireshark', side: 'both' },
+  UNKNOWN: {
+    fix: 'read the evidence lines; if they do not explain it, capture with --keylog and look at the TLS key log with Wireshark',
+    side: 'both',
+  },
 };
 
 const CONNACK_V3: Record<number, string> = {
@@ -78,7 +111,8 @@ const CONNACK_V3: Record<number, string> = {
 
 /** Alert name from Node's error code or OpenSSL reason, e.g. `ERR_SSL_TLSV1_ALERT_UNKNOWN_CA` -> `unknown_ca`. */
 export function alertFromError(code: string, message: string): string | undefined {
-  const m = /(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)/.exec(code) ?? /(?:sslv3|tlsv1|tlsv13) alert ([a-z ]+)/.exec(message);
+  const m =
+    /(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)/.exec(code) ?? /(?:sslv3|tlsv1|tlsv13) alert ([a-z ]+)/.exec(message);
   if (!m) return undefined;
   const raw = m[1]!.toLowerCase().replace(/ /g, '_');
   const known = Object.values(TLS_ALERTS).find((n) => n === raw);
@@ -112,7 +146,10 @@ const AUTH_ERR: Record<string, VerdictCode> = {
  * Judge one record. Returns undefined while the evidence does not decide yet (unless `final`).
  * Order matters: the earliest decisive stage wins (front door, handshake, client cert, MQTT).
  */
-export function judgeRecord(r: ConnectionRecord, opts: { final?: boolean; tlsExpected?: boolean } = {}): Verdict | undefined {
+export function judgeRecord(
+  r: ConnectionRecord,
+  opts: { final?: boolean; tlsExpected?: boolean } = {},
+): Verdict | undefined {
   const final = opts.final ?? r.end !== undefined;
   const tlsExpected = opts.tlsExpected ?? true;
   const endLine = r.end ? [`connection ended by ${r.end.by}: ${r.end.reason}`] : [];
@@ -126,27 +163,43 @@ export function judgeRecord(r: ConnectionRecord, opts: { final?: boolean; tlsExp
     );
   }
   if (r.faults.some((f) => f.startsWith('stall')) && !r.tls && final) {
-    return verdict(r, 'STALLED_BY_RIG', 'The rig held the handshake on purpose (fault injection) and the device gave up or was cut off.', [
-      ...r.faults,
-      ...endLine,
-    ]);
+    return verdict(
+      r,
+      'STALLED_BY_RIG',
+      'The rig held the handshake on purpose (fault injection) and the device gave up or was cut off.',
+      [...r.faults, ...endLine],
+    );
   }
   if (r.refusal && r.refusal.at === 'front-door') {
-    const code: VerdictCode = r.refusal.rule === 'sni-required' ? 'NO_SNI' : r.refusal.rule === 'sni-match' ? 'SNI_MISMATCH' : r.refusal.rule === 'alpn' ? 'NO_ALPN' : 'POLICY_DISCONNECT';
-    return verdict(r, code, `The broker refused the connection before TLS: ${r.refusal.reason} (rule ${r.refusal.rule}, ${r.refusal.source}).`, [
-      ...helloLine(r),
-      `refused: ${r.refusal.reason} [${r.refusal.source}]`,
-    ]);
+    const code: VerdictCode =
+      r.refusal.rule === 'sni-required'
+        ? 'NO_SNI'
+        : r.refusal.rule === 'sni-match'
+          ? 'SNI_MISMATCH'
+          : r.refusal.rule === 'alpn'
+            ? 'NO_ALPN'
+            : 'POLICY_DISCONNECT';
+    return verdict(
+      r,
+      code,
+      `The broker refused the connection before TLS: ${r.refusal.reason} (rule ${r.refusal.rule}, ${r.refusal.source}).`,
+      [...helloLine(r), `refused: ${r.refusal.reason} [${r.refusal.source}]`],
+    );
   }
   if (tlsExpected && r.firstBytes === undefined) {
     if (!final) return undefined;
-    return verdict(r, 'NEVER_SPOKE', 'The device opened a TCP connection but never sent a single byte (no TLS ClientHello).', [
-      'TCP accepted, no bytes received',
-      ...endLine,
-    ]);
+    return verdict(
+      r,
+      'NEVER_SPOKE',
+      'The device opened a TCP connection but never sent a single byte (no TLS ClientHello).',
+      ['TCP accepted, no bytes received', ...endLine],
+    );
   }
   if (tlsExpected && r.firstBytes === 'other') {
-    return verdict(r, 'UNKNOWN', 'The first bytes on the TLS port were neither TLS, MQTT nor HTTP.', ['unrecognised first bytes', ...endLine]);
+    return verdict(r, 'UNKNOWN', 'The first bytes on the TLS port were neither TLS, MQTT nor HTTP.', [
+      'unrecognised first bytes',
+      ...endLine,
+    ]);
   }
 
   const tls = r.tls;
@@ -154,32 +207,69 @@ export function judgeRecord(r: ConnectionRecord, opts: { final?: boolean; tlsExp
     const msg = `${tls.error.code} ${tls.error.message}`.toLowerCase();
     const alert = tls.alert?.name;
     const ev = [...helloLine(r), `TLS handshake failed: ${tls.error.code}: ${tls.error.message}`];
-    if (/unsupported.protocol|protocol_version|protocol version|version too low|version too high|wrong ssl version/.test(msg)) {
+    if (
+      /unsupported.protocol|protocol_version|protocol version|version too low|version too high|wrong ssl version/.test(
+        msg,
+      )
+    ) {
       const offered = r.clientHello?.supportedVersions.join('/') ?? 'unknown';
-      return verdict(r, 'TLS_VERSION_MISMATCH', `The device and the broker have no TLS version in common: the device offered ${offered}.`, ev);
+      return verdict(
+        r,
+        'TLS_VERSION_MISMATCH',
+        `The device and the broker have no TLS version in common: the device offered ${offered}.`,
+        ev,
+      );
     }
     if (/no.shared.cipher|no_shared_cipher|no suitable|no cipher/.test(msg)) {
       const offered = r.clientHello?.cipherSuites.slice(0, 6).join(', ') ?? 'unknown';
-      return verdict(r, 'NO_SHARED_CIPHER', `The device and the broker have no cipher suite in common; the device offered ${offered}.`, ev);
+      return verdict(
+        r,
+        'NO_SHARED_CIPHER',
+        `The device and the broker have no cipher suite in common; the device offered ${offered}.`,
+        ev,
+      );
     }
     if (/bad.signature|bad_signature|decrypt.error|digest.check.failed/.test(msg) && tls.alert?.from !== 'client') {
-      return verdict(r, 'KEY_MISMATCH', "The device's CertificateVerify failed: its private key does not match the certificate it sent.", ev);
+      return verdict(
+        r,
+        'KEY_MISMATCH',
+        "The device's CertificateVerify failed: its private key does not match the certificate it sent.",
+        ev,
+      );
     }
     if (alert && tls.alert?.from === 'client') {
       if (alert === 'decrypt_error') {
-        return verdict(r, 'DEVICE_REJECTED_SERVER_CERT', "The device could not verify the broker's handshake signature (alert decrypt_error).", ev);
+        return verdict(
+          r,
+          'DEVICE_REJECTED_SERVER_CERT',
+          "The device could not verify the broker's handshake signature (alert decrypt_error).",
+          ev,
+        );
       }
       const why: Record<string, string> = {
         unknown_ca: 'it does not trust the CA that issued the broker certificate (alert unknown_ca)',
-        bad_certificate: 'it found the broker certificate bad, e.g. a host name mismatch or weak signature (alert bad_certificate)',
-        certificate_expired: 'the broker certificate is expired or not yet valid by its clock (alert certificate_expired)',
+        bad_certificate:
+          'it found the broker certificate bad, e.g. a host name mismatch or weak signature (alert bad_certificate)',
+        certificate_expired:
+          'the broker certificate is expired or not yet valid by its clock (alert certificate_expired)',
         certificate_unknown: 'it could not accept the broker certificate (alert certificate_unknown)',
         unsupported_certificate: 'the broker certificate type is not supported by it (alert unsupported_certificate)',
         certificate_revoked: 'it considers the broker certificate revoked (alert certificate_revoked)',
       };
-      if (why[alert]) return verdict(r, 'DEVICE_REJECTED_SERVER_CERT', `The device rejected the broker's certificate: ${why[alert]}.`, ev);
+      if (why[alert])
+        return verdict(
+          r,
+          'DEVICE_REJECTED_SERVER_CERT',
+          `The device rejected the broker's certificate: ${why[alert]}.`,
+          ev,
+        );
       if (alert === 'handshake_failure' || alert === 'insufficient_security') {
-        return verdict(r, 'NO_SHARED_CIPHER', `The device ended the handshake with alert ${alert}: no acceptable parameters in common.`, ev);
+        return verdict(
+          r,
+          'NO_SHARED_CIPHER',
+          `The device ended the handshake with alert ${alert}: no acceptable parameters in common.`,
+          ev,
+        );
       }
       return verdict(r, 'HANDSHAKE_ABORTED', `The device ended the handshake with alert ${alert}.`, ev);
     }
@@ -215,77 +305,122 @@ export function judgeRecord(r: ConnectionRecord, opts: { final?: boolean; tlsExp
   }
 
   if (tlsExpected && tls && tls.version && !tls.authorized && tls.authorizationError) {
-    const ev = [...helloLine(r), `TLS ${tls.version} ${tls.cipher ?? ''} done; client certificate check: ${tls.authorizationError}`];
-    if (!tls.peerCert) return verdict(r, 'NO_CLIENT_CERT', 'The device did not send a client certificate, and the broker requires one.', ev);
+    const ev = [
+      ...helloLine(r),
+      `TLS ${tls.version} ${tls.cipher ?? ''} done; client certificate check: ${tls.authorizationError}`,
+    ];
+    if (!tls.peerCert)
+      return verdict(
+        r,
+        'NO_CLIENT_CERT',
+        'The device did not send a client certificate, and the broker requires one.',
+        ev,
+      );
     const subject = `the device certificate (${tls.peerCert.subject}, issued by ${tls.peerCert.issuer})`;
     const mapped = AUTH_ERR[tls.authorizationError];
-    if (mapped === 'CLIENT_CERT_EXPIRED') return verdict(r, mapped, `${cap(subject)} expired on ${tls.peerCert.validTo}.`, ev);
-    if (mapped === 'CLIENT_CERT_NOT_YET_VALID') return verdict(r, mapped, `${cap(subject)} is not valid before ${tls.peerCert.validFrom}.`, ev);
+    if (mapped === 'CLIENT_CERT_EXPIRED')
+      return verdict(r, mapped, `${cap(subject)} expired on ${tls.peerCert.validTo}.`, ev);
+    if (mapped === 'CLIENT_CERT_NOT_YET_VALID')
+      return verdict(r, mapped, `${cap(subject)} is not valid before ${tls.peerCert.validFrom}.`, ev);
     if (tls.authorizationError === 'CERT_SIGNATURE_FAILURE' || tls.authorizationError === 'UNSPECIFIED') {
-      return verdict(r, 'CLIENT_CERT_UNTRUSTED', `${cap(subject)} was refused by the broker's checks (${tls.authorizationError}; e.g. a weak key or signature).`, ev);
+      return verdict(
+        r,
+        'CLIENT_CERT_UNTRUSTED',
+        `${cap(subject)} was refused by the broker's checks (${tls.authorizationError}; e.g. a weak key or signature).`,
+        ev,
+      );
     }
-    return verdict(r, 'CLIENT_CERT_UNTRUSTED', `${cap(subject)} is not signed by a CA the broker trusts (${tls.authorizationError}).`, ev);
+    return verdict(
+      r,
+      'CLIENT_CERT_UNTRUSTED',
+      `${cap(subject)} is not signed by a CA the broker trusts (${tls.authorizationError}).`,
+      ev,
+    );
   }
 
   if (r.refusal && r.refusal.rule.startsWith('registry')) {
-    return verdict(r, 'CLIENT_CERT_NOT_ACTIVE', `The broker's certificate registry refused the device certificate: ${r.refusal.reason} [${r.refusal.source}].`, [
-      ...helloLine(r),
-      `refused at ${r.refusal.at}: ${r.refusal.reason}`,
-      ...endLine,
-    ]);
+    return verdict(
+      r,
+      'CLIENT_CERT_NOT_ACTIVE',
+      `The broker's certificate registry refused the device certificate: ${r.refusal.reason} [${r.refusal.source}].`,
+      [...helloLine(r), `refused at ${r.refusal.at}: ${r.refusal.reason}`, ...endLine],
+    );
   }
 
   const connack = r.mqtt.connack;
   const connect = r.mqtt.connect;
-  const connectLine = connect ? [`CONNECT client id "${connect.clientId}" v${connect.protocolVersion} keepalive ${connect.keepalive}`] : [];
+  const connectLine = connect
+    ? [`CONNECT client id "${connect.clientId}" v${connect.protocolVersion} keepalive ${connect.keepalive}`]
+    : [];
   if (connack && connack.returnCode !== 0) {
     const meaning = CONNACK_V3[connack.returnCode] ?? `reason 0x${connack.returnCode.toString(16)}`;
-    return verdict(r, 'CONNECT_REFUSED', `The broker answered CONNECT with CONNACK ${connack.returnCode} (${meaning}).`, [
-      ...connectLine,
-      `CONNACK returnCode ${connack.returnCode}`,
-      ...(r.refusal ? [`rule ${r.refusal.rule}: ${r.refusal.reason} [${r.refusal.source}]`] : []),
-    ]);
+    return verdict(
+      r,
+      'CONNECT_REFUSED',
+      `The broker answered CONNECT with CONNACK ${connack.returnCode} (${meaning}).`,
+      [
+        ...connectLine,
+        `CONNACK returnCode ${connack.returnCode}`,
+        ...(r.refusal ? [`rule ${r.refusal.rule}: ${r.refusal.reason} [${r.refusal.source}]`] : []),
+      ],
+    );
   }
   if (r.refusal && r.refusal.rule === 'sni-only-cert') {
     const code: VerdictCode = r.clientHello?.sni ? 'SNI_MISMATCH' : 'NO_SNI';
-    return verdict(r, code, `The TLS handshake succeeded, then the broker closed the connection without CONNACK: ${r.refusal.reason} [${r.refusal.source}].`, [
-      ...helloLine(r),
-      ...connectLine,
-      `closed by rule ${r.refusal.rule}: ${r.refusal.reason}`,
-    ]);
+    return verdict(
+      r,
+      code,
+      `The TLS handshake succeeded, then the broker closed the connection without CONNACK: ${r.refusal.reason} [${r.refusal.source}].`,
+      [...helloLine(r), ...connectLine, `closed by rule ${r.refusal.rule}: ${r.refusal.reason}`],
+    );
   }
   if (r.refusal && (r.refusal.at === 'connect' || r.refusal.at === 'session' || r.refusal.at === 'handshake')) {
-    return verdict(r, 'POLICY_DISCONNECT', `The broker closed the connection: ${r.refusal.reason} (rule ${r.refusal.rule}, ${r.refusal.source}).`, [
-      ...connectLine,
-      `closed by rule ${r.refusal.rule}: ${r.refusal.reason} [${r.refusal.source}]`,
-      ...endLine,
-    ]);
+    return verdict(
+      r,
+      'POLICY_DISCONNECT',
+      `The broker closed the connection: ${r.refusal.reason} (rule ${r.refusal.rule}, ${r.refusal.source}).`,
+      [...connectLine, `closed by rule ${r.refusal.rule}: ${r.refusal.reason} [${r.refusal.source}]`, ...endLine],
+    );
   }
   if (connack && connack.returnCode === 0) {
     // T10 [OBS]: AWS IoT does not negotiate Max Fragment Length; a device relying on it breaks on big records there.
     const mfl = r.clientHello?.maxFragmentLength
       ? ` Note: the device asked for max_fragment_length ${r.clientHello.maxFragmentLength}; AWS IoT ignores that extension (T10), so it needs 16 KB TLS receive buffers there.`
       : '';
-    return verdict(r, 'OK', `The device connected${tls?.version ? ` over ${tls.version} (${tls.cipher})` : ''} and the broker accepted its CONNECT.${mfl}`, [
-      ...helloLine(r),
-      ...connectLine,
-      'CONNACK returnCode 0',
-    ]);
+    return verdict(
+      r,
+      'OK',
+      `The device connected${tls?.version ? ` over ${tls.version} (${tls.cipher})` : ''} and the broker accepted its CONNECT.${mfl}`,
+      [...helloLine(r), ...connectLine, 'CONNACK returnCode 0'],
+    );
   }
   if (!final) return undefined;
   if (connect && r.faults.some((f) => f.includes('connack'))) {
-    return verdict(r, 'CONNACK_WITHHELD', 'The device sent CONNECT; the rig withheld CONNACK on purpose (fault injection).', [...connectLine, ...r.faults, ...endLine]);
+    return verdict(
+      r,
+      'CONNACK_WITHHELD',
+      'The device sent CONNECT; the rig withheld CONNACK on purpose (fault injection).',
+      [...connectLine, ...r.faults, ...endLine],
+    );
   }
   if (!connect) {
     if (!tlsExpected) {
-      return verdict(r, 'NEVER_SPOKE', 'The device opened a TCP connection but sent no MQTT CONNECT.', ['TCP accepted, no CONNECT', ...endLine]);
+      return verdict(r, 'NEVER_SPOKE', 'The device opened a TCP connection but sent no MQTT CONNECT.', [
+        'TCP accepted, no CONNECT',
+        ...endLine,
+      ]);
     }
-    return verdict(r, 'HANDSHAKE_THEN_SILENT', `The TLS handshake succeeded${tls?.version ? ` (${tls.version})` : ''} but the device closed or went silent without sending MQTT CONNECT. (A client that checks the server certificate only after the handshake, as Node does, looks like this when it rejects it.)`, [
-      ...helloLine(r),
-      ...endLine,
-    ]);
+    return verdict(
+      r,
+      'HANDSHAKE_THEN_SILENT',
+      `The TLS handshake succeeded${tls?.version ? ` (${tls.version})` : ''} but the device closed or went silent without sending MQTT CONNECT. (A client that checks the server certificate only after the handshake, as Node does, looks like this when it rejects it.)`,
+      [...helloLine(r), ...endLine],
+    );
   }
-  return verdict(r, 'UNKNOWN', 'The device sent CONNECT but the connection ended before the broker answered.', [...connectLine, ...endLine]);
+  return verdict(r, 'UNKNOWN', 'The device sent CONNECT but the connection ended before the broker answered.', [
+    ...connectLine,
+    ...endLine,
+  ]);
 }
 
 const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);

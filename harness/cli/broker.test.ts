@@ -24,7 +24,9 @@ describe('bx-hil broker', () => {
     const lines: string[] = [];
     session = await startBrokerSession({ port: 0, out: dir.dir, json: true }, (l) => lines.push(l));
     const { rig, files } = session;
-    expect(Object.keys(files)).toEqual(expect.arrayContaining(['ca.pem', 'server.pem', 'client.pem', 'client.key', 'upload.at']));
+    expect(Object.keys(files)).toEqual(
+      expect.arrayContaining(['ca.pem', 'server.pem', 'client.pem', 'client.key', 'upload.at']),
+    );
     expect(statSync(files['client.key']!).mode & 0o777).toBe(0o600);
     const head = lines.join('\n');
     expect(head).toContain(rig.url);
@@ -54,7 +56,19 @@ describe('bx-hil broker', () => {
     dir = tempFiles({});
     const lines: string[] = [];
     session = await startBrokerSession({ port: 0, out: dir.dir }, (l) => lines.push(l));
-    await runClient('openssl', ['s_client', '-connect', `127.0.0.1:${session.rig.port}`, '-servername', 'bench.example', '-CAfile', session.files['ca.pem']!], { holdStdinMs: 300, timeoutMs: 5000 });
+    await runClient(
+      'openssl',
+      [
+        's_client',
+        '-connect',
+        `127.0.0.1:${session.rig.port}`,
+        '-servername',
+        'bench.example',
+        '-CAfile',
+        session.files['ca.pem']!,
+      ],
+      { holdStdinMs: 300, timeoutMs: 5000 },
+    );
     await session.rig.waitForVerdict();
     const line = lines.find((l) => l.startsWith('conn-1'))!;
     expect(line).toContain('NO_CLIENT_CERT');
@@ -72,7 +86,13 @@ describe('bx-hil broker', () => {
   });
 
   test('bad input: unknown profile or port -> BXHIL_CONFIG naming the flag', async () => {
-    await expect(startBrokerSession({ profile: 'nope' }, () => undefined)).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: '--profile' });
-    await expect(startBrokerSession({ port: 'x' }, () => undefined)).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: '--port' });
+    await expect(startBrokerSession({ profile: 'nope' }, () => undefined)).rejects.toMatchObject({
+      code: 'BXHIL_CONFIG',
+      field: '--profile',
+    });
+    await expect(startBrokerSession({ port: 'x' }, () => undefined)).rejects.toMatchObject({
+      code: 'BXHIL_CONFIG',
+      field: '--port',
+    });
   });
 });

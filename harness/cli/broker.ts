@@ -71,11 +71,19 @@ export function verdictLine(rig: BrokerRig, v: Verdict, json: boolean): string {
             sessionTicket: h.sessionTicket,
           }
         : null,
-      tls: rec?.tls ? { version: rec.tls.version ?? null, cipher: rec.tls.cipher ?? null, peerCert: rec.tls.peerCert?.subject ?? null } : null,
+      tls: rec?.tls
+        ? {
+            version: rec.tls.version ?? null,
+            cipher: rec.tls.cipher ?? null,
+            peerCert: rec.tls.peerCert?.subject ?? null,
+          }
+        : null,
       clientId: rec?.mqtt.connect?.clientId ?? null,
     });
   }
-  const sni = rec?.clientHello ? ` [SNI ${rec.clientHello.sni ?? 'none'}, ${rec.clientHello.supportedVersions.join('/')}]` : '';
+  const sni = rec?.clientHello
+    ? ` [SNI ${rec.clientHello.sni ?? 'none'}, ${rec.clientHello.supportedVersions.join('/')}]`
+    : '';
   return `${v.connectionId ?? '-'} ${rec?.remote ?? ''} ${v.code}${sni}: ${v.summary}\n    what to change: ${v.fix}`;
 }
 
@@ -83,11 +91,16 @@ export function verdictLine(rig: BrokerRig, v: Verdict, json: boolean): string {
  * Start the rig and write the material; `print` receives every line (the command prints them to
  * stdout). Exported for tests; the command wraps it and waits for SIGINT.
  */
-export async function startBrokerSession(o: BrokerCommandOptions, print: (line: string) => void): Promise<BrokerSession> {
+export async function startBrokerSession(
+  o: BrokerCommandOptions,
+  print: (line: string) => void,
+): Promise<BrokerSession> {
   const profile = (o.profile ?? 'strict') as ProfileName;
-  if (!PROFILES.includes(profile)) throw new ConfigError('--profile', o.profile, `unknown profile "${o.profile}": use one of ${PROFILES.join(', ')}`);
+  if (!PROFILES.includes(profile))
+    throw new ConfigError('--profile', o.profile, `unknown profile "${o.profile}": use one of ${PROFILES.join(', ')}`);
   const port = o.port === undefined ? 8883 : Number(o.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('--port', o.port, `--port must be 0..65535 (0 = any free port), got "${String(o.port)}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError('--port', o.port, `--port must be 0..65535 (0 = any free port), got "${String(o.port)}"`);
   const host = o.host ?? '127.0.0.1';
   const out = resolve(o.out ?? 'certs/broker');
   mkdirSync(out, { recursive: true });
@@ -114,13 +127,18 @@ export async function startBrokerSession(o: BrokerCommandOptions, print: (line: 
     if (b === 'plain-tcp') rigOptions.profile = 'plain';
     if (b === 'require-sni') rigOptions.aws = { sniMode: 'required' };
     if (b === 'close-after-handshake') rigOptions.faults = { closeAfterPackets: 1 };
-    if (b === 'psk' || b === 'max-size-records') print(`note: scenario behaviour "${b}" is not emulated by the broker rig yet; it runs as a normal TLS server`);
+    if (b === 'psk' || b === 'max-size-records')
+      print(`note: scenario behaviour "${b}" is not emulated by the broker rig yet; it runs as a normal TLS server`);
     print(`scenario ${m.id}: ${m.entry.title} (expected: ${m.entry.expected})`);
     storeLines = [
       `AT+KCERTSTORE=0 ... see ${join(out, 'upload.at')} for the exact byte counts and data (root, device certificate, key)`,
     ];
   } else {
-    const pki = await createBasicPki({ serverNames: [...new Set([dialHost, 'localhost', '127.0.0.1', ...(host !== '0.0.0.0' && host !== '::' ? [host] : [])])] });
+    const pki = await createBasicPki({
+      serverNames: [
+        ...new Set([dialHost, 'localhost', '127.0.0.1', ...(host !== '0.0.0.0' && host !== '::' ? [host] : [])]),
+      ],
+    });
     rigOptions.pki = pki;
     files['ca.pem'] = writeFile(out, 'ca.pem', pki.ca.certPem, false);
     files['server.pem'] = writeFile(out, 'server.pem', pki.server.certPem, false);
@@ -131,8 +149,16 @@ export async function startBrokerSession(o: BrokerCommandOptions, print: (line: 
       { kind: 'client-cert' as const, data: pki.client.certPem },
       { kind: 'key' as const, data: pki.client.keyPem },
     ];
-    storeLines = items.map((i) => `${storeCommand(i)}   then send the bytes of ${i.kind === 'root' ? 'ca.pem' : i.kind === 'key' ? 'client.key' : 'client.pem'}, pause, +++`);
-    files['upload.at'] = writeFile(out, 'upload.at', buildUploadAt({ title: 'bx-hil broker', items, session: { host: dialHost, port, clientId: 'bx-hil-device' } }), true);
+    storeLines = items.map(
+      (i) =>
+        `${storeCommand(i)}   then send the bytes of ${i.kind === 'root' ? 'ca.pem' : i.kind === 'key' ? 'client.key' : 'client.pem'}, pause, +++`,
+    );
+    files['upload.at'] = writeFile(
+      out,
+      'upload.at',
+      buildUploadAt({ title: 'bx-hil broker', items, session: { host: dialHost, port, clientId: 'bx-hil-device' } }),
+      true,
+    );
   }
 
   const rig = await startBrokerRig(rigOptions);
@@ -143,7 +169,9 @@ export async function startBrokerSession(o: BrokerCommandOptions, print: (line: 
   print('store them on the module:');
   for (const l of storeLines) print(`  ${l}`);
   print('configure and open the session:');
-  print(`  AT+KMQTTCFG=1,"${dialHost}",${rig.port},4,"bx-hil-device",60,1${tlsOn ? '' : '   (plain profile: use the non-TLS session type of your firmware)'}`);
+  print(
+    `  AT+KMQTTCFG=1,"${dialHost}",${rig.port},4,"bx-hil-device",60,1${tlsOn ? '' : '   (plain profile: use the non-TLS session type of your firmware)'}`,
+  );
   print('  AT+KMQTTCNX=1');
   print('waiting for connections (Ctrl-C to stop)...');
   const off = rig.onVerdict((v) => print(verdictLine(rig, v, o.json ?? false)));
@@ -160,7 +188,9 @@ export async function startBrokerSession(o: BrokerCommandOptions, print: (line: 
 export function register(program: Command): void {
   program
     .command('broker')
-    .description('Start the TLS/MQTT broker rig for a real module: writes certificates, prints the AT commands, then one verdict per connection attempt')
+    .description(
+      'Start the TLS/MQTT broker rig for a real module: writes certificates, prints the AT commands, then one verdict per connection attempt',
+    )
     .option('--scenario <id>', 'certificate scenario from the catalogue (bx-hil scenarios), e.g. S1')
     .option('--profile <name>', `broker profile: ${PROFILES.join(', ')}`, 'strict')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')

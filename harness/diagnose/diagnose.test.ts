@@ -27,27 +27,41 @@ describe('diagnose', () => {
     files.remove();
   });
 
-  test.skipIf(!OPENSSL)('TLS 1.3 refused client (no certificate) + module "+KMQTT_IND: 1,0" -> NO_CLIENT_CERT with both sides as evidence', async () => {
-    const moduleEvents: EvidenceEvent[] = [];
-    const off = bus.subscribe((e) => e.source === 'at' && moduleEvents.push(e));
-    bus.emit({ source: 'at', kind: 'command', summary: 'AT+KMQTTCNX=1' });
-    const done = runClient('openssl', ['s_client', '-connect', `127.0.0.1:${rig.port}`, '-CAfile', files.path('ca.pem')], { input: connectBytes('dev'), holdStdinMs: 500, timeoutMs: 5000 });
-    const live = await rig.waitForVerdict(() => true, 8000);
-    await done;
-    bus.emit({ source: 'at', kind: 'urc', summary: '+KMQTT_IND: 1,0' });
-    off();
-    const record = rig.records.find((r) => r.id === live.connectionId)!;
-    const v = diagnoseConnection(record, moduleEvents);
-    expect(v.code).toBe('NO_CLIENT_CERT');
-    expect(v.evidence.some((l) => l.startsWith('module') && l.includes('+KMQTT_IND: 1,0') && l.includes('connection aborted'))).toBe(true);
-    expect(v.summary).toContain('TLS 1.3');
-    expect(formatVerdict(v)).toMatch(/^conn-\d+ NO_CLIENT_CERT: /);
-    expect(diagnose(rig.records, moduleEvents).map((x) => x.code)).toContain('NO_CLIENT_CERT');
-  });
+  test.skipIf(!OPENSSL)(
+    'TLS 1.3 refused client (no certificate) + module "+KMQTT_IND: 1,0" -> NO_CLIENT_CERT with both sides as evidence',
+    async () => {
+      const moduleEvents: EvidenceEvent[] = [];
+      const off = bus.subscribe((e) => e.source === 'at' && moduleEvents.push(e));
+      bus.emit({ source: 'at', kind: 'command', summary: 'AT+KMQTTCNX=1' });
+      const done = runClient(
+        'openssl',
+        ['s_client', '-connect', `127.0.0.1:${rig.port}`, '-CAfile', files.path('ca.pem')],
+        { input: connectBytes('dev'), holdStdinMs: 500, timeoutMs: 5000 },
+      );
+      const live = await rig.waitForVerdict(() => true, 8000);
+      await done;
+      bus.emit({ source: 'at', kind: 'urc', summary: '+KMQTT_IND: 1,0' });
+      off();
+      const record = rig.records.find((r) => r.id === live.connectionId)!;
+      const v = diagnoseConnection(record, moduleEvents);
+      expect(v.code).toBe('NO_CLIENT_CERT');
+      expect(
+        v.evidence.some(
+          (l) => l.startsWith('module') && l.includes('+KMQTT_IND: 1,0') && l.includes('connection aborted'),
+        ),
+      ).toBe(true);
+      expect(v.summary).toContain('TLS 1.3');
+      expect(formatVerdict(v)).toMatch(/^conn-\d+ NO_CLIENT_CERT: /);
+      expect(diagnose(rig.records, moduleEvents).map((x) => x.code)).toContain('NO_CLIENT_CERT');
+    },
+  );
 
   test('the module tried but the broker saw nothing -> BROKER_NOT_REACHED', () => {
     const b = new EvidenceBus();
-    const ev = [b.emit({ source: 'at', kind: 'command', summary: 'AT+KMQTTCNX=1' }), b.emit({ source: 'at', kind: 'urc', summary: '+KMQTT_IND: 1,0' })];
+    const ev = [
+      b.emit({ source: 'at', kind: 'command', summary: 'AT+KMQTTCNX=1' }),
+      b.emit({ source: 'at', kind: 'urc', summary: '+KMQTT_IND: 1,0' }),
+    ];
     const vs = diagnose([], ev);
     expect(vs.map((v) => v.code)).toEqual(['BROKER_NOT_REACHED']);
     expect(vs[0]!.evidence.join('\n')).toContain('connection aborted');

@@ -41,11 +41,16 @@ function moduleLinesFor(record: ConnectionRecord, moduleEvents: EvidenceEvent[],
   const start = record.events[0]?.t ?? -Infinity;
   const end = record.end?.t ?? record.events.at(-1)?.t ?? Infinity;
   return moduleEvents.filter(
-    (e) => isModuleEvent(e) && e.t >= start - windowMs && e.t <= end + windowMs && /KMQTT|KTCP|KHTTP|CME ERROR|KCNX|KSSL|ERROR|key/i.test(e.summary),
+    (e) =>
+      isModuleEvent(e) &&
+      e.t >= start - windowMs &&
+      e.t <= end + windowMs &&
+      /KMQTT|KTCP|KHTTP|CME ERROR|KCNX|KSSL|ERROR|key/i.test(e.summary),
   );
 }
 
-const KEY_MISMATCH_LINE = /key values mismatch|private key does not match|key does not match the certificate|KEY_MISMATCH/i;
+const KEY_MISMATCH_LINE =
+  /key values mismatch|private key does not match|key does not match the certificate|KEY_MISMATCH/i;
 
 function make(code: VerdictCode, summary: string, evidence: string[], connectionId?: string): Verdict {
   const f = VERDICT_FIX[code];
@@ -56,26 +61,58 @@ function make(code: VerdictCode, summary: string, evidence: string[], connection
 }
 
 /** One verdict for one connection attempt, from the broker record and the module's lines. */
-export function diagnoseConnection(record: ConnectionRecord, moduleEvents: EvidenceEvent[] = [], options: DiagnoseOptions = {}): Verdict {
+export function diagnoseConnection(
+  record: ConnectionRecord,
+  moduleEvents: EvidenceEvent[] = [],
+  options: DiagnoseOptions = {},
+): Verdict {
   const base =
     judgeRecord(record, { final: true, tlsExpected: options.tlsExpected ?? true }) ??
-    make('UNKNOWN', 'The evidence does not decide what happened.', record.events.map((e) => `${record.id}: ${e.summary}`), record.id);
+    make(
+      'UNKNOWN',
+      'The evidence does not decide what happened.',
+      record.events.map((e) => `${record.id}: ${e.summary}`),
+      record.id,
+    );
   const lines = moduleLinesFor(record, moduleEvents, options.windowMs ?? 15_000);
   if (lines.length === 0) return base;
   const t0 = record.events[0]?.t ?? 0;
-  const moduleEvidence = lines.map((e) => `module (${e.t - t0 >= 0 ? '+' : ''}${Math.round(e.t - t0)} ms): ${explainModuleLine(e.summary)}`);
+  const moduleEvidence = lines.map(
+    (e) => `module (${e.t - t0 >= 0 ? '+' : ''}${Math.round(e.t - t0)} ms): ${explainModuleLine(e.summary)}`,
+  );
   const v: Verdict = { ...base, evidence: [...base.evidence, ...moduleEvidence] };
   const mismatch = lines.find((e) => KEY_MISMATCH_LINE.test(e.summary));
-  if (mismatch && (base.code === 'NO_CLIENT_CERT' || base.code === 'HANDSHAKE_ABORTED' || base.code === 'UNKNOWN' || base.code === 'KEY_MISMATCH')) {
-    return { ...make('KEY_MISMATCH', "The module reports that its private key does not match its certificate, so it could not authenticate to the broker.", v.evidence, record.id) };
+  if (
+    mismatch &&
+    (base.code === 'NO_CLIENT_CERT' ||
+      base.code === 'HANDSHAKE_ABORTED' ||
+      base.code === 'UNKNOWN' ||
+      base.code === 'KEY_MISMATCH')
+  ) {
+    return {
+      ...make(
+        'KEY_MISMATCH',
+        'The module reports that its private key does not match its certificate, so it could not authenticate to the broker.',
+        v.evidence,
+        record.id,
+      ),
+    };
   }
   const aborted = lines.find((e) => /\+KMQTT_IND:\s*\d+,0/.test(e.summary));
   if (aborted) {
     const tls13 = record.tls?.version === 'TLSv1.3';
-    const certRefusal = ['NO_CLIENT_CERT', 'CLIENT_CERT_UNTRUSTED', 'CLIENT_CERT_EXPIRED', 'CLIENT_CERT_NOT_YET_VALID', 'CLIENT_CERT_NOT_ACTIVE'].includes(base.code);
+    const certRefusal = [
+      'NO_CLIENT_CERT',
+      'CLIENT_CERT_UNTRUSTED',
+      'CLIENT_CERT_EXPIRED',
+      'CLIENT_CERT_NOT_YET_VALID',
+      'CLIENT_CERT_NOT_ACTIVE',
+    ].includes(base.code);
     v.summary +=
       ` The module only reported "${aborted.summary.trim()}" (connection aborted)` +
-      (tls13 && certRefusal ? '; over TLS 1.3 a module learns of a refused certificate only after it sent CONNECT, so its log looks like "handshake OK, then dropped".' : '.');
+      (tls13 && certRefusal
+        ? '; over TLS 1.3 a module learns of a refused certificate only after it sent CONNECT, so its log looks like "handshake OK, then dropped".'
+        : '.');
   }
   return v;
 }
@@ -84,10 +121,16 @@ export function diagnoseConnection(record: ConnectionRecord, moduleEvents: Evide
  * One verdict per connection attempt. When the module tried to connect (AT+KMQTTCNX or a
  * +KMQTT_IND: n,0) but the broker recorded nothing, one BROKER_NOT_REACHED verdict.
  */
-export function diagnose(records: ConnectionRecord[], moduleEvents: EvidenceEvent[] = [], options: DiagnoseOptions = {}): Verdict[] {
+export function diagnose(
+  records: ConnectionRecord[],
+  moduleEvents: EvidenceEvent[] = [],
+  options: DiagnoseOptions = {},
+): Verdict[] {
   const out = records.map((r) => diagnoseConnection(r, moduleEvents, options));
   if (records.length === 0) {
-    const tried = moduleEvents.filter((e) => isModuleEvent(e) && /AT\+KMQTTCNX|\+KMQTT_IND:\s*\d+,0|AT\+KTCPCNX/i.test(e.summary));
+    const tried = moduleEvents.filter(
+      (e) => isModuleEvent(e) && /AT\+KMQTTCNX|\+KMQTT_IND:\s*\d+,0|AT\+KTCPCNX/i.test(e.summary),
+    );
     if (tried.length > 0) {
       out.push(
         make(
