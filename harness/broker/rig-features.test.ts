@@ -266,7 +266,7 @@ describe('recorded ClientHello and TLS outcome', () => {
 describe('faults', () => {
   test('withhold CONNACK: mqtt.js times out; verdict CONNACK_WITHHELD when it gives up', async () => {
     const r = await rig({ faults: { withhold: ['connack'] } });
-    const c = mqtt.connect(r.url, mqttOpts({ connectTimeout: 800 }));
+    const c = mqtt.connect(r.url, mqttOpts({ connectTimeout: 2000 }));
     c.on('error', () => undefined);
     const v = await r.waitForVerdict(() => true, 8000);
     c.end(true);
@@ -303,11 +303,11 @@ describe('faults', () => {
   });
 
   test('close after N ms', async () => {
-    const r = await rig({ faults: { closeAfterMs: 300 } });
+    const r = await rig({ faults: { closeAfterMs: 1500 } });
     const c = await mqtt.connectAsync(r.url, mqttOpts());
     await new Promise<void>((res) => c.once('close', () => res()));
     c.end(true);
-    await expect.poll(() => r.records[0]!.end?.reason).toContain('close after 300 ms');
+    await expect.poll(() => r.records[0]!.end?.reason).toContain('close after 1500 ms');
   });
 
   test('stall the handshake: the client times out -> STALLED_BY_RIG', async () => {
