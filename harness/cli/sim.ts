@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
-import { createVirtualModule, serveModule } from '../sim/index.ts';
+import { createVirtualModule, serveModule, type SimServer } from '../sim/index.ts';
 import { parseClockSetting, parseResolveArg } from '../targets.ts';
 
 interface SimOptions {
@@ -25,7 +25,7 @@ interface SimOptions {
   echo?: string;
 }
 
-const PTY_WAIT_MS = 5_000; // 5 s for socat to create the pty link
+const PTY_WAIT_MS = 15_000; // 15 s for socat to create the pty and connect (a busy CI machine)
 
 export function parseListen(text: string): { host: string; port: number } {
   let url: URL;
@@ -42,7 +42,8 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port };
 }
 
-async function startSocat(path: string, port: number): Promise<ChildProcess> {
+async function startSocat(path: string, server: SimServer): Promise<ChildProcess> {
+  const port = server.port;
   if (spawnSync('socat', ['-V'], { stdio: 'ignore' }).error) {
     throw new ConfigError('--pty', path, '--pty needs socat on PATH: install it (apt-get install socat) or use --listen alone');
   }
@@ -50,7 +51,9 @@ async function startSocat(path: string, port: number): Promise<ChildProcess> {
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const deadline = Date.now() + PTY_WAIT_MS;
-  while (!existsSync(path)) {
+  // Ready when the pty exists AND socat holds the TCP client slot: a client that came first
+  // would take the slot and socat would get the busy line.
+  while (!existsSync(path) || !server.hasClient) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill();
       throw new ConfigError('--pty', path, `socat could not create the pty ${path}: ${stderr.trim() || 'timed out'}`);
@@ -85,7 +88,7 @@ export async function runSim(o: SimOptions): Promise<void> {
   };
   process.on('exit', killSocat);
   try {
-    if (o.pty) socat = await startSocat(o.pty, server.port);
+    if (o.pty) socat = await startSocat(o.pty, server);
   } catch (err) {
     await server.close();
     await module.close();

@@ -23,6 +23,8 @@ export interface SimServer {
   readonly port: number;
   /** `tcp://<host>:<port>` */
   readonly url: string;
+  /** Whether a client is connected (holds the serial side). */
+  readonly hasClient: boolean;
   /** Idempotent: stops listening and drops the client; the module is left open. */
   close(): Promise<void>;
 }
@@ -64,6 +66,9 @@ export async function serveModule(module: VirtualModule, options: ServeOptions =
     host,
     port,
     url: `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    get hasClient() {
+      return client !== undefined;
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         client?.destroy();
