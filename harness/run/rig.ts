@@ -67,6 +67,7 @@ export function deviceIdFromUri(uri: string): string {
     .replace(/^\/dev\/serial\/by-id\//, '')
     .replace(/^[a-z0-9]+:(\/\/)?/i, (m) => m.replace(/:(\/\/)?$/, '-'))
     .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/-{2,}/g, '-')
     .replace(/^-+|-+$/g, '');
   return id === '' ? 'device' : id.slice(0, 64);
 }
