@@ -125,6 +125,13 @@ describe('doctor: generated faulty files', () => {
     expect(codes(rsa1024, 'warning')).toContain('WEAK_KEY');
   });
 
+  test('a CA private key is called out as such', async () => {
+    const s1 = sc.get('S1')!;
+    const r = await runDoctor([at('S1', 'root-ca.crt'), { name: 'ca.key', data: Buffer.from(s1.root.keyPem) }]);
+    expect(codes(r, 'warning')).toContain('CA_KEY');
+    expect(codes(r)).not.toContain('KEY_CERT_MATCH');
+  });
+
   test('the fake root says "same name, different key"', async () => {
     const r = await runDoctor([at('S10', 'root-ca.crt'), at('S10', 'server.crt')]);
     expect(r.findings.find((f) => f.code === 'CHAIN_UNTRUSTED')!.message).toMatch(/different CA with the same name/);

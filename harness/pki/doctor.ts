@@ -315,7 +315,11 @@ export async function runDoctor(inputs: DoctorInput[], options: DoctorOptions = 
         kr.matches = `${match.file}#${match.report.index}`;
         match.keyMatched = where;
         if (match.report.role === 'leaf') match.report.role = 'client';
-        add('info', 'KEY_CERT_MATCH', f.file, `the key belongs to ${cn(match.cert.subject)} (${match.file})`, 'upload both: the certificate with AT+KCERTSTORE=1,<len>,0 and the key with AT+KPRIVKSTORE=0,<len>');
+        if (match.cert.ca) {
+          add('warning', 'CA_KEY', f.file, `this is the private key of the CA ${cn(match.cert.subject)} (${match.file}), not a device key`, 'keep CA keys off the module and out of tickets; the module needs only the CA certificate');
+        } else {
+          add('info', 'KEY_CERT_MATCH', f.file, `the key belongs to ${cn(match.cert.subject)} (${match.file})`, 'upload both: the certificate with AT+KCERTSTORE=1,<len>,0 and the key with AT+KPRIVKSTORE=0,<len>');
+        }
       } else {
         const leaves = certs.filter((c) => !c.cert.ca && !c.report.publicRoot);
         if (leaves.length) {
