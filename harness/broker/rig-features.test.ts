@@ -302,6 +302,17 @@ describe('faults', () => {
     await expect.poll(() => r.records[0]!.end?.by).toBe('rig');
   });
 
+  test('close right after the handshake: mqtt.js never gets CONNACK -> CLOSED_BY_RIG', async () => {
+    const r = await rig({ faults: { closeAfterHandshake: true } });
+    const c = mqtt.connect(r.url, mqttOpts());
+    c.on('error', () => undefined);
+    const v = await r.waitForVerdict(() => true, 5000);
+    c.end(true);
+    expect(v.code).toBe('CLOSED_BY_RIG');
+    expect(r.records[0]!.tls?.version).toMatch(/^TLSv1\.[23]$/);
+    expect(r.records[0]!.mqtt.packets).toEqual([]);
+  });
+
   test('close after N ms', async () => {
     const r = await rig({ faults: { closeAfterMs: 1500 } });
     const c = await mqtt.connectAsync(r.url, mqttOpts());

@@ -602,6 +602,12 @@ class AedesRig implements BrokerRig {
         return;
       }
     }
+    if (this.#opts.faults.closeAfterHandshake) {
+      rec.faults.push('close after handshake');
+      this.#ev(rec, 'broker', 'fault', 'fault: closing right after the TLS handshake');
+      this.#endByRig(live, 'fault: close after handshake', sock);
+      return;
+    }
     this.#startMqtt(live, sock);
   }
 

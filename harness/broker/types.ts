@@ -12,7 +12,7 @@ export type { ClientHello, FirstBytesKind };
 /**
  * Stable verdict codes (spelled as in issue 5). Extra codes beyond the issue's list:
  * `CLIENT_CERT_NOT_YET_VALID`, `CLIENT_CERT_NOT_ACTIVE` (aws-iot registry), `NO_ALPN`,
- * `HANDSHAKE_THEN_SILENT`, `HANDSHAKE_ABORTED`, `CONNACK_WITHHELD`, `STALLED_BY_RIG`,
+ * `HANDSHAKE_THEN_SILENT`, `HANDSHAKE_ABORTED`, `CONNACK_WITHHELD`, `STALLED_BY_RIG`, `CLOSED_BY_RIG` (a close fault),
  * `BROKER_NOT_REACHED` (the module tried, the broker saw nothing: from diagnose), `UNKNOWN`.
  */
 export type VerdictCode =
@@ -37,6 +37,7 @@ export type VerdictCode =
   | 'CONNACK_WITHHELD'
   | 'POLICY_DISCONNECT'
   | 'STALLED_BY_RIG'
+  | 'CLOSED_BY_RIG'
   | 'BROKER_NOT_REACHED'
   | 'UNKNOWN';
 
@@ -131,6 +132,8 @@ export interface BrokerFaults {
   withhold?: Array<'connack' | 'puback' | 'suback' | 'pingresp' | 'unsuback'>;
   /** Close a connection after this many MQTT packets in either direction. Default off. */
   closeAfterPackets?: number;
+  /** Close each connection right after a successful TLS handshake (before any MQTT). Default false. */
+  closeAfterHandshake?: boolean;
   /** Close a connection this many ms after accept. Default off. */
   closeAfterMs?: number;
   /** Hold the raw socket this many ms before the TLS handshake starts (Infinity = never). Default 0. */

@@ -91,6 +91,10 @@ export const VERDICT_FIX: Record<VerdictCode, { fix: string; side: Verdict['side
     fix: 'the rig stalled the handshake on purpose (fault injection): the device must time out',
     side: 'broker',
   },
+  CLOSED_BY_RIG: {
+    fix: 'the rig closed the connection on purpose (fault injection): the device must notice and reconnect',
+    side: 'broker',
+  },
   BROKER_NOT_REACHED: {
     fix: 'the module tried to connect but no TCP connection reached the broker: check the host name/IP and port in AT+KMQTTCFG, the Wi-Fi link and DNS, and any firewall between them',
     side: 'device',
@@ -395,6 +399,14 @@ export function judgeRecord(
     );
   }
   if (!final) return undefined;
+  if (r.end?.by === 'rig' && r.end.reason.startsWith('fault:')) {
+    return verdict(
+      r,
+      'CLOSED_BY_RIG',
+      `The rig closed the connection on purpose (${r.end.reason}) before the broker answered CONNECT.`,
+      [...helloLine(r), ...connectLine, ...r.faults, ...endLine],
+    );
+  }
   if (connect && r.faults.some((f) => f.includes('connack'))) {
     return verdict(
       r,
