@@ -95,6 +95,29 @@ describe('bx-hil run', () => {
     expect(existsSync(join(out, withEvidence.evidenceDir!, 'events.jsonl'))).toBe(true);
   }, 180_000);
 
+  test('a firmware that trusts a wrong-name server certificate is reported as a SECURITY FAILURE; exit 1', async () => {
+    // A profile like 2.6.3 but without the server name check: S5 (wrong host name) must be caught.
+    const caps = (JSON.parse(readFileSync(join(root, 'harness/sim/profiles/2.6.3.json'), 'utf8')) as { capabilities: string[] }).capabilities;
+    const profile = join(dir, 'no-name-check.json');
+    writeFileSync(
+      profile,
+      JSON.stringify({
+        extends: '2.6.3',
+        name: 'no-name-check',
+        description: 'test profile: 2.6.3 without the server name check',
+        tls: { verify: { chain: true, name: false, dates: true } },
+        capabilities: caps.filter((c) => c !== 'tls.verifyName'),
+      }),
+    );
+    const out = join(dir, 'security');
+    const r = await cli(['run', '--device', `sim:${profile}`, '--suite', 'tls-handshake', '--test', 'S5 ', '--out', out]);
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toContain('SECURITY FAILURE: S5 Wrong host name');
+    expect(r.out).toMatch(/1 SECURITY FAILURE$/m);
+    const results = parseRunResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
+    expect(results.tests).toEqual([expect.objectContaining({ scenario: 'S5', outcome: 'fail', securityFailure: true })]);
+  }, 180_000);
+
   test('bad input: an unknown suite and --device with --rig exit 2 naming the flag', async () => {
     const a = await cli(['run', '--suite', 'nope', '--out', join(dir, 'x')], 60_000);
     expect(a.code, a.out).toBe(2);

@@ -41,6 +41,8 @@ export interface RunOptions {
   /** Internal: run only this device of the rig file (the per-device child). */
   rigDevice?: string;
   suite?: string[];
+  /** Only tests whose full name matches this regular expression. */
+  test?: string;
   out: string;
   baseline?: string;
   keylog?: boolean;
@@ -101,8 +103,12 @@ export class ProgressReporter implements Reporter {
   readonly #heartbeatDir: string | undefined;
   readonly #prefix: string;
 
-  constructor(options: { write?: (line: string) => void; heartbeatDir?: string; prefix?: string; pollMs?: number } = {}) {
+  readonly #dropFiltered: boolean;
+
+  /** `dropFiltered`: tests deselected by `--test` are neither printed nor collected. */
+  constructor(options: { write?: (line: string) => void; heartbeatDir?: string; prefix?: string; pollMs?: number; dropFiltered?: boolean } = {}) {
     this.#write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
+    this.#dropFiltered = options.dropFiltered ?? false;
     this.#heartbeatDir = options.heartbeatDir;
     this.#prefix = options.prefix ?? '';
     if (this.#heartbeatDir) {
@@ -133,6 +139,8 @@ export class ProgressReporter implements Reporter {
   }
 
   onTestCaseResult(test: TestCase): void {
+    const result = test.result();
+    if (this.#dropFiltered && result.state === 'skipped' && !result.note && test.options.mode === 'skip') return;
     const raw = toRaw(test);
     this.records.push(raw);
     const id = testIdFor(raw.file, raw.names);
@@ -161,7 +169,7 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
   const heartbeatDir = join(outDir, '.heartbeat');
   await rm(heartbeatDir, { recursive: true, force: true });
   await mkdir(heartbeatDir, { recursive: true });
-  const progress = new ProgressReporter({ heartbeatDir, prefix });
+  const progress = new ProgressReporter({ heartbeatDir, prefix, dropFiltered: opts.test !== undefined });
   const env: Record<string, string> = {
     [SUITE_ENV.device]: ctx.device.uri,
     [SUITE_ENV.evidenceDir]: join(outDir, 'evidence'),
@@ -191,6 +199,7 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
       hookTimeout: 60_000, // 1 min
       teardownTimeout: 10_000,
       env,
+      ...(opts.test ? { testNamePattern: opts.test } : {}),
       reporters: [progress, ['junit', { outputFile: join(outDir, 'junit.xml'), suiteName: `bx-hil ${ctx.device.id}` }]],
     },
     { logLevel: 'warn' },
@@ -223,6 +232,7 @@ async function runDevicesInParallel(rig: RigConfig, opts: RunOptions, out: strin
       const dir = join(out, 'devices', device.id);
       const args = [bin, 'run', '--rig', resolve(opts.rig!), '--rig-device', device.id, '--out', dir, '--no-report'];
       for (const s of opts.suite ?? []) args.push('--suite', s);
+      if (opts.test) args.push('--test', opts.test);
       if (!opts.preflight) args.push('--no-preflight');
       if (opts.keylog) args.push('--keylog');
       if (opts.capture) args.push('--capture');
@@ -321,6 +331,7 @@ export function register(program: Command): void {
     .option('--device <uri>', 'device URI: sim:<profile>, /dev/serial/by-id/..., serial:, tcp://, rfc2217:// (default sim:2.6.3)')
     .option('--rig <file>', 'rig file (YAML or JSON) listing devices; see docs/rig-file.md')
     .option('--suite <name...>', `suites to run (default all): ${suiteNames().join(', ')}`)
+    .option('--test <pattern>', 'only tests whose name matches this regular expression (e.g. "S5 ")')
     .option('--out <dir>', 'report directory', 'bx-hil-report')
     .option('--baseline <results.json>', 'compare with an earlier run; a regression makes the exit code 1')
     .option('--keylog', 'keep TLS key logs in the evidence bundles (secret: handle with care)')
