@@ -338,6 +338,7 @@ describe('faults', () => {
     });
     expect(String((err as NodeJS.ErrnoException).code)).toMatch(/ERR_SSL|ECONNRESET/);
     expect(r.records[0]!.faults).toContain('plain answer on the TLS port');
+    expect((await r.waitForVerdict()).code).toBe('CLOSED_BY_RIG');
   });
 
   test.skipIf(!OPENSSL)(

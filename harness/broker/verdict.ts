@@ -174,6 +174,12 @@ export function judgeRecord(
       [...r.faults, ...endLine],
     );
   }
+  if (r.faults.includes('plain answer on the TLS port') && final) {
+    return verdict(r, 'CLOSED_BY_RIG', 'The rig answered plain bytes instead of TLS and closed (fault injection).', [
+      ...r.faults,
+      ...endLine,
+    ]);
+  }
   if (r.refusal && r.refusal.at === 'front-door') {
     const code: VerdictCode =
       r.refusal.rule === 'sni-required'
