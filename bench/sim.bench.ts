@@ -44,10 +44,14 @@ function median(xs: number[]): number {
 }
 
 async function startSim(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [join(root, 'bin/bx-hil.js'), 'sim', '--profile', '2.6.3', '--listen', 'tcp://127.0.0.1:0'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(root, 'bin/bx-hil.js'), 'sim', '--profile', '2.6.3', '--listen', 'tcp://127.0.0.1:0'],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   process.on('exit', () => child.kill('SIGKILL'));
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
@@ -80,13 +84,21 @@ export async function run(): Promise<void> {
     await once(sock, 'connect');
     const overTcp = await roundTrips(sock);
     console.log(`AT→OK round trips/s, bx-hil sim over TCP: ${overTcp.toFixed(0)}`);
-    console.log(`AT→OK round trips/s, in-process duplexPair baseline: ${baseline.toFixed(0)} (TCP + process hop = ${(overTcp / baseline).toFixed(2)}x of baseline)`);
+    console.log(
+      `AT→OK round trips/s, in-process duplexPair baseline: ${baseline.toFixed(0)} (TCP + process hop = ${(overTcp / baseline).toFixed(2)}x of baseline)`,
+    );
 
     // ---- KMQTTCNX → +KMQTT_IND: 1,1 against Node tls + aedes ----
     const pki = await createBasicPki();
     const broker = await Aedes.createBroker();
     const server = createTlsServer(
-      { key: pki.server.keyPem, cert: pki.server.certPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: true },
+      {
+        key: pki.server.keyPem,
+        cert: pki.server.certPem,
+        ca: pki.ca.certPem,
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
       (s) => broker.handle(s),
     );
     server.listen(0, '127.0.0.1');
@@ -131,8 +143,12 @@ export async function run(): Promise<void> {
         direct.push(performance.now() - t0);
         await c.endAsync();
       }
-      console.log(`AT+KMQTTCNX → +KMQTT_IND: 1,1 median over ${CONNECTS} mTLS connects: ${median(connects).toFixed(1)} ms (min ${Math.min(...connects).toFixed(1)}, max ${Math.max(...connects).toFixed(1)})`);
-      console.log(`mqtt.js direct mTLS connect baseline median: ${median(direct).toFixed(1)} ms (module path = ${(median(connects) / median(direct)).toFixed(2)}x of baseline)`);
+      console.log(
+        `AT+KMQTTCNX → +KMQTT_IND: 1,1 median over ${CONNECTS} mTLS connects: ${median(connects).toFixed(1)} ms (min ${Math.min(...connects).toFixed(1)}, max ${Math.max(...connects).toFixed(1)})`,
+      );
+      console.log(
+        `mqtt.js direct mTLS connect baseline median: ${median(direct).toFixed(1)} ms (module path = ${(median(connects) / median(direct)).toFixed(2)}x of baseline)`,
+      );
     } finally {
       await new Promise((r) => server.close(r));
       await new Promise<void>((r) => broker.close(() => r()));

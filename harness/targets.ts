@@ -26,7 +26,11 @@ export function parseClockSetting(text: string, field = 'clock'): ClockSetting {
   if (text === 'host' || text === '1970') return text;
   const d = new Date(text);
   if (Number.isNaN(d.getTime())) {
-    throw new ConfigError(field, text, `${field} must be host, 1970 or an ISO date such as 2026-01-01T00:00:00Z, not "${text}"`);
+    throw new ConfigError(
+      field,
+      text,
+      `${field} must be host, 1970 or an ISO date such as 2026-01-01T00:00:00Z, not "${text}"`,
+    );
   }
   return d;
 }
@@ -35,7 +39,11 @@ export function parseClockSetting(text: string, field = 'clock'): ClockSetting {
 export function parseResolveArg(text: string, field = 'resolve'): [string, { host: string; port?: number }] {
   const eq = text.indexOf('=');
   if (eq <= 0 || eq === text.length - 1) {
-    throw new ConfigError(field, text, `${field} must be <host>=<ip>[:<port>], e.g. abc-ats.iot.eu-west-1.amazonaws.com=127.0.0.1:8883, not "${text}"`);
+    throw new ConfigError(
+      field,
+      text,
+      `${field} must be <host>=<ip>[:<port>], e.g. abc-ats.iot.eu-west-1.amazonaws.com=127.0.0.1:8883, not "${text}"`,
+    );
   }
   try {
     return [text.slice(0, eq), parseHostTarget(text.slice(eq + 1))];
@@ -60,15 +68,25 @@ export function parseSimUri(url: URL): { options: VirtualModuleOptions; echo?: b
         options.clock = parseClockSetting(value, 'device.clock');
         break;
       case 'echo':
-        if (value !== '0' && value !== '1') throw new ConfigError('device.echo', value, `echo must be 0 or 1, not "${value}"`);
+        if (value !== '0' && value !== '1')
+          throw new ConfigError('device.echo', value, `echo must be 0 or 1, not "${value}"`);
         echo = value === '1';
         break;
       case 'store':
-        if (!value) throw new ConfigError('device.store', value, 'store needs a file path, e.g. sim:2.6.3?store=.tmp/module.json');
+        if (!value)
+          throw new ConfigError(
+            'device.store',
+            value,
+            'store needs a file path, e.g. sim:2.6.3?store=.tmp/module.json',
+          );
         options.storePath = value;
         break;
       default:
-        throw new ConfigError(`device.${key}`, value, `unknown sim: option "${key}": use resolve, clock, echo or store`);
+        throw new ConfigError(
+          `device.${key}`,
+          value,
+          `unknown sim: option "${key}": use resolve, clock, echo or store`,
+        );
     }
   }
   return { options, echo };

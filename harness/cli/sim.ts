@@ -32,11 +32,24 @@ export function parseListen(text: string): { host: string; port: number } {
   try {
     url = new URL(text);
   } catch {
-    throw new ConfigError('--listen', text, `--listen must be tcp://<ip>:<port>, e.g. tcp://127.0.0.1:0, not "${text}"`);
+    throw new ConfigError(
+      '--listen',
+      text,
+      `--listen must be tcp://<ip>:<port>, e.g. tcp://127.0.0.1:0, not "${text}"`,
+    );
   }
   const port = url.port === '' ? NaN : Number(url.port);
-  if (url.protocol !== 'tcp:' || !url.hostname || !(port >= 0 && port <= 65_535) || (url.pathname && url.pathname !== '/')) {
-    throw new ConfigError('--listen', text, `--listen must be tcp://<ip>:<port> (port 0 picks a free one), not "${text}"`);
+  if (
+    url.protocol !== 'tcp:' ||
+    !url.hostname ||
+    !(port >= 0 && port <= 65_535) ||
+    (url.pathname && url.pathname !== '/')
+  ) {
+    throw new ConfigError(
+      '--listen',
+      text,
+      `--listen must be tcp://<ip>:<port> (port 0 picks a free one), not "${text}"`,
+    );
   }
   if (url.port === '0' || text.endsWith(':0')) return { host: url.hostname.replace(/^\[|\]$/g, ''), port: 0 };
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port };
@@ -45,9 +58,15 @@ export function parseListen(text: string): { host: string; port: number } {
 async function startSocat(path: string, server: SimServer): Promise<ChildProcess> {
   const port = server.port;
   if (spawnSync('socat', ['-V'], { stdio: 'ignore' }).error) {
-    throw new ConfigError('--pty', path, '--pty needs socat on PATH: install it (apt-get install socat) or use --listen alone');
+    throw new ConfigError(
+      '--pty',
+      path,
+      '--pty needs socat on PATH: install it (apt-get install socat) or use --listen alone',
+    );
   }
-  const child = spawn('socat', [`pty,raw,echo=0,link=${path}`, `tcp:127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('socat', [`pty,raw,echo=0,link=${path}`, `tcp:127.0.0.1:${port}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const deadline = Date.now() + PTY_WAIT_MS;
@@ -115,8 +134,16 @@ export function register(program: Command): void {
     .description('serve the virtual BX310x module on a TCP port (like ser2net) or a pseudo-terminal (through socat)')
     .option('--profile <name|path>', 'firmware profile: 2.6.3, legacy, reference, or a JSON profile file', '2.6.3')
     .option('--listen <url>', 'where to listen: tcp://<ip>:<port> (port 0 picks a free one)', 'tcp://127.0.0.1:0')
-    .option('--resolve <host=ip[:port]>', 'host override, repeatable: the module connects there but still uses <host> for SNI and the name check', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--pty <path>', 'also expose the module as a pseudo-terminal at <path> (needs socat; it becomes the one TCP client)')
+    .option(
+      '--resolve <host=ip[:port]>',
+      'host override, repeatable: the module connects there but still uses <host> for SNI and the name check',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option(
+      '--pty <path>',
+      'also expose the module as a pseudo-terminal at <path> (needs socat; it becomes the one TCP client)',
+    )
     .option('--clock <host|1970|iso>', 'module clock: host time, counting from 1970 at boot, or from an ISO date')
     .option('--store <file>', 'keep certificates and keys in this JSON file across runs, as flash would (mode 0600)')
     .option('--echo <0|1>', 'echo after start (default: the profile, on)')

@@ -32,7 +32,8 @@ export const CAPABILITIES = {
   'keys.sec1': 'EC private keys as SEC1 (BEGIN EC PRIVATE KEY)',
   'uploads.lf': 'certificate/key uploads with LF line endings (uploads.lineEndings includes lf)',
   'uploads.crlf': 'certificate/key uploads with CRLF line endings (uploads.lineEndings includes crlf)',
-  'uploads.pemCheck': 'uploads are checked as PEM and refused with +CME ERROR: 930 when they are not (uploads.check = parse)',
+  'uploads.pemCheck':
+    'uploads are checked as PEM and refused with +CME ERROR: 930 when they are not (uploads.check = parse)',
   wifi: 'the AT+SRW* Wi-Fi station commands with a simulated join',
   'clock.settable': 'the module clock can be set (AT+CCLK)',
 } as const;

@@ -39,6 +39,10 @@ export class ModuleClock {
   }
 
   describe(): string {
-    return this.#set ? 'set by AT+CCLK' : this.#setting instanceof Date ? `started at ${this.#setting.toISOString()}` : this.#setting;
+    return this.#set
+      ? 'set by AT+CCLK'
+      : this.#setting instanceof Date
+        ? `started at ${this.#setting.toISOString()}`
+        : this.#setting;
   }
 }

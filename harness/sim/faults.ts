@@ -36,12 +36,21 @@ export const defaultFaults: Readonly<Required<SimFaults>> = Object.freeze({
 });
 
 const rate = (field: string, v: unknown): number => {
-  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new ConfigError(`faults.${field}`, v, `faults.${field} must be a number from 0 to 1, not ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+    throw new ConfigError(
+      `faults.${field}`,
+      v,
+      `faults.${field} must be a number from 0 to 1, not ${JSON.stringify(v)}`,
+    );
   return v;
 };
 const ms = (field: string, v: unknown): number => {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 3_600_000) {
-    throw new ConfigError(`faults.${field}`, v, `faults.${field} must be whole milliseconds from 0 to 3600000, not ${JSON.stringify(v)}`);
+    throw new ConfigError(
+      `faults.${field}`,
+      v,
+      `faults.${field} must be whole milliseconds from 0 to 3600000, not ${JSON.stringify(v)}`,
+    );
   }
   return v;
 };
@@ -65,20 +74,31 @@ export function parseSimFaults(input: SimFaults, base: Required<SimFaults> = def
         out[k] = ms(k, v);
         break;
       case 'seed':
-        if (typeof v !== 'number' || !Number.isInteger(v)) throw new ConfigError('faults.seed', v, `faults.seed must be an integer, not ${JSON.stringify(v)}`);
+        if (typeof v !== 'number' || !Number.isInteger(v))
+          throw new ConfigError('faults.seed', v, `faults.seed must be an integer, not ${JSON.stringify(v)}`);
         out.seed = v;
         break;
       case 'direction':
-        if (v !== 'rx' && v !== 'tx' && v !== 'both') throw new ConfigError('faults.direction', v, `faults.direction must be rx, tx or both, not ${JSON.stringify(v)}`);
+        if (v !== 'rx' && v !== 'tx' && v !== 'both')
+          throw new ConfigError(
+            'faults.direction',
+            v,
+            `faults.direction must be rx, tx or both, not ${JSON.stringify(v)}`,
+          );
         out.direction = v;
         break;
       case 'spuriousUrc':
       case 'resetAtCommand':
-        if (typeof v !== 'string' || /[\r\n]/.test(v)) throw new ConfigError(`faults.${k}`, v, `faults.${k} must be one line of text`);
+        if (typeof v !== 'string' || /[\r\n]/.test(v))
+          throw new ConfigError(`faults.${k}`, v, `faults.${k} must be one line of text`);
         out[k] = v;
         break;
       default:
-        throw new ConfigError(`faults.${k}`, v, `unknown fault knob "${k}": known are ${Object.keys(defaultFaults).join(', ')}`);
+        throw new ConfigError(
+          `faults.${k}`,
+          v,
+          `unknown fault knob "${k}": known are ${Object.keys(defaultFaults).join(', ')}`,
+        );
     }
   }
   return out;
@@ -102,7 +122,9 @@ export function applyByteFaults(chunk: Buffer, faults: Required<SimFaults>, rand
   const out: number[] = [];
   for (const byte of chunk) {
     if (faults.dropRate > 0 && random() < faults.dropRate) continue;
-    out.push(faults.corruptRate > 0 && random() < faults.corruptRate ? (byte ^ (1 + Math.floor(random() * 255))) & 0xff : byte);
+    out.push(
+      faults.corruptRate > 0 && random() < faults.corruptRate ? (byte ^ (1 + Math.floor(random() * 255))) & 0xff : byte,
+    );
   }
   return Buffer.from(out);
 }

@@ -3,12 +3,27 @@
  * no parser with `harness/at` or `harness/bx310x` (DESIGN.md).
  */
 export { createVirtualModule, parseHostTarget, VirtualModule, type VirtualModuleOptions } from './module.ts';
-export { loadProfile, parseProfile, shippedProfiles, sourceOf, type KnownIssue, type Profile, type ProfileInput, type ShippedProfileName } from './profile.ts';
+export {
+  loadProfile,
+  parseProfile,
+  shippedProfiles,
+  sourceOf,
+  type KnownIssue,
+  type Profile,
+  type ProfileInput,
+  type ShippedProfileName,
+} from './profile.ts';
 export { CAPABILITIES, capabilityNames, isCapability, type Capability } from './capabilities.ts';
 export { defaultFaults, parseSimFaults, type SimFaults } from './faults.ts';
 export { ModuleClock, type ClockSetting } from './clock.ts';
 export { SimConnectError, SimError, type SimErrorCode } from './errors.ts';
-export { connectSteps, type HostOverride, type MqttSession, type SessionConfig, type SessionState } from './net/session.ts';
+export {
+  connectSteps,
+  type HostOverride,
+  type MqttSession,
+  type SessionConfig,
+  type SessionState,
+} from './net/session.ts';
 export { commands, handlerFor } from './commands/index.ts';
 export type { CommandHandler, Reply, SimContext } from './commands/types.ts';
 export { serveModule, type SimServer, type ServeOptions } from './server.ts';

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { duplexPair } from 'node:stream';
 import { afterEach, describe, expect, test } from 'vitest';
+import { EvidenceBus, EvidenceRecorder } from '../evidence.ts';
 import { createVirtualModule, type VirtualModule, type VirtualModuleOptions } from './index.ts';
 import { RawClient } from './raw-client.ts';
 
@@ -268,9 +269,9 @@ describe('MQTT configuration [BX-T KMQTTCFG_0001, KMQTTCLOSE_0001] §6', () => {
     const { at } = await fresh('2.6.3');
     expect(await at.cmd('AT+KMQTTCFG?')).toBe(OK);
     expect(await at.cmd('AT+KMQTTCFG=0,broker,1883,4,"test_id"')).toBe(`\r\n+KMQTTCFG: 1\r\n${OK}`);
-    expect(await at.cmd('AT+KMQTTCFG=0,"srv",1883,4,"BX_DUT",60,1,1,"TMA/DUT/status","OFFLINE",0,0,"user","pass"')).toBe(
-      `\r\n+KMQTTCFG: 2\r\n${OK}`,
-    );
+    expect(
+      await at.cmd('AT+KMQTTCFG=0,"srv",1883,4,"BX_DUT",60,1,1,"TMA/DUT/status","OFFLINE",0,0,"user","pass"'),
+    ).toBe(`\r\n+KMQTTCFG: 2\r\n${OK}`);
     expect(await at.cmd('AT+KMQTTCFG=0,broker.hivemq.com,1883,4,euler@123')).toBe(`\r\n+KMQTTCFG: 3\r\n${OK}`);
     expect(await at.cmd('AT+KMQTTCFG?')).toBe(
       '\r\n+KMQTTCFG: 1,"broker",1883,4,"test_id",60,1,0,,,0,0,,' +
@@ -284,7 +285,9 @@ describe('MQTT configuration [BX-T KMQTTCFG_0001, KMQTTCLOSE_0001] §6', () => {
 
   test('2.6.3 accepts a trailing comma after the client id [report]', async () => {
     const { at } = await fresh('2.6.3');
-    expect(await at.cmd('AT+KMQTTCFG=1,"abc123-ats.iot.eu-west-1.amazonaws.com",8883,4,"BX_one",')).toBe(`\r\n+KMQTTCFG: 1\r\n${OK}`);
+    expect(await at.cmd('AT+KMQTTCFG=1,"abc123-ats.iot.eu-west-1.amazonaws.com",8883,4,"BX_one",')).toBe(
+      `\r\n+KMQTTCFG: 1\r\n${OK}`,
+    );
   });
 
   test('legacy echoes an unquoted will topic unquoted [BX-T, low confidence]', async () => {
@@ -295,7 +298,8 @@ describe('MQTT configuration [BX-T KMQTTCFG_0001, KMQTTCLOSE_0001] §6', () => {
 
   test('the session limit answers 912 once all ids are used', async () => {
     const { at, module } = await fresh('2.6.3');
-    for (let i = 1; i <= module.profile.mqtt.sessions; i++) expect(await at.cmd('AT+KMQTTCFG=0,b,1883,4,x')).toContain(`+KMQTTCFG: ${i}\r\n`);
+    for (let i = 1; i <= module.profile.mqtt.sessions; i++)
+      expect(await at.cmd('AT+KMQTTCFG=0,b,1883,4,x')).toContain(`+KMQTTCFG: ${i}\r\n`);
     expect(await at.cmd('AT+KMQTTCFG=0,b,1883,4,x')).toBe(CME(912));
   });
 
@@ -398,7 +402,9 @@ describe('Wi-Fi and clock §8', () => {
   test('SRWCFG/SRWSTACFG read forms, SRWSTACON join and leave URCs; KMQTTCNX while not joined answers 921', async () => {
     const { at, module } = await fresh('2.6.3');
     expect(await at.cmd('AT+SRWCFG=1,3')).toBe(OK);
-    expect(await at.cmd('AT+SRWCFG?')).toMatch(/^\r\n\+SRWCFG: 1,3,"([0-9a-f]{2}:){5}[0-9a-f]{2}","([0-9a-f]{2}:){5}[0-9a-f]{2}"\r\n\r\nOK\r\n$/);
+    expect(await at.cmd('AT+SRWCFG?')).toMatch(
+      /^\r\n\+SRWCFG: 1,3,"([0-9a-f]{2}:){5}[0-9a-f]{2}","([0-9a-f]{2}:){5}[0-9a-f]{2}"\r\n\r\nOK\r\n$/,
+    );
     expect(await at.cmd('AT+SRWCFG=4')).toBe(CME(916));
     expect(await at.cmd('AT+SRWSTACFG="lab","pw",1')).toBe(OK);
     expect(await at.cmd('AT+SRWSTACFG?')).toBe(`\r\n+SRWSTACFG: "lab","pw",1\r\n${OK}`);
@@ -408,7 +414,9 @@ describe('Wi-Fi and clock §8', () => {
     await at.cmd('AT+KMQTTCFG=0,127.0.0.1,1,4,x');
     expect(await at.cmd('AT+KMQTTCNX=1')).toBe(CME(921));
     expect(await at.cmd('AT+SRWSTACON=1')).toBe(OK);
-    expect(await at.until(/\+SRWSTAIP: "[\d.]+","[\d.]+","[\d.]+"\r\n/)).toMatch(/^\r\n\+SRWSTASTATUS: 1,"lab","[0-9a-f:]+",\d+,\d+\r\n\r\n\+SRWSTAIP: /);
+    expect(await at.until(/\+SRWSTAIP: "[\d.]+","[\d.]+","[\d.]+"\r\n/)).toMatch(
+      /^\r\n\+SRWSTASTATUS: 1,"lab","[0-9a-f:]+",\d+,\d+\r\n\r\n\+SRWSTAIP: /,
+    );
     expect(module.wifiJoined).toBe(true);
   });
 
@@ -480,6 +488,31 @@ describe('module API', () => {
 
   test('a bad fault knob is refused with the field named', async () => {
     const { module } = await fresh('2.6.3');
-    expect(() => module.setFaults({ dropRate: 2 })).toThrow(expect.objectContaining({ code: 'BXHIL_CONFIG', field: 'faults.dropRate' }));
+    expect(() => module.setFaults({ dropRate: 2 })).toThrow(
+      expect.objectContaining({ code: 'BXHIL_CONFIG', field: 'faults.dropRate' }),
+    );
+  });
+
+  test('evidence: commands by name only (no password), URCs, and the failed connect step go to the bus', async () => {
+    const bus = new EvidenceBus();
+    const rec = new EvidenceRecorder(bus);
+    const { at } = await fresh('2.6.3', { bus });
+    await at.cmd('AT+KMQTTCFG=0,127.0.0.1,1,4,"id",60,1,0,,,0,0,"user","s3cret-pw"');
+    await at.cmd('AT+KMQTTCNX=1');
+    await at.until('+KMQTT_IND: 1,0\r\n', 5_000);
+    rec.stop();
+    expect(JSON.stringify(rec.events)).not.toContain('s3cret-pw');
+    expect(rec.events).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ source: 'sim', kind: 'command', summary: 'AT+KMQTTCFG → OK' }),
+        expect.objectContaining({
+          source: 'sim',
+          kind: 'connect-failed',
+          scope: 'session-1',
+          data: expect.objectContaining({ step: 'tcp' }),
+        }),
+        expect.objectContaining({ source: 'sim', kind: 'urc', summary: '+KMQTT_IND: 1,0' }),
+      ]),
+    );
   });
 });

@@ -87,7 +87,10 @@ export class VirtualModule {
   readonly #ctx: SimContext;
 
   constructor(options: VirtualModuleOptions) {
-    this.profile = typeof options.profile === 'string' ? loadProfile(options.profile) : parseProfile(options.profile, `"${options.profile.name}"`);
+    this.profile =
+      typeof options.profile === 'string'
+        ? loadProfile(options.profile)
+        : parseProfile(options.profile, `"${options.profile.name}"`);
     this.#bus = options.bus;
     for (const [host, target] of Object.entries(options.resolve ?? {})) this.setResolve(host, target);
     this.clock = new ModuleClock(options.clock ?? (this.profile.clock.source === '1970' ? '1970' : 'host'));
@@ -127,10 +130,14 @@ export class VirtualModule {
   attach(duplex: Duplex): void {
     this.#checkOpen('attach');
     if (this.#duplex) {
-      throw new SimError('BXHIL_SIM_ATTACHED', 'the virtual module already has a serial side attached: call detach() first');
+      throw new SimError(
+        'BXHIL_SIM_ATTACHED',
+        'the virtual module already has a serial side attached: call detach() first',
+      );
     }
     this.#duplex = duplex;
-    const onData = (chunk: Buffer | string) => this.#rx(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
+    const onData = (chunk: Buffer | string) =>
+      this.#rx(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
     const onGone = () => {
       if (this.#duplex === duplex) this.detach();
     };
@@ -229,7 +236,8 @@ export class VirtualModule {
   // ---- serial side ---------------------------------------------------------------------------
 
   #checkOpen(method: string): void {
-    if (this.#closed) throw new SimError('BXHIL_SIM_CLOSED', `${method}() on a closed virtual module: create a new one`);
+    if (this.#closed)
+      throw new SimError('BXHIL_SIM_CLOSED', `${method}() on a closed virtual module: create a new one`);
   }
 
   #later(ms: number, fn: () => void): void {
@@ -340,7 +348,10 @@ export class VirtualModule {
     if (!cmd || !handler || !fn) return this.#respond({ final: 'ERROR' }, cmd?.name);
     let reply: Reply;
     try {
-      reply = cmd.form === 'set' ? await handler.set!(this.#ctx, cmd.args) : await (fn as (c: SimContext) => Reply | Promise<Reply>)(this.#ctx);
+      reply =
+        cmd.form === 'set'
+          ? await handler.set!(this.#ctx, cmd.args)
+          : await (fn as (c: SimContext) => Reply | Promise<Reply>)(this.#ctx);
     } catch (err) {
       debug('handler for %s threw: %O', cmd.name, err);
       reply = { final: 'ERROR' };
@@ -455,7 +466,8 @@ export class VirtualModule {
     this.clock.boot();
     const keep = this.wifi;
     this.wifi = bootWifi(this.profile.wifi.joinedAtBoot);
-    if (!this.profile.wifi.joinedAtBoot && keep.ssid) Object.assign(this.wifi, { ssid: keep.ssid, password: keep.password, autoconnect: keep.autoconnect });
+    if (!this.profile.wifi.joinedAtBoot && keep.ssid)
+      Object.assign(this.wifi, { ssid: keep.ssid, password: keep.password, autoconnect: keep.autoconnect });
     this.#later(this.profile.framing.bootMs, () => {
       this.#mode = 'command';
       this.#tx('\r\nREADY\r\n');

@@ -54,7 +54,14 @@ async function listen(server: Server, sockets: Set<Socket>): Promise<number> {
 async function frontDoor(minVersion: 'TLSv1.2' | 'TLSv1.3'): Promise<FrontDoor> {
   const door = { sni: [], clientCns: [], sockets: new Set<Socket>() } as unknown as FrontDoor;
   door.server = createTlsServer(
-    { key: pki.server.keyPem, cert: pki.server.certPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: true, minVersion },
+    {
+      key: pki.server.keyPem,
+      cert: pki.server.certPem,
+      ca: pki.ca.certPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion,
+    },
     (s: TLSSocket) => {
       door.sni.push((s as TLSSocket & { servername: string | false }).servername);
       door.clientCns.push(String(s.getPeerCertificate().subject?.CN ?? ''));
@@ -127,7 +134,9 @@ describe('mutual TLS round trip (2.6.3)', () => {
     expect(await at.until('+KMQTT_IND: 1,2\r\n')).toBe('\r\n+KMQTT_IND: 1,2\r\n');
     const other = await peer();
     await other.publishAsync('dev1/cmd', 'reboot', { qos: 1 });
-    expect(await at.until('\r\n', 5_000).then(() => at.until('\r\n', 5_000))).toBe('+KMQTT_DATA: 1,"dev1/cmd","reboot"\r\n');
+    expect(await at.until('\r\n', 5_000).then(() => at.until('\r\n', 5_000))).toBe(
+      '+KMQTT_DATA: 1,"dev1/cmd","reboot"\r\n',
+    );
 
     await other.subscribeAsync('dev1/tele', { qos: 1 });
     const got = nextMessage(other);
@@ -162,7 +171,11 @@ describe('mutual TLS round trip (2.6.3)', () => {
 
 describe('field report reproduction [report] field-report-2.6.3.md', () => {
   test('Amazon Root CA 1 stored, AWS endpoint resolved to a broker Amazon did not sign: OK then +KMQTT_IND: 1,0', async () => {
-    const { m, at } = await module('2.6.3', { resolve: { [AWS_HOST]: { host: '127.0.0.1', port: tls12.port } } }, false);
+    const { m, at } = await module(
+      '2.6.3',
+      { resolve: { [AWS_HOST]: { host: '127.0.0.1', port: tls12.port } } },
+      false,
+    );
     m.stores.preload({ local: [pki.client.certPem], keys: [pki.client.keyPem] });
     expect(await upload(at, 'AT+KCERTSTORE=0', AMAZON_ROOT_CA_1)).toBe(OK);
     const sniBefore = tls12.sni.length;
@@ -224,7 +237,9 @@ describe('losing the connection', () => {
     const other = await peer();
     await other.subscribeAsync('dev/status', { qos: 0 });
     const will = nextMessage(other);
-    expect(await connect(at, `0,127.0.0.1,${plain.port},4,"willdev",60,1,1,"dev/status","OFFLINE",0,0`)).toBe('+KMQTT_IND: 1,1');
+    expect(await connect(at, `0,127.0.0.1,${plain.port},4,"willdev",60,1,1,"dev/status","OFFLINE",0,0`)).toBe(
+      '+KMQTT_IND: 1,1',
+    );
     m.wifiDrop();
     expect(await at.until('+KMQTT_IND: 1,0\r\n', 5_000)).toBe('\r\n+SRWSTASTATUS: 0,200\r\n\r\n+KMQTT_IND: 1,0\r\n');
     const [topic, payload] = await will;

@@ -18,7 +18,8 @@ describe('shipped profiles', () => {
     for (const c of p.capabilities) expect(capabilityNames).toContain(c);
     expect(p.knownIssues).toEqual(expect.any(Array));
     // every source entry carries a reference tag
-    for (const [field, text] of Object.entries(p.sources)) expect(text, field).toMatch(/^\[(BX-T|BX-L|HL-T|HL-Z|HL-G|3P|guess|derived|report)/);
+    for (const [field, text] of Object.entries(p.sources))
+      expect(text, field).toMatch(/^\[(BX-T|BX-L|HL-T|HL-Z|HL-G|3P|guess|derived|report)/);
   });
 
   test('the quirks the issue names are where they belong', () => {
@@ -78,7 +79,10 @@ describe('loadProfile', () => {
     try {
       const good = join(dir, 'mine.json');
       writeFileSync(good, JSON.stringify({ extends: 'legacy', name: 'mine', mqtt: { subscriptionsPerSession: 7 } }));
-      expect(loadProfile(good)).toMatchObject({ name: 'mine', mqtt: { subscriptionsPerSession: 7, incomingUrc: 'kmqttsub' } });
+      expect(loadProfile(good)).toMatchObject({
+        name: 'mine',
+        mqtt: { subscriptionsPerSession: 7, incomingUrc: 'kmqttsub' },
+      });
       const bad = join(dir, 'bad.json');
       writeFileSync(bad, '{ nope');
       expect(() => loadProfile(bad)).toThrow(configError('profile'));

@@ -147,7 +147,9 @@ export interface Profile {
 
 /** A profile as written in a JSON file: any subset of the fields, over a shipped base. */
 export type ProfileInput = { extends?: string } & DeepPartial<Profile>;
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K];
+};
 
 export const shippedProfiles = ['2.6.3', 'legacy', 'reference'] as const;
 export type ShippedProfileName = (typeof shippedProfiles)[number];
@@ -293,7 +295,8 @@ function check(spec: Spec, value: unknown, field: string, source: string): void 
       return;
     }
     case 'object': {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`must be an object, not ${describeType(value)}`);
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        fail(`must be an object, not ${describeType(value)}`);
       const obj = value as Record<string, unknown>;
       for (const key of Object.keys(obj)) {
         if (!Object.hasOwn(spec.fields, key)) {
@@ -307,7 +310,8 @@ function check(spec: Spec, value: unknown, field: string, source: string): void 
       }
       for (const [key, sub] of Object.entries(spec.fields)) {
         const path = field ? `${field}.${key}` : key;
-        if (!Object.hasOwn(obj, key)) throw new ConfigError(path, undefined, `profile ${source}: field "${path}" is missing`);
+        if (!Object.hasOwn(obj, key))
+          throw new ConfigError(path, undefined, `profile ${source}: field "${path}" is missing`);
         check(sub, obj[key], path, source);
       }
       return;
@@ -316,15 +320,25 @@ function check(spec: Spec, value: unknown, field: string, source: string): void 
       if (!Array.isArray(value)) fail(`must be an array of { test, reason, source }, not ${describeType(value)}`);
       (value as unknown[]).forEach((item, i) => {
         const path = `${field}[${i}]`;
-        check({ kind: 'object', fields: { test: { kind: 'string', nonEmpty: true }, reason: str, source: str } }, item, path, source);
+        check(
+          { kind: 'object', fields: { test: { kind: 'string', nonEmpty: true }, reason: str, source: str } },
+          item,
+          path,
+          source,
+        );
       });
       return;
     }
     case 'sources': {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`must be an object, not ${describeType(value)}`);
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        fail(`must be an object, not ${describeType(value)}`);
       for (const [key, text] of Object.entries(value as Record<string, unknown>)) {
         if (!knownPath(key)) {
-          throw new ConfigError(`${field}.${key}`, key, `profile ${source}: "${field}" names "${key}", which is not a profile field`);
+          throw new ConfigError(
+            `${field}.${key}`,
+            key,
+            `profile ${source}: "${field}" names "${key}", which is not a profile field`,
+          );
         }
         if (typeof text !== 'string') fail(`entries must be strings; "${key}" is ${describeType(text)}`);
       }
@@ -381,7 +395,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function merge(base: unknown, over: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = k === 'sources' ? { ...(base[k] as object), ...(v as object) } : merge(base[k], v);
+  for (const [k, v] of Object.entries(over))
+    out[k] = k === 'sources' ? { ...(base[k] as object), ...(v as object) } : merge(base[k], v);
   return out;
 }
 
@@ -401,12 +416,16 @@ function readJson(path: string | URL, what: string): unknown {
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new ConfigError('profile', String(path), `cannot read profile ${what}: ${(cause as Error).message}`, { cause });
+    throw new ConfigError('profile', String(path), `cannot read profile ${what}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new ConfigError('profile', String(path), `profile ${what} is not valid JSON: ${(cause as Error).message}`, { cause });
+    throw new ConfigError('profile', String(path), `profile ${what} is not valid JSON: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }
 
@@ -427,11 +446,17 @@ function validate(input: unknown, source: string, deriveCapabilities = false): P
     // A user profile that changes knobs without listing capabilities gets them recomputed from
     // the knobs; capabilities that follow from no knob are kept from the base.
     const kept = p.capabilities.filter((c) => !derived[c]);
-    const fromKnobs = (Object.entries(derived) as Array<[Capability, (p: Profile) => boolean]>).filter(([, holds]) => holds(p));
+    const fromKnobs = (Object.entries(derived) as Array<[Capability, (p: Profile) => boolean]>).filter(([, holds]) =>
+      holds(p),
+    );
     p.capabilities = [...kept, ...fromKnobs.map(([c]) => c)];
   }
   if (versionRank[p.tls.minVersion] > versionRank[p.tls.maxVersion]) {
-    throw new ConfigError('tls.minVersion', p.tls.minVersion, `profile ${source}: tls.minVersion is above tls.maxVersion (${p.tls.maxVersion})`);
+    throw new ConfigError(
+      'tls.minVersion',
+      p.tls.minVersion,
+      `profile ${source}: tls.minVersion is above tls.maxVersion (${p.tls.maxVersion})`,
+    );
   }
   for (const [cap, holds] of Object.entries(derived) as Array<[Capability, (p: Profile) => boolean]>) {
     const declared = p.capabilities.includes(cap);
@@ -460,7 +485,11 @@ export function parseProfile(input: unknown, source = 'input'): Required<Profile
   }
   const { extends: base = 'reference', ...rest } = input;
   if (typeof base !== 'string' || !isShippedName(base)) {
-    throw new ConfigError('extends', base, `profile ${source}: "extends" must be one of ${shippedProfiles.join(', ')}, not ${JSON.stringify(base)}`);
+    throw new ConfigError(
+      'extends',
+      base,
+      `profile ${source}: "extends" must be one of ${shippedProfiles.join(', ')}, not ${JSON.stringify(base)}`,
+    );
   }
   const merged = merge(structuredClone(shipped(base)), rest) as Record<string, unknown>;
   // A profile of its own that does not rename itself would pass as the shipped one.
@@ -479,7 +508,11 @@ export function loadProfile(nameOrPath: string): Required<Profile> {
     );
   }
   if (!existsSync(nameOrPath)) {
-    throw new ConfigError('profile', nameOrPath, `profile file ${nameOrPath} does not exist: give a path to a JSON profile file`);
+    throw new ConfigError(
+      'profile',
+      nameOrPath,
+      `profile file ${nameOrPath} does not exist: give a path to a JSON profile file`,
+    );
   }
   return parseProfile(readJson(nameOrPath, nameOrPath), nameOrPath);
 }

@@ -29,7 +29,8 @@ export interface SimServer {
   close(): Promise<void>;
 }
 
-export const BUSY_LINE = 'bx-hil sim: busy: another client is connected to this module (one client at a time, like ser2net)\r\n';
+export const BUSY_LINE =
+  'bx-hil sim: busy: another client is connected to this module (one client at a time, like ser2net)\r\n';
 
 export async function serveModule(module: VirtualModule, options: ServeOptions = {}): Promise<SimServer> {
   const host = options.host ?? '127.0.0.1';

@@ -18,7 +18,8 @@ interface StoreFile {
 }
 
 const b64 = (b: Buffer | undefined): string | null => (b ? b.toString('base64') : null);
-const unb64 = (s: string | null | undefined): Buffer | undefined => (typeof s === 'string' ? Buffer.from(s, 'base64') : undefined);
+const unb64 = (s: string | null | undefined): Buffer | undefined =>
+  typeof s === 'string' ? Buffer.from(s, 'base64') : undefined;
 
 export class Stores {
   root: Buffer | undefined;
@@ -36,9 +37,17 @@ export class Stores {
     try {
       data = JSON.parse(readFileSync(path, 'utf8')) as StoreFile;
     } catch (cause) {
-      throw new SimError('BXHIL_SIM_STORE', `cannot read the module store ${path}: ${(cause as Error).message}; delete it to start empty`, { cause });
+      throw new SimError(
+        'BXHIL_SIM_STORE',
+        `cannot read the module store ${path}: ${(cause as Error).message}; delete it to start empty`,
+        { cause },
+      );
     }
-    if (data?.version !== 1) throw new SimError('BXHIL_SIM_STORE', `${path} is not a bx-hil module store (version 1); delete it to start empty`);
+    if (data?.version !== 1)
+      throw new SimError(
+        'BXHIL_SIM_STORE',
+        `${path} is not a bx-hil module store (version 1); delete it to start empty`,
+      );
     this.root = unb64(data.root);
     for (let i = 0; i < LOCAL_SLOTS; i++) this.local[i] = unb64(data.local?.[i]);
     for (let i = 0; i < KEY_SLOTS; i++) this.keys[i] = unb64(data.keys?.[i]);
@@ -54,12 +63,20 @@ export class Stores {
       chmodSync(tmp, 0o600);
       renameSync(tmp, this.#path);
     } catch (cause) {
-      throw new SimError('BXHIL_SIM_STORE', `cannot write the module store ${this.#path}: ${(cause as Error).message}`, { cause });
+      throw new SimError(
+        'BXHIL_SIM_STORE',
+        `cannot write the module store ${this.#path}: ${(cause as Error).message}`,
+        { cause },
+      );
     }
   }
 
   /** Put certificates and keys straight into the store (tests, `bx-hil sim` preloading). */
-  preload(content: { root?: string | Buffer; local?: Array<string | Buffer | undefined>; keys?: Array<string | Buffer | undefined> }): void {
+  preload(content: {
+    root?: string | Buffer;
+    local?: Array<string | Buffer | undefined>;
+    keys?: Array<string | Buffer | undefined>;
+  }): void {
     const buf = (v: string | Buffer | undefined) => (v === undefined ? undefined : Buffer.from(v));
     if (content.root !== undefined) this.root = buf(content.root);
     content.local?.forEach((v, i) => (this.local[i] = buf(v)));

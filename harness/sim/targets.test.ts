@@ -39,7 +39,9 @@ describe('sim: URIs', () => {
 
   test('options: repeatable resolve, clock, store', () => {
     const { options, echo } = parseSimUri(
-      new URL('sim:reference?resolve=a.example=127.0.0.1:8883&resolve=b.example=10.0.0.1&clock=1970&store=.tmp/x.json&echo=1'),
+      new URL(
+        'sim:reference?resolve=a.example=127.0.0.1:8883&resolve=b.example=10.0.0.1&clock=1970&store=.tmp/x.json&echo=1',
+      ),
     );
     expect(options).toMatchObject({
       profile: 'reference',
@@ -48,7 +50,9 @@ describe('sim: URIs', () => {
       storePath: '.tmp/x.json',
     });
     expect(echo).toBe(true);
-    expect(parseSimUri(new URL('sim:2.6.3?clock=2030-01-01T00:00:00Z')).options.clock).toEqual(new Date('2030-01-01T00:00:00Z'));
+    expect(parseSimUri(new URL('sim:2.6.3?clock=2030-01-01T00:00:00Z')).options.clock).toEqual(
+      new Date('2030-01-01T00:00:00Z'),
+    );
   });
 
   test.each([

@@ -92,24 +92,26 @@ export const kmqttcfg: CommandHandler = {
     // <secure> is not echoed; set strings quoted, empty ones as nothing; password in clear [BX-T]
     const asGiven = ctx.profile.params.willTopicEcho === 'as-given';
     return ok(
-      ctx.sessions.all().map(({ id, config: c }) =>
-        [
-          `+KMQTTCFG: ${id}`,
-          `"${c.server}"`,
-          c.port,
-          c.version,
-          `"${c.clientId}"`,
-          c.keepAlive,
-          c.clean ? 1 : 0,
-          c.willFlag ? 1 : 0,
-          field(c.willTopic, !asGiven || c.willTopicQuoted),
-          field(c.willMessage),
-          c.willRetain ? 1 : 0,
-          c.willQos,
-          field(c.username),
-          field(c.password),
-        ].join(','),
-      ),
+      ctx.sessions
+        .all()
+        .map(({ id, config: c }) =>
+          [
+            `+KMQTTCFG: ${id}`,
+            `"${c.server}"`,
+            c.port,
+            c.version,
+            `"${c.clientId}"`,
+            c.keepAlive,
+            c.clean ? 1 : 0,
+            c.willFlag ? 1 : 0,
+            field(c.willTopic, !asGiven || c.willTopicQuoted),
+            field(c.willMessage),
+            c.willRetain ? 1 : 0,
+            c.willQos,
+            field(c.username),
+            field(c.password),
+          ].join(','),
+        ),
     );
   },
 };

@@ -19,7 +19,8 @@ export const kmqttsub: CommandHandler = {
     if (topic === '' || Buffer.byteLength(topic, 'latin1') > ctx.profile.mqtt.topicBytes) return cme(916);
     const session = ctx.sessions.get(pre.id!)!;
     if (session.state !== 'connected') return cme(ctx.profile.mqtt.notConnected);
-    if (!session.subscriptions.has(topic) && session.subscriptions.size >= ctx.profile.mqtt.subscriptionsPerSession) return error();
+    if (!session.subscriptions.has(topic) && session.subscriptions.size >= ctx.profile.mqtt.subscriptionsPerSession)
+      return error();
     return ok(undefined, () => session.subscribe(topic, qos));
   },
 };

@@ -29,7 +29,8 @@ export function lineEndingsOf(data: Buffer): Set<LineEnding> {
 }
 
 const CERT_ARMOR = /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/;
-const KEY_ARMOR = /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+-----END (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/;
+const KEY_ARMOR =
+  /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+-----END (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/;
 
 function contentOk(kind: 'cert' | 'key', data: Buffer, check: 'none' | 'armor' | 'parse'): boolean {
   if (check === 'none') return true;
@@ -45,7 +46,12 @@ function contentOk(kind: 'cert' | 'key', data: Buffer, check: 'none' | 'armor' |
   }
 }
 
-export function uploadSink(ctx: SimContext, kind: 'cert' | 'key', nbData: number | undefined, store: (data: Buffer) => void): DataSink {
+export function uploadSink(
+  ctx: SimContext,
+  kind: 'cert' | 'key',
+  nbData: number | undefined,
+  store: (data: Buffer) => void,
+): DataSink {
   return {
     onEnd(data) {
       const u = ctx.profile.uploads;

@@ -77,7 +77,12 @@ export interface ConnectStep {
   run(ctx: StepContext): Promise<void>;
 }
 
-function withTimeout<T>(ms: number, step: string, what: string, work: (settle: (err: Error | undefined, v?: T) => void) => () => void): Promise<T> {
+function withTimeout<T>(
+  ms: number,
+  step: string,
+  what: string,
+  work: (settle: (err: Error | undefined, v?: T) => void) => () => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let cleanup: () => void = () => undefined;
     const timer = setTimeout(() => {
@@ -135,17 +140,27 @@ export const connectSteps: ConnectStep[] = [
     name: 'tcp',
     run(ctx) {
       const { host, port } = ctx.address!;
-      return withTimeout<void>(ctx.env.profile.tls.handshakeTimeoutMs, 'tcp', `TCP connect to ${host}:${port}`, (settle) => {
-        const sock = netConnect({ host, port });
-        ctx.tcp = sock;
-        ctx.session.track(sock);
-        const onErr = (err: NodeJS.ErrnoException) =>
-          settle(new SimConnectError('tcp', err.code ?? 'TCP', `TCP connect to ${host}:${port} failed: ${err.message}`, { cause: err }));
-        const onOk = () => settle(undefined);
-        const onClose = () => settle(new SimConnectError('tcp', 'CLOSED', `TCP connect to ${host}:${port} was aborted`));
-        sock.once('error', onErr).once('connect', onOk).once('close', onClose);
-        return () => sock.off('error', onErr).off('connect', onOk).off('close', onClose);
-      });
+      return withTimeout<void>(
+        ctx.env.profile.tls.handshakeTimeoutMs,
+        'tcp',
+        `TCP connect to ${host}:${port}`,
+        (settle) => {
+          const sock = netConnect({ host, port });
+          ctx.tcp = sock;
+          ctx.session.track(sock);
+          const onErr = (err: NodeJS.ErrnoException) =>
+            settle(
+              new SimConnectError('tcp', err.code ?? 'TCP', `TCP connect to ${host}:${port} failed: ${err.message}`, {
+                cause: err,
+              }),
+            );
+          const onOk = () => settle(undefined);
+          const onClose = () =>
+            settle(new SimConnectError('tcp', 'CLOSED', `TCP connect to ${host}:${port} was aborted`));
+          sock.once('error', onErr).once('connect', onOk).once('close', onClose);
+          return () => sock.off('error', onErr).off('connect', onOk).off('close', onClose);
+        },
+      );
     },
   },
   {
@@ -165,18 +180,35 @@ export const connectSteps: ConnectStep[] = [
         const pem = localKey.toString('latin1');
         const form = keyForm(pem);
         if (form === 'encrypted' || form === 'unknown' || !profile.keys.forms.includes(form)) {
-          return Promise.reject(new SimConnectError('identity', 'KEY_FORM', `private key 0 is ${form}; this firmware loads ${profile.keys.forms.join(', ')}`));
+          return Promise.reject(
+            new SimConnectError(
+              'identity',
+              'KEY_FORM',
+              `private key 0 is ${form}; this firmware loads ${profile.keys.forms.join(', ')}`,
+            ),
+          );
         }
         let parsed: ReturnType<typeof createPrivateKey>;
         try {
           parsed = createPrivateKey(pem);
         } catch (cause) {
-          return Promise.reject(new SimConnectError('identity', 'KEY_UNREADABLE', `private key 0 cannot be read: ${(cause as Error).message}`, { cause }));
+          return Promise.reject(
+            new SimConnectError(
+              'identity',
+              'KEY_UNREADABLE',
+              `private key 0 cannot be read: ${(cause as Error).message}`,
+              { cause },
+            ),
+          );
         }
         const bits = parsed.asymmetricKeyType === 'rsa' ? (parsed.asymmetricKeyDetails?.modulusLength ?? 0) : 0;
         if (bits > profile.tls.maxRsaBits) {
           return Promise.reject(
-            new SimConnectError('identity', 'KEY_TOO_LARGE', `private key 0 is RSA-${bits}; this firmware handles at most RSA-${profile.tls.maxRsaBits}`),
+            new SimConnectError(
+              'identity',
+              'KEY_TOO_LARGE',
+              `private key 0 is RSA-${bits}; this firmware handles at most RSA-${profile.tls.maxRsaBits}`,
+            ),
           );
         }
         key = pem;
@@ -199,14 +231,26 @@ export const connectSteps: ConnectStep[] = [
             rejectUnauthorized: false,
           });
         } catch (cause) {
-          settle(new SimConnectError('identity', 'CLIENT_CERT_REJECTED', `the TLS stack refused local certificate 0 / key 0: ${(cause as Error).message}`, { cause }));
+          settle(
+            new SimConnectError(
+              'identity',
+              'CLIENT_CERT_REJECTED',
+              `the TLS stack refused local certificate 0 / key 0: ${(cause as Error).message}`,
+              { cause },
+            ),
+          );
           return () => undefined;
         }
         ctx.tls = sock;
         ctx.session.track(sock);
         const onErr = (err: NodeJS.ErrnoException) =>
-          settle(new SimConnectError('tls', err.code ?? 'TLS', `TLS handshake with ${server} failed: ${err.message}`, { cause: err }));
-        const onClose = () => settle(new SimConnectError('tls', 'CLOSED', `the server closed the connection during the TLS handshake`));
+          settle(
+            new SimConnectError('tls', err.code ?? 'TLS', `TLS handshake with ${server} failed: ${err.message}`, {
+              cause: err,
+            }),
+          );
+        const onClose = () =>
+          settle(new SimConnectError('tls', 'CLOSED', `the server closed the connection during the TLS handshake`));
         const onOk = () => settle(undefined);
         sock.once('error', onErr).once('close', onClose).once('secureConnect', onOk);
         return () => sock.off('error', onErr).off('close', onClose).off('secureConnect', onOk);
@@ -271,15 +315,30 @@ export const connectSteps: ConnectStep[] = [
         ...(c.username ? { username: c.username } : {}),
         ...(c.password ? { password: c.password } : {}),
         ...(c.willFlag
-          ? { will: { topic: c.willTopic, payload: Buffer.from(c.willMessage, 'latin1'), qos: c.willQos as 0 | 1 | 2, retain: c.willRetain } }
+          ? {
+              will: {
+                topic: c.willTopic,
+                payload: Buffer.from(c.willMessage, 'latin1'),
+                qos: c.willQos as 0 | 1 | 2,
+                retain: c.willRetain,
+              },
+            }
           : {}),
       };
       return withTimeout<void>(ctx.env.profile.mqtt.connectTimeoutMs + 1_000, 'mqtt', 'MQTT CONNECT', (settle) => {
         const client = new MqttClient(() => stream, options);
         ctx.client = client;
         const onErr = (err: Error & { code?: number | string }) =>
-          settle(new SimConnectError('mqtt', `CONNACK_${err.code ?? 'ERROR'}`, `the broker refused the MQTT connection: ${err.message}`, { cause: err }));
-        const onClose = () => settle(new SimConnectError('mqtt', 'CLOSED', 'the broker closed the connection before CONNACK'));
+          settle(
+            new SimConnectError(
+              'mqtt',
+              `CONNACK_${err.code ?? 'ERROR'}`,
+              `the broker refused the MQTT connection: ${err.message}`,
+              { cause: err },
+            ),
+          );
+        const onClose = () =>
+          settle(new SimConnectError('mqtt', 'CLOSED', 'the broker closed the connection before CONNACK'));
         const onOk = () => settle(undefined);
         client.once('error', onErr).once('close', onClose).once('connect', onOk);
         return () => client.off('error', onErr).off('close', onClose).off('connect', onOk);
@@ -329,12 +388,16 @@ export class MqttSession {
         if (generation !== this.#generation) return;
         try {
           await step.run(ctx);
-          this.#evidence('connect-step', `${step.name}: ok`, { step: step.name, ...(step.name === 'resolve' ? { address: ctx.address } : {}) });
+          this.#evidence('connect-step', `${step.name}: ok`, {
+            step: step.name,
+            ...(step.name === 'resolve' ? { address: ctx.address } : {}),
+          });
         } catch (err) {
           ctx.client?.end(true);
           this.#destroySockets();
           if (generation !== this.#generation) return;
-          const e = err instanceof SimConnectError ? err : new SimConnectError(step.name, 'ERROR', String(err), { cause: err });
+          const e =
+            err instanceof SimConnectError ? err : new SimConnectError(step.name, 'ERROR', String(err), { cause: err });
           this.lastConnectError = e;
           this.state = 'configured';
           this.#evidence('connect-failed', `${e.step}: ${e.reason}: ${e.message}`, { step: e.step, reason: e.reason });
@@ -360,7 +423,9 @@ export class MqttSession {
       if (generation !== this.#generation) return;
       const text = payload.toString('latin1');
       this.#env.urc(
-        this.#env.profile.mqtt.incomingUrc === 'kmqttsub' ? `+KMQTTSUB: "${topic}","${text}"` : `+KMQTT_DATA: ${this.id},"${topic}","${text}"`,
+        this.#env.profile.mqtt.incomingUrc === 'kmqttsub'
+          ? `+KMQTTSUB: "${topic}","${text}"`
+          : `+KMQTT_DATA: ${this.id},"${topic}","${text}"`,
       );
     });
     client.on('close', () => {

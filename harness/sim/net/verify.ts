@@ -49,7 +49,11 @@ function subjectOf(c: X509Certificate): string {
 }
 
 /** Find the path from the leaf to the stored root; undefined when there is none. */
-function buildPath(leaf: X509Certificate, intermediates: X509Certificate[], root: X509Certificate): X509Certificate[] | undefined {
+function buildPath(
+  leaf: X509Certificate,
+  intermediates: X509Certificate[],
+  root: X509Certificate,
+): X509Certificate[] | undefined {
   const path = [leaf];
   let cur = leaf;
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
@@ -68,7 +72,10 @@ export function verifyServer(o: VerifyOptions): VerifyResult {
   if (!leaf) return fail('NO_CERTIFICATE', 'the server sent no certificate');
   const leafBits = rsaBits(leaf);
   if (leafBits !== undefined && leafBits > o.maxRsaBits) {
-    return fail('KEY_TOO_LARGE', `the server key is RSA-${leafBits}; this firmware handles at most RSA-${o.maxRsaBits}`);
+    return fail(
+      'KEY_TOO_LARGE',
+      `the server key is RSA-${leafBits}; this firmware handles at most RSA-${o.maxRsaBits}`,
+    );
   }
   let path = [leaf, ...rest];
   if (o.checks.chain) {
@@ -78,7 +85,7 @@ export function verifyServer(o: VerifyOptions): VerifyResult {
       const selfSigned = leaf.checkIssued(leaf);
       return fail(
         selfSigned ? 'SELF_SIGNED' : 'CERT_UNTRUSTED',
-        `the server certificate (${subjectOf(leaf)}, issued by ${leaf.issuer.replace(/\n/g, ", ")}) does not chain to the stored root (${subjectOf(o.root)})`,
+        `the server certificate (${subjectOf(leaf)}, issued by ${leaf.issuer.replace(/\n/g, ', ')}) does not chain to the stored root (${subjectOf(o.root)})`,
       );
     }
     path = found;
@@ -89,24 +96,34 @@ export function verifyServer(o: VerifyOptions): VerifyResult {
       const weak = weakSignature(c);
       if (weak) return fail('WEAK_SIGNATURE', `${subjectOf(c)} is signed with ${weak}, which this firmware refuses`);
       const bits = rsaBits(c);
-      if (bits !== undefined && bits < 2048) return fail('KEY_TOO_SMALL', `${subjectOf(c)} has an RSA-${bits} key; at least RSA-2048 is required`);
+      if (bits !== undefined && bits < 2048)
+        return fail('KEY_TOO_SMALL', `${subjectOf(c)} has an RSA-${bits} key; at least RSA-2048 is required`);
     }
   }
   if (o.checks.dates) {
     const now = o.now.getTime();
     for (const c of path) {
       if (now < new Date(c.validFrom).getTime()) {
-        return fail('CERT_NOT_YET_VALID', `${subjectOf(c)} is not valid before ${c.validFrom}; the module clock says ${o.now.toISOString()}`);
+        return fail(
+          'CERT_NOT_YET_VALID',
+          `${subjectOf(c)} is not valid before ${c.validFrom}; the module clock says ${o.now.toISOString()}`,
+        );
       }
       if (now > new Date(c.validTo).getTime()) {
-        return fail('CERT_EXPIRED', `${subjectOf(c)} expired on ${c.validTo}; the module clock says ${o.now.toISOString()}`);
+        return fail(
+          'CERT_EXPIRED',
+          `${subjectOf(c)} expired on ${c.validTo}; the module clock says ${o.now.toISOString()}`,
+        );
       }
     }
   }
   if (o.checks.name) {
     const matched = isIP(o.host) ? leaf.checkIP(o.host) : leaf.checkHost(o.host);
     if (matched === undefined) {
-      return fail('NAME_MISMATCH', `the server certificate (${subjectOf(leaf)}; SAN ${leaf.subjectAltName ?? 'none'}) is not for ${o.host}`);
+      return fail(
+        'NAME_MISMATCH',
+        `the server certificate (${subjectOf(leaf)}; SAN ${leaf.subjectAltName ?? 'none'}) is not for ${o.host}`,
+      );
     }
   }
   return { ok: true };
