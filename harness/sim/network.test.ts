@@ -15,7 +15,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { createBasicPki, type BasicPki } from '../pki/factory.ts';
+import { createBasicPki, generateKey, issueCertificate, type BasicPki } from '../pki/factory.ts';
 import { createVirtualModule, type VirtualModule, type VirtualModuleOptions } from './index.ts';
 import { RawClient } from './raw-client.ts';
 
@@ -218,6 +218,37 @@ describe('TLS versions per profile', () => {
     expect(a.m.session(1)?.lastConnectError?.step).toBe('tls');
     const b = await module('reference');
     expect(await connect(b.at, `1,"localhost",${tls13.port},4,"v13"`)).toBe('+KMQTT_IND: 1,1');
+  });
+});
+
+describe('weak crypto per profile', () => {
+  test('a SHA-1-signed server certificate: 2.6.3 refuses it (WEAK_SIGNATURE), legacy accepts it', async () => {
+    const weak = await issueCertificate({
+      subject: 'CN=localhost',
+      key: await generateKey({ type: 'ec', curve: 'P-256' }),
+      issuer: pki.ca,
+      altNames: ['localhost'],
+      hash: 'SHA-1',
+      extendedKeyUsage: ['serverAuth'],
+    });
+    const sockets = new Set<Socket>();
+    // The front door itself must run at SECLEVEL 0 to load a SHA-1 certificate (dependencies.md P12)
+    const server = createTlsServer({ key: weak.keyPem, cert: weak.certPem, ciphers: 'DEFAULT:@SECLEVEL=0' }, (s) =>
+      broker.handle(s),
+    );
+    server.on('tlsClientError', () => undefined);
+    const port = await listen(server, sockets);
+    try {
+      const a = await module('2.6.3');
+      expect(await connect(a.at, `1,"localhost",${port},4,"weak263"`)).toBe('+KMQTT_IND: 1,0');
+      expect(a.m.session(1)?.lastConnectError).toMatchObject({ step: 'verify', reason: 'WEAK_SIGNATURE' });
+      const b = await module('legacy');
+      expect(await connect(b.at, `1,"localhost",${port},4,"weaklegacy"`)).toBe('+KMQTT_IND: 1,1');
+    } finally {
+      await Promise.all(modules.splice(0).map((m) => m.close()));
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 
