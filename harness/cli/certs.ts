@@ -67,7 +67,9 @@ export async function certsCommand(flags: CertsFlags, io: CliIo): Promise<number
         if (f.secret) await chmod(path, 0o600); // an existing file keeps its old mode otherwise
       }
     } catch (err) {
-      io.err(`bx-hil certs: cannot write into ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another --out\n`);
+      io.err(
+        `bx-hil certs: cannot write into ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another --out\n`,
+      );
       return 2;
     }
     io.out(`${m.id}: ${m.entry.title} (expected: ${m.entry.expected}) -> ${dir}\n`);

@@ -40,7 +40,11 @@ export function register(program: Command, io: CliIo = processIo): void {
     .description('Check certificates, keys and an AT command file before uploading them to a module')
     .argument('[files...]', 'PEM or DER certificates and keys (optional with --at: its inline data is checked too)')
     .option('--host <name>', 'host name or IP the module dials (default: the KMQTTCFG server in --at)')
-    .option('--profile <firmware>', 'firmware profile: 2.6.3, legacy, reference, or a JSON profile file with "constraints"', '2.6.3')
+    .option(
+      '--profile <firmware>',
+      'firmware profile: 2.6.3, legacy, reference, or a JSON profile file with "constraints"',
+      '2.6.3',
+    )
     .option('--at <file>', 'file of AT commands to check (upload.at format or a plain list)')
     .option('--clock <iso-date>', "the module's clock, e.g. 1970-01-01T00:00:00Z")
     .option('--passphrase-env <VAR>', 'environment variable holding the passphrase of an encrypted key')
@@ -94,29 +98,42 @@ function day(iso: string): string {
 
 function describeFile(f: FileReport): string[] {
   if (!f.usable) return [`${f.file}: UNUSABLE (${f.problem!.code}; the reason is on stderr)`];
-  const layout = f.kind === 'at-commands' ? `${f.lineEndings?.toUpperCase()}` : `${f.format?.toUpperCase()}, ${f.lineEndings === 'none' ? 'no line breaks' : f.lineEndings?.toUpperCase()}${f.finalNewline ? '' : ', no final newline'}`;
+  const layout =
+    f.kind === 'at-commands'
+      ? `${f.lineEndings?.toUpperCase()}`
+      : `${f.format?.toUpperCase()}, ${f.lineEndings === 'none' ? 'no line breaks' : f.lineEndings?.toUpperCase()}${f.finalNewline ? '' : ', no final newline'}`;
   const lines = [`${f.file}: ${f.kind.replace(/-/g, ' ')} (${layout}, ${f.bytes} bytes)`];
   for (const c of f.certificates) {
-    lines.push(`  #${c.index} ${c.role}${c.publicRoot ? ` = ${c.publicRoot}` : ''}${c.selfSigned ? ', self-signed' : ''}`);
+    lines.push(
+      `  #${c.index} ${c.role}${c.publicRoot ? ` = ${c.publicRoot}` : ''}${c.selfSigned ? ', self-signed' : ''}`,
+    );
     lines.push(`     subject  ${c.subject}`);
     lines.push(`     issuer   ${c.issuer}`);
     lines.push(`     valid    ${day(c.notBefore)} to ${day(c.notAfter)}`);
     lines.push(`     key      ${c.key}, signed ${c.signatureAlgorithm}`);
     if (c.subjectAltNames.length) {
       const shown = c.subjectAltNames.slice(0, 6).join(', ');
-      lines.push(`     SAN      ${shown}${c.subjectAltNames.length > 6 ? `, ... (${c.subjectAltNames.length} in all)` : ''}`);
+      lines.push(
+        `     SAN      ${shown}${c.subjectAltNames.length > 6 ? `, ... (${c.subjectAltNames.length} in all)` : ''}`,
+      );
     }
     lines.push(`     SHA-256  ${c.sha256}`);
   }
   for (const k of f.keys) {
-    lines.push(`  #${k.index} private key ${k.encoding.toUpperCase().replace('PKCS', 'PKCS#')}, ${k.key}${k.matches ? `, belongs to ${k.matches}` : ''}`);
+    lines.push(
+      `  #${k.index} private key ${k.encoding.toUpperCase().replace('PKCS', 'PKCS#')}, ${k.key}${k.matches ? `, belongs to ${k.matches}` : ''}`,
+    );
     lines.push(`     public key SHA-256 ${k.publicKeySha256}`);
   }
   return lines;
 }
 
 function describeFinding(f: Finding): string[] {
-  return [`  ${f.severity.toUpperCase().padEnd(7)} ${f.code}${f.file ? `  ${f.file}` : ''}`, `          ${f.message}`, `          fix: ${f.fix}`];
+  return [
+    `  ${f.severity.toUpperCase().padEnd(7)} ${f.code}${f.file ? `  ${f.file}` : ''}`,
+    `          ${f.message}`,
+    `          fix: ${f.fix}`,
+  ];
 }
 
 /** Human-readable report: what each file is, then the findings, then the exit code. */

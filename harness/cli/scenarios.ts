@@ -28,7 +28,15 @@ export function register(program: Command, io: CliIo = processIo): void {
 
 export function formatScenarios(list: readonly ScenarioEntry[]): string {
   const rows = list.map((s) => [s.id, s.expected, s.category, s.title]);
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length), ['ID', 'EXPECTED', 'CATEGORY'][i]!.length));
+  const widths = [0, 1, 2].map((i) =>
+    Math.max(...rows.map((r) => r[i]!.length), ['ID', 'EXPECTED', 'CATEGORY'][i]!.length),
+  );
   const line = (r: string[]) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  ');
-  return [line(['ID', 'EXPECTED', 'CATEGORY', 'TITLE']), ...rows.map(line), '', `${list.length} scenario(s). Files for one: bx-hil certs --scenario <id> --out certs/<id>`, ''].join('\n');
+  return [
+    line(['ID', 'EXPECTED', 'CATEGORY', 'TITLE']),
+    ...rows.map(line),
+    '',
+    `${list.length} scenario(s). Files for one: bx-hil certs --scenario <id> --out certs/<id>`,
+    '',
+  ].join('\n');
 }

@@ -25,7 +25,11 @@ interface Captured {
 
 async function run(mod: { register(p: Command, io: CliIo): void }, args: string[]): Promise<Captured> {
   const cap: Captured = { out: '', err: '' };
-  const io: CliIo = { out: (t) => void (cap.out += t), err: (t) => void (cap.err += t), exit: (c) => void (cap.code = c) };
+  const io: CliIo = {
+    out: (t) => void (cap.out += t),
+    err: (t) => void (cap.err += t),
+    exit: (c) => void (cap.code = c),
+  };
   const program = new Command('bx-hil').exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
   mod.register(program, io);
   try {
@@ -69,8 +73,20 @@ describe('bx-hil certs', () => {
     const r = await run(certsCmd, ['certs', '--scenario', 'S23', '--out', out, '--port', '18883']);
     expect(r.code).toBe(0);
     const names = readdirSync(out).sort();
-    expect(names).toEqual(expect.arrayContaining(['README.md', 'device-root.crt', 'device.crt', 'device.key', 'server.crt', 'server.key', 'upload.at', 'scenario.json']));
-    for (const secret of ['device.key', 'server.key', 'upload.at']) expect(statSync(join(out, secret)).mode & 0o777).toBe(0o600);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'README.md',
+        'device-root.crt',
+        'device.crt',
+        'device.key',
+        'server.crt',
+        'server.key',
+        'upload.at',
+        'scenario.json',
+      ]),
+    );
+    for (const secret of ['device.key', 'server.key', 'upload.at'])
+      expect(statSync(join(out, secret)).mode & 0o777).toBe(0o600);
     expect(statSync(join(out, 'device.crt')).mode & 0o077).not.toBe(0);
     expect(r.out).not.toMatch(/PRIVATE KEY-----|[A-Za-z0-9+/]{64}/);
     expect(readFileSync(join(out, 'upload.at'), 'utf8')).toMatch(/^AT\+KMQTTCFG=1,"localhost",18883,4,/m);
@@ -115,7 +131,9 @@ describe('bx-hil doctor', () => {
     } finally {
       delete process.env.BXHIL_TEST_PASS;
     }
-    expect((await run(doctorCmd, ['doctor', join(out, 'device.key'), '--passphrase-env', 'BXHIL_UNSET_VAR'])).code).toBe(2);
+    expect(
+      (await run(doctorCmd, ['doctor', join(out, 'device.key'), '--passphrase-env', 'BXHIL_UNSET_VAR'])).code,
+    ).toBe(2);
   });
 
   test('bad options are bad input (exit 2)', async () => {
@@ -134,9 +152,14 @@ describe('bx-hil doctor', () => {
       writeFileSync(junk, Buffer.from([0, 1, 2, 3, 255]));
       const bin = new URL('../../bin/bx-hil.js', import.meta.url).pathname;
       const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
-        execFile(process.execPath, [bin, 'doctor', empty, junk, dir], { timeout: CLI_TIMEOUT_MS }, (err, _stdout, stderr) => {
-          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr });
-        });
+        execFile(
+          process.execPath,
+          [bin, 'doctor', empty, junk, dir],
+          { timeout: CLI_TIMEOUT_MS },
+          (err, _stdout, stderr) => {
+            resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr });
+          },
+        );
       });
       expect(result.code, result.stderr).toBe(2);
       const lines = result.stderr.trim().split('\n');

@@ -113,25 +113,43 @@ export function loadConstraints(nameOrPath: string): DeviceConstraints {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError('profile', nameOrPath, `--profile ${nameOrPath}: not valid JSON (${(err as Error).message}); fix the file or use a built-in profile name`, { cause: err });
+    throw new ConfigError(
+      'profile',
+      nameOrPath,
+      `--profile ${nameOrPath}: not valid JSON (${(err as Error).message}); fix the file or use a built-in profile name`,
+      { cause: err },
+    );
   }
   const obj = (json ?? {}) as Record<string, unknown>;
   const c = (obj.constraints ?? fromSimProfile(obj)) as Record<string, unknown>;
-  if (typeof c !== 'object' || Array.isArray(c)) throw new ConfigError('profile.constraints', c, `--profile ${nameOrPath}: "constraints" must be an object`);
+  if (typeof c !== 'object' || Array.isArray(c))
+    throw new ConfigError('profile.constraints', c, `--profile ${nameOrPath}: "constraints" must be an object`);
   const baseName = typeof c.name === 'string' ? c.name : typeof obj.name === 'string' ? obj.name : 'reference';
   const base = BUILTIN_CONSTRAINTS[baseName] ?? BUILTIN_CONSTRAINTS.reference!;
   const field = <T>(key: string, check: (v: unknown) => v is T, what: string): T | undefined => {
     if (c[key] === undefined) return undefined;
-    if (!check(c[key])) throw new ConfigError(`constraints.${key}`, c[key], `--profile ${nameOrPath}: constraints.${key} must be ${what}`);
+    if (!check(c[key]))
+      throw new ConfigError(
+        `constraints.${key}`,
+        c[key],
+        `--profile ${nameOrPath}: constraints.${key} must be ${what}`,
+      );
     return c[key];
   };
   const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
-  const listOf = <T extends string>(allowed: readonly T[]) => (v: unknown): v is T[] => Array.isArray(v) && v.every((x) => allowed.includes(x as T));
+  const listOf =
+    <T extends string>(allowed: readonly T[]) =>
+    (v: unknown): v is T[] =>
+      Array.isArray(v) && v.every((x) => allowed.includes(x as T));
   return {
-    name: baseName === base.name && typeof obj.name !== 'string' ? `${base.name} (${nameOrPath})` : String(obj.name ?? baseName),
+    name:
+      baseName === base.name && typeof obj.name !== 'string'
+        ? `${base.name} (${nameOrPath})`
+        : String(obj.name ?? baseName),
     maxRsaBits: field('maxRsaBits', posInt, 'a positive integer (bits)') ?? base.maxRsaBits,
     ecCurves: field('ecCurves', listOf(CURVES), `a list of ${CURVES.join('/')}`) ?? base.ecCurves,
-    keyEncodings: field('keyEncodings', listOf(KEY_ENCODINGS), `a list of ${KEY_ENCODINGS.join('/')}`) ?? base.keyEncodings,
+    keyEncodings:
+      field('keyEncodings', listOf(KEY_ENCODINGS), `a list of ${KEY_ENCODINGS.join('/')}`) ?? base.keyEncodings,
     lineEndings: field('lineEndings', listOf<LineEnding>(['lf', 'crlf']), 'a list of lf/crlf') ?? base.lineEndings,
     slotMaxBytes: field('slotMaxBytes', posInt, 'a positive integer (bytes)') ?? base.slotMaxBytes,
     sources: { ...base.sources, ...((c.sources as Record<string, string> | undefined) ?? {}), file: nameOrPath },

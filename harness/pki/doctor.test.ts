@@ -38,13 +38,27 @@ beforeAll(async () => {
   }
   // AWS-style set: the device CA looks like AWS's (aws-iot-and-mosquitto.md T16).
   const rsa = { type: 'rsa', bits: 2048 } as const;
-  awsCa = await issueCertificate({ subject: 'OU=Amazon Web Services,O=Amazon.com Inc.,L=Seattle,ST=Washington,C=US', key: await pool.get(rsa, 'root'), isCa: true, notAfter: new Date('2049-12-31T23:59:59Z') });
-  awsDevice = await issueCertificate({ subject: 'CN=AWS IoT Certificate', key: await pool.get(rsa, 'client'), issuer: awsCa, notAfter: new Date('2049-12-31T23:59:59Z'), extendedKeyUsage: ['clientAuth'] });
+  awsCa = await issueCertificate({
+    subject: 'OU=Amazon Web Services,O=Amazon.com Inc.,L=Seattle,ST=Washington,C=US',
+    key: await pool.get(rsa, 'root'),
+    isCa: true,
+    notAfter: new Date('2049-12-31T23:59:59Z'),
+  });
+  awsDevice = await issueCertificate({
+    subject: 'CN=AWS IoT Certificate',
+    key: await pool.get(rsa, 'client'),
+    issuer: awsCa,
+    notAfter: new Date('2049-12-31T23:59:59Z'),
+    extendedKeyUsage: ['clientAuth'],
+  });
   mkdirSync(join(dir, 'aws'));
   writeFileSync(at('aws', 'AmazonRootCA1.pem'), AMAZON_ROOT_CA_1_PEM);
   writeFileSync(at('aws', 'certificate.pem.crt'), awsDevice.certPem);
   writeFileSync(at('aws', 'private.pem.key'), encodeKey(awsDevice.key, 'pkcs1'));
-  writeFileSync(at('aws', 'commands.at'), `AT+KMQTTCFG=1,\u201C${AWS_HOST}\u201D,8883,4,\u201CBX_one\u201D,\r\nAT+KMQTTCNX=1\r\n`);
+  writeFileSync(
+    at('aws', 'commands.at'),
+    `AT+KMQTTCFG=1,\u201C${AWS_HOST}\u201D,8883,4,\u201CBX_one\u201D,\r\nAT+KMQTTCNX=1\r\n`,
+  );
 });
 
 afterAll(() => {
@@ -53,23 +67,41 @@ afterAll(() => {
 
 describe('doctor: AWS-style set (field-report-2.6.3.md)', () => {
   test('names Amazon Root CA 1, pairs key and certificate, explains the AWS device CA and flags the typographic quotes', async () => {
-    const r = await runDoctor([at('aws', 'AmazonRootCA1.pem'), at('aws', 'certificate.pem.crt'), at('aws', 'private.pem.key')], { at: at('aws', 'commands.at') });
+    const r = await runDoctor(
+      [at('aws', 'AmazonRootCA1.pem'), at('aws', 'certificate.pem.crt'), at('aws', 'private.pem.key')],
+      { at: at('aws', 'commands.at') },
+    );
     expect(r.host).toBe(AWS_HOST);
     expect(r.hostSource).toBe('at-file');
     expect(r.files[0]!.certificates[0]!.publicRoot).toBe('Amazon Root CA 1');
-    expect(codes(r)).toEqual(expect.arrayContaining(['PUBLIC_ROOT', 'KEY_CERT_MATCH', 'AWS_DEVICE_CERT', 'TYPOGRAPHIC_QUOTES', 'AT_TRAILING_COMMA']));
+    expect(codes(r)).toEqual(
+      expect.arrayContaining([
+        'PUBLIC_ROOT',
+        'KEY_CERT_MATCH',
+        'AWS_DEVICE_CERT',
+        'TYPOGRAPHIC_QUOTES',
+        'AT_TRAILING_COMMA',
+      ]),
+    );
     expect(codes(r, 'error')).toEqual(['TYPOGRAPHIC_QUOTES']);
     expect(codes(r, 'warning')).toEqual([]);
     const quotes = r.findings.find((f) => f.code === 'TYPOGRAPHIC_QUOTES')!;
     expect(quotes.file).toBe(`${at('aws', 'commands.at')}:1`);
     expect(quotes.fix).toContain(`AT+KMQTTCFG=1,"${AWS_HOST}",8883,4,"BX_one",`);
-    expect(r.files[2]!.keys[0]).toMatchObject({ encoding: 'pkcs1', key: 'RSA 2048', matches: `${at('aws', 'certificate.pem.crt')}#1` });
+    expect(r.files[2]!.keys[0]).toMatchObject({
+      encoding: 'pkcs1',
+      key: 'RSA 2048',
+      matches: `${at('aws', 'certificate.pem.crt')}#1`,
+    });
     expect(r.exitCode).toBe(1);
   });
 
   test('the same set with the quotes fixed is clean (exit 0)', async () => {
     writeFileSync(at('aws', 'fixed.at'), `AT+KMQTTCFG=1,"${AWS_HOST}",8883,4,"BX_one"\r\n`);
-    const r = await runDoctor([at('aws', 'AmazonRootCA1.pem'), at('aws', 'certificate.pem.crt'), at('aws', 'private.pem.key')], { at: at('aws', 'fixed.at') });
+    const r = await runDoctor(
+      [at('aws', 'AmazonRootCA1.pem'), at('aws', 'certificate.pem.crt'), at('aws', 'private.pem.key')],
+      { at: at('aws', 'fixed.at') },
+    );
     expect(codes(r, 'error')).toEqual([]);
     expect(r.exitCode).toBe(0);
   });
@@ -80,7 +112,9 @@ describe('doctor: AWS-style set (field-report-2.6.3.md)', () => {
   });
 
   test('a module clock at 1970 makes every certificate not yet valid for the module', async () => {
-    const r = await runDoctor([at('aws', 'AmazonRootCA1.pem'), at('aws', 'certificate.pem.crt')], { clock: new Date(0) });
+    const r = await runDoctor([at('aws', 'AmazonRootCA1.pem'), at('aws', 'certificate.pem.crt')], {
+      clock: new Date(0),
+    });
     expect(r.findings.filter((f) => f.code === 'DEVICE_CLOCK')).toHaveLength(2);
     expect(r.clock).toBe('1970-01-01T00:00:00.000Z');
   });
@@ -88,7 +122,10 @@ describe('doctor: AWS-style set (field-report-2.6.3.md)', () => {
 
 describe('doctor: generated faulty files', () => {
   test('S1 (nothing wrong) with its upload.at: no error or warning, exit 0', async () => {
-    const r = await runDoctor(['device-root.crt', 'device.crt', 'device.key', 'server.crt'].map((f) => at('S1', f)), { at: at('S1', 'upload.at'), host: 'localhost' });
+    const r = await runDoctor(
+      ['device-root.crt', 'device.crt', 'device.key', 'server.crt'].map((f) => at('S1', f)),
+      { at: at('S1', 'upload.at'), host: 'localhost' },
+    );
     expect(r.findings.filter((f) => f.severity !== 'info')).toEqual([]);
     expect(codes(r)).toEqual(expect.arrayContaining(['KEY_CERT_MATCH', 'CHAIN_OK', 'HOST_OK']));
     expect(r.exitCode).toBe(0);
@@ -101,7 +138,12 @@ describe('doctor: generated faulty files', () => {
     ['S4', ['server.crt'], {}, 'NOT_YET_VALID'],
     ['S9', ['root-ca.crt', 'server.crt'], {}, 'CHAIN_UNTRUSTED'],
     ['S10', ['root-ca.crt', 'server.crt'], {}, 'CHAIN_UNTRUSTED'],
-    ['D1', ['device.key'], { profile: { ...BUILTIN_CONSTRAINTS['2.6.3']!, name: 'pkcs1-only', keyEncodings: ['pkcs1'] } }, 'KEY_FORMAT'],
+    [
+      'D1',
+      ['device.key'],
+      { profile: { ...BUILTIN_CONSTRAINTS['2.6.3']!, name: 'pkcs1-only', keyEncodings: ['pkcs1'] } },
+      'KEY_FORMAT',
+    ],
     ['D2', ['device.crt'], { profile: 'legacy' }, 'LINE_ENDINGS'],
     ['D3', ['device-root.crt'], {}, 'SLOT_TOO_LARGE'],
     ['D5', ['device-root.crt', 'device.crt'], { clock: new Date('1970-01-01T00:00:00Z') }, 'DEVICE_CLOCK'],
@@ -112,7 +154,10 @@ describe('doctor: generated faulty files', () => {
   ] as const)('%s %j: %s', async (id, names, opts, code) => {
     const m = sc.get(id)!;
     const options = { ...opts, passphrase: 'passphrase' in opts ? m.clientKeyPassphrase : undefined } as DoctorOptions;
-    const r = await runDoctor(names.map((n) => at(id, n)), options);
+    const r = await runDoctor(
+      names.map((n) => at(id, n)),
+      options,
+    );
     expect(codes(r, 'error'), JSON.stringify(r.findings, null, 1)).toContain(code);
     expect(r.exitCode).toBe(1);
   });
@@ -151,28 +196,44 @@ describe('doctor: generated faulty files', () => {
 
   for (const name of ['2.6.3', 'legacy', 'reference']) {
     const path = new URL(`../sim/profiles/${name}.json`, import.meta.url).pathname;
-    test.skipIf(!existsSync(path))(`built-in constraints agree with the simulator profile ${name} (needs harness/sim/profiles/${name}.json)`, () => {
-      const fromSim = loadConstraints(path);
-      expect({ ...fromSim, sources: {} }).toEqual({ ...BUILTIN_CONSTRAINTS[name]!, sources: {} });
-    });
+    test.skipIf(!existsSync(path))(
+      `built-in constraints agree with the simulator profile ${name} (needs harness/sim/profiles/${name}.json)`,
+      () => {
+        const fromSim = loadConstraints(path);
+        expect({ ...fromSim, sources: {} }).toEqual({ ...BUILTIN_CONSTRAINTS[name]!, sources: {} });
+      },
+    );
   }
 
   test('--profile reads the constraints object of a JSON profile file', async () => {
     const p = join(dir, 'profile.json');
-    writeFileSync(p, JSON.stringify({ name: 'custom', quirks: {}, constraints: { keyEncodings: ['pkcs1', 'pkcs8'], maxRsaBits: 4096 } }));
+    writeFileSync(
+      p,
+      JSON.stringify({
+        name: 'custom',
+        quirks: {},
+        constraints: { keyEncodings: ['pkcs1', 'pkcs8'], maxRsaBits: 4096 },
+      }),
+    );
     const c = loadConstraints(p);
     expect(c).toMatchObject({ name: 'custom', maxRsaBits: 4096, keyEncodings: ['pkcs1', 'pkcs8'], slotMaxBytes: 3000 });
     const r = await runDoctor([at('D1', 'device.key')], { profile: p });
     expect(codes(r, 'error')).not.toContain('KEY_FORMAT');
     writeFileSync(p, JSON.stringify({ constraints: { maxRsaBits: 'big' } }));
-    expect(() => loadConstraints(p)).toThrowError(expect.objectContaining({ code: 'BXHIL_CONFIG', field: 'constraints.maxRsaBits' }));
-    expect(() => loadConstraints(join(dir, 'nope.json'))).toThrowError(expect.objectContaining({ code: 'BXHIL_CONFIG' }));
+    expect(() => loadConstraints(p)).toThrowError(
+      expect.objectContaining({ code: 'BXHIL_CONFIG', field: 'constraints.maxRsaBits' }),
+    );
+    expect(() => loadConstraints(join(dir, 'nope.json'))).toThrowError(
+      expect.objectContaining({ code: 'BXHIL_CONFIG' }),
+    );
   });
 });
 
 describe('doctor: AT file checks', () => {
   test('a byte count that does not match the inline data is AT_BYTE_COUNT', async () => {
-    const upload = sc.get('S1')!.upload.replace(/^AT\+KCERTSTORE=0,(\d+)$/m, (_l, n: string) => `AT+KCERTSTORE=0,${Number(n) + 2}`);
+    const upload = sc
+      .get('S1')!
+      .upload.replace(/^AT\+KCERTSTORE=0,(\d+)$/m, (_l, n: string) => `AT+KCERTSTORE=0,${Number(n) + 2}`);
     const r = await runDoctor([], { at: { name: 'upload.at', data: Buffer.from(upload) } });
     const f = r.findings.find((x) => x.code === 'AT_BYTE_COUNT')!;
     expect(f.severity).toBe('error');
@@ -199,14 +260,26 @@ describe('doctor: AT file checks', () => {
 
   test('without inline data the count is checked against the file for that slot', async () => {
     const len = Buffer.byteLength(sc.get('S1')!.rootForDevice);
-    const good = await runDoctor([at('S1', 'device-root.crt')], { at: { name: 'a.at', data: Buffer.from(`AT+KCERTSTORE=0,${len}\r`) } });
+    const good = await runDoctor([at('S1', 'device-root.crt')], {
+      at: { name: 'a.at', data: Buffer.from(`AT+KCERTSTORE=0,${len}\r`) },
+    });
     expect(codes(good)).not.toContain('AT_BYTE_COUNT');
-    const bad = await runDoctor([at('S1', 'device-root.crt')], { at: { name: 'a.at', data: Buffer.from(`AT+KCERTSTORE=0,${len + 1}\r`) } });
+    const bad = await runDoctor([at('S1', 'device-root.crt')], {
+      at: { name: 'a.at', data: Buffer.from(`AT+KCERTSTORE=0,${len + 1}\r`) },
+    });
     expect(codes(bad, 'error')).toContain('AT_BYTE_COUNT');
   });
 
   test('missing and extra parameters, ranges and quotes follow the [BX-T] error rules', async () => {
-    const text = ['AT+KCERTSTORE=1,1200', 'AT+KPRIVKSTORE=0,100,1', 'AT+KMQTTCFG=1,"h",8883', 'AT+KCERTSTORE=0,3001', 'AT+KMQTTCFG=0,"h",1883,4,"id"', 'AT+KMQTTCFG=1,"h,8883,4,"id"', 'AT+KCERTSTORE'].join('\r\n');
+    const text = [
+      'AT+KCERTSTORE=1,1200',
+      'AT+KPRIVKSTORE=0,100,1',
+      'AT+KMQTTCFG=1,"h",8883',
+      'AT+KCERTSTORE=0,3001',
+      'AT+KMQTTCFG=0,"h",1883,4,"id"',
+      'AT+KMQTTCFG=1,"h,8883,4,"id"',
+      'AT+KCERTSTORE',
+    ].join('\r\n');
     const r = await runDoctor([], { at: { name: 'c.at', data: Buffer.from(text) } });
     const byLine = (n: number) => r.findings.filter((f) => f.file === `c.at:${n}`).map((f) => f.code);
     expect(byLine(1)).toEqual(['AT_MISSING_PARAM']);
@@ -226,17 +299,54 @@ describe('doctor: unusable input (exit code 2, one message per file)', () => {
     const s1 = sc.get('S1')!;
     writeFileSync(join(bad, 'empty.pem'), '');
     writeFileSync(join(bad, 'junk.bin'), Buffer.from([0x00, 0xff, 0x13, 0x37, 0x00, 0x01, 0x02]));
-    writeFileSync(join(bad, 'broken.pem'), s1.root.certPem.split('\n').map((l, i) => (i === 2 ? `${l.slice(0, 10)}!@#$${l.slice(14)}` : l)).join('\n'));
-    writeFileSync(join(bad, 'truncated.pem'), s1.files.find((f) => f.name === 'server.crt')!.contents.split('\n').filter((_l, i) => i < 5 || i > 12).join('\n'));
+    writeFileSync(
+      join(bad, 'broken.pem'),
+      s1.root.certPem
+        .split('\n')
+        .map((l, i) => (i === 2 ? `${l.slice(0, 10)}!@#$${l.slice(14)}` : l))
+        .join('\n'),
+    );
+    writeFileSync(
+      join(bad, 'truncated.pem'),
+      s1.files
+        .find((f) => f.name === 'server.crt')!
+        .contents.split('\n')
+        .filter((_l, i) => i < 5 || i > 12)
+        .join('\n'),
+    );
     writeFileSync(join(bad, 'huge.pem'), '');
     truncateSync(join(bad, 'huge.pem'), 10 * 1024 * 1024);
     writeFileSync(join(bad, 'notes.txt'), 'hello\nworld\n');
-    writeFileSync(join(bad, 'utf16.pem'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(s1.root.certPem, 'utf16le')]));
-    const inputs = ['empty.pem', 'junk.bin', 'broken.pem', 'truncated.pem', 'huge.pem', 'notes.txt', 'utf16.pem', 'missing.pem'].map((f) => join(bad, f));
+    writeFileSync(
+      join(bad, 'utf16.pem'),
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(s1.root.certPem, 'utf16le')]),
+    );
+    const inputs = [
+      'empty.pem',
+      'junk.bin',
+      'broken.pem',
+      'truncated.pem',
+      'huge.pem',
+      'notes.txt',
+      'utf16.pem',
+      'missing.pem',
+    ].map((f) => join(bad, f));
     const r = await runDoctor([...inputs, bad, at('D6', 'device.key'), at('S1', 'device.crt')]);
     expect(r.exitCode).toBe(2);
     const problems = r.files.map((f) => f.problem?.code ?? 'ok');
-    expect(problems).toEqual(['empty', 'binary', 'bad-pem', 'bad-pem', 'too-large', 'unrecognised', 'binary', 'not-found', 'directory', 'encrypted-no-passphrase', 'ok']);
+    expect(problems).toEqual([
+      'empty',
+      'binary',
+      'bad-pem',
+      'bad-pem',
+      'too-large',
+      'unrecognised',
+      'binary',
+      'not-found',
+      'directory',
+      'encrypted-no-passphrase',
+      'ok',
+    ]);
     for (const f of r.files.filter((x) => !x.usable)) {
       expect(f.problem!.message.split('\n')).toHaveLength(1);
       expect(f.problem!.message.startsWith(f.file)).toBe(true);
@@ -267,7 +377,10 @@ describe('doctor: unusable input (exit code 2, one message per file)', () => {
 describe('doctor never prints key material', () => {
   test('no key body, passphrase or PEM key label in the result', async () => {
     const m = sc.get('D6')!;
-    const r = await runDoctor([at('S1', 'device.key'), at('D6', 'device.key'), at('S1', 'device.crt')], { passphrase: m.clientKeyPassphrase, at: at('S1', 'upload.at') });
+    const r = await runDoctor([at('S1', 'device.key'), at('D6', 'device.key'), at('S1', 'device.crt')], {
+      passphrase: m.clientKeyPassphrase,
+      at: at('S1', 'upload.at'),
+    });
     const json = JSON.stringify(r);
     expect(json).not.toMatch(/PRIVATE KEY-----/);
     expect(json).not.toContain(m.clientKeyPassphrase!);
@@ -285,7 +398,10 @@ describe('public roots', () => {
     }
     let out = '';
     try {
-      out = execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256'], { input: AMAZON_ROOT_CA_1_PEM, timeout: 10_000 }).toString();
+      out = execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256'], {
+        input: AMAZON_ROOT_CA_1_PEM,
+        timeout: 10_000,
+      }).toString();
     } catch {
       return; // openssl absent: the Node check above still holds
     }

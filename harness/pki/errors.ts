@@ -10,7 +10,10 @@ export class UnknownScenarioError extends HarnessError {
   readonly known: readonly string[];
 
   constructor(id: string, known: readonly string[]) {
-    super('BXHIL_PKI_SCENARIO', `unknown scenario "${id}": use one of ${known.join(', ')} (list them with \`bx-hil scenarios\`)`);
+    super(
+      'BXHIL_PKI_SCENARIO',
+      `unknown scenario "${id}": use one of ${known.join(', ')} (list them with \`bx-hil scenarios\`)`,
+    );
     this.id = id;
     this.known = known;
   }

@@ -8,7 +8,14 @@
  */
 import 'reflect-metadata'; // @peculiar/x509 v2 needs it before import (dependencies.md P5)
 import * as x509 from '@peculiar/x509';
-import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPair, webcrypto, type KeyObject } from 'node:crypto';
+import {
+  X509Certificate,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  webcrypto,
+  type KeyObject,
+} from 'node:crypto';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 
@@ -107,9 +114,7 @@ export class KeyPool {
 }
 
 function signingAlgorithm(spec: KeySpec, hash: HashName): { name: string; hash: string; namedCurve?: string } {
-  return spec.type === 'rsa'
-    ? { name: 'RSASSA-PKCS1-v1_5', hash }
-    : { name: 'ECDSA', hash, namedCurve: spec.curve };
+  return spec.type === 'rsa' ? { name: 'RSASSA-PKCS1-v1_5', hash } : { name: 'ECDSA', hash, namedCurve: spec.curve };
 }
 
 /** WebCrypto imports per key and use: importing an RSA key is a large share of the cost of signing. */
@@ -133,9 +138,7 @@ function toCryptoKey(key: KeyPair, hash: HashName, which: 'private' | 'public'):
 
 async function importCryptoKey(key: KeyPair, hash: HashName, which: 'private' | 'public'): Promise<CryptoKey> {
   const alg =
-    key.spec.type === 'rsa'
-      ? { name: 'RSASSA-PKCS1-v1_5', hash }
-      : { name: 'ECDSA', namedCurve: key.spec.curve };
+    key.spec.type === 'rsa' ? { name: 'RSASSA-PKCS1-v1_5', hash } : { name: 'ECDSA', namedCurve: key.spec.curve };
   const subtle = webcrypto.subtle;
   if (which === 'private') {
     const der = key.privateKey.export({ type: 'pkcs8', format: 'der' });
@@ -148,7 +151,9 @@ async function importCryptoKey(key: KeyPair, hash: HashName, which: 'private' | 
 function keyIdOf(key: KeyPair): Promise<string> {
   let id = keyIds.get(key);
   if (!id) {
-    id = toCryptoKey(key, 'SHA-256', 'public').then(async (pub) => (await x509.SubjectKeyIdentifierExtension.create(pub)).keyId);
+    id = toCryptoKey(key, 'SHA-256', 'public').then(
+      async (pub) => (await x509.SubjectKeyIdentifierExtension.create(pub)).keyId,
+    );
     keyIds.set(key, id);
   }
   return id;
@@ -191,7 +196,9 @@ export async function issueCertificate(options: CertificateOptions): Promise<Iss
   if (options.extendedKeyUsage?.length) {
     extensions.push(
       new x509.ExtendedKeyUsageExtension(
-        options.extendedKeyUsage.map((u) => (u === 'serverAuth' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth)),
+        options.extendedKeyUsage.map((u) =>
+          u === 'serverAuth' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
+        ),
       ),
     );
   }
@@ -257,7 +264,13 @@ export function keyPairFromPem(pem: string, passphrase?: string): KeyPair {
   const spec: KeySpec =
     privateKey.asymmetricKeyType === 'rsa'
       ? { type: 'rsa', bits: (details.modulusLength ?? 2048) as RsaBits }
-      : { type: 'ec', curve: ({ prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' } as Record<string, EcCurve>)[details.namedCurve ?? ''] ?? 'P-256' };
+      : {
+          type: 'ec',
+          curve:
+            ({ prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' } as Record<string, EcCurve>)[
+              details.namedCurve ?? ''
+            ] ?? 'P-256',
+        };
   return { spec, privateKey, publicKey };
 }
 
@@ -277,7 +290,12 @@ export async function createBasicPki(
   const pool = options.pool ?? new KeyPool();
   const spec = options.keySpec ?? { type: 'ec', curve: 'P-256' };
   const now = options.now;
-  const ca = await issueCertificate({ subject: 'CN=bx-hil Test Root CA,O=bx-hil', key: await pool.get(spec, 'ca'), isCa: true, now });
+  const ca = await issueCertificate({
+    subject: 'CN=bx-hil Test Root CA,O=bx-hil',
+    key: await pool.get(spec, 'ca'),
+    isCa: true,
+    now,
+  });
   const server = await issueCertificate({
     subject: `CN=${options.serverNames?.[0] ?? 'localhost'}`,
     key: await pool.get(spec, 'server'),
@@ -308,7 +326,12 @@ export interface IssuedCrl {
  * Issue a CRL signed by `issuer` that lists `revoked` (RFC 5280 §5). thisUpdate is `now` minus
  * 1 hour, nextUpdate `now` plus 7 days, so `openssl verify -crl_check` accepts the CRL itself.
  */
-export async function issueCrl(options: { issuer: Issued; revoked: Issued[]; now?: Date; hash?: HashName }): Promise<IssuedCrl> {
+export async function issueCrl(options: {
+  issuer: Issued;
+  revoked: Issued[];
+  now?: Date;
+  hash?: HashName;
+}): Promise<IssuedCrl> {
   const now = options.now ?? new Date();
   const hash = options.hash ?? 'SHA-256';
   const revokedSerials = options.revoked.map((c) => c.cert.serialNumber.toLowerCase());
@@ -327,7 +350,10 @@ export async function issueCrl(options: { issuer: Issued; revoked: Issued[]; now
   });
   const der = Buffer.from(crl.rawData);
   // RFC 7468 §5 label `X509 CRL`: @peculiar/x509 writes `CRL`, which OpenSSL and Node refuse.
-  const body = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const body = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return { pem: `-----BEGIN X509 CRL-----\n${body}\n-----END X509 CRL-----\n`, der, revokedSerials };
 }
 

@@ -52,7 +52,10 @@ export interface LoadOptions {
 export const DEFAULT_MAX_FILE_BYTES = 1_048_576; // 1 MiB
 
 /** Read an input's bytes with the early checks (missing, directory, too large, empty). */
-export async function readInput(input: DoctorInput, options: LoadOptions = {}): Promise<{ name: string; data: Buffer }> {
+export async function readInput(
+  input: DoctorInput,
+  options: LoadOptions = {},
+): Promise<{ name: string; data: Buffer }> {
   const max = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   if (typeof input !== 'string') {
     if (input.data.length > max) throw tooLarge(input.name, input.data.length, max);
@@ -63,16 +66,30 @@ export async function readInput(input: DoctorInput, options: LoadOptions = {}): 
   try {
     info = await stat(input);
   } catch (err) {
-    throw new PkiInputError(input, 'not-found', `${input}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'}); check the path`, { cause: err });
+    throw new PkiInputError(
+      input,
+      'not-found',
+      `${input}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'}); check the path`,
+      { cause: err },
+    );
   }
-  if (info.isDirectory()) throw new PkiInputError(input, 'directory', `${input}: is a directory; give the certificate and key files inside it`);
+  if (info.isDirectory())
+    throw new PkiInputError(
+      input,
+      'directory',
+      `${input}: is a directory; give the certificate and key files inside it`,
+    );
   if (info.size > max) throw tooLarge(input, info.size, max);
   if (info.size === 0) throw empty(input);
   return { name: input, data: await readFile(input) };
 }
 
 function tooLarge(name: string, size: number, max: number): PkiInputError {
-  return new PkiInputError(name, 'too-large', `${name}: ${size} bytes is too large for a certificate or key file (limit ${max} bytes); pass the PEM file itself, not an archive or log`);
+  return new PkiInputError(
+    name,
+    'too-large',
+    `${name}: ${size} bytes is too large for a certificate or key file (limit ${max} bytes); pass the PEM file itself, not an archive or log`,
+  );
 }
 
 function empty(name: string): PkiInputError {
@@ -101,32 +118,58 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END ([A-Z0-9 ]+)--
 export async function loadCertOrKeyFile(input: DoctorInput, options: LoadOptions = {}): Promise<LoadedFile> {
   const { name, data } = await readInput(input, options);
   if ((data[0] === 0xff && data[1] === 0xfe) || (data[0] === 0xfe && data[1] === 0xff)) {
-    throw new PkiInputError(name, 'binary', `${name}: UTF-16 text (saved as "Unicode" by a Windows editor); save it as ASCII/UTF-8 or export the PEM again`);
+    throw new PkiInputError(
+      name,
+      'binary',
+      `${name}: UTF-16 text (saved as "Unicode" by a Windows editor); save it as ASCII/UTF-8 or export the PEM again`,
+    );
   }
   if (data[0] === 0x30 && looksBinary(data)) return loadDer(name, data);
   if (looksBinary(data)) {
-    throw new PkiInputError(name, 'binary', `${name}: binary data that is neither a DER certificate nor a DER key; give the PEM file (text starting with -----BEGIN)`);
+    throw new PkiInputError(
+      name,
+      'binary',
+      `${name}: binary data that is neither a DER certificate nor a DER key; give the PEM file (text starting with -----BEGIN)`,
+    );
   }
   let text = data.toString('utf8');
   let format: LoadedFile['format'] = 'pem';
   const endings = lineEndingsOf(text);
   if (!text.includes('-----BEGIN')) {
     const hint = /^\s*AT/im.test(text) ? ' It looks like AT commands: pass it with --at.' : '';
-    throw new PkiInputError(name, 'unrecognised', `${name}: no PEM block (-----BEGIN ...-----) found; this is not a certificate or key.${hint}`);
+    throw new PkiInputError(
+      name,
+      'unrecognised',
+      `${name}: no PEM block (-----BEGIN ...-----) found; this is not a certificate or key.${hint}`,
+    );
   }
   if (/-----BEGIN [A-Z0-9 ]+-----\\n/.test(text)) {
     // Copied out of JSON: literal \n instead of line breaks. Decode to keep checking; doctor reports it.
     text = text.replace(/\\r/g, '').replace(/\\n/g, '\n');
     format = 'pem-json-escaped';
   }
-  const loaded: LoadedFile = { file: name, bytes: data.length, format, ...endings, certs: [], keys: [], crls: 0, otherBlocks: [], raw: data };
+  const loaded: LoadedFile = {
+    file: name,
+    bytes: data.length,
+    format,
+    ...endings,
+    certs: [],
+    keys: [],
+    crls: 0,
+    otherBlocks: [],
+    raw: data,
+  };
   const begins = (text.match(/-----BEGIN [A-Z0-9 ]+-----/g) ?? []).length;
   let index = 0;
   for (const m of text.matchAll(PEM_BLOCK)) {
     index++;
     const [, label, rawBody, endLabel] = m as unknown as [string, string, string, string];
     if (label !== endLabel) {
-      throw new PkiInputError(name, 'bad-pem', `${name}: block ${index} begins as "${label}" but ends as "${endLabel}"; the file was cut or two files were pasted together`);
+      throw new PkiInputError(
+        name,
+        'bad-pem',
+        `${name}: block ${index} begins as "${label}" but ends as "${endLabel}"; the file was cut or two files were pasted together`,
+      );
     }
     const headerLines = rawBody.split(/\r?\n/).filter((l) => l.includes(':'));
     const body = rawBody
@@ -135,7 +178,11 @@ export async function loadCertOrKeyFile(input: DoctorInput, options: LoadOptions
       .join('')
       .replace(/\s+/g, '');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0 || body.length === 0) {
-      throw new PkiInputError(name, 'bad-pem', `${name}: the base64 body of block ${index} (${label}) is broken (characters outside base64 or a length that is not a multiple of 4); export the file again instead of editing it by hand`);
+      throw new PkiInputError(
+        name,
+        'bad-pem',
+        `${name}: the base64 body of block ${index} (${label}) is broken (characters outside base64 or a length that is not a multiple of 4); export the file again instead of editing it by hand`,
+      );
     }
     const der = Buffer.from(body, 'base64');
     const encrypted = headerLines.some((l) => /Proc-Type:\s*4,ENCRYPTED/i.test(l));
@@ -145,7 +192,12 @@ export async function loadCertOrKeyFile(input: DoctorInput, options: LoadOptions
         try {
           loaded.certs.push({ index, cert: new X509Certificate(der) });
         } catch (err) {
-          throw new PkiInputError(name, 'bad-pem', `${name}: block ${index} is valid base64 but not a valid certificate (truncated or corrupted); export it again`, { cause: err });
+          throw new PkiInputError(
+            name,
+            'bad-pem',
+            `${name}: block ${index} is valid base64 but not a valid certificate (truncated or corrupted); export it again`,
+            { cause: err },
+          );
         }
         break;
       case 'RSA PRIVATE KEY':
@@ -162,15 +214,30 @@ export async function loadCertOrKeyFile(input: DoctorInput, options: LoadOptions
     }
   }
   if (index < begins) {
-    throw new PkiInputError(name, 'bad-pem', `${name}: a -----BEGIN line has no matching -----END line; the file is truncated, export it again`);
+    throw new PkiInputError(
+      name,
+      'bad-pem',
+      `${name}: a -----BEGIN line has no matching -----END line; the file is truncated, export it again`,
+    );
   }
   if (loaded.certs.length === 0 && loaded.keys.length === 0 && loaded.crls === 0) {
-    throw new PkiInputError(name, 'unrecognised', `${name}: contains only ${loaded.otherBlocks.join(', ')}; doctor needs certificates or private keys`);
+    throw new PkiInputError(
+      name,
+      'unrecognised',
+      `${name}: contains only ${loaded.otherBlocks.join(', ')}; doctor needs certificates or private keys`,
+    );
   }
   return loaded;
 }
 
-function loadKey(name: string, index: number, label: string, der: Buffer, legacyEncryptedPem: string | undefined, passphrase?: string): LoadedKey {
+function loadKey(
+  name: string,
+  index: number,
+  label: string,
+  der: Buffer,
+  legacyEncryptedPem: string | undefined,
+  passphrase?: string,
+): LoadedKey {
   const encoding: FoundKeyEncoding = legacyEncryptedPem
     ? 'pkcs1-encrypted'
     : label === 'RSA PRIVATE KEY'
@@ -182,21 +249,49 @@ function loadKey(name: string, index: number, label: string, der: Buffer, legacy
           : 'pkcs8';
   const isEncrypted = encoding.endsWith('-encrypted');
   if (isEncrypted && !passphrase) {
-    throw new PkiInputError(name, 'encrypted-no-passphrase', `${name}: the private key is encrypted and no passphrase was given; use --passphrase-env VAR (the module itself cannot take an encrypted key)`);
+    throw new PkiInputError(
+      name,
+      'encrypted-no-passphrase',
+      `${name}: the private key is encrypted and no passphrase was given; use --passphrase-env VAR (the module itself cannot take an encrypted key)`,
+    );
   }
   try {
     const privateKey = legacyEncryptedPem
       ? createPrivateKey({ key: legacyEncryptedPem, passphrase })
-      : createPrivateKey({ key: der, format: 'der', type: encoding === 'pkcs1' ? 'pkcs1' : encoding === 'sec1' ? 'sec1' : 'pkcs8', passphrase: isEncrypted ? passphrase : undefined });
+      : createPrivateKey({
+          key: der,
+          format: 'der',
+          type: encoding === 'pkcs1' ? 'pkcs1' : encoding === 'sec1' ? 'sec1' : 'pkcs8',
+          passphrase: isEncrypted ? passphrase : undefined,
+        });
     return { index, encoding, privateKey, publicKey: createPublicKey(privateKey) };
   } catch (err) {
-    if (isEncrypted) throw new PkiInputError(name, 'bad-passphrase', `${name}: the passphrase does not decrypt the key; check the variable given to --passphrase-env`, { cause: err });
-    throw new PkiInputError(name, 'bad-pem', `${name}: block ${index} (${label}) is valid base64 but not a valid key (truncated or corrupted); export it again`, { cause: err });
+    if (isEncrypted)
+      throw new PkiInputError(
+        name,
+        'bad-passphrase',
+        `${name}: the passphrase does not decrypt the key; check the variable given to --passphrase-env`,
+        { cause: err },
+      );
+    throw new PkiInputError(
+      name,
+      'bad-pem',
+      `${name}: block ${index} (${label}) is valid base64 but not a valid key (truncated or corrupted); export it again`,
+      { cause: err },
+    );
   }
 }
 
 function loadDer(name: string, data: Buffer): LoadedFile {
-  const base = { file: name, bytes: data.length, format: 'der' as const, lineEndings: 'none' as const, finalNewline: false, crls: 0, otherBlocks: [] };
+  const base = {
+    file: name,
+    bytes: data.length,
+    format: 'der' as const,
+    lineEndings: 'none' as const,
+    finalNewline: false,
+    crls: 0,
+    otherBlocks: [],
+  };
   try {
     return { ...base, certs: [{ index: 1, cert: new X509Certificate(data) }], keys: [] };
   } catch {
@@ -205,12 +300,20 @@ function loadDer(name: string, data: Buffer): LoadedFile {
   for (const type of ['pkcs8', 'pkcs1', 'sec1'] as const) {
     try {
       const privateKey = createPrivateKey({ key: data, format: 'der', type });
-      return { ...base, certs: [], keys: [{ index: 1, encoding: type, privateKey, publicKey: createPublicKey(privateKey) }] };
+      return {
+        ...base,
+        certs: [],
+        keys: [{ index: 1, encoding: type, privateKey, publicKey: createPublicKey(privateKey) }],
+      };
     } catch {
       // next encoding
     }
   }
-  throw new PkiInputError(name, 'binary', `${name}: binary data that is neither a DER certificate nor a DER key; give the PEM file (text starting with -----BEGIN)`);
+  throw new PkiInputError(
+    name,
+    'binary',
+    `${name}: binary data that is neither a DER certificate nor a DER key; give the PEM file (text starting with -----BEGIN)`,
+  );
 }
 
 /** SHA-256 of the SubjectPublicKeyInfo DER, colon-separated upper-case hex. Safe to print. */
@@ -220,7 +323,10 @@ export function publicKeyFingerprint(key: KeyObject): string {
 }
 
 export function colonHex(buf: Buffer): string {
-  return buf.toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
+  return buf
+    .toString('hex')
+    .toUpperCase()
+    .replace(/(..)(?!$)/g, '$1:');
 }
 
 /** `RSA 2048`, `EC P-256`, `ED25519`. */
@@ -230,7 +336,10 @@ export function describeKeyObject(key: KeyObject): { type: string; bits?: number
     return { type: 'RSA', bits: d.modulusLength, text: `RSA ${d.modulusLength}` };
   }
   if (key.asymmetricKeyType === 'ec') {
-    const curve = ({ prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' } as Record<string, string>)[d.namedCurve ?? ''] ?? d.namedCurve ?? '?';
+    const curve =
+      ({ prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' } as Record<string, string>)[d.namedCurve ?? ''] ??
+      d.namedCurve ??
+      '?';
     return { type: 'EC', curve, text: `EC ${curve}` };
   }
   const t = (key.asymmetricKeyType ?? 'unknown').toUpperCase();

@@ -114,19 +114,33 @@ function truncatePem(pem: string): string {
   return [lines[0], ...kept, lines[lines.length - 1], ''].join('\n');
 }
 
-const DNS_NAME = /^(?=.{1,253}$)(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const DNS_NAME =
+  /^(?=.{1,253}$)(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** Validate the options at the edge (STYLE.md §6); throws ConfigError (BXHIL_CONFIG) naming the field. */
-export function parseBuildScenarioOptions(options: BuildScenarioOptions): { hostName: string; port: number; clientId: string } {
+export function parseBuildScenarioOptions(options: BuildScenarioOptions): {
+  hostName: string;
+  port: number;
+  clientId: string;
+} {
   const hostName = options.hostName ?? 'localhost';
   if (!DNS_NAME.test(hostName) && !isIP(hostName)) {
-    throw new ConfigError('hostName', hostName, `host name "${hostName}" is neither a DNS name nor an IP address; use e.g. localhost or 127.0.0.1`);
+    throw new ConfigError(
+      'hostName',
+      hostName,
+      `host name "${hostName}" is neither a DNS name nor an IP address; use e.g. localhost or 127.0.0.1`,
+    );
   }
   const port = options.port ?? 8883;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError('port', port, `port ${port} is not a TCP port (1..65535)`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new ConfigError('port', port, `port ${port} is not a TCP port (1..65535)`);
   const clientId = options.clientId ?? 'bx-hil-device';
   if (!/^[\x21\x23-\x2b\x2d-\x7e]{1,64}$/.test(clientId)) {
-    throw new ConfigError('clientId', clientId, `client id "${clientId}" must be 1-64 printable ASCII characters without quotes, commas or spaces (it goes into AT+KMQTTCFG)`);
+    throw new ConfigError(
+      'clientId',
+      clientId,
+      `client id "${clientId}" must be 1-64 printable ASCII characters without quotes, commas or spaces (it goes into AT+KMQTTCFG)`,
+    );
   }
   return { hostName, port, clientId };
 }
@@ -142,10 +156,25 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
   const future = { notBefore: new Date(now.getTime() + 30 * DAY_MS), notAfter: new Date(now.getTime() + 60 * DAY_MS) };
 
   // 90 days: long enough that doctor does not warn "expires soon" about fresh material.
-  const issue: typeof issueCertificate = (o) => issueCertificate({ notAfter: new Date(now.getTime() + 90 * DAY_MS), ...o });
+  const issue: typeof issueCertificate = (o) =>
+    issueCertificate({ notAfter: new Date(now.getTime() + 90 * DAY_MS), ...o });
   const caFiles: Array<{ name: string; issued: Issued; description: string }> = [];
-  const ca = async (name: string, description: string, subject: string, keyLabel: string, issuer?: Issued, pathLength?: number) => {
-    const issued = await issue({ subject, key: await pool.get(RSA2048, keyLabel), issuer, isCa: true, pathLength, now });
+  const ca = async (
+    name: string,
+    description: string,
+    subject: string,
+    keyLabel: string,
+    issuer?: Issued,
+    pathLength?: number,
+  ) => {
+    const issued = await issue({
+      subject,
+      key: await pool.get(RSA2048, keyLabel),
+      issuer,
+      isCa: true,
+      pathLength,
+      now,
+    });
     caFiles.push({ name, issued, description });
     return issued;
   };
@@ -158,16 +187,36 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
   let cas = perPool.get(casKey);
   if (!cas) {
     cas = (async () => {
-      const r = await issue({ subject: 'CN=bx-hil Root CA,O=bx-hil', key: await pool.get(RSA2048, 'root'), isCa: true, now });
-      const i = await issue({ subject: 'CN=bx-hil Intermediate CA,O=bx-hil', key: await pool.get(RSA2048, 'intermediate'), issuer: r, isCa: true, pathLength: 1, now });
+      const r = await issue({
+        subject: 'CN=bx-hil Root CA,O=bx-hil',
+        key: await pool.get(RSA2048, 'root'),
+        isCa: true,
+        now,
+      });
+      const i = await issue({
+        subject: 'CN=bx-hil Intermediate CA,O=bx-hil',
+        key: await pool.get(RSA2048, 'intermediate'),
+        issuer: r,
+        isCa: true,
+        pathLength: 1,
+        now,
+      });
       return { root: r, intermediate: i };
     })();
     perPool.set(casKey, cas);
   }
   const { root, intermediate } = await cas;
   caFiles.push(
-    { name: 'root-ca.crt', issued: root, description: 'Scenario root CA: trust anchor of the valid server chain and issuer of the device certificate.' },
-    { name: 'intermediate-ca.crt', issued: intermediate, description: 'Intermediate CA under the root; signs the server certificate.' },
+    {
+      name: 'root-ca.crt',
+      issued: root,
+      description: 'Scenario root CA: trust anchor of the valid server chain and issuer of the device certificate.',
+    },
+    {
+      name: 'intermediate-ca.crt',
+      issued: intermediate,
+      description: 'Intermediate CA under the root; signs the server certificate.',
+    },
   );
 
   // ---- server side
@@ -181,7 +230,14 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
     // S12: root → intermediate → intermediate 2 → leaf, sent out of order.
     const second =
       p.chain === 'out-of-order'
-        ? await ca('intermediate-2-ca.crt', 'Second intermediate (root → intermediate → intermediate 2 → server) (S12).', 'CN=bx-hil Intermediate CA 2,O=bx-hil', 'other', intermediate, 0)
+        ? await ca(
+            'intermediate-2-ca.crt',
+            'Second intermediate (root → intermediate → intermediate 2 → server) (S12).',
+            'CN=bx-hil Intermediate CA 2,O=bx-hil',
+            'other',
+            intermediate,
+            0,
+          )
         : undefined;
     const valid = { ...base, subject: `CN=${hostName}`, altNames: serverNames, issuer: second ?? intermediate };
     let chainAfterLeaf: Issued[] = [intermediate];
@@ -214,15 +270,32 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
         chainAfterLeaf = [];
         break;
       case 'untrusted-root': {
-        const other = await ca('other-root-ca.crt', 'Another root CA the module is NOT given (S9).', 'CN=bx-hil Other Root CA,O=bx-hil', 'other');
-        const otherInt = await ca('other-intermediate-ca.crt', 'Intermediate under the other root; signs the server certificate (S9).', 'CN=bx-hil Other Intermediate CA,O=bx-hil', 'intermediate', other, 0);
+        const other = await ca(
+          'other-root-ca.crt',
+          'Another root CA the module is NOT given (S9).',
+          'CN=bx-hil Other Root CA,O=bx-hil',
+          'other',
+        );
+        const otherInt = await ca(
+          'other-intermediate-ca.crt',
+          'Intermediate under the other root; signs the server certificate (S9).',
+          'CN=bx-hil Other Intermediate CA,O=bx-hil',
+          'intermediate',
+          other,
+          0,
+        );
         serverLeaf = await issue({ ...valid, issuer: otherInt });
         chainAfterLeaf = [otherInt];
         break;
       }
       case 'fake-root': {
         // Same DN as the real root, different key (Mosquitto test-fake-root-ca).
-        const fake = await ca('fake-root-ca.crt', 'Fake root: the SAME subject as root-ca.crt but another key; signs the server certificate (S10).', 'CN=bx-hil Root CA,O=bx-hil', 'other');
+        const fake = await ca(
+          'fake-root-ca.crt',
+          'Fake root: the SAME subject as root-ca.crt but another key; signs the server certificate (S10).',
+          'CN=bx-hil Root CA,O=bx-hil',
+          'other',
+        );
         serverLeaf = await issue({ ...valid, issuer: fake });
         chainAfterLeaf = [];
         break;
@@ -241,7 +314,14 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
         serverChain = [serverLeaf];
         break;
       case 'wrong-intermediate': {
-        const alt = await ca('alternate-intermediate-ca.crt', 'Alternate intermediate of the same root; it did NOT sign the server certificate (S11).', 'CN=bx-hil Alternate Intermediate CA,O=bx-hil', 'other', root, 0);
+        const alt = await ca(
+          'alternate-intermediate-ca.crt',
+          'Alternate intermediate of the same root; it did NOT sign the server certificate (S11).',
+          'CN=bx-hil Alternate Intermediate CA,O=bx-hil',
+          'other',
+          root,
+          0,
+        );
         serverChain = [serverLeaf, alt];
         break;
       }
@@ -273,7 +353,12 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
         clientLeaf = await issue({ ...base, ...past });
         break;
       case 'other-ca': {
-        const otherCa = await ca('other-device-ca.crt', 'A device CA the server does NOT trust; signs the device certificate (S21).', 'CN=bx-hil Other Device CA,O=bx-hil', 'other');
+        const otherCa = await ca(
+          'other-device-ca.crt',
+          'A device CA the server does NOT trust; signs the device certificate (S21).',
+          'CN=bx-hil Other Device CA,O=bx-hil',
+          'other',
+        );
         clientLeaf = await issue({ ...base, issuer: otherCa });
         break;
       }
@@ -298,13 +383,19 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
       break;
     case 'ca-bundle': {
       // Root plus every intermediate and a spare root: a "CA bundle" users paste into one slot.
-      const spare = await ca('spare-root-ca.crt', 'A spare root CA, part of the oversized bundle (D3).', 'CN=bx-hil Spare Root CA,O=bx-hil', 'other');
+      const spare = await ca(
+        'spare-root-ca.crt',
+        'A spare root CA, part of the oversized bundle (D3).',
+        'CN=bx-hil Spare Root CA,O=bx-hil',
+        'other',
+      );
       rootForDevice = layout(pemChain([root, intermediate, spare]));
       break;
     }
   }
 
-  const psk = entry.server.behaviour === 'psk' ? { identity: clientId, keyHex: randomBytes(16).toString('hex') } : undefined;
+  const psk =
+    entry.server.behaviour === 'psk' ? { identity: clientId, keyHex: randomBytes(16).toString('hex') } : undefined;
   const deviceClock = d.clock ? new Date(d.clock) : undefined;
   const connectHost = d.connectTo === 'ip' ? '127.0.0.1' : hostName;
 
@@ -318,22 +409,56 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
   });
 
   const files: ScenarioFile[] = [];
-  const add = (name: string, contents: string, description: string, secret = false) => files.push({ name, contents, description, secret });
+  const add = (name: string, contents: string, description: string, secret = false) =>
+    files.push({ name, contents, description, secret });
   for (const c of caFiles) add(c.name, c.issued.certPem, c.description);
   if (serverLeaf) {
-    add('server.crt', pemChain(serverChain), `Server certificate chain as the server presents it (${serverChain.length} certificate(s), leaf first).`);
+    add(
+      'server.crt',
+      pemChain(serverChain),
+      `Server certificate chain as the server presents it (${serverChain.length} certificate(s), leaf first).`,
+    );
     add('server.key', serverLeaf.keyPem, 'Server private key (PKCS#8).', true);
   }
   add('client-ca.crt', root.certPem, 'CA the server trusts for device certificates (the root).');
-  if (serverCrl) add('server.crl', serverCrl, 'CRL of the intermediate CA listing the server certificate as revoked (S13).');
-  if (clientCrl) add('client.crl', clientCrl, 'CRL of the root listing the device certificate as revoked; the server loads it (S21c).');
+  if (serverCrl)
+    add('server.crl', serverCrl, 'CRL of the intermediate CA listing the server certificate as revoked (S13).');
+  if (clientCrl)
+    add(
+      'client.crl',
+      clientCrl,
+      'CRL of the root listing the device certificate as revoked; the server loads it (S21c).',
+    );
   add('device-root.crt', rootForDevice, 'What the module stores as root (AT+KCERTSTORE=0), byte for byte.');
-  if (clientCert !== undefined) add('device.crt', clientCert, 'Device certificate as the module gets it (AT+KCERTSTORE=1,..,0), byte for byte.');
-  if (clientKey !== undefined) add('device.key', clientKey, `Device private key (${d.keyEncoding}) as the module gets it (AT+KPRIVKSTORE=0), byte for byte.`, true);
-  if (clientKeyPassphrase) add('device.key.passphrase', `${clientKeyPassphrase}\n`, 'Passphrase of the encrypted device key.', true);
-  if (psk) add('psk.txt', `identity=${psk.identity}\nkey=${psk.keyHex}\n`, 'TLS-PSK identity and key (hex) of the server.', true);
-  add('upload.at', upload, 'The AT sequence that stores the root, device certificate and key in the module, with exact byte counts, and a session example.', clientKey !== undefined);
-  add('scenario.json', `${JSON.stringify(entry, null, 2)}\n`, 'The catalogue entry: what the server does, what the module gets, the expected outcome and why.');
+  if (clientCert !== undefined)
+    add('device.crt', clientCert, 'Device certificate as the module gets it (AT+KCERTSTORE=1,..,0), byte for byte.');
+  if (clientKey !== undefined)
+    add(
+      'device.key',
+      clientKey,
+      `Device private key (${d.keyEncoding}) as the module gets it (AT+KPRIVKSTORE=0), byte for byte.`,
+      true,
+    );
+  if (clientKeyPassphrase)
+    add('device.key.passphrase', `${clientKeyPassphrase}\n`, 'Passphrase of the encrypted device key.', true);
+  if (psk)
+    add(
+      'psk.txt',
+      `identity=${psk.identity}\nkey=${psk.keyHex}\n`,
+      'TLS-PSK identity and key (hex) of the server.',
+      true,
+    );
+  add(
+    'upload.at',
+    upload,
+    'The AT sequence that stores the root, device certificate and key in the module, with exact byte counts, and a session example.',
+    clientKey !== undefined,
+  );
+  add(
+    'scenario.json',
+    `${JSON.stringify(entry, null, 2)}\n`,
+    'The catalogue entry: what the server does, what the module gets, the expected outcome and why.',
+  );
   add('README.md', readme(entry, files, { hostName, connectHost, deviceClock }), 'This file.');
 
   return {
@@ -362,7 +487,11 @@ export async function buildScenario(id: string, options: BuildScenarioOptions = 
   };
 }
 
-function readme(entry: ScenarioEntry, files: ScenarioFile[], ctx: { hostName: string; connectHost: string; deviceClock?: Date }): string {
+function readme(
+  entry: ScenarioEntry,
+  files: ScenarioFile[],
+  ctx: { hostName: string; connectHost: string; deviceClock?: Date },
+): string {
   const lines = [
     `# bx-hil scenario ${entry.id}: ${entry.title}`,
     '',
@@ -384,7 +513,9 @@ function readme(entry: ScenarioEntry, files: ScenarioFile[], ctx: { hostName: st
     ...files.map((f) => `| \`${f.name}\` | ${f.description} | ${f.secret ? 'yes' : ''} |`),
     '| `README.md` | This file. | |',
     '',
-    'Check the files before uploading: `bx-hil doctor device-root.crt device.crt device.key --at upload.at --host ' + ctx.connectHost + '`.',
+    'Check the files before uploading: `bx-hil doctor device-root.crt device.crt device.key --at upload.at --host ' +
+      ctx.connectHost +
+      '`.',
     '',
   ];
   return lines.join('\n');

@@ -80,7 +80,10 @@ describe('catalogue data', () => {
     for (const s of scenarios) {
       const results = [s.pki.server, s.pki.client].filter((v): v is VerifyOutcome => v !== undefined);
       if (s.expected === 'connect') {
-        expect(results.every((r) => r.result === 'ok'), s.id).toBe(true);
+        expect(
+          results.every((r) => r.result === 'ok'),
+          s.id,
+        ).toBe(true);
         expect(s.pki.keyMatchesCert, s.id).not.toBe(false);
       }
       if (s.expected === 'refuse' && s.category === 'server-cert') expect(s.pki.server?.result, s.id).not.toBe('ok');
@@ -90,9 +93,15 @@ describe('catalogue data', () => {
   });
 
   test('buildScenario options are checked at the edge (ConfigError naming the field)', async () => {
-    await expect(buildScenario('S1', { hostName: 'not a host' })).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'hostName' });
+    await expect(buildScenario('S1', { hostName: 'not a host' })).rejects.toMatchObject({
+      code: 'BXHIL_CONFIG',
+      field: 'hostName',
+    });
     await expect(buildScenario('S1', { port: 70000 })).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'port' });
-    await expect(buildScenario('S1', { clientId: 'a "quoted" id' })).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'clientId' });
+    await expect(buildScenario('S1', { clientId: 'a "quoted" id' })).rejects.toMatchObject({
+      code: 'BXHIL_CONFIG',
+      field: 'clientId',
+    });
   });
 
   test('getScenario finds ids case-insensitively and refuses unknown ones with a stable code', () => {
@@ -116,7 +125,10 @@ describe('material', () => {
     for (const m of built.values()) {
       const cmds = parseAtFile(m.upload).filter((c) => c.data !== undefined);
       const expected = [m.rootForDevice, m.clientCert, m.clientKey].filter((x): x is string => x !== undefined);
-      expect(cmds.map((c) => c.data), m.id).toEqual(expected);
+      expect(
+        cmds.map((c) => c.data),
+        m.id,
+      ).toEqual(expected);
       for (const c of cmds) {
         const declared = Number(c.name === '+KPRIVKSTORE' ? c.args.split(',')[1] : c.args.split(',')[1]);
         expect(declared, `${m.id} ${c.text}`).toBe(Buffer.byteLength(c.data!, 'utf8'));
@@ -154,7 +166,12 @@ describe('material', () => {
   });
 });
 
-function verifyArgs(m: ScenarioMaterial, outcome: VerifyOutcome, side: 'server' | 'client', withPolicy: boolean): string[] {
+function verifyArgs(
+  m: ScenarioMaterial,
+  outcome: VerifyOutcome,
+  side: 'server' | 'client',
+  withPolicy: boolean,
+): string[] {
   const args = ['verify'];
   if (side === 'server') {
     args.push('-CAfile', 'device-root.crt');
@@ -166,7 +183,8 @@ function verifyArgs(m: ScenarioMaterial, outcome: VerifyOutcome, side: 'server' 
     args.push('-CAfile', 'client-ca.crt');
   }
   if (withPolicy && outcome.policy === 'auth-level-2') args.push('-auth_level', '2');
-  if (withPolicy && outcome.policy === 'crl-check') args.push('-crl_check', '-CRLfile', side === 'server' ? 'server.crl' : 'client.crl');
+  if (withPolicy && outcome.policy === 'crl-check')
+    args.push('-crl_check', '-CRLfile', side === 'server' ? 'server.crl' : 'client.crl');
   args.push(side === 'server' ? 'server-leaf.crt' : 'device.crt');
   return args;
 }

@@ -57,13 +57,7 @@ export type ServerChain = 'intermediate' | 'leaf-only' | 'wrong-intermediate' | 
  * - `psk`: TLS-PSK with `psk` from the material, no certificates.
  */
 export type ServerBehaviour =
-  | 'normal'
-  | 'require-sni'
-  | 'max-size-records'
-  | 'close-after-handshake'
-  | 'stall-handshake'
-  | 'plain-tcp'
-  | 'psk';
+  'normal' | 'require-sni' | 'max-size-records' | 'close-after-handshake' | 'stall-handshake' | 'plain-tcp' | 'psk';
 
 export interface ServerSide {
   /** The certificate the server presents; null when it presents none (plain TCP, PSK). */
@@ -199,7 +193,11 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** PKI outcomes for a scenario whose module has a certificate and key (pass `keyMatchesCert: undefined` explicitly when there is no usable pair). */
-function pkiWith(server: VerifyOutcome | undefined, client: VerifyOutcome = OK, ...keyMatches: [boolean | undefined] | []): ScenarioEntry['pki'] {
+function pkiWith(
+  server: VerifyOutcome | undefined,
+  client: VerifyOutcome = OK,
+  ...keyMatches: [boolean | undefined] | []
+): ScenarioEntry['pki'] {
   return { server, client, keyMatchesCert: keyMatches.length ? keyMatches[0] : true };
 }
 
@@ -210,7 +208,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     title: 'Valid chain, correct name (RSA-2048)',
     category: 'server-cert',
     expected: 'connect',
-    reason: 'Nothing is wrong: root → intermediate → leaf with SANs for the host, a valid device certificate and key. The baseline every other scenario deviates from.',
+    reason:
+      'Nothing is wrong: root → intermediate → leaf with SANs for the host, a valid device certificate and key. The baseline every other scenario deviates from.',
     anchors: ['§5.5 S1', 'IDT ConnectDefault', 'DA TLS_Connect', 'badssl rsa2048'],
   }),
   entry({
@@ -219,7 +218,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'server-cert',
     server: { presents: { key: { type: 'ec', curve: 'P-256' } } },
     expected: 'either',
-    reason: 'Connect if the firmware offers ECDHE-ECDSA suites (AWS serves ECDSA clients a chain to Amazon Root CA 3); a refusal is a capability gap, not a security fault.',
+    reason:
+      'Connect if the firmware offers ECDHE-ECDSA suites (AWS serves ECDSA clients a chain to Amazon Root CA 3); a refusal is a capability gap, not a security fault.',
     anchors: ['§5.5 S2', 'badssl ecc256', 'FLIT EC recipe', 'aws-iot-and-mosquitto.md T11'],
   }),
   entry({
@@ -257,7 +257,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'server-cert',
     server: { presents: { cert: 'wrong-host' } },
     expected: 'refuse',
-    reason: 'The certificate is valid but for wrong.bx-hil.invalid: a client that skips the name check is open to any man in the middle.',
+    reason:
+      'The certificate is valid but for wrong.bx-hil.invalid: a client that skips the name check is open to any man in the middle.',
     anchors: ['§5.5 S5', 'DA TLS_Incorrect_Subject_Name', 'badssl wrong.host', 'Paho 18887 MITM', 'IDT SNI test'],
     pki: pkiWith({ result: 62 }),
   }),
@@ -285,7 +286,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'server-cert',
     server: { presents: { cert: 'ip-san-only' } },
     expected: 'refuse',
-    reason: 'The certificate names only 127.0.0.1 (CN too); the session dials the host name, so the name does not match.',
+    reason:
+      'The certificate names only 127.0.0.1 (CN too); the session dials the host name, so the name does not match.',
     anchors: ['§5.5 S7', 'Mosquitto 08-ssl-connect-san'],
     pki: pkiWith({ result: 62 }),
   }),
@@ -325,7 +327,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'server-cert',
     server: { presents: { cert: 'fake-root', chain: 'leaf-only' } },
     expected: 'refuse',
-    reason: 'The issuer name matches the stored root but the signature was made with another key: matching by name alone is a hole.',
+    reason:
+      'The issuer name matches the stored root but the signature was made with another key: matching by name alone is a hole.',
     anchors: ['§5.5 S10', 'Mosquitto 08-ssl-fake-cacert', 'Paho test-fake-root-ca'],
     pki: pkiWith({ result: 20 }),
   }),
@@ -355,7 +358,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'server-cert',
     server: { presents: { chain: 'out-of-order' } },
     expected: 'either',
-    reason: 'All certificates are there but not in issuing order; TLS 1.3 allows it, strict TLS 1.2 stacks may not (implementation-specific).',
+    reason:
+      'All certificates are there but not in issuing order; TLS 1.3 allows it, strict TLS 1.2 stacks may not (implementation-specific).',
     anchors: ['§5.5 S12', 'badssl reversed-chain'],
   }),
   entry({
@@ -421,7 +425,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'tls-params',
     server: { tls: { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' } },
     expected: 'refuse',
-    reason: 'TLS 1.0 and 1.1 are deprecated (RFC 8996); AWS accepts 1.2 and 1.3 only (T3). The module must not fall back.',
+    reason:
+      'TLS 1.0 and 1.1 are deprecated (RFC 8996); AWS accepts 1.2 and 1.3 only (T3). The module must not fall back.',
     anchors: ['§5.5 S17', 'badssl tls-v1-0', 'badssl tls-v1-1', 'TLS-Anvil'],
   }),
   entry({
@@ -430,7 +435,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'tls-params',
     server: { tls: { minVersion: 'TLSv1.3' } },
     expected: 'either',
-    reason: 'Secure either way: connect if the firmware has TLS 1.3, else fail cleanly (the BX is thought to be TLS 1.2 only [guess]).',
+    reason:
+      'Secure either way: connect if the firmware has TLS 1.3, else fail cleanly (the BX is thought to be TLS 1.2 only [guess]).',
     anchors: ['§5.5 S17', 'DA TLS 1.3 support', 'bx310x-at.md §5.1'],
   }),
   entry({
@@ -457,7 +463,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'tls-params',
     server: { tls: { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-SHA:AES128-SHA' } },
     expected: 'either',
-    reason: 'Still in AWS TLS 1.2 policies (T5): connect if the module offers them, otherwise a clean handshake failure.',
+    reason:
+      'Still in AWS TLS 1.2 policies (T5): connect if the module offers them, otherwise a clean handshake failure.',
     anchors: ['§5.5 S18', 'badssl cipher-suite group', 'aws-iot-and-mosquitto.md T5'],
   }),
   entry({
@@ -466,7 +473,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'tls-params',
     server: { behaviour: 'require-sni' },
     expected: 'connect',
-    reason: 'The server refuses a ClientHello without SNI or with another name; a module that sends the host name connects.',
+    reason:
+      'The server refuses a ClientHello without SNI or with another name; a module that sends the host name connects.',
     anchors: ['§5.5 S19', 'DA FAQ (SNI required)', 'IDT SNI test', 'aws-iot-and-mosquitto.md T6-T8'],
   }),
   entry({
@@ -475,8 +483,14 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'client-auth',
     device: { clientCert: 'none', key: 'none' },
     expected: 'refuse',
-    reason: 'The server requires a client certificate; without one the handshake fails and the module must say so (error URC).',
-    anchors: ['§5.5 S20', 'badssl client-cert-missing', 'Paho mutual-ssl-broker-missing-client-cert', 'Mosquitto cert-auth-without'],
+    reason:
+      'The server requires a client certificate; without one the handshake fails and the module must say so (error URC).',
+    anchors: [
+      '§5.5 S20',
+      'badssl client-cert-missing',
+      'Paho mutual-ssl-broker-missing-client-cert',
+      'Mosquitto cert-auth-without',
+    ],
   }),
   entry({
     id: 'S21',
@@ -484,7 +498,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'client-auth',
     device: { clientCert: 'other-ca' },
     expected: 'refuse',
-    reason: 'The server trusts only the scenario root for devices; the module must surface the failure, not retry silently.',
+    reason:
+      'The server trusts only the scenario root for devices; the module must surface the failure, not retry silently.',
     anchors: ['§5.5 S21', 'IDT UntrustedCert', 'Mosquitto no-auth-wrong-ca'],
     pki: pkiWith(OK, { result: 20 }),
   }),
@@ -515,7 +530,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'device-input',
     device: { clientCert: 'malformed' },
     expected: 'refuse',
-    reason: 'The PEM body is truncated: the upload should be rejected at the AT level (930/931 on HL [HL-T]) or the handshake must fail.',
+    reason:
+      'The PEM body is truncated: the upload should be rejected at the AT level (930/931 on HL [HL-T]) or the handshake must fail.',
     anchors: ['§5.5 S22', 'IDT ConnectMalformedCert', 'Mosquitto 08-ssl-bad-cacert'],
     pki: pkiWith(OK, { result: 'unreadable' }, undefined),
   }),
@@ -525,7 +541,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'device-input',
     device: { key: 'other-key' },
     expected: 'refuse',
-    reason: 'The key is not the certificate\'s: CertificateVerify fails on the server (or the module rejects the pair).',
+    reason: "The key is not the certificate's: CertificateVerify fails on the server (or the module rejects the pair).",
     anchors: ['§5.5 S23 [derived]'],
     pki: pkiWith(OK, OK, false),
   }),
@@ -563,7 +579,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'transport',
     server: { presents: null, requiresClientCert: false, behaviour: 'psk', tls: { maxVersion: 'TLSv1.2' } },
     expected: 'either',
-    reason: 'No BX source shows a PSK command (bx310x-at.md §5): a certificate-only module fails cleanly, a PSK-capable one connects as configured.',
+    reason:
+      'No BX source shows a PSK command (bx310x-at.md §5): a certificate-only module fails cleanly, a PSK-capable one connects as configured.',
     anchors: ['§5.5 S27', 'Paho 18888', 'Mosquitto 08-tls-psk'],
     pki: { server: undefined, client: OK, keyMatchesCert: true },
   }),
@@ -573,7 +590,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'device-input',
     device: { keyEncoding: 'pkcs8' },
     expected: 'either',
-    reason: 'OpenSSL 3 writes PKCS#8 (`BEGIN PRIVATE KEY`); [BX-T] only shows PKCS#1. The module must use it or reject the upload, not accept it and fail later [guess].',
+    reason:
+      'OpenSSL 3 writes PKCS#8 (`BEGIN PRIVATE KEY`); [BX-T] only shows PKCS#1. The module must use it or reject the upload, not accept it and fail later [guess].',
     anchors: ['[BX-T] KPRIVKSTORE_0001', 'aws-iot-and-mosquitto.md key-format row'],
   }),
   entry({
@@ -582,7 +600,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'device-input',
     device: { lineEndings: 'crlf' },
     expected: 'either',
-    reason: '[BX-T] and [BX-L] send LF; a forum answer suspected CR LF is expected (field-report-2.6.3.md). Record which the firmware takes.',
+    reason:
+      '[BX-T] and [BX-L] send LF; a forum answer suspected CR LF is expected (field-report-2.6.3.md). Record which the firmware takes.',
     anchors: ['field-report-2.6.3.md', '[BX-T] KCERTSTORE_0001', '[BX-L] setCA'],
   }),
   entry({
@@ -591,7 +610,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'device-input',
     device: { root: 'ca-bundle' },
     expected: 'refuse',
-    reason: 'NbData is 1..3000 on the BX ([BX-T] 3001 gives +CME ERROR: 916): the upload is refused and the module has no root to trust.',
+    reason:
+      'NbData is 1..3000 on the BX ([BX-T] 3001 gives +CME ERROR: 916): the upload is refused and the module has no root to trust.',
     anchors: ['[BX-T] KCERTSTORE_0001', 'bx310x-at.md §3.1'],
   }),
   entry({
@@ -600,7 +620,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'device-input',
     device: { root: 'amazon-root-ca-1' },
     expected: 'refuse',
-    reason: 'The module trusts Amazon Root CA 1 but the server chain ends at the scenario root: the classic "wrong root CA" field failure.',
+    reason:
+      'The module trusts Amazon Root CA 1 but the server chain ends at the scenario root: the classic "wrong root CA" field failure.',
     anchors: ['aws-iot-and-mosquitto.md wrong-root row', 'field-report-2.6.3.md'],
     pki: pkiWith({ result: 20 }),
   }),
@@ -610,7 +631,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'device-input',
     device: { clock: '1970-01-01T00:00:00Z' },
     expected: 'refuse',
-    reason: 'At 1970 every certificate is not yet valid; a module that connects does not check validity at all. No BX command sets the clock (bx310x-at.md §8).',
+    reason:
+      'At 1970 every certificate is not yet valid; a module that connects does not check validity at all. No BX command sets the clock (bx310x-at.md §8).',
     anchors: ['bx310x-at.md §8', 'x509-limbo rfc5280::validity', '§5.5 S4'],
     pki: pkiWith({ result: 9 }, { result: 'ok' }),
   }),
@@ -620,7 +642,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'device-input',
     device: { keyEncoding: 'pkcs8-encrypted' },
     expected: 'refuse',
-    reason: 'The AT interface has no passphrase parameter: the module cannot use the key, so the upload or the handshake must fail.',
+    reason:
+      'The AT interface has no passphrase parameter: the module cannot use the key, so the upload or the handshake must fail.',
     anchors: ['bx310x-at.md §3.3', 'Mosquitto client-encrypted-key'],
   }),
   entry({
@@ -648,7 +671,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'device-input',
     device: { lineEndings: 'lf-no-final-newline' },
     expected: 'connect',
-    reason: '[BX-L] uploads PEM with no newline after the END line and it works; the stored length counts every byte sent.',
+    reason:
+      '[BX-L] uploads PEM with no newline after the END line and it works; the stored length counts every byte sent.',
     anchors: ['[BX-L] secure TCP-client example', 'bx310x-at.md §3.1'],
   }),
   entry({
@@ -657,7 +681,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'device-input',
     device: { clientKey: { type: 'rsa', bits: 4096 } },
     expected: 'either',
-    reason: 'Valid, but may exhaust module memory (mbedTLS -0x7f00), and its PKCS#1 PEM (~3.2 KB) is over the 3000-byte slot [BX-T]: connect or fail cleanly.',
+    reason:
+      'Valid, but may exhaust module memory (mbedTLS -0x7f00), and its PKCS#1 PEM (~3.2 KB) is over the 3000-byte slot [BX-T]: connect or fail cleanly.',
     anchors: ['aws-iot-and-mosquitto.md out-of-memory row'],
   }),
   entry({
@@ -677,7 +702,11 @@ const byId = new Map(scenarios.map((s) => [s.id, s]));
 /** The catalogue entry with this id (case-insensitive); throws UnknownScenarioError (BXHIL_PKI_SCENARIO). */
 export function getScenario(id: string): ScenarioEntry {
   const found = byId.get(id) ?? scenarios.find((s) => s.id.toLowerCase() === id.toLowerCase());
-  if (!found) throw new UnknownScenarioError(id, scenarios.map((s) => s.id));
+  if (!found)
+    throw new UnknownScenarioError(
+      id,
+      scenarios.map((s) => s.id),
+    );
   return found;
 }
 
