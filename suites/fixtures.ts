@@ -19,7 +19,7 @@
  * written to `$BX_HIL_EVIDENCE_DIR/<safe test id>/` when the variable is set (`bx-hil run`
  * sets it).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test as base, type TestContext } from 'vitest';
@@ -223,6 +223,61 @@ async function bringUp(session: Session): Promise<void> {
   session.driver = driver;
 }
 
+interface Capture {
+  stop(): Promise<void>;
+}
+
+/** Bound on tshark starting to capture, ms. */
+const CAPTURE_START_MS = 10_000; // 10 s
+
+/**
+ * `--capture`: a packet capture of the rig's port for the test, written into its evidence
+ * bundle (`capture.pcapng`, or `capture-<n>.pcapng` for a test's later rigs). Needs tshark and
+ * the right to capture on `lo`; without them the test goes on and the bundle says why.
+ */
+async function startCapture(port: number, dir: string, n: number): Promise<Capture> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, n === 1 ? 'capture.pcapng' : `capture-${n}.pcapng`);
+  if (!hasTool('tshark')) {
+    writeFileSync(join(dir, 'capture-missing.txt'), 'tshark is not installed: apt-get install tshark to capture packets\n');
+    return { stop: async () => {} };
+  }
+  const child = spawn('tshark', ['-i', 'lo', '-f', `tcp port ${port}`, '-w', file, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  let err = '';
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, CAPTURE_START_MS);
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (/Capturing on/.test(err)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return {
+    stop: () =>
+      new Promise<void>((resolve) => {
+        process.off('exit', kill);
+        if (child.exitCode !== null || child.signalCode !== null) {
+          if (!/Capturing on/.test(err)) writeFileSync(join(dir, 'capture-missing.txt'), `tshark could not capture: ${err.trim()}\n`);
+          return resolve();
+        }
+        const t = setTimeout(() => child.kill('SIGKILL'), 3_000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        child.kill('SIGINT');
+      }),
+  };
+}
+
 function heartbeatWriter(testId: string): (what: string | undefined) => void {
   const dir = process.env[SUITE_ENV.heartbeatDir];
   if (!dir) return () => {};
@@ -322,14 +377,18 @@ export const test = base.extend<HilFixtures & FileFixtures>({
       const keylogs = rigs.map((r) => (r as { keylogPath?: string }).keylogPath).filter((p): p is string => !!p);
       let keylog: string | undefined;
       if (process.env[SUITE_ENV.keylog] === '1') {
-        keylog = keylogs.map((p) => {
-          try {
-            return readFileSync(p, 'utf8');
-          } catch {
-            return '';
-          }
-        }).join('');
+        keylog = keylogs
+          .map((p) => {
+            try {
+              return readFileSync(p, 'utf8');
+            } catch {
+              return '';
+            }
+          })
+          .join('');
       }
+      // The per-rig key logs were scratch files: only the bundle keeps the key log (mode 0600).
+      for (const p of keylogs) rmSync(p, { force: true });
       await writeEvidenceBundle(join(root, dirName), {
         events,
         transcriptText: transcriptOf(events),
@@ -361,6 +420,7 @@ export const test = base.extend<HilFixtures & FileFixtures>({
   },
   rigs: async ({ session, evidence }, use) => {
     const started: BrokerRig[] = [];
+    const captures: Capture[] = [];
     const keylogDir = process.env[SUITE_ENV.keylog] === '1' && process.env[SUITE_ENV.evidenceDir] ? join(process.env[SUITE_ENV.evidenceDir]!, '.keylogs') : undefined;
     const factory: RigFactory = {
       async start(options = {}) {
@@ -381,6 +441,9 @@ export const test = base.extend<HilFixtures & FileFixtures>({
         if (keylogPath) Object.assign(rig, { keylogPath });
         started.push(rig);
         evidence.addRig(rig);
+        if (process.env[SUITE_ENV.capture] === '1' && process.env[SUITE_ENV.evidenceDir]) {
+          captures.push(await startCapture(rig.port, join(process.env[SUITE_ENV.evidenceDir]!, safeTestDir(evidence.id)), started.length));
+        }
         if (session.vm) session.vm.setResolve(session.target.brokerName, { host: '127.0.0.1', port: rig.port });
         return rig;
       },
@@ -389,7 +452,7 @@ export const test = base.extend<HilFixtures & FileFixtures>({
       },
     };
     await use(factory);
-    await closeAll(started.map((r) => () => r.close()), 'broker rigs');
+    await closeAll([...captures.map((c) => () => c.stop()), ...started.map((r) => () => r.close())], 'broker rigs');
   },
   rig: async ({ rigs }, use) => use(await rigs.start()),
 });
