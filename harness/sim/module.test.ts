@@ -486,6 +486,16 @@ describe('module API', () => {
     expect(() => module.reset()).toThrow(expect.objectContaining({ code: 'BXHIL_SIM_CLOSED' }));
   });
 
+  test('module.reset() reboots as AT+RST would, without its OK: READY, sessions gone, stores kept', async () => {
+    const { module, at } = await fresh('2.6.3');
+    module.stores.preload({ root: PEM });
+    await at.cmd('AT+KMQTTCFG=0,h,1883,4,x');
+    module.reset();
+    expect(await at.until('\r\nREADY\r\n', 3_000)).toBe('\r\nREADY\r\n');
+    expect(await at.cmd('AT+KMQTTCFG?')).toBe(`AT+KMQTTCFG?\r${OK}`);
+    expect(module.stores.root?.toString()).toBe(PEM);
+  });
+
   test('a bad fault knob is refused with the field named', async () => {
     const { module } = await fresh('2.6.3');
     expect(() => module.setFaults({ dropRate: 2 })).toThrow(

@@ -173,7 +173,7 @@ export class VirtualModule {
   /** Change fault knobs (merged over the current ones); a new `seed` restarts the RNG. */
   setFaults(partial: SimFaults): void {
     this.#faults = parseSimFaults(partial, this.#faults);
-    if (partial.seed !== undefined || this.#faults === defaultFaults) this.#random = seededRandom(this.#faults.seed);
+    if (partial.seed !== undefined) this.#random = seededRandom(this.#faults.seed);
     if (this.#spurious) clearInterval(this.#spurious);
     this.#spurious = undefined;
     if (this.#faults.spuriousUrcEveryMs > 0 && !this.#closed) {
