@@ -290,6 +290,17 @@ describe('losing the connection', () => {
     expect(m.session(1)?.state).toBe('connected');
   });
 
+  test('the broker refuses the CONNECT (empty client id with clean session 0): +KMQTT_IND: 1,0 at the mqtt step', async () => {
+    const { m, at } = await module('2.6.3');
+    const t0 = performance.now();
+    expect(await connect(at, `0,127.0.0.1,${plain.port},4,"",60,0`)).toBe('+KMQTT_IND: 1,0');
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(m.session(1)?.lastConnectError).toMatchObject({
+      step: 'mqtt',
+      reason: expect.stringMatching(/^(CONNACK_\d+|CLOSED)$/),
+    });
+  });
+
   test('module.close() closes its sockets (the broker sees the client go)', async () => {
     const { m, at } = await module('2.6.3');
     expect(await connect(at, `0,127.0.0.1,${plain.port},4,"closeme"`)).toBe('+KMQTT_IND: 1,1');

@@ -89,12 +89,18 @@ function withTimeout<T>(
       cleanup();
       reject(new SimConnectError(step, 'TIMEOUT', `${what} timed out after ${ms} ms`));
     }, ms);
-    cleanup = work((err, v) => {
+    try {
+      cleanup = work((err, v) => {
+        clearTimeout(timer);
+        cleanup();
+        if (err) reject(err);
+        else resolve(v as T);
+      });
+    } catch (err) {
+      // e.g. mqtt.js refusing its options synchronously: fail the step now, not at the timeout
       clearTimeout(timer);
-      cleanup();
-      if (err) reject(err);
-      else resolve(v as T);
-    });
+      reject(err);
+    }
   });
 }
 
