@@ -8,10 +8,13 @@ import { HarnessError } from '../errors.ts';
  * - `BXHIL_SIM_ATTACHED`: `attach()` while a serial side is already attached; detach first.
  * - `BXHIL_SIM_CLOSED`: an operation on a module after `close()`; create a new module.
  * - `BXHIL_SIM_STORE`: the store file given by `storePath` cannot be read or written.
+ * - `BXHIL_SIM_TIMEOUT`: a `RawClient` (test/bench peer) did not see the expected bytes in time;
+ *   the message carries the tail of what did arrive.
  * - `BXHIL_SIM_CONNECT`: one step of an MQTT connect failed (carried as evidence and in
  *   `lastConnectError`, never thrown at the AT side, which sees `+KMQTT_IND: <id>,0`).
  */
-export type SimErrorCode = 'BXHIL_SIM_ATTACHED' | 'BXHIL_SIM_CLOSED' | 'BXHIL_SIM_STORE' | 'BXHIL_SIM_CONNECT';
+export type SimErrorCode =
+  'BXHIL_SIM_ATTACHED' | 'BXHIL_SIM_CLOSED' | 'BXHIL_SIM_STORE' | 'BXHIL_SIM_CONNECT' | 'BXHIL_SIM_TIMEOUT';
 
 export class SimError extends HarnessError {
   constructor(code: SimErrorCode, message: string, options?: { cause?: unknown }) {

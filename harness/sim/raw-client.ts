@@ -4,7 +4,7 @@
  * must check the simulator's bytes without sharing a parser with it (DESIGN.md).
  */
 import type { Duplex } from 'node:stream';
-import { HarnessError } from '../errors.ts';
+import { SimError } from './errors.ts';
 
 /** A final result code line, or CONNECT. */
 export const FINAL = /\r\n(OK|ERROR|\+CME ERROR: \d+|CONNECT)\r\n/;
@@ -50,8 +50,8 @@ export class RawClient {
       const timer = setTimeout(() => {
         this.#waiter = undefined;
         reject(
-          new HarnessError(
-            'BXHIL_SIM_TEST_TIMEOUT',
+          new SimError(
+            'BXHIL_SIM_TIMEOUT',
             `no ${String(pattern)} within ${timeoutMs} ms; received so far: ${JSON.stringify(this.buffer.slice(-300))}`,
           ),
         );
