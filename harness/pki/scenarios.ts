@@ -689,6 +689,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     id: 'D11',
     title: 'RSA-1024 device key',
     category: 'client-auth',
+    // OpenSSL security level 2 refuses RSA keys under 2048 bits in the client chain.
+    server: { tls: { ciphers: 'DEFAULT:@SECLEVEL=2' } },
     device: { clientKey: { type: 'rsa', bits: 1024 } },
     expected: 'refuse',
     reason: 'The server (like AWS, T14) refuses device keys under 2048 bits.',
