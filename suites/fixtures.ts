@@ -278,17 +278,35 @@ async function startCapture(port: number, dir: string, n: number): Promise<Captu
   };
 }
 
-function heartbeatWriter(testId: string): (what: string | undefined) => void {
+/**
+ * Heartbeats for `bx-hil run`'s progress: what the test waits on now. An explicit wait
+ * (`evidence.waiting('...')`, e.g. a URC after OK) stays until cleared; an AT command in flight
+ * shows over it and gives way to it again at its final result.
+ */
+function heartbeatWriter(testId: string): { explicit(what: string | undefined): void; command(what: string | undefined): void } {
   const dir = process.env[SUITE_ENV.heartbeatDir];
-  if (!dir) return () => {};
+  if (!dir) return { explicit: () => {}, command: () => {} };
   const file = join(dir, `${process.pid}.json`);
-  return (what) => {
+  let explicit: { what: string; since: number } | undefined;
+  let command: { what: string; since: number } | undefined;
+  const write = () => {
+    const now = command ?? explicit;
     try {
-      if (what === undefined) rmSync(file, { force: true });
-      else writeFileSync(file, JSON.stringify({ test: testId, waitingOn: what, since: Date.now() } satisfies Heartbeat));
+      if (now === undefined) rmSync(file, { force: true });
+      else writeFileSync(file, JSON.stringify({ test: testId, waitingOn: now.what, since: now.since } satisfies Heartbeat));
     } catch {
       // heartbeats are best effort: a missing directory must not fail a test
     }
+  };
+  return {
+    explicit(what) {
+      explicit = what === undefined ? undefined : { what, since: Date.now() };
+      write();
+    },
+    command(what) {
+      command = what === undefined ? undefined : { what, since: Date.now() };
+      write();
+    },
   };
 }
 
@@ -353,8 +371,8 @@ export const test = base.extend<HilFixtures & FileFixtures>({
       const beat = heartbeatWriter(id);
       const unsubscribe = session.bus.subscribe((e) => {
         events.push(e);
-        if (e.source === 'at' && e.kind === 'command') beat(e.summary);
-        else if (e.source === 'at' && (e.kind === 'final' || e.kind === 'timeout')) beat(undefined);
+        if (e.source === 'at' && e.kind === 'command') beat.command(e.summary);
+        else if (e.source === 'at' && (e.kind === 'final' || e.kind === 'timeout')) beat.command(undefined);
       });
       const meta = task.meta as SuiteTestMeta;
       meta.firmware = session.target.firmware;
@@ -363,13 +381,14 @@ export const test = base.extend<HilFixtures & FileFixtures>({
         id,
         events,
         cert: (name, pem) => void certs.push({ name, pem }),
-        waiting: beat,
+        waiting: (what) => beat.explicit(what),
         note: (key, value) => void (notes[key] = value),
         addRig: (rig) => void rigs.push(rig),
       };
       await use(evidence);
       unsubscribe();
-      beat(undefined);
+      beat.command(undefined);
+      beat.explicit(undefined);
       const root = process.env[SUITE_ENV.evidenceDir];
       if (!root) return;
       const dirName = safeTestDir(id);
