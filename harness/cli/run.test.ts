@@ -125,6 +125,23 @@ describe('bx-hil run', () => {
     expect(results.tests).toEqual([expect.objectContaining({ scenario: 'S5', outcome: 'fail', securityFailure: true })]);
   }, 180_000);
 
+  test('a device that cannot be opened fails every test at once with the original cause (no timeouts)', async () => {
+    const out = join(dir, 'broken');
+    const t0 = performance.now();
+    const r = await cli(['run', '--device', 'serial:/dev/bx-hil-missing', '--no-preflight', '--suite', 'cert-upload', '--out', out]);
+    expect(r.code, r.out).toBe(1);
+    const results = parseRunResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
+    expect(results.tests.length).toBeGreaterThan(20);
+    for (const t of results.tests) {
+      expect(t.outcome).toBe('fail');
+      expect(t.error).toContain('could not be brought up');
+      expect(t.error).toContain('/dev/bx-hil-missing');
+    }
+    // Each test failed at once: far below one AT timeout per test.
+    expect(results.tests.every((t) => t.durationMs < 2_000)).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(120_000);
+  }, 180_000);
+
   test('bad input: an unknown suite and --device with --rig exit 2 naming the flag', async () => {
     const a = await cli(['run', '--suite', 'nope', '--out', join(dir, 'x')], 60_000);
     expect(a.code, a.out).toBe(2);
