@@ -197,3 +197,19 @@ export async function brokerSubscribed(rig: BrokerRig, topic: string, timeoutMs 
     timeoutMs,
   );
 }
+
+/**
+ * Lose Wi-Fi the way the target can: the virtual module drops the access point
+ * (`+SRWSTASTATUS: 0,200`, an unexpected loss); real hardware leaves the network with
+ * `AT+SRWSTACON=0` (only when the rig file gives credentials to rejoin). Returns a reason when
+ * the target cannot, for the caller to skip with.
+ */
+export async function loseWifi(ctx: { device: Bx310x; vm?: { wifiDrop(reason?: number): void } | undefined; target: { rigDevice?: { wifi?: unknown } } }): Promise<string | undefined> {
+  if (ctx.vm) {
+    ctx.vm.wifiDrop(200);
+    return undefined;
+  }
+  if (!ctx.target.rigDevice?.wifi) return 'no Wi-Fi credentials in the rig file to rejoin after the loss';
+  await ctx.device.wifiDisconnect();
+  return undefined;
+}
