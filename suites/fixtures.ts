@@ -516,7 +516,7 @@ export interface HilTestOptions {
   timeoutMs?: number;
 }
 
-export type HilContext = HilFixtures & { task: TestContext['task']; skip: TestContext['skip']; meta: SuiteTestMeta };
+export type HilContext = Omit<HilFixtures, 'rig'> & { task: TestContext['task']; skip: TestContext['skip']; meta: SuiteTestMeta };
 
 /** Mark a test with its scenario/reference tag (also done by `hil()` from its options). */
 export function tag(task: TestContext['task'], scenario: string): void {
@@ -560,7 +560,7 @@ export function hil(title: string, options: HilTestOptions, fn: (ctx: HilContext
       const issue = findKnownIssue(evidence.id, target.knownIssues);
       if (issue) meta.knownIssue = issue;
       try {
-        await fn({ task, skip, target, bus, pki, pool, device, vm, evidence, rigs, meta, rig: undefined as unknown as BrokerRig });
+        await fn({ task, skip, target, bus, pki, pool, device, vm, evidence, rigs, meta });
       } catch (err) {
         if (issue && !meta.securityFailure) {
           meta.expectedFailure = { message: err instanceof Error ? err.message : String(err), ...(err instanceof HarnessError ? { code: err.code } : {}) };
