@@ -1,5 +1,6 @@
 /**
- * Errors of the runner library (`harness/run/`): rig files, preflight, rig commands.
+ * Errors of the runner library (`harness/run/`) beyond `ConfigError` (rig files): rig commands.
+ * Preflight failures are reported as steps (preflight.ts), not thrown.
  * Match on `code`, never on message text (STYLE.md §4).
  */
 import { HarnessError } from '../errors.ts';
@@ -26,20 +27,5 @@ export class RigCommandError extends HarnessError {
     this.exitCode = fields.exitCode;
     this.timedOut = fields.timedOut;
     this.outputTail = fields.outputTail;
-  }
-}
-
-/**
- * Preflight found the rig unusable. `category` tells a rig problem (cable, port, Wi-Fi,
- * network: fix the bench) from a firmware failure (the module answers but wrongly: a finding).
- */
-export class PreflightError extends HarnessError {
-  readonly step: string;
-  readonly category: 'rig' | 'firmware';
-
-  constructor(step: string, category: 'rig' | 'firmware', message: string, options?: { cause?: unknown }) {
-    super('BXHIL_PREFLIGHT', message, options);
-    this.step = step;
-    this.category = category;
   }
 }
