@@ -215,6 +215,7 @@ async function bringUp(session: Session): Promise<void> {
   const vm = getVirtualModule(link);
   if (vm) {
     session.vm = vm;
+    session.target.label = `firmware ${vm.profile.name} profile`;
     session.target.capabilities = new Set(vm.profile.capabilities);
     session.target.sources = vm.profile.sources;
   }
