@@ -71,7 +71,9 @@ async function measure(profile: string): Promise<Figures> {
     const childLine = stdout.trim().split('\n').pop() ?? '';
     const secs = [...childLine.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
     const cpuMs = ((secs[0] ?? 0) + (secs[1] ?? 0)) * 1000;
-    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { tests: Array<{ durationMs: number; evidenceDir?: string }> };
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+      tests: Array<{ durationMs: number; evidenceDir?: string }>;
+    };
     let testMs = 0;
     let wait = 0;
     for (const t of results.tests) {
@@ -91,9 +93,17 @@ export async function run(): Promise<void> {
     const f = await measure(profile);
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     const pct = (a: number, b: number) => `${((100 * a) / Math.max(1, b)).toFixed(0)}%`;
-    console.log(`bx-hil run --device sim:${profile}: ${f.tests} tests, exit ${f.exitCode}, wall ${s(f.wallMs)} (${cores} cores)`);
-    console.log(`  process CPU (CLI + workers + simulator + broker): ${s(f.cpuMs)} = ${pct(f.cpuMs, f.wallMs * cores)} of the ${cores}-core wall capacity`);
-    console.log(`  inside tests: ${s(f.testMs)} summed over tests; waiting on the module (AT command -> its last answer or URC, incl. TLS/MQTT round trips and guard times): ${s(f.atWaitMs)} (${pct(f.atWaitMs, f.testMs)})`);
-    console.log(`  harness's own share of test time (certificates, rigs, verdict waits, bookkeeping): ${s(f.testMs - f.atWaitMs)} (${pct(f.testMs - f.atWaitMs, f.testMs)})`);
+    console.log(
+      `bx-hil run --device sim:${profile}: ${f.tests} tests, exit ${f.exitCode}, wall ${s(f.wallMs)} (${cores} cores)`,
+    );
+    console.log(
+      `  process CPU (CLI + workers + simulator + broker): ${s(f.cpuMs)} = ${pct(f.cpuMs, f.wallMs * cores)} of the ${cores}-core wall capacity`,
+    );
+    console.log(
+      `  inside tests: ${s(f.testMs)} summed over tests; waiting on the module (AT command -> its last answer or URC, incl. TLS/MQTT round trips and guard times): ${s(f.atWaitMs)} (${pct(f.atWaitMs, f.testMs)})`,
+    );
+    console.log(
+      `  harness's own share of test time (certificates, rigs, verdict waits, bookkeeping): ${s(f.testMs - f.atWaitMs)} (${pct(f.testMs - f.atWaitMs, f.testMs)})`,
+    );
   }
 }

@@ -51,14 +51,18 @@ async function emptyStores(ctx: HilContext): Promise<void> {
 }
 
 describe('root certificate', () => {
-  hil('store with LF line endings and read back the same bytes', { scenario: '[BX-T] KCERTSTORE_0001', needs: ['uploads.lf'] }, async (ctx) => {
-    const { ca } = await certs(ctx);
-    await emptyStores(ctx);
-    await ctx.device.storeCert('root', ca.certPem);
-    const got = await stored(ctx, 'root');
-    expect(got?.length).toBe(Buffer.byteLength(ca.certPem));
-    expect(got?.pem?.trim()).toBe(ca.certPem.trim());
-  });
+  hil(
+    'store with LF line endings and read back the same bytes',
+    { scenario: '[BX-T] KCERTSTORE_0001', needs: ['uploads.lf'] },
+    async (ctx) => {
+      const { ca } = await certs(ctx);
+      await emptyStores(ctx);
+      await ctx.device.storeCert('root', ca.certPem);
+      const got = await stored(ctx, 'root');
+      expect(got?.length).toBe(Buffer.byteLength(ca.certPem));
+      expect(got?.pem?.trim()).toBe(ca.certPem.trim());
+    },
+  );
 
   hil('store with CRLF line endings and read back', { scenario: 'D2', needs: ['uploads.crlf'] }, async (ctx) => {
     const { ca } = await certs(ctx);
@@ -77,14 +81,18 @@ describe('root certificate', () => {
     expect((await stored(ctx, 'root'))?.length).toBe(Buffer.byteLength(pem));
   });
 
-  hil('delete empties the slot and the read form is the bare header', { scenario: '[BX-T] KCERTDELETE_0001' }, async (ctx) => {
-    const { ca } = await certs(ctx);
-    await emptyStores(ctx);
-    await ctx.device.storeCert('root', ca.certPem);
-    await ctx.device.deleteCert('root');
-    expect(await stored(ctx, 'root')).toBeUndefined();
-    expect(await ctx.device.listCerts()).toEqual({ local: [] });
-  });
+  hil(
+    'delete empties the slot and the read form is the bare header',
+    { scenario: '[BX-T] KCERTDELETE_0001' },
+    async (ctx) => {
+      const { ca } = await certs(ctx);
+      await emptyStores(ctx);
+      await ctx.device.storeCert('root', ca.certPem);
+      await ctx.device.deleteCert('root');
+      expect(await stored(ctx, 'root')).toBeUndefined();
+      expect(await ctx.device.listCerts()).toEqual({ local: [] });
+    },
+  );
 
   hil('a second store overwrites the first', { scenario: '[BX-L] setCA' }, async (ctx) => {
     const { ca, a } = await certs(ctx);
@@ -103,15 +111,21 @@ describe('root certificate', () => {
     expect((await stored(ctx, 'root'))?.length).toBe(Buffer.byteLength(ca.certPem));
   });
 
-  hil('NbData that does not match never stores a truncated or padded certificate', { scenario: '[guess] uploads.nbDataMismatch' }, async (ctx) => {
-    const { ca } = await certs(ctx);
-    await emptyStores(ctx);
-    const code = await codeOf(ctx.device.storeCert('root', ca.certPem, { nbData: Buffer.byteLength(ca.certPem) - 100 }));
-    const got = await stored(ctx, 'root');
-    // Either refused (nothing stored) or stored whole: what was sent is what is kept.
-    if (code === 'OK') expect(got?.length).toBe(Buffer.byteLength(ca.certPem));
-    else expect(got).toBeUndefined();
-  });
+  hil(
+    'NbData that does not match never stores a truncated or padded certificate',
+    { scenario: '[guess] uploads.nbDataMismatch' },
+    async (ctx) => {
+      const { ca } = await certs(ctx);
+      await emptyStores(ctx);
+      const code = await codeOf(
+        ctx.device.storeCert('root', ca.certPem, { nbData: Buffer.byteLength(ca.certPem) - 100 }),
+      );
+      const got = await stored(ctx, 'root');
+      // Either refused (nothing stored) or stored whole: what was sent is what is kept.
+      if (code === 'OK') expect(got?.length).toBe(Buffer.byteLength(ca.certPem));
+      else expect(got).toBeUndefined();
+    },
+  );
 
   hil('NbData of 3001 is refused with 916', { scenario: '[BX-T] KCERTSTORE_0001 NbData range' }, async (ctx) => {
     await ctx.device.at.command('AT+KCERTDELETE=0').catch(() => undefined);
@@ -139,15 +153,19 @@ describe('root certificate', () => {
     expect(await stored(ctx, 'root')).toBeUndefined();
   });
 
-  hil('CR-only line endings (a terminal paste) are refused, not stored garbled', { scenario: '[report] field-report-2.6.3 second user' }, async (ctx) => {
-    const { ca } = await certs(ctx);
-    await emptyStores(ctx);
-    const cr = ca.certPem.replace(/\n/g, '\r');
-    const code = await codeOf(ctx.device.storeCert('root', cr));
-    const got = await stored(ctx, 'root');
-    if (code === 'OK') expect(got?.length).toBe(Buffer.byteLength(cr));
-    else expect(got).toBeUndefined();
-  });
+  hil(
+    'CR-only line endings (a terminal paste) are refused, not stored garbled',
+    { scenario: '[report] field-report-2.6.3 second user' },
+    async (ctx) => {
+      const { ca } = await certs(ctx);
+      await emptyStores(ctx);
+      const cr = ca.certPem.replace(/\n/g, '\r');
+      const code = await codeOf(ctx.device.storeCert('root', cr));
+      const got = await stored(ctx, 'root');
+      if (code === 'OK') expect(got?.length).toBe(Buffer.byteLength(cr));
+      else expect(got).toBeUndefined();
+    },
+  );
 
   hil('the stored root survives a reset', { scenario: '[BX-T] persistence' }, async (ctx) => {
     const { ca } = await certs(ctx);
@@ -157,10 +175,14 @@ describe('root certificate', () => {
     expect((await stored(ctx, 'root'))?.length).toBe(Buffer.byteLength(ca.certPem));
   });
 
-  hil('the store command without parameters answers an error', { scenario: '[BX-T] KCERTSTORE_0001 917' }, async (ctx) => {
-    const err = await ctx.device.at.command('AT+KCERTSTORE=').catch((e: unknown) => e);
-    expect((err as { cmeCode?: number }).cmeCode).toBe(917);
-  });
+  hil(
+    'the store command without parameters answers an error',
+    { scenario: '[BX-T] KCERTSTORE_0001 917' },
+    async (ctx) => {
+      const err = await ctx.device.at.command('AT+KCERTSTORE=').catch((e: unknown) => e);
+      expect((err as { cmeCode?: number }).cmeCode).toBe(917);
+    },
+  );
 });
 
 describe('local certificates', () => {
@@ -201,25 +223,33 @@ describe('private keys', () => {
     ['EC P-256 key as PKCS#8', 'keys.pkcs8', 'pkcs8', 'ec'],
   ] as const;
   for (const [title, cap, encoding, type] of forms) {
-    hil(`store a ${title}`, { scenario: encoding === 'pkcs1' ? '[BX-T] KPRIVKSTORE_0001' : encoding === 'sec1' ? 'D7' : 'D1', needs: [cap] }, async (ctx) => {
-      const m = await certs(ctx);
-      await emptyStores(ctx);
-      const pem = encodeKey(type === 'rsa' ? m.rsaKey : m.ecKey, encoding);
-      await ctx.device.storeKey(0, pem);
-      // The key never reaches the transcript or the evidence (the engine redacts data marked secret).
-      const body = pem.split('\n')[1]!;
-      expect(ctx.evidence.events.some((e) => JSON.stringify(e).includes(body))).toBe(false);
-    });
+    hil(
+      `store a ${title}`,
+      { scenario: encoding === 'pkcs1' ? '[BX-T] KPRIVKSTORE_0001' : encoding === 'sec1' ? 'D7' : 'D1', needs: [cap] },
+      async (ctx) => {
+        const m = await certs(ctx);
+        await emptyStores(ctx);
+        const pem = encodeKey(type === 'rsa' ? m.rsaKey : m.ecKey, encoding);
+        await ctx.device.storeKey(0, pem);
+        // The key never reaches the transcript or the evidence (the engine redacts data marked secret).
+        const body = pem.split('\n')[1]!;
+        expect(ctx.evidence.events.some((e) => JSON.stringify(e).includes(body))).toBe(false);
+      },
+    );
   }
 
-  hil('read form lists the stored keys without echoing key material', { scenario: '[BX-T] KPRIVKSTORE_0001 read form' }, async (ctx) => {
-    const m = await certs(ctx);
-    await emptyStores(ctx);
-    const pem = encodeKey(m.rsaKey, 'pkcs1');
-    await ctx.device.storeKey(1, pem);
-    const keys = await ctx.device.listKeys();
-    expect(keys).toEqual([{ index: 1, length: Buffer.byteLength(pem) }]);
-  });
+  hil(
+    'read form lists the stored keys without echoing key material',
+    { scenario: '[BX-T] KPRIVKSTORE_0001 read form' },
+    async (ctx) => {
+      const m = await certs(ctx);
+      await emptyStores(ctx);
+      const pem = encodeKey(m.rsaKey, 'pkcs1');
+      await ctx.device.storeKey(1, pem);
+      const keys = await ctx.device.listKeys();
+      expect(keys).toEqual([{ index: 1, length: Buffer.byteLength(pem) }]);
+    },
+  );
 
   hil('delete removes the key', { scenario: '[BX-T] KPRIVKDELETE_0001', needs: ['keys.readForm'] }, async (ctx) => {
     const m = await certs(ctx);

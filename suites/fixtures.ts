@@ -219,7 +219,11 @@ async function bringUp(session: Session): Promise<void> {
     session.target.capabilities = new Set(vm.profile.capabilities);
     session.target.sources = vm.profile.sources;
   }
-  const driver = await Bx310x.open(link, { bus: session.bus, scope: 'dut', ...(vm ? { guardTimeMs: simGuardMs(vm), resetTimeoutMs: 5_000 } : {}) });
+  const driver = await Bx310x.open(link, {
+    bus: session.bus,
+    scope: 'dut',
+    ...(vm ? { guardTimeMs: simGuardMs(vm), resetTimeoutMs: 5_000 } : {}),
+  });
   session.closers.push(() => driver.close());
   session.driver = driver;
 }
@@ -240,10 +244,15 @@ async function startCapture(port: number, dir: string, n: number): Promise<Captu
   mkdirSync(dir, { recursive: true });
   const file = join(dir, n === 1 ? 'capture.pcapng' : `capture-${n}.pcapng`);
   if (!hasTool('tshark')) {
-    writeFileSync(join(dir, 'capture-missing.txt'), 'tshark is not installed: apt-get install tshark to capture packets\n');
+    writeFileSync(
+      join(dir, 'capture-missing.txt'),
+      'tshark is not installed: apt-get install tshark to capture packets\n',
+    );
     return { stop: async () => {} };
   }
-  const child = spawn('tshark', ['-i', 'lo', '-f', `tcp port ${port}`, '-w', file, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('tshark', ['-i', 'lo', '-f', `tcp port ${port}`, '-w', file, '-q'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
   let err = '';
@@ -266,7 +275,8 @@ async function startCapture(port: number, dir: string, n: number): Promise<Captu
       new Promise<void>((resolve) => {
         process.off('exit', kill);
         if (child.exitCode !== null || child.signalCode !== null) {
-          if (!/Capturing on/.test(err)) writeFileSync(join(dir, 'capture-missing.txt'), `tshark could not capture: ${err.trim()}\n`);
+          if (!/Capturing on/.test(err))
+            writeFileSync(join(dir, 'capture-missing.txt'), `tshark could not capture: ${err.trim()}\n`);
           return resolve();
         }
         const t = setTimeout(() => child.kill('SIGKILL'), 3_000);
@@ -284,7 +294,10 @@ async function startCapture(port: number, dir: string, n: number): Promise<Captu
  * (`evidence.waiting('...')`, e.g. a URC after OK) stays until cleared; an AT command in flight
  * shows over it and gives way to it again at its final result.
  */
-function heartbeatWriter(testId: string): { explicit(what: string | undefined): void; command(what: string | undefined): void } {
+function heartbeatWriter(testId: string): {
+  explicit(what: string | undefined): void;
+  command(what: string | undefined): void;
+} {
   const dir = process.env[SUITE_ENV.heartbeatDir];
   if (!dir) return { explicit: () => {}, command: () => {} };
   const file = join(dir, `${process.pid}.json`);
@@ -294,7 +307,11 @@ function heartbeatWriter(testId: string): { explicit(what: string | undefined): 
     const now = command ?? explicit;
     try {
       if (now === undefined) rmSync(file, { force: true });
-      else writeFileSync(file, JSON.stringify({ test: testId, waitingOn: now.what, since: now.since } satisfies Heartbeat));
+      else
+        writeFileSync(
+          file,
+          JSON.stringify({ test: testId, waitingOn: now.what, since: now.since } satisfies Heartbeat),
+        );
     } catch {
       // heartbeats are best effort: a missing directory must not fail a test
     }
@@ -325,8 +342,21 @@ export function testIdOf(task: TestContext['task']): string {
 function transcriptOf(events: ReadonlyArray<EvidenceEvent>): string {
   const at = events.filter((e) => e.source === 'at');
   const t0 = events[0]?.t ?? 0;
-  const arrow: Record<string, string> = { command: '>', data: '>', line: '<', final: '<', urc: '<', timeout: '!', reset: '!', garbage: '?', resync: '!' };
-  return at.map((e) => `+${((e.t - t0) / 1000).toFixed(3)} ${arrow[e.kind] ?? ' '} ${e.summary}`).join('\n') + (at.length ? '\n' : '');
+  const arrow: Record<string, string> = {
+    command: '>',
+    data: '>',
+    line: '<',
+    final: '<',
+    urc: '<',
+    timeout: '!',
+    reset: '!',
+    garbage: '?',
+    resync: '!',
+  };
+  return (
+    at.map((e) => `+${((e.t - t0) / 1000).toFixed(3)} ${arrow[e.kind] ?? ' '} ${e.summary}`).join('\n') +
+    (at.length ? '\n' : '')
+  );
 }
 
 interface FileFixtures {
@@ -414,7 +444,14 @@ export const test = base.extend<HilFixtures & FileFixtures>({
         transcriptText: transcriptOf(events),
         verdicts,
         certs,
-        meta: { test: id, device: session.target.uri, firmware: session.target.firmware, model: session.target.model, ...meta, ...notes },
+        meta: {
+          test: id,
+          device: session.target.uri,
+          firmware: session.target.firmware,
+          model: session.target.model,
+          ...meta,
+          ...notes,
+        },
         ...(keylog !== undefined ? { keylog } : {}),
       });
       meta.evidenceDir = join('evidence', dirName);
@@ -434,14 +471,23 @@ export const test = base.extend<HilFixtures & FileFixtures>({
     await use(session.driver);
     evidence.waiting('cleanup after the test');
     // Reset between tests (the device is shared by the file): faults off, Wi-Fi back, MQTT sessions gone.
-    session.vm?.setFaults({ dropRate: 0, corruptRate: 0, responseDelayMs: 0, spuriousUrcEveryMs: 0, resetAtCommand: '' });
+    session.vm?.setFaults({
+      dropRate: 0,
+      corruptRate: 0,
+      responseDelayMs: 0,
+      spuriousUrcEveryMs: 0,
+      resetAtCommand: '',
+    });
     await cleanDevice(session);
     evidence.waiting(undefined);
   },
   rigs: async ({ session, evidence }, use) => {
     const started: BrokerRig[] = [];
     const captures: Capture[] = [];
-    const keylogDir = process.env[SUITE_ENV.keylog] === '1' && process.env[SUITE_ENV.evidenceDir] ? join(process.env[SUITE_ENV.evidenceDir]!, '.keylogs') : undefined;
+    const keylogDir =
+      process.env[SUITE_ENV.keylog] === '1' && process.env[SUITE_ENV.evidenceDir]
+        ? join(process.env[SUITE_ENV.evidenceDir]!, '.keylogs')
+        : undefined;
     const factory: RigFactory = {
       async start(options = {}) {
         let keylogPath: string | undefined;
@@ -462,13 +508,21 @@ export const test = base.extend<HilFixtures & FileFixtures>({
         started.push(rig);
         evidence.addRig(rig);
         if (process.env[SUITE_ENV.capture] === '1' && process.env[SUITE_ENV.evidenceDir]) {
-          captures.push(await startCapture(rig.port, join(process.env[SUITE_ENV.evidenceDir]!, safeTestDir(evidence.id)), started.length));
+          captures.push(
+            await startCapture(
+              rig.port,
+              join(process.env[SUITE_ENV.evidenceDir]!, safeTestDir(evidence.id)),
+              started.length,
+            ),
+          );
         }
         if (session.vm) session.vm.setResolve(session.target.brokerName, { host: '127.0.0.1', port: rig.port });
         return rig;
       },
       endpoint(rig) {
-        return session.vm ? { host: session.target.brokerName, port: 8883 } : { host: session.target.brokerName, port: rig.port };
+        return session.vm
+          ? { host: session.target.brokerName, port: 8883 }
+          : { host: session.target.brokerName, port: rig.port };
       },
     };
     await use(factory);
@@ -517,7 +571,11 @@ export interface HilTestOptions {
   timeoutMs?: number;
 }
 
-export type HilContext = Omit<HilFixtures, 'rig'> & { task: TestContext['task']; skip: TestContext['skip']; meta: SuiteTestMeta };
+export type HilContext = Omit<HilFixtures, 'rig'> & {
+  task: TestContext['task'];
+  skip: TestContext['skip'];
+  meta: SuiteTestMeta;
+};
 
 /** Mark a test with its scenario/reference tag (also done by `hil()` from its options). */
 export function tag(task: TestContext['task'], scenario: string): void {
@@ -550,7 +608,8 @@ export function hil(title: string, options: HilTestOptions, fn: (ctx: HilContext
         const r = capabilityReason(target, cap);
         if (r) reasons.push(r);
       }
-      for (const tool of options.tools ?? []) if (!hasTool(tool)) reasons.push(`needs ${tool}, which is not installed (CI installs it)`);
+      for (const tool of options.tools ?? [])
+        if (!hasTool(tool)) reasons.push(`needs ${tool}, which is not installed (CI installs it)`);
       if (options.simGap && vm) reasons.push(`virtual module gap: ${options.simGap}`);
       if (options.sim && !vm) reasons.push(`needs the virtual module's ${options.sim}: not available on ${target.uri}`);
       if (reasons.length > 0) {
@@ -564,7 +623,10 @@ export function hil(title: string, options: HilTestOptions, fn: (ctx: HilContext
         await fn({ task, skip, target, bus, pki, pool, device, vm, evidence, rigs, meta });
       } catch (err) {
         if (issue && !meta.securityFailure) {
-          meta.expectedFailure = { message: err instanceof Error ? err.message : String(err), ...(err instanceof HarnessError ? { code: err.code } : {}) };
+          meta.expectedFailure = {
+            message: err instanceof Error ? err.message : String(err),
+            ...(err instanceof HarnessError ? { code: err.code } : {}),
+          };
           return;
         }
         throw err;
@@ -575,6 +637,11 @@ export function hil(title: string, options: HilTestOptions, fn: (ctx: HilContext
 }
 
 /** `hil` with one capability, for the common case: `testIf('mqtt.qos2', 'QoS 2 round trip', {scenario}, fn)`. */
-export function testIf(capability: string, title: string, options: Omit<HilTestOptions, 'needs'>, fn: (ctx: HilContext) => Promise<void>): void {
+export function testIf(
+  capability: string,
+  title: string,
+  options: Omit<HilTestOptions, 'needs'>,
+  fn: (ctx: HilContext) => Promise<void>,
+): void {
   hil(title, { ...options, needs: [capability] }, fn);
 }

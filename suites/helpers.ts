@@ -71,7 +71,11 @@ export function clientId(prefix = 'bxhil'): string {
 }
 
 /** AT+KMQTTCFG for the endpoint; returns the session id. */
-export async function configureSession(device: Bx310x, endpoint: { host: string; port: number }, o: SessionOptions = {}): Promise<number> {
+export async function configureSession(
+  device: Bx310x,
+  endpoint: { host: string; port: number },
+  o: SessionOptions = {},
+): Promise<number> {
   return device.mqttConfigure({
     secure: o.secure ?? true,
     server: endpoint.host,
@@ -80,7 +84,15 @@ export async function configureSession(device: Bx310x, endpoint: { host: string;
     clientId: o.clientId ?? clientId(),
     ...(o.keepAliveS !== undefined ? { keepAliveSeconds: o.keepAliveS } : {}),
     ...(o.cleanSession !== undefined ? { cleanSession: o.cleanSession } : {}),
-    ...(o.will ? { willFlag: true, willTopic: o.will.topic, willMessage: o.will.message, willQos: o.will.qos ?? 0, willRetain: o.will.retain ?? false } : {}),
+    ...(o.will
+      ? {
+          willFlag: true,
+          willTopic: o.will.topic,
+          willMessage: o.will.message,
+          willQos: o.will.qos ?? 0,
+          willRetain: o.will.retain ?? false,
+        }
+      : {}),
   });
 }
 
@@ -95,7 +107,12 @@ export interface ConnectOutcome {
 }
 
 /** AT+KMQTTCNX and wait for `+KMQTT_IND`; never throws for a refused connection. */
-export async function tryConnect(device: Bx310x, id: number, timeoutMs = 20_000, evidence?: TestEvidence): Promise<ConnectOutcome> {
+export async function tryConnect(
+  device: Bx310x,
+  id: number,
+  timeoutMs = 20_000,
+  evidence?: TestEvidence,
+): Promise<ConnectOutcome> {
   const t0 = performance.now();
   evidence?.waiting(`+KMQTT_IND: ${id},<code> after AT+KMQTTCNX=${id}`);
   try {
@@ -104,14 +121,25 @@ export async function tryConnect(device: Bx310x, id: number, timeoutMs = 20_000,
   } catch (err) {
     if (!(err instanceof HarnessError)) throw err;
     const indCode = (err as { indCode?: number }).indCode;
-    return { connected: false, code: err.code, message: err.message, elapsedMs: performance.now() - t0, ...(indCode !== undefined ? { indCode } : {}) };
+    return {
+      connected: false,
+      code: err.code,
+      message: err.message,
+      elapsedMs: performance.now() - t0,
+      ...(indCode !== undefined ? { indCode } : {}),
+    };
   } finally {
     evidence?.waiting(undefined);
   }
 }
 
 /** Configure + connect, throwing with the rig's verdict when the connection does not come up. */
-export async function connectOrExplain(device: Bx310x, rig: BrokerRig, endpoint: { host: string; port: number }, o: SessionOptions = {}): Promise<number> {
+export async function connectOrExplain(
+  device: Bx310x,
+  rig: BrokerRig,
+  endpoint: { host: string; port: number },
+  o: SessionOptions = {},
+): Promise<number> {
   const id = await configureSession(device, endpoint, o);
   const r = await tryConnect(device, id);
   if (!r.connected) {
@@ -130,7 +158,12 @@ export function verdictSummary(v: Verdict): VerdictSummary {
 }
 
 /** Wait for the rig's verdict (bounded), record it in meta, and return it (undefined when none came). */
-export async function recordVerdict(rig: BrokerRig, meta: SuiteTestMeta, timeoutMs = 5_000, evidence?: TestEvidence): Promise<Verdict | undefined> {
+export async function recordVerdict(
+  rig: BrokerRig,
+  meta: SuiteTestMeta,
+  timeoutMs = 5_000,
+  evidence?: TestEvidence,
+): Promise<Verdict | undefined> {
   evidence?.waiting('the rig verdict');
   try {
     const v = await rig.waitForVerdict(undefined, timeoutMs);
@@ -144,7 +177,11 @@ export async function recordVerdict(rig: BrokerRig, meta: SuiteTestMeta, timeout
 }
 
 /** Poll `cond` every `everyMs` until it holds or `timeoutMs` passes; resolves with whether it held. */
-export async function eventually(cond: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 25): Promise<boolean> {
+export async function eventually(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 25,
+): Promise<boolean> {
   const end = performance.now() + timeoutMs;
   for (;;) {
     if (await cond()) return true;
@@ -176,7 +213,10 @@ export async function nextMessage(
 }
 
 /** Messages the broker delivers on `filter`, collected from now on (`rig.subscribe`). */
-export async function brokerInbox(rig: BrokerRig, filter: string): Promise<{ got: Array<{ topic: string; payload: Buffer }>; stop(): Promise<void> }> {
+export async function brokerInbox(
+  rig: BrokerRig,
+  filter: string,
+): Promise<{ got: Array<{ topic: string; payload: Buffer }>; stop(): Promise<void> }> {
   const got: Array<{ topic: string; payload: Buffer }> = [];
   const stop = await rig.subscribe(filter, (topic, payload) => got.push({ topic, payload }));
   return { got, stop };
@@ -191,7 +231,9 @@ export async function brokerSubscribed(rig: BrokerRig, topic: string, timeoutMs 
   return eventually(
     () =>
       rig.records.some((r) => {
-        const i = r.mqtt.packets.findIndex((p) => p.dir === 'in' && p.cmd === 'subscribe' && p.summary.includes(` ${topic}@`));
+        const i = r.mqtt.packets.findIndex(
+          (p) => p.dir === 'in' && p.cmd === 'subscribe' && p.summary.includes(` ${topic}@`),
+        );
         return i >= 0 && r.mqtt.packets.slice(i).some((p) => p.dir === 'out' && p.cmd === 'suback');
       }),
     timeoutMs,
@@ -204,7 +246,11 @@ export async function brokerSubscribed(rig: BrokerRig, topic: string, timeoutMs 
  * `AT+SRWSTACON=0` (only when the rig file gives credentials to rejoin). Returns a reason when
  * the target cannot, for the caller to skip with.
  */
-export async function loseWifi(ctx: { device: Bx310x; vm?: { wifiDrop(reason?: number): void } | undefined; target: { rigDevice?: { wifi?: unknown } } }): Promise<string | undefined> {
+export async function loseWifi(ctx: {
+  device: Bx310x;
+  vm?: { wifiDrop(reason?: number): void } | undefined;
+  target: { rigDevice?: { wifi?: unknown } };
+}): Promise<string | undefined> {
   if (ctx.vm) {
     ctx.vm.wifiDrop(200);
     return undefined;

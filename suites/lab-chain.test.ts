@@ -48,10 +48,23 @@ const closers: Array<() => unknown> = [];
 /** Start `bx-hil sim --pty` and wait (bounded) for its ready line. */
 function startSim(pty: string, rigPort: number): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin', 'bx-hil.js'), 'sim', '--profile', profile!, '--pty', pty, '--resolve', `${BROKER_NAME}=127.0.0.1:${rigPort}`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: false,
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin', 'bx-hil.js'),
+        'sim',
+        '--profile',
+        profile!,
+        '--pty',
+        pty,
+        '--resolve',
+        `${BROKER_NAME}=127.0.0.1:${rigPort}`,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: false,
+      },
+    );
     const kill = () => child.kill('SIGKILL');
     process.once('exit', kill);
     child.once('exit', () => process.off('exit', kill));
@@ -106,41 +119,65 @@ beforeAll(async () => {
 
 afterAll(() => closeAll(closers.splice(0), 'lab chain'));
 
-const skipWhy = !tools ? 'needs socat and ser2net, which are not installed (CI installs them)' : !profile ? `builds its own virtual module; the target is ${device}` : undefined;
+const skipWhy = !tools
+  ? 'needs socat and ser2net, which are not installed (CI installs them)'
+  : !profile
+    ? `builds its own virtual module; the target is ${device}`
+    : undefined;
 
 describe('virtual module → socat PTY → ser2net (RFC 2217) → harness', () => {
-  hil('identity answers through the chain', { scenario: '[lab] rfc2217 identity', ...(skipWhy ? { cannotStage: skipWhy } : {}) }, async (ctx) => {
-    const id = await chain!.dut.identity();
-    expect(id.firmware).toBe(ctx.target.firmware);
-  });
+  hil(
+    'identity answers through the chain',
+    { scenario: '[lab] rfc2217 identity', ...(skipWhy ? { cannotStage: skipWhy } : {}) },
+    async (ctx) => {
+      const id = await chain!.dut.identity();
+      expect(id.firmware).toBe(ctx.target.firmware);
+    },
+  );
 
-  hil('a certificate is stored and read back through data mode', { scenario: '[lab] rfc2217 KCERTSTORE', ...(skipWhy ? { cannotStage: skipWhy } : {}) }, async () => {
-    const { dut, pki } = chain!;
-    await dut.deleteCert('root').catch(() => undefined);
-    await dut.storeCert('root', pki.ca.certPem);
-    const root = (await dut.listCerts()).root;
-    expect(root?.length).toBe(Buffer.byteLength(pki.ca.certPem));
-    expect(root?.pem.trim()).toBe(pki.ca.certPem.trim());
-  });
+  hil(
+    'a certificate is stored and read back through data mode',
+    { scenario: '[lab] rfc2217 KCERTSTORE', ...(skipWhy ? { cannotStage: skipWhy } : {}) },
+    async () => {
+      const { dut, pki } = chain!;
+      await dut.deleteCert('root').catch(() => undefined);
+      await dut.storeCert('root', pki.ca.certPem);
+      const root = (await dut.listCerts()).root;
+      expect(root?.length).toBe(Buffer.byteLength(pki.ca.certPem));
+      expect(root?.pem.trim()).toBe(pki.ca.certPem.trim());
+    },
+  );
 
-  hil('a line-speed change is negotiated (COM-PORT-OPTION) and the module still answers', { scenario: '[RFC 2217] SET-BAUDRATE', ...(skipWhy ? { cannotStage: skipWhy } : {}) }, async () => {
-    const { dut } = chain!;
-    await dut.link.updateSettings!({ baudRate: 57_600 });
-    await dut.at.command('AT');
-    await dut.link.updateSettings!({ baudRate: 115_200 });
-    await dut.at.command('AT');
-  });
+  hil(
+    'a line-speed change is negotiated (COM-PORT-OPTION) and the module still answers',
+    { scenario: '[RFC 2217] SET-BAUDRATE', ...(skipWhy ? { cannotStage: skipWhy } : {}) },
+    async () => {
+      const { dut } = chain!;
+      await dut.link.updateSettings!({ baudRate: 57_600 });
+      await dut.at.command('AT');
+      await dut.link.updateSettings!({ baudRate: 115_200 });
+      await dut.at.command('AT');
+    },
+  );
 
-  hil('MQTT over mutual TLS connects through the chain', { scenario: 'S1 [lab]', ...(skipWhy ? { cannotStage: skipWhy } : {}), timeoutMs: 45_000 }, async (ctx) => {
-    const { dut, pki, rig } = chain!;
-    const up = await provision(dut, { root: pki.ca.certPem, clientCert: pki.client.certPem, clientKey: encodeKey(pki.client.key, 'sec1') });
-    expect(up.refused).toBeUndefined();
-    const id = await configureSession(dut, { host: BROKER_NAME, port: 8883 }, { clientId: clientId('lab') });
-    const r = await tryConnect(dut, id, 25_000, ctx.evidence);
-    expect(r.connected).toBe(true);
-    const v = await recordVerdict(rig, ctx.meta, 5_000);
-    expect(v?.code).toBe('OK');
-    await dut.mqttClose(id).catch(() => undefined);
-    await dut.mqttDelete(id).catch(() => undefined);
-  });
+  hil(
+    'MQTT over mutual TLS connects through the chain',
+    { scenario: 'S1 [lab]', ...(skipWhy ? { cannotStage: skipWhy } : {}), timeoutMs: 45_000 },
+    async (ctx) => {
+      const { dut, pki, rig } = chain!;
+      const up = await provision(dut, {
+        root: pki.ca.certPem,
+        clientCert: pki.client.certPem,
+        clientKey: encodeKey(pki.client.key, 'sec1'),
+      });
+      expect(up.refused).toBeUndefined();
+      const id = await configureSession(dut, { host: BROKER_NAME, port: 8883 }, { clientId: clientId('lab') });
+      const r = await tryConnect(dut, id, 25_000, ctx.evidence);
+      expect(r.connected).toBe(true);
+      const v = await recordVerdict(rig, ctx.meta, 5_000);
+      expect(v?.code).toBe('OK');
+      await dut.mqttClose(id).catch(() => undefined);
+      await dut.mqttDelete(id).catch(() => undefined);
+    },
+  );
 });

@@ -13,7 +13,15 @@ import { describe, expect } from 'vitest';
 import { HarnessError } from '../harness/errors.ts';
 import { encodeKey, issueCertificate } from '../harness/pki/factory.ts';
 import { hil, type HilContext } from './fixtures.ts';
-import { clientId, configureSession, connectOrExplain, eventually, loseWifi, provision, tryConnect } from './helpers.ts';
+import {
+  clientId,
+  configureSession,
+  connectOrExplain,
+  eventually,
+  loseWifi,
+  provision,
+  tryConnect,
+} from './helpers.ts';
 
 async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; code: string; error: unknown }> {
   try {
@@ -24,7 +32,11 @@ async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: 
 }
 
 async function provisionPki(ctx: HilContext): Promise<void> {
-  const r = await provision(ctx.device, { root: ctx.pki.ca.certPem, clientCert: ctx.pki.client.certPem, clientKey: encodeKey(ctx.pki.client.key, 'sec1') }, ctx.evidence);
+  const r = await provision(
+    ctx.device,
+    { root: ctx.pki.ca.certPem, clientCert: ctx.pki.client.certPem, clientKey: encodeKey(ctx.pki.client.key, 'sec1') },
+    ctx.evidence,
+  );
   if (r.refused) throw new Error(`the module refused the ${r.refused.slot} upload: ${r.refused.message}`);
 }
 
@@ -42,131 +54,182 @@ const EXPECTED_FAILURE_CODES = [
 ];
 
 describe('resets', () => {
-  hil('a reset during an upload leaves no partial certificate and the module answers', { scenario: '[derived] reset during upload', sim: 'resetAtCommand fault' }, async (ctx) => {
-    const { device, vm, pki } = ctx;
-    await device.deleteCert('root').catch(() => undefined);
-    await device.storeCert('root', pki.ca.certPem);
-    const other = await issueCertificate({ subject: 'CN=other root', key: await ctx.pool.get({ type: 'ec', curve: 'P-256' }, 'robust'), isCa: true });
-    vm!.setFaults({ resetAtCommand: 'AT+KCERTSTORE' });
-    const r = await settle(device.storeCert('root', other.certPem));
-    expect(r.ok).toBe(false);
-    vm!.setFaults({ resetAtCommand: '' });
-    // Resynchronise if the driver lost track, then check the store: the old root or nothing, never a mix.
-    if (device.state !== 'open') return; // the fixture reopens a broken driver for the next test
-    await device.at.sync();
-    const root = (await device.listCerts()).root;
-    if (root) expect([pki.ca.certPem.trim(), other.certPem.trim()]).toContain(root.pem.trim());
-  });
+  hil(
+    'a reset during an upload leaves no partial certificate and the module answers',
+    { scenario: '[derived] reset during upload', sim: 'resetAtCommand fault' },
+    async (ctx) => {
+      const { device, vm, pki } = ctx;
+      await device.deleteCert('root').catch(() => undefined);
+      await device.storeCert('root', pki.ca.certPem);
+      const other = await issueCertificate({
+        subject: 'CN=other root',
+        key: await ctx.pool.get({ type: 'ec', curve: 'P-256' }, 'robust'),
+        isCa: true,
+      });
+      vm!.setFaults({ resetAtCommand: 'AT+KCERTSTORE' });
+      const r = await settle(device.storeCert('root', other.certPem));
+      expect(r.ok).toBe(false);
+      vm!.setFaults({ resetAtCommand: '' });
+      // Resynchronise if the driver lost track, then check the store: the old root or nothing, never a mix.
+      if (device.state !== 'open') return; // the fixture reopens a broken driver for the next test
+      await device.at.sync();
+      const root = (await device.listCerts()).root;
+      if (root) expect([pki.ca.certPem.trim(), other.certPem.trim()]).toContain(root.pem.trim());
+    },
+  );
 
-  hil('a reset while connected drops the session and a new one connects', { scenario: '[derived] module reboot', sim: 'reset()' }, async (ctx) => {
-    const rig = await ctx.rigs.start();
-    await provisionPki(ctx);
-    await connectOrExplain(ctx.device, rig, ctx.rigs.endpoint(rig), { clientId: clientId('pre-reset') });
-    const ready = ctx.device.at.expect((u) => u.name === 'READY', { timeoutMs: 10_000 });
-    ctx.vm!.reset();
-    await ready;
-    // Stores survive a reset; sessions do not [guess: sessions live in RAM].
-    await ctx.device.at.sync();
-    const again = await connectOrExplain(ctx.device, rig, ctx.rigs.endpoint(rig), { clientId: clientId('post-reset') });
-    expect(again).toBeGreaterThan(0);
-  });
+  hil(
+    'a reset while connected drops the session and a new one connects',
+    { scenario: '[derived] module reboot', sim: 'reset()' },
+    async (ctx) => {
+      const rig = await ctx.rigs.start();
+      await provisionPki(ctx);
+      await connectOrExplain(ctx.device, rig, ctx.rigs.endpoint(rig), { clientId: clientId('pre-reset') });
+      const ready = ctx.device.at.expect((u) => u.name === 'READY', { timeoutMs: 10_000 });
+      ctx.vm!.reset();
+      await ready;
+      // Stores survive a reset; sessions do not [guess: sessions live in RAM].
+      await ctx.device.at.sync();
+      const again = await connectOrExplain(ctx.device, rig, ctx.rigs.endpoint(rig), {
+        clientId: clientId('post-reset'),
+      });
+      expect(again).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe('broker loss', () => {
-  hil('broker killed during a QoS 1 publish: the module reports the loss and keeps answering', { scenario: 'FLIT RemoteDisconnect', timeoutMs: 45_000 }, async (ctx) => {
-    const rig = await ctx.rigs.start();
-    await provisionPki(ctx);
-    const id = await connectOrExplain(ctx.device, rig, ctx.rigs.endpoint(rig), { clientId: clientId('killed') });
-    rig.setFaults({ withhold: ['puback'] });
-    const aborted = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 15_000);
-      ctx.device.on('mqttInd', (ind) => {
-        if (ind.sessionId === id && ind.code === 0) {
-          clearTimeout(timer);
-          resolve(true);
-        }
+  hil(
+    'broker killed during a QoS 1 publish: the module reports the loss and keeps answering',
+    { scenario: 'FLIT RemoteDisconnect', timeoutMs: 45_000 },
+    async (ctx) => {
+      const rig = await ctx.rigs.start();
+      await provisionPki(ctx);
+      const id = await connectOrExplain(ctx.device, rig, ctx.rigs.endpoint(rig), { clientId: clientId('killed') });
+      rig.setFaults({ withhold: ['puback'] });
+      const aborted = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 15_000);
+        ctx.device.on('mqttInd', (ind) => {
+          if (ind.sessionId === id && ind.code === 0) {
+            clearTimeout(timer);
+            resolve(true);
+          }
+        });
       });
-    });
-    const pub = settle(ctx.device.mqttPublish(id, 'bxhil/killed', 'in-flight', { qos: 1, waitAckMs: 10_000 }));
-    await eventually(() => rig.records.some((r) => r.mqtt.packets.some((p) => p.dir === 'in' && p.cmd === 'publish')), 5_000);
-    await rig.close();
-    const r = await pub;
-    expect(r.ok).toBe(false);
-    expect(await aborted).toBe(true);
-    await ctx.device.at.command('AT');
-    // A new broker: the same session connects again.
-    const rig2 = await ctx.rigs.start();
-    await configureSession(ctx.device, ctx.rigs.endpoint(rig2)).then(async (sid) => expect((await tryConnect(ctx.device, sid, 20_000, ctx.evidence)).connected).toBe(true));
-  });
+      const pub = settle(ctx.device.mqttPublish(id, 'bxhil/killed', 'in-flight', { qos: 1, waitAckMs: 10_000 }));
+      await eventually(
+        () => rig.records.some((r) => r.mqtt.packets.some((p) => p.dir === 'in' && p.cmd === 'publish')),
+        5_000,
+      );
+      await rig.close();
+      const r = await pub;
+      expect(r.ok).toBe(false);
+      expect(await aborted).toBe(true);
+      await ctx.device.at.command('AT');
+      // A new broker: the same session connects again.
+      const rig2 = await ctx.rigs.start();
+      await configureSession(ctx.device, ctx.rigs.endpoint(rig2)).then(async (sid) =>
+        expect((await tryConnect(ctx.device, sid, 20_000, ctx.evidence)).connected).toBe(true),
+      );
+    },
+  );
 });
 
 describe('Wi-Fi', () => {
-  hil('Wi-Fi lost: sessions report the loss, connect is refused until the module rejoins', { scenario: '[BX-T] KMQTTCFG_0002 Wi-Fi drop', needs: ['wifi'], timeoutMs: 60_000 }, async (ctx) => {
-    const rig = await ctx.rigs.start();
-    await provisionPki(ctx);
-    const id = await connectOrExplain(ctx.device, rig, ctx.rigs.endpoint(rig), { clientId: clientId('wifi') });
-    const dropped = ctx.device.at.expect((u) => u.name === '+KMQTT_IND' && u.params[0] === id && u.params[1] === 0, { timeoutMs: 15_000 });
-    const cannot = await loseWifi(ctx);
-    if (cannot) {
-      dropped.catch(() => undefined);
-      ctx.meta.skipReason = cannot;
-      ctx.skip(cannot);
-      return;
-    }
-    await dropped;
-    const down = await tryConnect(ctx.device, id, 10_000, ctx.evidence);
-    expect(down.connected).toBe(false);
-    await ctx.device.wifiConnect({ timeoutMs: 30_000 });
-    expect((await tryConnect(ctx.device, id, 20_000, ctx.evidence)).connected).toBe(true);
-  });
+  hil(
+    'Wi-Fi lost: sessions report the loss, connect is refused until the module rejoins',
+    { scenario: '[BX-T] KMQTTCFG_0002 Wi-Fi drop', needs: ['wifi'], timeoutMs: 60_000 },
+    async (ctx) => {
+      const rig = await ctx.rigs.start();
+      await provisionPki(ctx);
+      const id = await connectOrExplain(ctx.device, rig, ctx.rigs.endpoint(rig), { clientId: clientId('wifi') });
+      const dropped = ctx.device.at.expect((u) => u.name === '+KMQTT_IND' && u.params[0] === id && u.params[1] === 0, {
+        timeoutMs: 15_000,
+      });
+      const cannot = await loseWifi(ctx);
+      if (cannot) {
+        dropped.catch(() => undefined);
+        ctx.meta.skipReason = cannot;
+        ctx.skip(cannot);
+        return;
+      }
+      await dropped;
+      const down = await tryConnect(ctx.device, id, 10_000, ctx.evidence);
+      expect(down.connected).toBe(false);
+      await ctx.device.wifiConnect({ timeoutMs: 30_000 });
+      expect((await tryConnect(ctx.device, id, 20_000, ctx.evidence)).connected).toBe(true);
+    },
+  );
 });
 
 describe('serial line faults', () => {
-  hil('a flood of URCs does not disturb command answers', { scenario: '[derived] URC flood', sim: 'spuriousUrcEveryMs fault' }, async (ctx) => {
-    ctx.vm!.setFaults({ spuriousUrcEveryMs: 5 });
-    const want = await ctx.device.identity();
-    for (let i = 0; i < 15; i++) {
-      expect(await ctx.device.identity()).toEqual(want);
-      expect(Array.isArray((await ctx.device.listCerts()).local)).toBe(true);
-    }
-  });
+  hil(
+    'a flood of URCs does not disturb command answers',
+    { scenario: '[derived] URC flood', sim: 'spuriousUrcEveryMs fault' },
+    async (ctx) => {
+      ctx.vm!.setFaults({ spuriousUrcEveryMs: 5 });
+      const want = await ctx.device.identity();
+      for (let i = 0; i < 15; i++) {
+        expect(await ctx.device.identity()).toEqual(want);
+        expect(Array.isArray((await ctx.device.listCerts()).local)).toBe(true);
+      }
+    },
+  );
 
-  hil('slow answers (300 ms per final result) still complete within their bounds', { scenario: '[derived] slow module', sim: 'responseDelayMs fault' }, async (ctx) => {
-    ctx.vm!.setFaults({ responseDelayMs: 300 });
-    const t0 = performance.now();
-    const id = await ctx.device.identity();
-    expect(id.firmware).toBe(ctx.target.firmware);
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(3 * 300 - 50);
-  });
+  hil(
+    'slow answers (300 ms per final result) still complete within their bounds',
+    { scenario: '[derived] slow module', sim: 'responseDelayMs fault' },
+    async (ctx) => {
+      ctx.vm!.setFaults({ responseDelayMs: 300 });
+      const t0 = performance.now();
+      const id = await ctx.device.identity();
+      expect(id.firmware).toBe(ctx.target.firmware);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(3 * 300 - 50);
+    },
+  );
 
   for (const [name, faults] of [
     ['dropped bytes (5%)', { dropRate: 0.05, seed: 7 }],
     ['corrupted bytes (3%)', { corruptRate: 0.03, seed: 11 }],
   ] as const) {
-    hil(`${name}: every command ends with an answer or a stable error code, never a hang`, { scenario: '[derived] damaged serial line', sim: 'byte faults', timeoutMs: 60_000 }, async (ctx) => {
-      ctx.vm!.setFaults(faults);
-      const outcomes: string[] = [];
-      for (let i = 0; i < 12 && ctx.device.state === 'open'; i++) {
-        const r = await settle(ctx.device.at.command('AT+CGMR', { timeoutMs: 1_500 }));
-        outcomes.push(r.ok ? 'OK' : r.code);
-      }
-      ctx.evidence.note('outcomes', outcomes);
-      for (const o of outcomes) expect(['OK', ...EXPECTED_FAILURE_CODES]).toContain(o);
-      ctx.vm!.setFaults({ dropRate: 0, corruptRate: 0 });
-      if (ctx.device.state === 'open') {
-        await ctx.device.at.sync();
-        expect((await ctx.device.identity()).firmware).toBe(ctx.target.firmware);
-      }
-    });
+    hil(
+      `${name}: every command ends with an answer or a stable error code, never a hang`,
+      { scenario: '[derived] damaged serial line', sim: 'byte faults', timeoutMs: 60_000 },
+      async (ctx) => {
+        ctx.vm!.setFaults(faults);
+        const outcomes: string[] = [];
+        for (let i = 0; i < 12 && ctx.device.state === 'open'; i++) {
+          const r = await settle(ctx.device.at.command('AT+CGMR', { timeoutMs: 1_500 }));
+          outcomes.push(r.ok ? 'OK' : r.code);
+        }
+        ctx.evidence.note('outcomes', outcomes);
+        for (const o of outcomes) expect(['OK', ...EXPECTED_FAILURE_CODES]).toContain(o);
+        ctx.vm!.setFaults({ dropRate: 0, corruptRate: 0 });
+        if (ctx.device.state === 'open') {
+          await ctx.device.at.sync();
+          expect((await ctx.device.identity()).firmware).toBe(ctx.target.firmware);
+        }
+      },
+    );
   }
 
-  hil('the link going away breaks the driver at once with a link error', { scenario: '[STYLE §7] broken rig', sim: 'in-process link' }, async (ctx) => {
-    const pending = settle(ctx.device.at.command('AT+CGMR', { timeoutMs: 10_000 }));
-    ctx.device.link.destroy();
-    const r = await pending;
-    expect(r.ok).toBe(false);
-    const next = await settle(ctx.device.identity());
-    expect(next.ok).toBe(false);
-    expect(['BXHIL_STATE', 'BXHIL_LINK_CLOSED', 'BXHIL_LINK_CANCELED', 'BXHIL_LINK_DISCONNECTED', 'BXHIL_AT_CLOSED']).toContain(next.ok ? 'OK' : next.code);
-  });
+  hil(
+    'the link going away breaks the driver at once with a link error',
+    { scenario: '[STYLE §7] broken rig', sim: 'in-process link' },
+    async (ctx) => {
+      const pending = settle(ctx.device.at.command('AT+CGMR', { timeoutMs: 10_000 }));
+      ctx.device.link.destroy();
+      const r = await pending;
+      expect(r.ok).toBe(false);
+      const next = await settle(ctx.device.identity());
+      expect(next.ok).toBe(false);
+      expect([
+        'BXHIL_STATE',
+        'BXHIL_LINK_CLOSED',
+        'BXHIL_LINK_CANCELED',
+        'BXHIL_LINK_DISCONNECTED',
+        'BXHIL_AT_CLOSED',
+      ]).toContain(next.ok ? 'OK' : next.code);
+    },
+  );
 });

@@ -74,11 +74,21 @@ async function runScenario(entry: ScenarioEntry, ctx: HilContext): Promise<void>
   evidence.note('scenario', { id: entry.id, expected: entry.expected, reason: entry.reason, anchors: entry.anchors });
   if (m.deviceClock) vm!.clock.set(m.deviceClock);
   try {
-    const up = await provision(device, { root: m.rootForDevice, ...(m.clientCert ? { clientCert: m.clientCert } : {}), ...(m.clientKey ? { clientKey: m.clientKey } : {}) }, evidence);
+    const up = await provision(
+      device,
+      {
+        root: m.rootForDevice,
+        ...(m.clientCert ? { clientCert: m.clientCert } : {}),
+        ...(m.clientKey ? { clientKey: m.clientKey } : {}),
+      },
+      evidence,
+    );
     if (up.refused) {
       evidence.note('moduleResult', `upload of ${up.refused.slot} refused: ${up.refused.code}`);
       if (entry.expected === 'connect') {
-        throw new Error(`${entry.id}: the module refused the ${up.refused.slot} upload (${up.refused.code}: ${up.refused.message}) where the scenario must connect`);
+        throw new Error(
+          `${entry.id}: the module refused the ${up.refused.slot} upload (${up.refused.code}: ${up.refused.message}) where the scenario must connect`,
+        );
       }
       return; // refusing bad material at upload is a refusal
     }
@@ -86,19 +96,30 @@ async function runScenario(entry: ScenarioEntry, ctx: HilContext): Promise<void>
     const id = await configureSession(device, endpoint, { secure: true });
     const r = await tryConnect(device, id, CONNECT_BOUND_MS, evidence);
     const verdict = await recordVerdict(rig, meta, 5_000, evidence);
-    evidence.note('moduleResult', r.connected ? `connected (+KMQTT_IND: ${id},1)` : `not connected: ${r.code}${r.indCode !== undefined ? ` (+KMQTT_IND: ${id},${r.indCode})` : ''}`);
+    evidence.note(
+      'moduleResult',
+      r.connected
+        ? `connected (+KMQTT_IND: ${id},1)`
+        : `not connected: ${r.code}${r.indCode !== undefined ? ` (+KMQTT_IND: ${id},${r.indCode})` : ''}`,
+    );
     const verdictText = verdict ? `rig verdict ${verdict.code}: ${verdict.summary}` : 'no rig verdict';
     switch (entry.expected) {
       case 'connect':
-        if (!r.connected) throw new Error(`${entry.id}: the module did not connect (${r.code}: ${r.message}); ${verdictText}`);
+        if (!r.connected)
+          throw new Error(`${entry.id}: the module did not connect (${r.code}: ${r.message}); ${verdictText}`);
         expect(verdict?.code ?? 'OK').toBe('OK');
         break;
       case 'refuse':
         if (r.connected) {
           if (isSecurityCritical(entry)) {
-            securityFailure(meta, `${entry.id} ${entry.title}: the module connected to a server it must refuse (${entry.reason}); ${verdictText}`);
+            securityFailure(
+              meta,
+              `${entry.id} ${entry.title}: the module connected to a server it must refuse (${entry.reason}); ${verdictText}`,
+            );
           }
-          throw new Error(`${entry.id}: the module connected where the secure outcome is to refuse (${entry.reason}); ${verdictText}`);
+          throw new Error(
+            `${entry.id}: the module connected where the secure outcome is to refuse (${entry.reason}); ${verdictText}`,
+          );
         }
         // The module reported the failure (no silent hang): +KMQTT_IND or an error within the bound.
         expect(r.code).toBeDefined();

@@ -32,9 +32,16 @@ export async function preflightCommand(o: PreflightCliOptions): Promise<number> 
   const tapToStdout = o.tap === true;
   const say = (line: string) => (tapToStdout ? process.stderr : process.stdout).write(`${line}\n`);
   for (const r of results) {
-    for (const s of r.steps) say(`${r.device}: ${s.status === 'ok' ? 'ok  ' : s.status === 'skip' ? 'skip' : 'FAIL'} ${s.title}${s.status === 'ok' ? '' : ` (${s.detail})`}`);
+    for (const s of r.steps)
+      say(
+        `${r.device}: ${s.status === 'ok' ? 'ok  ' : s.status === 'skip' ? 'skip' : 'FAIL'} ${s.title}${s.status === 'ok' ? '' : ` (${s.detail})`}`,
+      );
     const f = preflightFailure(r);
-    say(f ? `${r.device}: NOT READY: ${f.category === 'rig' ? 'rig problem' : 'firmware failure'} at "${f.title}"` : `${r.device}: ready${r.firmware ? ` (firmware ${r.firmware})` : ''}`);
+    say(
+      f
+        ? `${r.device}: NOT READY: ${f.category === 'rig' ? 'rig problem' : 'firmware failure'} at "${f.title}"`
+        : `${r.device}: ready${r.firmware ? ` (firmware ${r.firmware})` : ''}`,
+    );
   }
   if (o.tap !== undefined && o.tap !== false) {
     const tap = preflightToTap(results);
@@ -47,7 +54,9 @@ export async function preflightCommand(o: PreflightCliOptions): Promise<number> 
 export function register(program: Command): void {
   program
     .command('preflight')
-    .description('check each device is ready (port, AT, firmware, Wi-Fi, broker reachable); tells rig problems from firmware failures')
+    .description(
+      'check each device is ready (port, AT, firmware, Wi-Fi, broker reachable); tells rig problems from firmware failures',
+    )
     .option('--rig <file>', 'rig file (YAML or JSON)')
     .option('--device <uri>', 'one device URI (default sim:2.6.3)')
     .option('--tap [file]', 'write TAP to stdout (or the file), for tap-junit')

@@ -28,7 +28,10 @@ afterAll(() => {
 
 function cli(args: string[], timeoutMs = 150_000): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'bin', 'bx-hil.js'), ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [join(root, 'bin', 'bx-hil.js'), ...args], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     children.add(child);
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -49,7 +52,9 @@ describe('bx-hil run', () => {
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/PASS {2}cert-upload\/root certificate\/store with LF line endings/);
     expect(r.out).toMatch(/XFAIL cert-upload\/private keys\/read form lists the stored keys.*known issue/);
-    expect(r.out).toMatch(/SKIP {2}cert-upload\/private keys\/a stored key survives a reset.*keys\.readForm not supported/);
+    expect(r.out).toMatch(
+      /SKIP {2}cert-upload\/private keys\/a stored key survives a reset.*keys\.readForm not supported/,
+    );
     const results = parseRunResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
     expect(results.devices).toEqual([{ id: 'sim-2.6.3', uri: 'sim:2.6.3', firmware: '2.6.3', model: 'BX3105' }]);
     expect(results.tests.every((t) => t.suite === 'cert-upload' && t.firmware === '2.6.3')).toBe(true);
@@ -87,13 +92,18 @@ describe('bx-hil run', () => {
     const results = parseRunResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
     expect(results.devices.map((d) => d.id)).toEqual(['good', 'bad']);
     const bad = results.tests.filter((t) => t.device === 'bad');
-    expect(bad).toEqual([expect.objectContaining({ id: 'rig/powerCycle', outcome: 'fail', error: expect.stringContaining('relay stuck') })]);
+    expect(bad).toEqual([
+      expect.objectContaining({ id: 'rig/powerCycle', outcome: 'fail', error: expect.stringContaining('relay stuck') }),
+    ]);
     const good = results.tests.filter((t) => t.device === 'good');
     expect(good.length).toBeGreaterThan(20);
     expect(good.every((t) => ['pass', 'skip', 'fixed'].includes(t.outcome))).toBe(true);
     // The rig file's known issue reached the suites: the listed test passed, so it is reported fixed.
     expect(good.filter((t) => t.outcome === 'fixed')).toEqual([
-      expect.objectContaining({ id: 'cert-upload/root certificate/PEM without a final newline is stored', knownIssue: expect.objectContaining({ source: 'rig file' }) }),
+      expect.objectContaining({
+        id: 'cert-upload/root certificate/PEM without a final newline is stored',
+        knownIssue: expect.objectContaining({ source: 'rig file' }),
+      }),
     ]);
     expect(r.out).toContain('[good]   FIXED cert-upload/root certificate/PEM without a final newline is stored');
     // Evidence paths point into the device's own directory under the report.
@@ -104,7 +114,9 @@ describe('bx-hil run', () => {
 
   test('a firmware that trusts a wrong-name server certificate is reported as a SECURITY FAILURE; exit 1', async () => {
     // A profile like 2.6.3 but without the server name check: S5 (wrong host name) must be caught.
-    const caps = (JSON.parse(readFileSync(join(root, 'harness/sim/profiles/2.6.3.json'), 'utf8')) as { capabilities: string[] }).capabilities;
+    const caps = (
+      JSON.parse(readFileSync(join(root, 'harness/sim/profiles/2.6.3.json'), 'utf8')) as { capabilities: string[] }
+    ).capabilities;
     const profile = join(dir, 'no-name-check.json');
     writeFileSync(
       profile,
@@ -117,18 +129,39 @@ describe('bx-hil run', () => {
       }),
     );
     const out = join(dir, 'security');
-    const r = await cli(['run', '--device', `sim:${profile}`, '--suite', 'tls-handshake', '--test', 'S5 ', '--out', out]);
+    const r = await cli([
+      'run',
+      '--device',
+      `sim:${profile}`,
+      '--suite',
+      'tls-handshake',
+      '--test',
+      'S5 ',
+      '--out',
+      out,
+    ]);
     expect(r.code, r.out).toBe(1);
     expect(r.out).toContain('SECURITY FAILURE: S5 Wrong host name');
     expect(r.out).toMatch(/1 SECURITY FAILURE$/m);
     const results = parseRunResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
-    expect(results.tests).toEqual([expect.objectContaining({ scenario: 'S5', outcome: 'fail', securityFailure: true })]);
+    expect(results.tests).toEqual([
+      expect.objectContaining({ scenario: 'S5', outcome: 'fail', securityFailure: true }),
+    ]);
   }, 180_000);
 
   test('a device that cannot be opened fails every test at once with the original cause (no timeouts)', async () => {
     const out = join(dir, 'broken');
     const t0 = performance.now();
-    const r = await cli(['run', '--device', 'serial:/dev/bx-hil-missing', '--no-preflight', '--suite', 'cert-upload', '--out', out]);
+    const r = await cli([
+      'run',
+      '--device',
+      'serial:/dev/bx-hil-missing',
+      '--no-preflight',
+      '--suite',
+      'cert-upload',
+      '--out',
+      out,
+    ]);
     expect(r.code, r.out).toBe(1);
     const results = parseRunResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
     expect(results.tests.length).toBeGreaterThan(20);
@@ -171,7 +204,10 @@ describe('progress reporter', () => {
   test('prints what a long-running test waits on, from the heartbeat files, once per 10 s', async () => {
     const hb = join(dir, 'hb');
     mkdirSync(hb, { recursive: true });
-    writeFileSync(join(hb, '123.json'), JSON.stringify({ test: 'mqtt/connect/slow', waitingOn: 'AT+KMQTTCNX=1', since: Date.now() - 4_000 }));
+    writeFileSync(
+      join(hb, '123.json'),
+      JSON.stringify({ test: 'mqtt/connect/slow', waitingOn: 'AT+KMQTTCNX=1', since: Date.now() - 4_000 }),
+    );
     const lines: string[] = [];
     const reporter = new ProgressReporter({ heartbeatDir: hb, pollMs: 20, write: (l) => lines.push(l) });
     await new Promise((r) => setTimeout(r, 200));

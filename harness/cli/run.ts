@@ -106,7 +106,15 @@ export class ProgressReporter implements Reporter {
   readonly #dropFiltered: boolean;
 
   /** `dropFiltered`: tests deselected by `--test` are neither printed nor collected. */
-  constructor(options: { write?: (line: string) => void; heartbeatDir?: string; prefix?: string; pollMs?: number; dropFiltered?: boolean } = {}) {
+  constructor(
+    options: {
+      write?: (line: string) => void;
+      heartbeatDir?: string;
+      prefix?: string;
+      pollMs?: number;
+      dropFiltered?: boolean;
+    } = {},
+  ) {
     this.#write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
     this.#dropFiltered = options.dropFiltered ?? false;
     this.#heartbeatDir = options.heartbeatDir;
@@ -133,7 +141,9 @@ export class ProgressReporter implements Reporter {
       // First note after 3 s of waiting, then every 10 s.
       if (waited >= 3_000 && (last === undefined || now - last >= 10_000)) {
         this.#announced.set(key, now);
-        this.#write(`${this.#prefix}        ... ${hb.test}: waiting on ${hb.waitingOn} (${Math.round(waited / 1000)} s)`);
+        this.#write(
+          `${this.#prefix}        ... ${hb.test}: waiting on ${hb.waitingOn} (${Math.round(waited / 1000)} s)`,
+        );
       }
     }
   }
@@ -150,7 +160,8 @@ export class ProgressReporter implements Reporter {
     let line = `${this.#prefix}  ${LABEL[outcome]} ${id} (${secs} s)`;
     if (outcome === 'skip') line += `: ${raw.meta.skipReason ?? raw.skipNote ?? 'skipped'}`;
     if (outcome === 'expected-fail') line += `: known issue (${raw.meta.knownIssue?.source ?? '?'})`;
-    if (outcome === 'fail') line += `\n${this.#prefix}        ${(raw.meta.securityFailure ? 'SECURITY FAILURE: ' : '') + (raw.errors[0] ?? '').split('\n')[0]}`;
+    if (outcome === 'fail')
+      line += `\n${this.#prefix}        ${(raw.meta.securityFailure ? 'SECURITY FAILURE: ' : '') + (raw.errors[0] ?? '').split('\n')[0]}`;
     this.#write(line);
   }
 
@@ -209,7 +220,13 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
   return { records: progress.records, unhandled: progress.unhandled };
 }
 
-async function runOneDevice(rig: RigConfig, deviceId: string, opts: RunOptions, outDir: string, prefix = ''): Promise<RunResults> {
+async function runOneDevice(
+  rig: RigConfig,
+  deviceId: string,
+  opts: RunOptions,
+  outDir: string,
+  prefix = '',
+): Promise<RunResults> {
   const device = rig.devices.find((d) => d.id === deviceId)!;
   const log = (line: string) => process.stdout.write(`${prefix}${line}\n`);
   log(`bx-hil run: ${device.id} (${device.uri}) -> ${outDir}`);
@@ -290,12 +307,16 @@ async function runDevicesInParallel(rig: RigConfig, opts: RunOptions, out: strin
 }
 
 export async function runCommand(opts: RunOptions): Promise<number> {
-  if (opts.device && opts.rig) throw new ConfigError('--device', opts.device, 'give either --device or --rig, not both');
+  if (opts.device && opts.rig)
+    throw new ConfigError('--device', opts.device, 'give either --device or --rig, not both');
   const known = suiteNames();
   for (const s of opts.suite ?? []) {
-    if (!known.includes(s)) throw new ConfigError('--suite', s, `unknown suite "${s}": choose from ${known.join(', ')}`);
+    if (!known.includes(s))
+      throw new ConfigError('--suite', s, `unknown suite "${s}": choose from ${known.join(', ')}`);
   }
-  const rig = opts.rig ? await loadRigFile(opts.rig) : rigFromDevice(opts.device ?? process.env[SUITE_ENV.device] ?? 'sim:2.6.3');
+  const rig = opts.rig
+    ? await loadRigFile(opts.rig)
+    : rigFromDevice(opts.device ?? process.env[SUITE_ENV.device] ?? 'sim:2.6.3');
   for (const w of rig.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
   const out = resolve(opts.out);
   await mkdir(out, { recursive: true });
@@ -327,8 +348,13 @@ export async function runCommand(opts: RunOptions): Promise<number> {
 export function register(program: Command): void {
   program
     .command('run')
-    .description('run the HIL suites against a device (default sim:2.6.3) or every device of a rig file, and write the report')
-    .option('--device <uri>', 'device URI: sim:<profile>, /dev/serial/by-id/..., serial:, tcp://, rfc2217:// (default sim:2.6.3)')
+    .description(
+      'run the HIL suites against a device (default sim:2.6.3) or every device of a rig file, and write the report',
+    )
+    .option(
+      '--device <uri>',
+      'device URI: sim:<profile>, /dev/serial/by-id/..., serial:, tcp://, rfc2217:// (default sim:2.6.3)',
+    )
     .option('--rig <file>', 'rig file (YAML or JSON) listing devices; see docs/rig-file.md')
     .option('--suite <name...>', `suites to run (default all): ${suiteNames().join(', ')}`)
     .option('--test <pattern>', 'only tests whose name matches this regular expression (e.g. "S5 ")')

@@ -73,9 +73,14 @@ export function runRigCommand(
     child.on('error', (cause) => {
       finish();
       reject(
-        new RigCommandError(step, { exitCode: undefined, timedOut: false, outputTail: tail }, `${step}: could not start /bin/sh: ${cause.message}`, {
-          cause,
-        }),
+        new RigCommandError(
+          step,
+          { exitCode: undefined, timedOut: false, outputTail: tail },
+          `${step}: could not start /bin/sh: ${cause.message}`,
+          {
+            cause,
+          },
+        ),
       );
     });
     child.on('close', (code, signal) => {

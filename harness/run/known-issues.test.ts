@@ -38,7 +38,9 @@ describe('known issues and outcomes', () => {
   });
 
   test('test ids come from the file name and the describe path', () => {
-    expect(testIdFor('/x/suites/tls-handshake.test.ts', ['catalogue', 'S3 expired'])).toBe('tls-handshake/catalogue/S3 expired');
+    expect(testIdFor('/x/suites/tls-handshake.test.ts', ['catalogue', 'S3 expired'])).toBe(
+      'tls-handshake/catalogue/S3 expired',
+    );
   });
 
   test('a caught known-issue failure is reported as expected-fail; a security failure is never excused', () => {
@@ -56,9 +58,23 @@ describe('known issues and outcomes', () => {
       device,
       [],
     );
-    expect(caught).toMatchObject({ status: 'failed', outcome: 'expected-fail', error: 'CME 918', scenario: 'D3', durationMs: 12 });
+    expect(caught).toMatchObject({
+      status: 'failed',
+      outcome: 'expected-fail',
+      error: 'CME 918',
+      scenario: 'D3',
+      durationMs: 12,
+    });
     const sec = toTestResult(
-      { file: 'tls-handshake.test.ts', names: ['S3'], status: 'failed', durationMs: 1, attempts: 1, errors: ['SECURITY FAILURE'], meta: { securityFailure: true } },
+      {
+        file: 'tls-handshake.test.ts',
+        names: ['S3'],
+        status: 'failed',
+        durationMs: 1,
+        attempts: 1,
+        errors: ['SECURITY FAILURE'],
+        meta: { securityFailure: true },
+      },
       device,
       [{ test: 'tls-handshake/*', reason: 'x', source: 'y' }],
     );

@@ -60,5 +60,10 @@ export function testIdFor(file: string, names: ReadonlyArray<string>): string {
 
 /** A test id as a safe directory name. */
 export function safeTestDir(id: string): string {
-  return id.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 120) || 'test';
+  return (
+    id
+      .replace(/[^A-Za-z0-9._-]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 120) || 'test'
+  );
 }

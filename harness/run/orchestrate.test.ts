@@ -39,7 +39,9 @@ function deps(over: Partial<DeviceRunDeps> = {}): DeviceRunDeps & { lines: strin
 }
 
 const rig = parseRig({
-  devices: [{ id: 'd', uri: 'sim:2.6.3', knownIssues: [{ test: 'mqtt/qos/two', reason: 'no QoS 2', source: '[guess]' }] }],
+  devices: [
+    { id: 'd', uri: 'sim:2.6.3', knownIssues: [{ test: 'mqtt/qos/two', reason: 'no QoS 2', source: '[guess]' }] },
+  ],
   knownIssues: [],
 });
 const device = rig.devices[0]!;
@@ -64,13 +66,23 @@ describe('runDevice', () => {
       ok: false,
       steps: [
         { name: 'port', title: 'port opens', status: 'ok', category: 'rig', detail: 'opened', durationMs: 1 },
-        { name: 'at', title: 'AT answers', status: 'fail', category: 'rig', detail: 'no answer within 5000 ms', durationMs: 5000, code: 'BXHIL_AT_TIMEOUT' },
+        {
+          name: 'at',
+          title: 'AT answers',
+          status: 'fail',
+          category: 'rig',
+          detail: 'no answer within 5000 ms',
+          durationMs: 5000,
+          code: 'BXHIL_AT_TIMEOUT',
+        },
       ],
     };
     const d = deps({ preflight: async () => pf });
     const r = await runDevice({ device, rig, outDir: '/tmp' }, d);
     expect(d.suitesRan()).toBe(false);
-    expect(r.tests).toEqual([expect.objectContaining({ id: 'preflight/at', outcome: 'fail', error: 'rig problem: no answer within 5000 ms' })]);
+    expect(r.tests).toEqual([
+      expect.objectContaining({ id: 'preflight/at', outcome: 'fail', error: 'rig problem: no answer within 5000 ms' }),
+    ]);
     expect(d.lines.some((l) => l.includes('preflight FAIL AT answers'))).toBe(true);
   });
 
@@ -86,7 +98,9 @@ describe('runDevice', () => {
     const r = await runDevice({ device: bad.devices[0]!, rig: bad, outDir: '/tmp' }, d);
     expect(preflighted).toBe(false);
     expect(d.suitesRan()).toBe(false);
-    expect(r.tests).toEqual([expect.objectContaining({ id: 'rig/flash', outcome: 'fail', error: expect.stringContaining('exited with 9') })]);
+    expect(r.tests).toEqual([
+      expect.objectContaining({ id: 'rig/flash', outcome: 'fail', error: expect.stringContaining('exited with 9') }),
+    ]);
   });
 
   test('suites that cannot start become one failing entry with the cause', async () => {
@@ -96,6 +110,8 @@ describe('runDevice', () => {
       },
     });
     const r = await runDevice({ device, rig, outDir: '/tmp' }, d);
-    expect(r.tests).toEqual([expect.objectContaining({ id: 'run/suites', error: expect.stringContaining('vitest could not start') })]);
+    expect(r.tests).toEqual([
+      expect.objectContaining({ id: 'run/suites', error: expect.stringContaining('vitest could not start') }),
+    ]);
   });
 });

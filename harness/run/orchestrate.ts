@@ -83,7 +83,10 @@ export async function runDevice(ctx: DeviceRunContext, deps: DeviceRunDeps): Pro
     const pf = await deps.preflight(device);
     if (pf.firmware) info.firmware = pf.firmware;
     if (pf.model) info.model = pf.model;
-    for (const s of pf.steps) deps.log(`${device.id}: preflight ${s.status === 'ok' ? 'ok  ' : s.status === 'skip' ? 'skip' : 'FAIL'} ${s.title}${s.status === 'ok' ? '' : `: ${s.detail}`}`);
+    for (const s of pf.steps)
+      deps.log(
+        `${device.id}: preflight ${s.status === 'ok' ? 'ok  ' : s.status === 'skip' ? 'skip' : 'FAIL'} ${s.title}${s.status === 'ok' ? '' : `: ${s.detail}`}`,
+      );
     const failure = preflightFailure(pf);
     if (failure) {
       const what = failure.category === 'rig' ? 'rig problem' : 'firmware failure';
@@ -96,7 +99,8 @@ export async function runDevice(ctx: DeviceRunContext, deps: DeviceRunDeps): Pro
   try {
     out = await deps.runSuites(ctx);
   } catch (err) {
-    const msg = err instanceof HarnessError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+    const msg =
+      err instanceof HarnessError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
     tests.push(syntheticFailure(info, 'run/suites', 'suites ran', `the suites could not run: ${msg}`));
     return done();
   }
@@ -108,6 +112,8 @@ export async function runDevice(ctx: DeviceRunContext, deps: DeviceRunDeps): Pro
     if (!info.model && raw.meta.model) info.model = raw.meta.model;
   }
   for (const t of tests) if (t.firmware === 'unknown') t.firmware = info.firmware;
-  out.unhandled.forEach((msg, i) => tests.push(syntheticFailure(info, `run/unhandled error ${i + 1}`, `unhandled error ${i + 1}`, msg)));
+  out.unhandled.forEach((msg, i) =>
+    tests.push(syntheticFailure(info, `run/unhandled error ${i + 1}`, `unhandled error ${i + 1}`, msg)),
+  );
   return done();
 }

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { HarnessError } from '../errors.ts';
-import { preflightDevice, preflightFailure, preflightToTap, type PreflightModule, type PreflightPort } from './preflight.ts';
+import {
+  preflightDevice,
+  preflightFailure,
+  preflightToTap,
+  type PreflightModule,
+  type PreflightPort,
+} from './preflight.ts';
 import { parseRig } from './rig.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'bxhil-preflight-'));
@@ -72,7 +78,14 @@ describe('preflight', () => {
     const r = await preflightDevice(withWifi, f.port);
     expect(r.ok).toBe(true);
     expect(r.firmware).toBe('2.6.3');
-    expect(r.steps.map((s) => `${s.name}:${s.status}`)).toEqual(['port:ok', 'at:ok', 'firmware:ok', 'firmware-expected:ok', 'wifi:ok', 'broker:ok']);
+    expect(r.steps.map((s) => `${s.name}:${s.status}`)).toEqual([
+      'port:ok',
+      'at:ok',
+      'firmware:ok',
+      'firmware-expected:ok',
+      'wifi:ok',
+      'broker:ok',
+    ]);
     expect(f.calls).toEqual(['ping', 'identity', 'wifi lab 9', 'probe 127.0.0.1:41883']);
     expect(f.closed()).toEqual({ brokerClosed: 1, moduleClosed: 1 });
   });
@@ -83,28 +96,38 @@ describe('preflight', () => {
     ['identityFails', 'firmware', 'firmware', 'BXHIL_CME'],
     ['wifiFails', 'wifi', 'rig', 'BXHIL_WIFI'],
     ['brokerFails', 'broker', 'rig', 'BXHIL_PREFLIGHT_BROKER'],
-  ] as const)('%s: the first failure is step %s, a %s problem, and later steps are skipped', async (flag, stepName, category, code) => {
-    const f = fakePort({ [flag]: true });
-    const r = await preflightDevice(withWifi, f.port);
-    expect(r.ok).toBe(false);
-    const first = preflightFailure(r)!;
-    expect(first).toMatchObject({ name: stepName, category, code });
-    const after = r.steps.slice(r.steps.indexOf(first) + 1);
-    expect(after.every((s) => s.status === 'skip')).toBe(true);
-    expect(f.closed().brokerClosed).toBe(flag === 'brokerFails' ? 1 : 0);
-  });
+  ] as const)(
+    '%s: the first failure is step %s, a %s problem, and later steps are skipped',
+    async (flag, stepName, category, code) => {
+      const f = fakePort({ [flag]: true });
+      const r = await preflightDevice(withWifi, f.port);
+      expect(r.ok).toBe(false);
+      const first = preflightFailure(r)!;
+      expect(first).toMatchObject({ name: stepName, category, code });
+      const after = r.steps.slice(r.steps.indexOf(first) + 1);
+      expect(after.every((s) => s.status === 'skip')).toBe(true);
+      expect(f.closed().brokerClosed).toBe(flag === 'brokerFails' ? 1 : 0);
+    },
+  );
 
   test('a firmware other than the expected one is a rig problem naming both versions', async () => {
     const r = await preflightDevice(withWifi, fakePort({ firmware: '2.5.0' }).port);
     const first = preflightFailure(r)!;
-    expect(first).toMatchObject({ name: 'firmware-expected', category: 'rig', code: 'BXHIL_PREFLIGHT_FIRMWARE_MISMATCH' });
+    expect(first).toMatchObject({
+      name: 'firmware-expected',
+      category: 'rig',
+      code: 'BXHIL_PREFLIGHT_FIRMWARE_MISMATCH',
+    });
     expect(first.detail).toContain('2.5.0');
   });
 
   test('no Wi-Fi credentials: the Wi-Fi step is skipped with the reason', async () => {
     const r = await preflightDevice(plain, fakePort().port);
     expect(r.ok).toBe(true);
-    expect(r.steps.find((s) => s.name === 'wifi')).toMatchObject({ status: 'skip', detail: expect.stringMatching(/no wifi credentials/) });
+    expect(r.steps.find((s) => s.name === 'wifi')).toMatchObject({
+      status: 'skip',
+      detail: expect.stringMatching(/no wifi credentials/),
+    });
   });
 
   test('TAP output: one point per step, diagnostics on failure, no password', async () => {

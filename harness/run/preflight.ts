@@ -75,13 +75,22 @@ function describe(err: unknown): { code?: string; message: string } {
 }
 
 /** Run the preflight steps for one device. Never throws for a device problem: it reports it. */
-export async function preflightDevice(device: RigDevice, port: PreflightPort, options: PreflightOptions = {}): Promise<PreflightResult> {
+export async function preflightDevice(
+  device: RigDevice,
+  port: PreflightPort,
+  options: PreflightOptions = {},
+): Promise<PreflightResult> {
   const o = { ...DEFAULTS, ...options };
   const steps: PreflightStep[] = [];
   const result: PreflightResult = { device: device.id, uri: device.uri, ok: false, steps };
   let failed = false;
 
-  async function step(name: string, title: string, category: PreflightCategory, fn: () => Promise<string>): Promise<boolean> {
+  async function step(
+    name: string,
+    title: string,
+    category: PreflightCategory,
+    fn: () => Promise<string>,
+  ): Promise<boolean> {
     if (failed) {
       steps.push({ name, title, status: 'skip', category, detail: 'skipped: an earlier step failed', durationMs: 0 });
       return false;
@@ -94,7 +103,14 @@ export async function preflightDevice(device: RigDevice, port: PreflightPort, op
     } catch (err) {
       failed = true;
       const d = describe(err);
-      const s: PreflightStep = { name, title, status: 'fail', category, detail: d.message, durationMs: performance.now() - t0 };
+      const s: PreflightStep = {
+        name,
+        title,
+        status: 'fail',
+        category,
+        detail: d.message,
+        durationMs: performance.now() - t0,
+      };
       if (d.code) s.code = d.code;
       steps.push(s);
       return false;
@@ -138,7 +154,14 @@ export async function preflightDevice(device: RigDevice, port: PreflightPort, op
         return `joined ${ssid}`;
       });
     } else {
-      steps.push({ name: 'wifi', title: 'Wi-Fi joined', status: 'skip', category: 'rig', detail: 'no wifi credentials in the rig file: assumed joined', durationMs: 0 });
+      steps.push({
+        name: 'wifi',
+        title: 'Wi-Fi joined',
+        status: 'skip',
+        category: 'rig',
+        detail: 'no wifi credentials in the rig file: assumed joined',
+        durationMs: 0,
+      });
     }
     await step('broker', `broker reachable at ${device.hostAddress}`, 'rig', async () => {
       const broker = await port.startProbeBroker(device.hostAddress);
@@ -160,7 +183,14 @@ export async function preflightDevice(device: RigDevice, port: PreflightPort, op
       try {
         await mod.close();
       } catch (err) {
-        steps.push({ name: 'close', title: 'port closes', status: 'fail', category: 'rig', detail: describe(err).message, durationMs: 0 });
+        steps.push({
+          name: 'close',
+          title: 'port closes',
+          status: 'fail',
+          category: 'rig',
+          detail: describe(err).message,
+          durationMs: 0,
+        });
         failed = true;
       }
     }

@@ -20,7 +20,11 @@ export interface FinishResult {
 }
 
 /** Write results.json + index.html into `out` (writeReport), then compare with the baseline if given. */
-export async function finishReport(out: string, results: RunResults, options: FinishOptions = {}): Promise<FinishResult> {
+export async function finishReport(
+  out: string,
+  results: RunResults,
+  options: FinishOptions = {},
+): Promise<FinishResult> {
   const lines: string[] = [];
   let regression = false;
   const base = options.baseline ? await readRunResults(options.baseline) : undefined;

@@ -57,7 +57,11 @@ export function toTestResult(raw: RawTestRecord, device: DeviceInfo, issues: Rea
 /** Merge per-device results into one run (devices concatenated, tests concatenated). */
 export function mergeRunResults(runs: ReadonlyArray<RunResults>, harnessVersion: string): RunResults {
   const started = runs.map((r) => r.startedAt).sort()[0] ?? new Date().toISOString();
-  const finished = runs.map((r) => r.finishedAt).sort().pop() ?? new Date().toISOString();
+  const finished =
+    runs
+      .map((r) => r.finishedAt)
+      .sort()
+      .pop() ?? new Date().toISOString();
   return {
     schema: 'bx-hil/results@1',
     startedAt: started,
@@ -97,6 +101,7 @@ export function summaryLine(s: RunSummary): string {
     `${s.byOutcome.fixed} fixed`,
     `${s.byOutcome.skip} skipped`,
   ];
-  if (s.securityFailures > 0) parts.push(`${s.securityFailures} SECURITY FAILURE${s.securityFailures === 1 ? '' : 'S'}`);
+  if (s.securityFailures > 0)
+    parts.push(`${s.securityFailures} SECURITY FAILURE${s.securityFailures === 1 ? '' : 'S'}`);
   return parts.join(', ');
 }

@@ -65,14 +65,23 @@ describe('rig file', () => {
   test('errors name the field', () => {
     expect(configErr(() => parseRig({ devices: [{ uri: 'sim:2.6.3' }, { id: 'x' }] })).field).toBe('devices[1].uri');
     expect(configErr(() => parseRig({ devices: [] })).field).toBe('devices');
-    expect(configErr(() => parseRig({ devices: [{ uri: 'sim:a', powerCycle: { command: 'x', timeoutMs: -1 } }] })).field).toBe(
-      'devices[0].powerCycle.timeoutMs',
-    );
-    expect(configErr(() => parseRig({ devices: [{ uri: 'sim:a', knownIssues: [{ test: 't', reason: 'r' }] }] })).field).toBe(
-      'devices[0].knownIssues[0].source',
-    );
+    expect(
+      configErr(() => parseRig({ devices: [{ uri: 'sim:a', powerCycle: { command: 'x', timeoutMs: -1 } }] })).field,
+    ).toBe('devices[0].powerCycle.timeoutMs');
+    expect(
+      configErr(() => parseRig({ devices: [{ uri: 'sim:a', knownIssues: [{ test: 't', reason: 'r' }] }] })).field,
+    ).toBe('devices[0].knownIssues[0].source');
     expect(configErr(() => parseRig({ devices: [{ uri: 'sim:a', baud: 9600 }] })).field).toBe('devices[0].baud');
-    expect(configErr(() => parseRig({ devices: [{ uri: 'sim:a', id: 'd' }, { uri: 'sim:b', id: 'd' }] })).field).toBe('devices[1].id');
+    expect(
+      configErr(() =>
+        parseRig({
+          devices: [
+            { uri: 'sim:a', id: 'd' },
+            { uri: 'sim:b', id: 'd' },
+          ],
+        }),
+      ).field,
+    ).toBe('devices[1].id');
     expect(configErr(() => parseRig({ devices: [{ uri: 'not a uri' }] })).field).toBe('devices[0].uri');
     expect(configErr(() => parseRig({ version: 2, devices: [{ uri: 'sim:a' }] })).field).toBe('version');
     expect(configErr(() => parseRigText('devices: [ {uri: ')).code).toBe('BXHIL_CONFIG');
@@ -85,7 +94,9 @@ describe('rig file', () => {
   });
 
   test('the Wi-Fi password never appears in errors or in describeRig', () => {
-    const err = configErr(() => parseRig({ devices: [{ uri: 'sim:a', wifi: { ssid: 'x', password: { nested: 'hunter2' } } }] }));
+    const err = configErr(() =>
+      parseRig({ devices: [{ uri: 'sim:a', wifi: { ssid: 'x', password: { nested: 'hunter2' } } }] }),
+    );
     expect(err.field).toBe('devices[0].wifi.password');
     expect(err.message + JSON.stringify(err.value)).not.toContain('hunter2');
     const text = describeRig(parseRigText(yaml));

@@ -115,7 +115,11 @@ function parseCommand(v: unknown, field: string): RigCommand | undefined {
   const command = str(v, 'command', field, true);
   const t = v['timeoutMs'] ?? RIG_DEFAULTS.commandTimeoutMs;
   if (typeof t !== 'number' || !Number.isInteger(t) || t <= 0 || t > 3_600_000) {
-    throw new ConfigError(`${field}.timeoutMs`, t, `${field}.timeoutMs: expected whole milliseconds in 1..3600000 (1 h), got ${JSON.stringify(t)}`);
+    throw new ConfigError(
+      `${field}.timeoutMs`,
+      t,
+      `${field}.timeoutMs: expected whole milliseconds in 1..3600000 (1 h), got ${JSON.stringify(t)}`,
+    );
   }
   return { command, timeoutMs: t };
 }
@@ -141,7 +145,11 @@ function parseKnownIssues(v: unknown, field: string): KnownIssue[] {
     const f = `${field}[${i}]`;
     if (!isObj(item)) throw new ConfigError(f, item, `${f}: expected { test, reason, source }`);
     checkKeys(item, f, ['test', 'reason', 'source']);
-    return { test: str(item, 'test', f, true), reason: str(item, 'reason', f, true), source: str(item, 'source', f, true) };
+    return {
+      test: str(item, 'test', f, true),
+      reason: str(item, 'reason', f, true),
+      source: str(item, 'source', f, true),
+    };
   });
 }
 
@@ -163,7 +171,11 @@ export function parseRig(doc: unknown): RigConfig {
   if (!isObj(doc)) throw new ConfigError('(root)', doc, 'rig file: expected a mapping with a `devices` list');
   checkKeys(doc, '', ['version', 'hostAddress', 'devices', 'knownIssues']);
   if (doc['version'] !== undefined && doc['version'] !== 1) {
-    throw new ConfigError('version', doc['version'], `version: only version 1 is understood, got ${JSON.stringify(doc['version'])}`);
+    throw new ConfigError(
+      'version',
+      doc['version'],
+      `version: only version 1 is understood, got ${JSON.stringify(doc['version'])}`,
+    );
   }
   const hostAddress = str(doc, 'hostAddress', '(root)') ?? RIG_DEFAULTS.hostAddress;
   const list = doc['devices'];
@@ -181,9 +193,14 @@ export function parseRig(doc: unknown): RigConfig {
     validateUri(uri, `${f}.uri`, warnings);
     const id = str(item, 'id', f) ?? deviceIdFromUri(uri);
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
-      throw new ConfigError(`${f}.id`, id, `${f}.id: use 1-64 letters, digits, '.', '_' or '-' (it names report directories)`);
+      throw new ConfigError(
+        `${f}.id`,
+        id,
+        `${f}.id: use 1-64 letters, digits, '.', '_' or '-' (it names report directories)`,
+      );
     }
-    if (ids.has(id)) throw new ConfigError(`${f}.id`, id, `${f}.id: "${id}" is used by another device; give each device a unique id`);
+    if (ids.has(id))
+      throw new ConfigError(`${f}.id`, id, `${f}.id: "${id}" is used by another device; give each device a unique id`);
     ids.add(id);
     const device: RigDevice = {
       id,
@@ -210,7 +227,12 @@ export function parseRigText(text: string, source = 'rig file'): RigConfig {
   try {
     doc = parseYaml(text, { prettyErrors: true });
   } catch (cause) {
-    throw new ConfigError('(file)', source, `${source}: not valid YAML/JSON: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    throw new ConfigError(
+      '(file)',
+      source,
+      `${source}: not valid YAML/JSON: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
   }
   return parseRig(doc);
 }
@@ -220,7 +242,12 @@ export async function loadRigFile(path: string): Promise<RigConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new ConfigError('--rig', path, `cannot read rig file ${path}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}; check the path`, { cause });
+    throw new ConfigError(
+      '--rig',
+      path,
+      `cannot read rig file ${path}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}; check the path`,
+      { cause },
+    );
   }
   return parseRigText(text, path);
 }
@@ -232,9 +259,5 @@ export function rigFromDevice(uri: string, options: { hostAddress?: string } = {
 
 /** The rig as printable JSON, with Wi-Fi passwords replaced by `***`. */
 export function describeRig(rig: RigConfig): string {
-  return JSON.stringify(
-    rig,
-    (key, value: unknown) => (key === 'password' ? '***' : value),
-    2,
-  );
+  return JSON.stringify(rig, (key, value: unknown) => (key === 'password' ? '***' : value), 2);
 }
