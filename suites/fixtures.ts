@@ -186,9 +186,10 @@ async function openSession(): Promise<Session> {
       if (rigDevice) target.rigDevice = rigDevice;
     }
     if (!isSim) {
-      target.brokerName = rigDevice?.hostAddress ?? '127.0.0.1';
+      const hostAddress = rigDevice?.hostAddress ?? process.env[SUITE_ENV.hostAddress];
+      target.brokerName = hostAddress ?? '127.0.0.1';
       // The module reaches the test host over the network: listen on every interface.
-      target.bindHost = rigDevice ? '0.0.0.0' : '127.0.0.1';
+      target.bindHost = hostAddress && hostAddress !== '127.0.0.1' ? '0.0.0.0' : '127.0.0.1';
     }
     session.pki = await createBasicPki({ pool, serverNames: [target.brokerName, 'localhost', '127.0.0.1'] });
     await bringUp(session);

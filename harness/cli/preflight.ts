@@ -21,11 +21,17 @@ interface PreflightCliOptions {
   rig?: string;
   device?: string;
   tap?: string | boolean;
+  hostAddress?: string;
 }
 
 export async function preflightCommand(o: PreflightCliOptions): Promise<number> {
   if (o.rig && o.device) throw new ConfigError('--device', o.device, 'give either --device or --rig, not both');
-  const rig = o.rig ? await loadRigFile(o.rig) : rigFromDevice(o.device ?? process.env['BX_DEVICE'] ?? 'sim:2.6.3');
+  const rig = o.rig
+    ? await loadRigFile(o.rig)
+    : rigFromDevice(
+        o.device ?? process.env['BX_DEVICE'] ?? 'sim:2.6.3',
+        o.hostAddress ? { hostAddress: o.hostAddress } : {},
+      );
   for (const w of rig.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
   // Devices in parallel: each probe broker listens on its own port.
   const results = await Promise.all(rig.devices.map((d) => preflightWithDriver(d, targets)));
@@ -59,6 +65,7 @@ export function register(program: Command): void {
     )
     .option('--rig <file>', 'rig file (YAML or JSON)')
     .option('--device <uri>', 'one device URI (default sim:2.6.3)')
+    .option('--host-address <ip>', "with --device: the test host's address as the module sees it")
     .option('--tap [file]', 'write TAP to stdout (or the file), for tap-junit')
     .action(async (o: PreflightCliOptions) => {
       process.exitCode = await preflightCommand(o);

@@ -43,6 +43,8 @@ export interface RunOptions {
   suite?: string[];
   /** Only tests whose full name matches this regular expression. */
   test?: string;
+  /** The test host's address as the module sees it (with --device; a rig file has its own). */
+  hostAddress?: string;
   out: string;
   baseline?: string;
   keylog?: boolean;
@@ -189,6 +191,8 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
   if (opts.rig) {
     env[SUITE_ENV.rigFile] = resolve(opts.rig);
     env[SUITE_ENV.rigDevice] = ctx.device.id;
+  } else if (opts.hostAddress) {
+    env[SUITE_ENV.hostAddress] = opts.hostAddress;
   }
   if (opts.keylog) env[SUITE_ENV.keylog] = '1';
   if (opts.capture) env[SUITE_ENV.capture] = '1';
@@ -316,7 +320,10 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   }
   const rig = opts.rig
     ? await loadRigFile(opts.rig)
-    : rigFromDevice(opts.device ?? process.env[SUITE_ENV.device] ?? 'sim:2.6.3');
+    : rigFromDevice(
+        opts.device ?? process.env[SUITE_ENV.device] ?? 'sim:2.6.3',
+        opts.hostAddress ? { hostAddress: opts.hostAddress } : {},
+      );
   for (const w of rig.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
   const out = resolve(opts.out);
   await mkdir(out, { recursive: true });
@@ -357,6 +364,10 @@ export function register(program: Command): void {
     )
     .option('--rig <file>', 'rig file (YAML or JSON) listing devices; see docs/rig-file.md')
     .option('--suite <name...>', `suites to run (default all): ${suiteNames().join(', ')}`)
+    .option(
+      '--host-address <ip>',
+      "with --device: the test host's address as the module sees it (the broker listens there)",
+    )
     .option('--test <pattern>', 'only tests whose name matches this regular expression (e.g. "S5 ")')
     .option('--out <dir>', 'report directory', 'bx-hil-report')
     .option('--baseline <results.json>', 'compare with an earlier run; a regression makes the exit code 1')

@@ -34,6 +34,8 @@ export const SUITE_ENV = {
   /** A rig file and the id of the device in it (Wi-Fi, host address, known issues). */
   rigFile: 'BX_HIL_RIG',
   rigDevice: 'BX_HIL_RIG_DEVICE',
+  /** The test host's address as the module sees it, without a rig file (`bx-hil run --host-address`). */
+  hostAddress: 'BX_HIL_HOST_ADDRESS',
   /** Directory where each worker writes `<pid>.json` heartbeats (the command being waited on). */
   heartbeatDir: 'BX_HIL_HEARTBEAT_DIR',
   /** `1`: keep TLS key logs in evidence; `1`: packet capture. */
