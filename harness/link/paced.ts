@@ -18,12 +18,12 @@
  * `pacedMemoryLinkPair(opts)` is the usual test rig: `memoryLinkPair()` with a paced host end;
  * `device` is the raw Duplex the simulator or a responder reads and writes.
  */
-import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { ConfigError } from '../errors.ts';
-import { LinkError, LinkUnsupportedError } from './errors.ts';
+import { LinkBase } from './base.ts';
+import { LinkUnsupportedError } from './errors.ts';
 import { memoryLinkPair } from './stream.ts';
-import type { LineSettings, Link, LinkEvents, LinkSignals } from './types.ts';
+import type { LineSettings, Link, LinkSignals } from './types.ts';
 
 export interface PacedLinkOptions {
   /** Line rate in bits per second. Required; e.g. 115200. */
@@ -84,69 +84,46 @@ class LineSchedule {
   }
 }
 
-interface PendingWrite {
-  reject(err: LinkError): void;
-}
-
-class PacedLink extends EventEmitter<LinkEvents> implements Link {
-  readonly uri: string;
+class PacedLink extends LinkBase {
   readonly #inner: Link;
   #opts: Required<PacedLinkOptions>;
   readonly #tx = new LineSchedule();
   readonly #rx = new LineSchedule();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
-  readonly #pending = new Set<PendingWrite>();
   #chain: Promise<void> = Promise.resolve();
-  #state: 'open' | 'closing' | 'closed' = 'open';
-  #endedBy: LinkError | undefined;
-  #closePromise: Promise<void> | undefined;
 
   constructor(inner: Link, opts: Required<PacedLinkOptions>) {
-    super();
-    this.uri = inner.uri;
+    super(inner.uri);
     this.#inner = inner;
     this.#opts = opts;
     inner.on('data', (chunk) => this.#onData(chunk));
-    inner.on('close', (err) => this.#onInnerClose(err));
-  }
-
-  get isOpen(): boolean {
-    return this.#state === 'open';
+    // The inner link closing under us is the far end going away (contract guarantee 6).
+    inner.on('close', (err) => this.lose(err));
   }
 
   get baudRate(): number {
     return this.#opts.baudRate;
   }
 
-  write(data: Uint8Array | string): Promise<void> {
-    if (this.#state !== 'open') {
-      return Promise.reject(
-        this.#endedBy ??
-          new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot write to ${this.uri}: the link is closed`),
+  /** Slices cross the line one after another, each when the line would have carried it. */
+  protected sendBytes(buf: Buffer, done: (err?: Error | null) => void): void {
+    this.#chain = this.#chain
+      .then(async () => {
+        for (let off = 0; off < buf.length;) {
+          if (this.#stopped()) return; // destroyed or lost: the base rejected the write
+          const len = Math.min(buf.length - off, this.#sliceBytes());
+          const slice = buf.subarray(off, off + len);
+          off += len;
+          const due = this.#tx.reserve(lineTimeMs(len, this.#opts.baudRate, this.#opts.bitsPerByte), off > len);
+          await this.#sleepUntil(due);
+          if (this.#stopped()) return;
+          await this.#inner.write(slice);
+        }
+      })
+      .then(
+        () => done(),
+        (err: Error) => done(err),
       );
-    }
-    const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data);
-    let entry!: PendingWrite;
-    const aborted = new Promise<never>((_, reject) => {
-      entry = { reject };
-    });
-    aborted.catch(() => undefined);
-    this.#pending.add(entry);
-    const run = this.#chain.then(async () => {
-      for (let off = 0; off < buf.length;) {
-        if (!this.#pending.has(entry)) return;
-        const len = Math.min(buf.length - off, this.#sliceBytes());
-        const slice = buf.subarray(off, off + len);
-        off += len;
-        const due = this.#tx.reserve(lineTimeMs(len, this.#opts.baudRate, this.#opts.bitsPerByte), off > len);
-        await Promise.race([this.#sleepUntil(due), aborted]);
-        await Promise.race([this.#inner.write(slice), aborted]);
-      }
-    });
-    const p = run.finally(() => this.#pending.delete(entry));
-    const result = Promise.race([p, aborted]);
-    this.#chain = result.catch(() => undefined);
-    return result;
   }
 
   async setSignals(signals: LinkSignals): Promise<void> {
@@ -167,34 +144,21 @@ class PacedLink extends EventEmitter<LinkEvents> implements Link {
     if (this.#inner.updateSettings) await this.#inner.updateSettings(settings);
   }
 
-  close(): Promise<void> {
-    if (this.#closePromise) return this.#closePromise;
-    if (this.#state === 'closed') return (this.#closePromise = Promise.resolve());
-    this.#state = 'closing';
-    this.#closePromise = (async () => {
-      await this.#chain; // graceful: the paced writes finish crossing the line
-      this.#clearTimers();
-      await this.#inner.close();
-      this.#finish(undefined);
-    })();
-    return this.#closePromise;
+  protected async shutdown(): Promise<void> {
+    this.#clearTimers();
+    await this.#inner.close();
   }
 
-  destroy(error?: Error): void {
-    if (this.#state === 'closed') return;
-    const canceled = new LinkError(
-      'BXHIL_LINK_CANCELED',
-      this.uri,
-      `write to ${this.uri} canceled: the link was destroyed`,
-      {
-        cause: error,
-      },
-    );
-    for (const p of this.#pending) p.reject(canceled);
-    this.#pending.clear();
-    this.#clearTimers();
-    this.#finish(undefined);
+  protected abort(error?: Error): void {
     this.#inner.destroy(error);
+  }
+
+  protected override onClosed(): void {
+    this.#clearTimers();
+  }
+
+  #stopped(): boolean {
+    return this.linkState === 'closed';
   }
 
   #sliceBytes(): number {
@@ -214,9 +178,9 @@ class PacedLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#state === 'closed') return;
+    if (this.linkState === 'closed') return;
     if (!this.#opts.paceReads) {
-      this.emit('data', chunk);
+      this.deliver(chunk);
       return;
     }
     for (let off = 0; off < chunk.length;) {
@@ -227,7 +191,7 @@ class PacedLink extends EventEmitter<LinkEvents> implements Link {
       const t = setTimeout(
         () => {
           this.#timers.delete(t);
-          if (this.#state !== 'closed') this.emit('data', slice);
+          this.deliver(slice);
         },
         Math.max(0, due - performance.now()),
       );
@@ -235,26 +199,9 @@ class PacedLink extends EventEmitter<LinkEvents> implements Link {
     }
   }
 
-  #onInnerClose(err: LinkError | undefined): void {
-    if (this.#state === 'closed' || this.#state === 'closing') return;
-    if (err) {
-      for (const p of this.#pending) p.reject(err);
-      this.#pending.clear();
-      this.#endedBy = err;
-    }
-    this.#clearTimers();
-    this.#finish(err);
-  }
-
   #clearTimers(): void {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
-  }
-
-  #finish(err: LinkError | undefined): void {
-    if (this.#state === 'closed') return;
-    this.#state = 'closed';
-    this.emit('close', err);
   }
 }
 

@@ -34,9 +34,9 @@
  *
  * It shares no parsing code with the simulator (DESIGN.md): it knows bytes, not AT.
  */
-import { EventEmitter } from 'node:events';
+import { LinkBase } from './base.ts';
 import { LinkError, LinkUnsupportedError, ScriptPendingError } from './errors.ts';
-import type { LineSettings, Link, LinkEvents, LinkSignals } from './types.ts';
+import type { LineSettings, Link, LinkSignals } from './types.ts';
 
 /** What a write must look like: exact bytes, a sticky RegExp, or any `anyBytes` bytes. */
 export type WriteMatcher = string | Uint8Array | RegExp | { anyBytes: number };
@@ -196,26 +196,16 @@ class Expectation implements ScriptedExpectation {
   }
 }
 
-interface PendingWrite {
-  reject(err: LinkError): void;
-}
-
-class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, ScriptedLink {
-  readonly uri: string;
+class ScriptedLinkImpl extends LinkBase implements ScriptedLink {
   readonly writes: Buffer[] = [];
   readonly unexpected: Buffer[] = [];
   readonly signals: LinkSignals[] = [];
   readonly settings: Partial<LineSettings>[] = [];
   readonly #queue: Expectation[] = [];
   readonly #all: Expectation[] = [];
-  readonly #pendingWrites = new Set<PendingWrite>();
   readonly #timers = new Map<ReturnType<typeof setTimeout>, string>();
   readonly #writeListeners = new Set<(chunk: Buffer) => void>();
   #buffer: Buffer = Buffer.alloc(0);
-  #state: 'open' | 'closing' | 'closed' = 'open';
-  #endedBy: LinkError | undefined;
-  #closePromise: Promise<void> | undefined;
-  #lastWrite: Promise<void> = Promise.resolve();
   /** Replies whose timer was still running when the link closed. */
   readonly #unsent: string[] = [];
   /** Replies due on a microtask, not yet delivered. */
@@ -224,17 +214,12 @@ class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, Scripte
   readonly #modemLines: boolean;
 
   constructor(options: ScriptedLinkOptions) {
-    super();
-    this.uri = options.uri ?? 'scripted:';
+    super(options.uri ?? 'scripted:');
     this.#modemLines = options.modemLines ?? true;
   }
 
   get link(): Link {
     return this;
-  }
-
-  get isOpen(): boolean {
-    return this.#state === 'open';
   }
 
   expectWrite(matcher: WriteMatcher, options: ExpectOptions = {}): ScriptedExpectation {
@@ -251,8 +236,7 @@ class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, Scripte
   }
 
   emitData(bytes: string | Uint8Array): void {
-    if (this.#state === 'closed') return;
-    this.emit('data', toBuffer(bytes));
+    this.deliver(toBuffer(bytes));
   }
 
   onWrite(listener: (chunk: Buffer) => void): () => void {
@@ -264,29 +248,16 @@ class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, Scripte
     return Buffer.concat(this.writes);
   }
 
-  write(data: Uint8Array | string): Promise<void> {
-    if (this.#state !== 'open') {
-      return Promise.reject(
-        this.#endedBy ??
-          new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot write to ${this.uri}: the link is closed`),
-      );
-    }
-    const chunk = toBuffer(data);
-    const p = new Promise<void>((resolve, reject) => {
-      const entry: PendingWrite = { reject };
-      this.#pendingWrites.add(entry);
-      // Complete asynchronously, like a real transport: a destroy() in the same tick cancels it.
-      queueMicrotask(() => {
-        if (!this.#pendingWrites.delete(entry)) return;
-        resolve();
-        this.writes.push(chunk);
-        for (const l of this.#writeListeners) l(chunk);
-        this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
-        this.#match();
-      });
+  protected sendBytes(chunk: Buffer, done: () => void): void {
+    // Complete asynchronously, like a real transport: a destroy() in the same tick cancels it.
+    queueMicrotask(() => {
+      if (this.linkState === 'closed') return done(); // canceled: the base already rejected it
+      done();
+      this.writes.push(chunk);
+      for (const l of this.#writeListeners) l(chunk);
+      this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+      this.#match();
     });
-    this.#lastWrite = p.catch(() => undefined);
-    return p;
   }
 
   async setSignals(signals: LinkSignals): Promise<void> {
@@ -306,44 +277,19 @@ class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, Scripte
     this.settings.push({ ...settings });
   }
 
-  close(): Promise<void> {
-    if (this.#closePromise) return this.#closePromise;
-    if (this.#state === 'closed') return (this.#closePromise = Promise.resolve());
-    this.#state = 'closing';
-    this.#closePromise = (async () => {
-      await this.#lastWrite; // graceful: let pending writes complete
-      this.#finish(undefined);
-    })();
-    return this.#closePromise;
-  }
+  protected async shutdown(): Promise<void> {}
 
-  destroy(error?: Error): void {
-    if (this.#state === 'closed') return;
-    const canceled = new LinkError(
-      'BXHIL_LINK_CANCELED',
-      this.uri,
-      `write to ${this.uri} canceled: the link was destroyed`,
-      {
-        cause: error,
-      },
-    );
-    for (const w of this.#pendingWrites) w.reject(canceled);
-    this.#pendingWrites.clear();
-    this.#finish(undefined);
-  }
+  protected abort(): void {}
 
   disconnect(cause?: Error): void {
-    if (this.#state === 'closed') return;
-    const err = new LinkError(
-      'BXHIL_LINK_DISCONNECTED',
-      this.uri,
-      `${this.uri} disconnected (scripted)${cause ? `: ${cause.message}` : ''}; reopen the link`,
-      { cause },
+    this.lose(
+      new LinkError(
+        'BXHIL_LINK_DISCONNECTED',
+        this.uri,
+        `${this.uri} disconnected (scripted)${cause ? `: ${cause.message}` : ''}; reopen the link`,
+        { cause },
+      ),
     );
-    for (const w of this.#pendingWrites) w.reject(err);
-    this.#pendingWrites.clear();
-    this.#endedBy = err;
-    this.#finish(err);
   }
 
   pending(): string[] {
@@ -373,12 +319,7 @@ class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, Scripte
   }
 
   #assertOpen(operation: string): void {
-    if (this.#state !== 'open') {
-      throw (
-        this.#endedBy ??
-        new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot ${operation} on ${this.uri}: the link is closed`)
-      );
-    }
+    if (!this.isOpen) throw this.closedError(`${operation} on`);
   }
 
   #match(): void {
@@ -418,7 +359,7 @@ class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, Scripte
         queueMicrotask(() =>
           queueMicrotask(() => {
             this.#immediate--;
-            if (this.#state !== 'closed') deliver();
+            if (this.linkState !== 'closed') deliver();
           }),
         );
       } else {
@@ -432,15 +373,12 @@ class ScriptedLinkImpl extends EventEmitter<LinkEvents> implements Link, Scripte
     }
   }
 
-  #finish(err: LinkError | undefined): void {
-    if (this.#state === 'closed') return;
-    this.#state = 'closed';
+  protected override onClosed(): void {
     for (const [t, what] of this.#timers) {
       clearTimeout(t);
       this.#unsent.push(what);
     }
     this.#timers.clear();
-    this.emit('close', err);
   }
 }
 

@@ -14,12 +14,12 @@
  *   at once (dependencies.md §2.3); a USB adapter unplugged fails the pending read at once.
  *   Either way the link closes with `BXHIL_LINK_DISCONNECTED`.
  */
-import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { SerialPort } from 'serialport';
 import { LinkError, LinkOpenError, LinkUnsupportedError, type LinkOpenReason } from './errors.ts';
+import { LinkBase } from './base.ts';
 import { checkLineSettings, parseSerialOptions } from './options.ts';
-import type { LineSettings, Link, LinkEvents, LinkSignals } from './types.ts';
+import type { LineSettings, LinkSignals } from './types.ts';
 
 const debug = createDebug('bx-hil:link:serial');
 
@@ -66,40 +66,22 @@ export function mapSerialOpenError(uri: string, path: string, err: unknown): Lin
   return new LinkOpenError(uri, reason, message, { cause: err });
 }
 
-interface PendingWrite {
-  reject(err: LinkError): void;
-}
-
 /** The link contract over an open `SerialPort`. Made by `openSerialLink`. */
-export class SerialLink extends EventEmitter<LinkEvents> implements Link {
-  readonly uri: string;
+export class SerialLink extends LinkBase {
   readonly path: string;
   readonly #port: SerialPort;
   #settings: Required<LineSettings>;
-  #state: 'open' | 'closing' | 'closed' = 'open';
-  #endedBy: LinkError | undefined;
-  #closePromise: Promise<void> | undefined;
-  readonly #pending = new Set<PendingWrite>();
-  #lastWrite: Promise<void> = Promise.resolve();
 
   constructor(uri: string, path: string, port: SerialPort, settings: Required<LineSettings>) {
-    super();
-    this.uri = uri;
+    super(uri);
     this.path = path;
     this.#port = port;
     this.#settings = settings;
-    port.on('data', (chunk: Buffer) => {
-      if (this.#state !== 'closed') this.emit('data', chunk);
-    });
-    port.on('error', (err) => this.#lost(err));
-    port.on('close', (err: (Error & { disconnected?: boolean }) | null) => {
-      if (err) this.#lost(err);
-      else if (this.#state === 'open') this.#lost(new Error('the port closed unexpectedly'));
-    });
-  }
-
-  get isOpen(): boolean {
-    return this.#state === 'open';
+    port.on('data', (chunk: Buffer) => this.deliver(chunk));
+    port.on('error', (err) => this.lose(err));
+    port.on('close', (err: (Error & { disconnected?: boolean }) | null) =>
+      this.lose(err ?? new Error('the port closed unexpectedly')),
+    );
   }
 
   /** The line settings in force. */
@@ -107,24 +89,12 @@ export class SerialLink extends EventEmitter<LinkEvents> implements Link {
     return this.#settings;
   }
 
-  write(data: Uint8Array | string): Promise<void> {
-    if (this.#state !== 'open') return Promise.reject(this.#closedError('write to'));
-    const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data);
-    const p = new Promise<void>((resolve, reject) => {
-      const entry: PendingWrite = { reject };
-      this.#pending.add(entry);
-      this.#port.write(buf, (err) => {
-        if (!this.#pending.delete(entry)) return; // already rejected by destroy/loss
-        if (err) reject(this.#lossError(err));
-        else resolve();
-      });
-    });
-    this.#lastWrite = p.catch(() => undefined);
-    return p;
+  protected sendBytes(buf: Buffer, done: (err?: Error | null) => void): void {
+    this.#port.write(buf, done);
   }
 
   async setSignals(signals: LinkSignals): Promise<void> {
-    if (this.#state !== 'open') throw this.#closedError('set DTR/RTS on');
+    if (!this.isOpen) throw this.closedError('set DTR/RTS on');
     const opts: { dtr?: boolean; rts?: boolean } = {};
     if (signals.dtr !== undefined) opts.dtr = signals.dtr;
     if (signals.rts !== undefined) opts.rts = signals.rts;
@@ -154,7 +124,7 @@ export class SerialLink extends EventEmitter<LinkEvents> implements Link {
 
   /** Only `baudRate` can change on an open port (serialport's `update`); others need a reopen. */
   async updateSettings(settings: Partial<LineSettings>): Promise<void> {
-    if (this.#state !== 'open') throw this.#closedError('update settings of');
+    if (!this.isOpen) throw this.closedError('update settings of');
     checkLineSettings(settings, this.uri);
     const others = (Object.keys(settings) as (keyof LineSettings)[]).filter(
       (k) => k !== 'baudRate' && settings[k] !== undefined && settings[k] !== this.#settings[k],
@@ -185,33 +155,13 @@ export class SerialLink extends EventEmitter<LinkEvents> implements Link {
     this.#settings = { ...this.#settings, baudRate };
   }
 
-  close(): Promise<void> {
-    if (this.#closePromise) return this.#closePromise;
-    if (this.#state === 'closed') return (this.#closePromise = Promise.resolve());
-    this.#state = 'closing';
-    this.#closePromise = (async () => {
-      await this.#lastWrite; // graceful: pending writes reach the OS ...
-      if (this.#state !== 'closing') return;
-      await this.#drain(); // ... and the OS sends them out
-      await this.#closePort();
-      this.#finish(undefined);
-    })();
-    return this.#closePromise;
+  /** Graceful: pending writes reach the OS, the OS sends them out, then the port closes. */
+  protected async shutdown(): Promise<void> {
+    await this.#drain();
+    await this.#closePort();
   }
 
-  destroy(error?: Error): void {
-    if (this.#state === 'closed') return;
-    const canceled = new LinkError(
-      'BXHIL_LINK_CANCELED',
-      this.uri,
-      `write to ${this.uri} canceled: the link was destroyed`,
-      {
-        cause: error,
-      },
-    );
-    for (const p of this.#pending) p.reject(canceled);
-    this.#pending.clear();
-    this.#finish(undefined);
+  protected abort(): void {
     void this.#closePort();
   }
 
@@ -238,36 +188,13 @@ export class SerialLink extends EventEmitter<LinkEvents> implements Link {
     });
   }
 
-  #closedError(what: string): LinkError {
-    return (
-      this.#endedBy ?? new LinkError('BXHIL_LINK_CLOSED', this.uri, `cannot ${what} ${this.uri}: the link is closed`)
-    );
-  }
-
-  #lossError(cause: unknown): LinkError {
+  protected override lossError(cause: unknown): LinkError {
     return new LinkError(
       'BXHIL_LINK_DISCONNECTED',
       this.uri,
       `${this.path} disconnected${cause instanceof Error ? ` (${cause.message})` : ''}: check the cable and that the adapter is still present, then reopen the link`,
       { cause },
     );
-  }
-
-  #lost(cause: Error): void {
-    if (this.#state !== 'open') return; // our own close/destroy: not a loss
-    const err = this.#lossError(cause);
-    debug('%s lost: %s', this.uri, err.message);
-    for (const p of this.#pending) p.reject(err);
-    this.#pending.clear();
-    this.#endedBy = err;
-    this.#finish(err);
-    void this.#closePort();
-  }
-
-  #finish(err: LinkError | undefined): void {
-    if (this.#state === 'closed') return;
-    this.#state = 'closed';
-    this.emit('close', err);
   }
 }
 
