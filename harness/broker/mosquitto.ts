@@ -18,7 +18,8 @@ import type * as Testcontainers from 'testcontainers';
 import { ConfigError } from '../errors.ts';
 import { EvidenceBus, type EvidenceEvent } from '../evidence.ts';
 import { createBasicPki } from '../pki/factory.ts';
-import { BrokerStartError, NoContainerRuntimeError, VerdictTimeoutError } from './errors.ts';
+import { BrokerStartError, NoContainerRuntimeError } from './errors.ts';
+import { VerdictLog } from './verdict-log.ts';
 import type { BrokerFaults, BrokerRig, ConnectionRecord, ProfileName, Verdict, VerdictCode } from './types.ts';
 import { VERDICT_FIX } from './verdict.ts';
 
@@ -142,11 +143,10 @@ const CONTAINER_DIR = '/mosquitto/config';
 class MosquittoRig implements BrokerRig {
   readonly kind: 'mosquitto' | 'container';
   readonly records: ConnectionRecord[] = [];
-  readonly verdicts: Verdict[] = [];
   readonly bus: EvidenceBus;
   readonly #opts: MosquittoRigOptions;
   readonly #dir: string;
-  readonly #listeners = new Set<(v: Verdict) => void>();
+  readonly #verdicts: VerdictLog;
   readonly #open: ConnectionRecord[] = [];
   readonly #judged = new Set<string>();
   readonly #logLines: string[] = [];
@@ -173,6 +173,7 @@ class MosquittoRig implements BrokerRig {
     this.#port = port;
     this.#container = container;
     this.kind = container ? 'container' : 'mosquitto';
+    this.#verdicts = new VerdictLog(this.kind);
     this.#opts = opts;
     this.bus = opts.bus ?? new EvidenceBus();
     this.#dir = mkdtempSync(join(tmpdir(), 'bx-hil-mosquitto-'));
@@ -445,7 +446,6 @@ class MosquittoRig implements BrokerRig {
       connectionId: rec.id,
     };
     if (f.side) v.side = f.side;
-    this.verdicts.push(v);
     this.bus.emit({
       source: 'diagnose',
       kind: 'verdict',
@@ -453,35 +453,19 @@ class MosquittoRig implements BrokerRig {
       summary: `${code}: ${summary}`,
       data: { verdict: v },
     });
-    for (const cb of this.#listeners) cb(v);
+    this.#verdicts.add(v);
   }
 
-  waitForVerdict(filter: (v: Verdict) => boolean = () => true, timeoutMs = 10_000): Promise<Verdict> {
-    const found = this.verdicts.find(filter);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        off();
-        reject(
-          new VerdictTimeoutError(
-            'mosquitto',
-            timeoutMs,
-            this.verdicts.map((v) => v.code),
-          ),
-        );
-      }, timeoutMs);
-      const off = this.onVerdict((v) => {
-        if (!filter(v)) return;
-        clearTimeout(timer);
-        off();
-        resolve(v);
-      });
-    });
+  get verdicts(): Verdict[] {
+    return this.#verdicts.verdicts;
+  }
+
+  waitForVerdict(filter?: (v: Verdict) => boolean, timeoutMs?: number): Promise<Verdict> {
+    return this.#verdicts.waitForVerdict(filter, timeoutMs);
   }
 
   onVerdict(cb: (v: Verdict) => void): () => void {
-    this.#listeners.add(cb);
-    return () => this.#listeners.delete(cb);
+    return this.#verdicts.onVerdict(cb);
   }
 
   /** In-process publish/subscribe go through an mqtt.js client with the PKI's client certificate. */
@@ -572,7 +556,7 @@ class MosquittoRig implements BrokerRig {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#listeners.clear();
+    this.#verdicts.clearListeners();
     await this.#stopProcess();
     rmSync(this.#dir, { recursive: true, force: true });
   }

@@ -23,7 +23,8 @@ import { ConfigError, closeAll } from '../errors.ts';
 import { EvidenceBus, type EvidenceEvent, type EvidenceSource } from '../evidence.ts';
 import { createBasicPki } from '../pki/factory.ts';
 import { classifyFirstBytes, clientHelloBytesNeeded, parseClientHello } from './client-hello.ts';
-import { BrokerStartError, VerdictTimeoutError } from './errors.ts';
+import { BrokerStartError } from './errors.ts';
+import { VerdictLog } from './verdict-log.ts';
 import { MqttTap } from './mqtt-tap.ts';
 import { gatePacket, profileTls, type GateContext, type ProfileTls } from './profiles.ts';
 import type {
@@ -166,13 +167,12 @@ class AedesRig implements BrokerRig {
   readonly pki: BrokerRig['pki'];
   readonly bus: EvidenceBus;
   readonly records: ConnectionRecord[] = [];
-  readonly verdicts: Verdict[] = [];
+  readonly #verdicts = new VerdictLog('aedes');
   #port = 0;
   #alpnPort: number | undefined;
   readonly #opts: ParsedRigOptions;
   readonly #serverChainPem: string;
   readonly #serverKeyPem: string;
-  readonly #verdictListeners = new Set<(v: Verdict) => void>();
   readonly #judged = new Map<string, Verdict>();
   readonly #live = new Map<net.Socket, Live>();
   readonly #byTap = new WeakMap<object, Live>();
@@ -341,15 +341,8 @@ class AedesRig implements BrokerRig {
   }
 
   #emitVerdict(rec: ConnectionRecord, v: Verdict): void {
-    this.verdicts.push(v);
     this.#ev(rec, 'diagnose', 'verdict', `${v.code}: ${v.summary}`, { verdict: v });
-    for (const cb of this.#verdictListeners) {
-      try {
-        cb(v);
-      } catch (err) {
-        debug('verdict listener threw: %O', err);
-      }
-    }
+    this.#verdicts.add(v);
   }
 
   // ---- front door ----
@@ -795,32 +788,16 @@ class AedesRig implements BrokerRig {
 
   // ---- public API ----
 
-  waitForVerdict(filter: (v: Verdict) => boolean = () => true, timeoutMs = 10_000): Promise<Verdict> {
-    const found = this.verdicts.find(filter);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        off();
-        reject(
-          new VerdictTimeoutError(
-            'aedes',
-            timeoutMs,
-            this.verdicts.map((v) => v.code),
-          ),
-        );
-      }, timeoutMs);
-      const off = this.onVerdict((v) => {
-        if (!filter(v)) return;
-        clearTimeout(timer);
-        off();
-        resolve(v);
-      });
-    });
+  get verdicts(): Verdict[] {
+    return this.#verdicts.verdicts;
+  }
+
+  waitForVerdict(filter?: (v: Verdict) => boolean, timeoutMs?: number): Promise<Verdict> {
+    return this.#verdicts.waitForVerdict(filter, timeoutMs);
   }
 
   onVerdict(cb: (v: Verdict) => void): () => void {
-    this.#verdictListeners.add(cb);
-    return () => this.#verdictListeners.delete(cb);
+    return this.#verdicts.onVerdict(cb);
   }
 
   publish(topic: string, payload: string | Buffer, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
@@ -886,7 +863,7 @@ class AedesRig implements BrokerRig {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#verdictListeners.clear();
+    this.#verdicts.clearListeners();
     await closeAll(
       [
         () => new Promise<void>((res) => (this.#keylog ? this.#keylog.end(() => res()) : res())),
