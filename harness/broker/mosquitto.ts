@@ -22,6 +22,7 @@ import { BrokerStartError, NoContainerRuntimeError } from './errors.ts';
 import { VerdictLog } from './verdict-log.ts';
 import type { BrokerFaults, BrokerRig, ConnectionRecord, ProfileName, Verdict, VerdictCode } from './types.ts';
 import { VERDICT_FIX } from './verdict.ts';
+import { killOnExit } from '../processes.ts';
 
 export interface MosquittoRigOptions {
   /** Default `127.0.0.1`. */
@@ -40,19 +41,6 @@ export interface MosquittoRigOptions {
   bus?: EvidenceBus;
   /** Bound on waiting for the listener. Default 10000 (10 s). */
   startTimeoutMs?: number;
-}
-
-const live = new Set<ChildProcess>();
-let exitHook = false;
-function trackProcess(p: ChildProcess): void {
-  live.add(p);
-  p.once('exit', () => live.delete(p));
-  if (!exitHook) {
-    exitHook = true;
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
 }
 
 /** Bind port 0 on `host`, read the port back, release it. */
@@ -274,7 +262,7 @@ class MosquittoRig implements BrokerRig {
     const cmd = this.#opts.command ?? 'mosquitto';
     const proc = spawn(cmd, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#proc = proc;
-    trackProcess(proc);
+    killOnExit(proc);
     proc.stderr?.on('data', (d: Buffer) => this.#onLog(d.toString('utf8')));
     const spawnError = new Promise<never>((_, reject) => {
       proc.once('error', (err) =>

@@ -4,34 +4,21 @@
  * process exit, and a plaintext MQTT CONNECT for raw sockets. Used by the broker and diagnose
  * tests and by the bench; not a test file itself.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
+import { killOnExit } from '../processes.ts';
 
+export { hasTool } from '../processes.ts';
+
+/** Children started through these helpers, for killAllClients(). */
 const children = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function track(child: ChildProcess): void {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // A crashed worker skips afterAll (dependencies.md P1): kill children on exit too.
-    process.once('exit', () => {
-      for (const c of children) c.kill('SIGKILL');
-    });
-  }
-}
 
 /** Kill every child started through these helpers (call from afterAll). */
 export function killAllClients(): void {
   for (const c of children) c.kill('SIGKILL');
-}
-
-/** True when `tool` is on PATH. */
-export function hasTool(tool: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 }
 
 /** A temp directory with files; `remove()` deletes it. Keys are written 0600. */
@@ -61,7 +48,9 @@ export function runClient(
   opts: { input?: Buffer | string; holdStdinMs?: number; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  track(child);
+  killOnExit(child);
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString('latin1')));

@@ -5,38 +5,15 @@
  * Every child process is killed by its `close()`, and on process exit as well (a crashed
  * Vitest worker skips afterAll: dependencies.md P1).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HarnessError } from '../errors.ts';
+import { killOnExit } from '../processes.ts';
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function track(child: ChildProcess): void {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
-}
-
-/** True when `tool` runs (`tool -h`/`-V` exits, whatever its code). Cached. */
-const toolCache = new Map<string, boolean>();
-export function hasTool(tool: string): boolean {
-  let ok = toolCache.get(tool);
-  if (ok === undefined) {
-    const r = spawnSync(tool, ['-V'], { stdio: 'ignore', timeout: 5_000 });
-    ok = !r.error;
-    toolCache.set(tool, ok);
-  }
-  return ok;
-}
+export { hasTool } from '../processes.ts';
 
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -76,7 +53,7 @@ export async function socatPtyPair(timeoutMs = 5_000): Promise<PtyPair> {
   const a = join(dir, 'a');
   const b = join(dir, 'b');
   const child = spawn('socat', [`pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: 'ignore' });
-  track(child);
+  killOnExit(child);
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => (closed ??= stop(child).then(() => rmSync(dir, { recursive: true, force: true })));
   try {
@@ -153,7 +130,7 @@ export async function startSer2net(options: {
     const child = spawn('ser2net', ['-n', '-d', '-c', config, '-P', join(dir, 'ser2net.pid')], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    track(child);
+    killOnExit(child);
     let out = '';
     child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
