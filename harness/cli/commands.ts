@@ -1,27 +1,22 @@
 /**
  * The list of `bx-hil` commands. One line per command file; each exports `register(program)`.
+ *
+ * Command modules are loaded lazily: `bx-hil compare` must not pay for loading Vitest (run),
+ * aedes (broker) or the simulator. Only `bx-hil --help` loads them all, to list them.
  */
 import type { Command } from 'commander';
-import * as broker from './broker.ts';
-import * as certs from './certs.ts';
-import * as compare from './compare.ts';
-import * as doctor from './doctor.ts';
-import * as preflight from './preflight.ts';
-import * as run from './run.ts';
-import * as scenarios from './scenarios.ts';
-import * as sim from './sim.ts';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
-export const commandModules: CommandModule[] = [
-  compare,
-  run,
-  preflight,
-  sim,
-  scenarios,
-  certs,
-  doctor,
-  broker,
-];
+export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
+  run: () => import('./run.ts'),
+  preflight: () => import('./preflight.ts'),
+  sim: () => import('./sim.ts'),
+  broker: () => import('./broker.ts'),
+  scenarios: () => import('./scenarios.ts'),
+  certs: () => import('./certs.ts'),
+  doctor: () => import('./doctor.ts'),
+  compare: () => import('./compare.ts'),
+};

@@ -9,16 +9,22 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { HarnessError } from '../errors.ts';
-import { commandModules } from './commands.ts';
+import { commandLoaders } from './commands.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export function buildProgram(): Command {
+/**
+ * Build the program for `argv`: only the command being run is loaded; with no known command
+ * (`--help`, a typo) every command is loaded so the help lists them all.
+ */
+export async function buildProgram(argv: string[] = process.argv): Promise<Command> {
   const program = new Command('bx-hil')
     .description('Hardware-in-the-loop tests for Sierra Wireless BX310x modules: certificates, TLS and MQTT')
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)');
-  for (const mod of commandModules) mod.register(program);
+  const wanted = argv.slice(2).find((a) => !a.startsWith('-'));
+  const names = wanted && wanted in commandLoaders ? [wanted] : Object.keys(commandLoaders);
+  for (const mod of await Promise.all(names.map((n) => commandLoaders[n]!()))) mod.register(program);
   return program;
 }
 
@@ -29,14 +35,16 @@ export function reportCliError(err: unknown): number {
     process.stderr.write(`bx-hil: ${err.message}\n`);
     return err.code === 'BXHIL_CONFIG' ? 2 : 1;
   }
-  process.stderr.write(`bx-hil: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `bx-hil: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   return 1;
 }
 
 /** Run the CLI; resolves with the exit code (also set on `process.exitCode`). */
 export async function main(argv: string[] = process.argv): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv)).parseAsync(argv);
   } catch (err) {
     process.exitCode = reportCliError(err);
   }
