@@ -14,6 +14,10 @@ const profiles = ['2.6.3', 'legacy', 'reference'];
 export default defineConfig({
   test: {
     pool: 'forks',
+    // Most test files wait on sockets, child processes and guard times, not CPU: keep more files
+    // in flight than the 2 cores of CI (Vitest's default there would be 1 worker). One value for
+    // every project: Vitest refuses projects with different maxWorkers in the same group.
+    maxWorkers: 3,
     allowOnly: false,
     testTimeout: 30_000, // 30 s: TLS + MQTT round trips with real peers
     hookTimeout: 60_000, // 1 min: key generation and broker start-up in beforeAll
@@ -31,8 +35,6 @@ export default defineConfig({
           name: `suites:${profile}`,
           include: ['suites/**/*.test.ts'],
           env: { BX_DEVICE: `sim:${profile}` },
-          // Suites wait on sockets and guard times, not CPU: more files in flight than cores (harness/cli/run.ts does the same).
-          maxWorkers: 3,
         },
       })),
     ],
