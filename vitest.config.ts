@@ -22,7 +22,7 @@ export default defineConfig({
     testTimeout: 30_000, // 30 s: TLS + MQTT round trips with real peers
     hookTimeout: 60_000, // 1 min: key generation and broker start-up in beforeAll
     teardownTimeout: 10_000,
-    reporters: ['default', 'json', 'junit'],
+    reporters: ['default', 'json', 'junit', './scripts/skipped-reporter.ts'],
     outputFile: { json: 'reports/vitest.json', junit: 'reports/junit.xml' },
     projects: [
       {
