@@ -42,10 +42,7 @@ export class StateError extends HarnessError {
 }
 
 /** Close a list of resources in reverse order, collecting every failure (STYLE.md §8). */
-export async function closeAll(
-  closers: ReadonlyArray<() => unknown>,
-  what = 'teardown',
-): Promise<void> {
+export async function closeAll(closers: ReadonlyArray<() => unknown>, what = 'teardown'): Promise<void> {
   const errors: unknown[] = [];
   for (const close of [...closers].reverse()) {
     try {
