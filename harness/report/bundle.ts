@@ -216,22 +216,19 @@ async function readEvents(
   return { events: [...head, ...tail], total };
 }
 
+/** A bundle with nothing in it yet; `notes` say why when it stays empty. */
+export function emptyBundle(notes: string[] = []): LoadedBundle {
+  return { events: [], eventsTotal: 0, certs: [], files: [], hasKeylog: false, hasCapture: false, notes };
+}
+
 /**
  * Reads a bundle for the report, within `limits`, redacting again on the way in (a bundle
  * written with `includeSecrets` still gives a report without secrets). Missing parts are fine.
  */
 export async function readEvidenceBundle(dir: string, limits: BundleLimits = {}): Promise<LoadedBundle> {
   const lim = { ...defaultBundleLimits, ...limits };
-  const notes: string[] = [];
-  const out: LoadedBundle = {
-    events: [],
-    eventsTotal: 0,
-    certs: [],
-    files: [],
-    hasKeylog: false,
-    hasCapture: false,
-    notes,
-  };
+  const out = emptyBundle();
+  const notes = out.notes;
   if (!(await exists(dir))) {
     notes.push('no evidence bundle was written for this test');
     return out;

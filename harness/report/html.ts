@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { readEvidenceBundle } from './bundle.ts';
+import { emptyBundle, readEvidenceBundle } from './bundle.ts';
 import type { BundleLimits } from './bundle.ts';
 import { compareResults, formatComparison } from './compare.ts';
 import type { Comparison } from './compare.ts';
@@ -179,15 +179,7 @@ export async function buildReportModel(
       const inside = relative(resolve(outDir), bundleDir);
       const escapes = inside.startsWith('..') || isAbsolute(inside);
       const b = escapes
-        ? {
-            events: [],
-            eventsTotal: 0,
-            certs: [],
-            files: [],
-            hasKeylog: false,
-            hasCapture: false,
-            notes: [`evidenceDir ${JSON.stringify(t.evidenceDir)} is outside the report directory and was not read`],
-          }
+        ? emptyBundle([`evidenceDir ${JSON.stringify(t.evidenceDir)} is outside the report directory and was not read`])
         : await readEvidenceBundle(bundleDir, options.limits);
       cell.evidence = {
         dir: t.evidenceDir,
