@@ -56,6 +56,40 @@ describe('diagnose', () => {
     },
   );
 
+  test('a good handshake, then the device hangs up without CONNECT: the module\'s "+KMQTT_IND: 1,0" turns HANDSHAKE_THEN_SILENT into DEVICE_REJECTED_SERVER_CERT', async () => {
+    // A client that checks the server certificate after the handshake (as Node does) and
+    // refuses it: it completes TLS 1.2, then closes without a word.
+    const { connect } = await import('node:tls');
+    const seen = rig.verdicts.length;
+    const socket = connect({
+      host: '127.0.0.1',
+      port: rig.port,
+      maxVersion: 'TLSv1.2',
+      rejectUnauthorized: false,
+      cert: rig.pki.client!.certPem,
+      key: rig.pki.client!.keyPem,
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', () => resolve());
+      socket.once('error', reject);
+    });
+    socket.end();
+    const live = await rig.waitForVerdict((v) => rig.verdicts.indexOf(v) >= seen, 8000);
+    expect(live.code).toBe('HANDSHAKE_THEN_SILENT');
+    const record = rig.records.find((r) => r.id === live.connectionId)!;
+    const b = new EvidenceBus();
+    const moduleEvents = [
+      b.emit({ source: 'at', kind: 'urc', summary: '+KMQTT_IND: 1,0', t: record.end?.t ?? record.events.at(-1)!.t }),
+    ];
+    const v = diagnoseConnection(record, moduleEvents);
+    expect(v.code).toBe('DEVICE_REJECTED_SERVER_CERT');
+    expect(v.side).toBe('device');
+    expect(v.summary).toContain('+KMQTT_IND: 1,0');
+    expect(v.evidence.some((l) => l.startsWith('module') && l.includes('connection aborted'))).toBe(true);
+    // Without the module's word the broker's evidence alone stays undecided.
+    expect(diagnoseConnection(record, []).code).toBe('HANDSHAKE_THEN_SILENT');
+  });
+
   test('the module tried but the broker saw nothing -> BROKER_NOT_REACHED', () => {
     const b = new EvidenceBus();
     const ev = [

@@ -99,6 +99,18 @@ export function diagnoseConnection(
     };
   }
   const aborted = lines.find((e) => /\+KMQTT_IND:\s*\d+,0/.test(e.summary));
+  if (aborted && base.code === 'HANDSHAKE_THEN_SILENT' && record.end?.by === 'client') {
+    // The broker alone cannot tell why a device hung up after a good handshake; the module's
+    // "connection aborted" decides it. Stacks that check the server certificate after the
+    // handshake (host name, dates against the module's own clock; Node, some mbedTLS ports)
+    // send no alert, so this is how a refused server certificate looks on the wire.
+    return make(
+      'DEVICE_REJECTED_SERVER_CERT',
+      `The TLS handshake completed${record.tls?.version ? ` (${record.tls.version})` : ''}, then the module closed the connection without sending MQTT CONNECT and reported "${aborted.summary.trim()}" (connection aborted). The module rejected the server: most likely its certificate (a root the module does not trust, another host name, or dates outside the module's clock).`,
+      v.evidence,
+      record.id,
+    );
+  }
   if (aborted) {
     const tls13 = record.tls?.version === 'TLSv1.3';
     const certRefusal = [
