@@ -4,6 +4,7 @@
  */
 import { HarnessError } from '../harness/errors.ts';
 import type { BrokerRig, Verdict } from '../harness/broker/index.ts';
+import { diagnoseConnection } from '../harness/diagnose/index.ts';
 import type { VerdictSummary } from '../harness/report/types.ts';
 import type { SuiteTestMeta } from '../harness/run/meta.ts';
 import type { Bx310x } from '../harness/bx310x/index.ts';
@@ -157,7 +158,7 @@ export function verdictSummary(v: Verdict): VerdictSummary {
   return { code: v.code, summary: v.summary, fix: v.fix, evidence: v.evidence.slice(0, 10) };
 }
 
-/** Wait for the rig's verdict (bounded), record it in meta, and return it (undefined when none came). */
+/** Wait for the rig's verdict (bounded), diagnose it with the module's evidence, record it in meta, and return it (undefined when none came). */
 export async function recordVerdict(
   rig: BrokerRig,
   meta: SuiteTestMeta,
@@ -166,7 +167,11 @@ export async function recordVerdict(
 ): Promise<Verdict | undefined> {
   evidence?.waiting('the rig verdict');
   try {
-    const v = await rig.waitForVerdict(undefined, timeoutMs);
+    const live = await rig.waitForVerdict(undefined, timeoutMs);
+    // The rig judges from the broker's side alone; the module's lines (+KMQTT_IND, CME errors)
+    // on the same bus complete the picture.
+    const record = rig.records.find((r) => r.id === live.connectionId);
+    const v = record && evidence ? diagnoseConnection(record, evidence.events) : live;
     meta.verdict = verdictSummary(v);
     return v;
   } catch {

@@ -124,6 +124,8 @@ async function runScenario(entry: ScenarioEntry, ctx: HilContext): Promise<void>
         // The module reported the failure (no silent hang): +KMQTT_IND or an error within the bound.
         expect(r.code).toBeDefined();
         if (entry.category === 'server-cert' || entry.category === 'client-auth') expect(verdict?.code).not.toBe('OK');
+        // A refused server certificate must be named as such, from both sides' evidence.
+        if (entry.category === 'server-cert' && verdict) expect(verdict.code).toBe('DEVICE_REJECTED_SERVER_CERT');
         break;
       case 'either':
         break;
