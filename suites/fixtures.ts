@@ -19,7 +19,7 @@
  * written to `$BX_HIL_EVIDENCE_DIR/<safe test id>/` when the variable is set (`bx-hil run`
  * sets it).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test as base, type TestContext } from 'vitest';
@@ -35,6 +35,7 @@ import { startBrokerRig, type BrokerRig, type BrokerRigOptions, type Verdict } f
 import type { Link } from '../harness/link/index.ts';
 import { Bx310x } from '../harness/bx310x/index.ts';
 import { getVirtualModule, openTarget } from '../harness/targets.ts';
+import { hasTool } from '../harness/processes.ts';
 
 export type VirtualModule = NonNullable<ReturnType<typeof getVirtualModule>>;
 
@@ -137,16 +138,7 @@ export function capabilityReason(target: TargetInfo, capability: string): string
   return `${target.label}: ${capability} not supported (source: ${source.length > 100 ? `${source.slice(0, 97)}...` : source})`;
 }
 
-const toolCache = new Map<string, boolean>();
-/** Whether an external tool is on PATH (cached). */
-export function hasTool(tool: string): boolean {
-  let ok = toolCache.get(tool);
-  if (ok === undefined) {
-    ok = spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
-    toolCache.set(tool, ok);
-  }
-  return ok;
-}
+export { hasTool };
 
 async function openSession(): Promise<Session> {
   const uri = process.env[SUITE_ENV.device] ?? 'sim:2.6.3';
