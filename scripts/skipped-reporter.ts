@@ -12,7 +12,7 @@ export default class SkippedReporter implements Reporter {
         const result = test.result();
         if (result.state !== 'skipped') continue;
         const meta = test.meta() as { skipReason?: string };
-        const reason = result.note ?? meta.skipReason ?? 'no reason given (fix the test: a skip must say why)';
+        const reason = result.note ?? meta.skipReason ?? '(skipped at registration: the title says why)';
         lines.push(`  - [${test.project.name}] ${test.fullName}: ${reason}`);
       }
     }
