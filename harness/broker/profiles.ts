@@ -227,6 +227,16 @@ export function gatePacket(packet: Packet, ctx: GateContext): GateAction {
       if (packet.clientId.startsWith('$')) {
         return close('client-id-reserved', '[DOC-OLD] M7', 'client ids starting with $ are reserved', 'connect');
       }
+      // M15: a client id the policy does not allow; v3 closes without CONNACK [OBS], v5 answers
+      // CONNACK 0x87 [DOC].
+      const refuseClientId = () =>
+        close(
+          'iot-connect-policy',
+          isV5 ? '[DOC] M15' : '[OBS] M15',
+          `policy does not allow client id "${packet.clientId}"`,
+          'connect',
+          isV5 ? { cmd: 'connack', reasonCode: 0x87, sessionPresent: false } : undefined,
+        );
       if (ctx.registryInUse) {
         const e = ctx.registryEntry;
         if (!e || e.status !== 'ACTIVE') {
@@ -248,26 +258,9 @@ export function gatePacket(packet: Packet, ctx: GateContext): GateAction {
             'connect',
           );
         }
-        if (e.clientIds && !e.clientIds.includes(packet.clientId)) {
-          // M15: v3 closes without CONNACK [OBS]; v5 CONNACK 0x87 [DOC].
-          return close(
-            'iot-connect-policy',
-            isV5 ? '[DOC] M15' : '[OBS] M15',
-            `policy does not allow client id "${packet.clientId}"`,
-            'connect',
-            isV5 ? { cmd: 'connack', reasonCode: 0x87, sessionPresent: false } : undefined,
-          );
-        }
+        if (e.clientIds && !e.clientIds.includes(packet.clientId)) return refuseClientId();
       }
-      if (ctx.allowedClientIds && !ctx.allowedClientIds.includes(packet.clientId)) {
-        return close(
-          'iot-connect-policy',
-          isV5 ? '[DOC] M15' : '[OBS] M15',
-          `policy does not allow client id "${packet.clientId}"`,
-          'connect',
-          isV5 ? { cmd: 'connack', reasonCode: 0x87, sessionPresent: false } : undefined,
-        );
-      }
+      if (ctx.allowedClientIds && !ctx.allowedClientIds.includes(packet.clientId)) return refuseClientId();
       const ka = packet.keepalive ?? 0;
       // M6 [DOC-OLD] + re:Post: 0 or > 1200 -> 1200; 1..29 -> 30.
       const clamped =
