@@ -19,6 +19,19 @@ import type { Profile } from '../profile.ts';
 import type { Stores } from '../stores.ts';
 import { verifyServer } from './verify.ts';
 
+/**
+ * The serial side carries bytes (held as latin1 strings); MQTT topics are UTF-8 strings. A
+ * module passes the topic's bytes through, so a topic is re-read as UTF-8 on its way to the
+ * broker and written back as its UTF-8 bytes on its way to the serial line.
+ */
+function toMqttTopic(lineTopic: string): string {
+  return Buffer.from(lineTopic, 'latin1').toString('utf8');
+}
+
+function toLineTopic(mqttTopic: string): string {
+  return Buffer.from(mqttTopic, 'utf8').toString('latin1');
+}
+
 const debug = createDebug('bx-hil:sim');
 
 export interface SessionConfig {
@@ -323,7 +336,7 @@ export const connectSteps: ConnectStep[] = [
         ...(c.willFlag
           ? {
               will: {
-                topic: c.willTopic,
+                topic: toMqttTopic(c.willTopic),
                 payload: Buffer.from(c.willMessage, 'latin1'),
                 qos: c.willQos as 0 | 1 | 2,
                 retain: c.willRetain,
@@ -425,8 +438,9 @@ export class MqttSession {
 
   #attach(client: MqttClient, generation: number): void {
     this.#client = client;
-    client.on('message', (topic, payload) => {
+    client.on('message', (mqttTopic, payload) => {
       if (generation !== this.#generation) return;
+      const topic = toLineTopic(mqttTopic);
       const text = payload.toString('latin1');
       this.#env.urc(
         this.#env.profile.mqtt.incomingUrc === 'kmqttsub'
@@ -453,7 +467,7 @@ export class MqttSession {
     const client = this.#client;
     if (!client) return;
     const generation = this.#generation;
-    client.publish(topic, Buffer.from(payload, 'latin1'), { qos: qos as 0 | 1 | 2, retain }, (err) => {
+    client.publish(toMqttTopic(topic), Buffer.from(payload, 'latin1'), { qos: qos as 0 | 1 | 2, retain }, (err) => {
       if (generation !== this.#generation) return;
       if (err) {
         this.#evidence('publish-failed', err.message);
@@ -468,7 +482,7 @@ export class MqttSession {
     if (!client) return;
     const generation = this.#generation;
     this.subscriptions.add(topic);
-    client.subscribe(topic, { qos: qos as 0 | 1 | 2 }, (err, granted) => {
+    client.subscribe(toMqttTopic(topic), { qos: qos as 0 | 1 | 2 }, (err, granted) => {
       if (generation !== this.#generation) return;
       const refused = err || granted?.some((g) => g.qos === 128);
       if (refused) {
@@ -487,7 +501,7 @@ export class MqttSession {
     if (!client) return;
     const generation = this.#generation;
     this.subscriptions.delete(topic);
-    client.unsubscribe(topic, (err) => {
+    client.unsubscribe(toMqttTopic(topic), (err) => {
       if (generation !== this.#generation) return;
       if (err) this.#evidence('unsubscribe-failed', err.message);
       else if (this.#env.profile.mqtt.indOnSubscribe) this.#env.urc(`+KMQTT_IND: ${this.id},3`);
