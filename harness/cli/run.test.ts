@@ -143,6 +143,8 @@ describe('bx-hil run', () => {
     expect(r.code, r.out).toBe(1);
     expect(r.out).toContain('SECURITY FAILURE: S5 Wrong host name');
     expect(r.out).toMatch(/1 SECURITY FAILURE$/m);
+    // The progress line carries the rig's verdict: the broker saw a clean connection.
+    expect(r.out).toMatch(/^\s+verdict OK: /m);
     const results = parseRunResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
     expect(results.tests).toEqual([
       expect.objectContaining({ scenario: 'S5', outcome: 'fail', securityFailure: true }),

@@ -164,6 +164,9 @@ export class ProgressReporter implements Reporter {
     if (outcome === 'expected-fail') line += `: known issue (${raw.meta.knownIssue?.source ?? '?'})`;
     if (outcome === 'fail')
       line += `\n${this.#prefix}        ${(raw.meta.securityFailure ? 'SECURITY FAILURE: ' : '') + (raw.errors[0] ?? '').split('\n')[0]}`;
+    // The rig's verdict in words, where the test recorded one (the TLS scenarios do).
+    const verdict = raw.meta.verdict;
+    if (verdict && outcome !== 'skip') line += `\n${this.#prefix}        verdict ${verdict.code}: ${verdict.summary}`;
     this.#write(line);
   }
 
