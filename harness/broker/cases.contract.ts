@@ -12,7 +12,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createBasicPki, issueCertificate, KeyPool, type BasicPki } from '../pki/factory.ts';
 import type { BrokerRig, VerdictCode } from './types.ts';
-import { connectBytes, hasTool, killAllClients, runClient, tempFiles } from './testing.ts';
+import { connectBytes, hasTool, killAllClients, mosquittoTlsArgs, runClient, tempFiles } from './testing.ts';
 
 export interface CaseMaterial {
   pki: BasicPki;
@@ -89,26 +89,7 @@ export const CASES: Case[] = [
     run: ({ rig, files }) =>
       runClient(
         'mosquitto_pub',
-        [
-          '-h',
-          'localhost',
-          '-p',
-          String(rig.port),
-          '--cafile',
-          files.path('ca.pem'),
-          '--cert',
-          files.path('client.pem'),
-          '--key',
-          files.path('client.key'),
-          '-t',
-          'case/a',
-          '-m',
-          'x',
-          '-i',
-          'case-pub',
-          '-q',
-          '1',
-        ],
+        [...mosquittoTlsArgs(rig.port, files), '-t', 'case/a', '-m', 'x', '-i', 'case-pub', '-q', '1'],
         { timeoutMs: 8000 },
       ),
   },

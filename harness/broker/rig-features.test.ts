@@ -15,7 +15,7 @@ import { createBasicPki, issueCertificate, KeyPool, type BasicPki } from '../pki
 import { startCertSwapProxy } from './key-mismatch.ts';
 import { startBrokerRig } from './rig.ts';
 import type { BrokerRig, BrokerRigOptions } from './types.ts';
-import { connectBytes, hasTool, killAllClients, runClient, tempFiles } from './testing.ts';
+import { connectBytes, hasTool, killAllClients, mosquittoTlsArgs, runClient, tempFiles } from './testing.ts';
 
 const OPENSSL = hasTool('openssl');
 const MOSQ = hasTool('mosquitto_sub') && hasTool('mosquitto_pub');
@@ -401,25 +401,7 @@ describe('profiles and lifecycle', () => {
       const off = await r.subscribe('lab/#', (t, p) => got.push(`${t}=${p.toString()}`));
       const sub = runClient(
         'mosquitto_sub',
-        [
-          '-h',
-          'localhost',
-          '-p',
-          String(r.port),
-          '--cafile',
-          files.path('ca.pem'),
-          '--cert',
-          files.path('client.pem'),
-          '--key',
-          files.path('client.key'),
-          '-t',
-          'hil/#',
-          '-C',
-          '1',
-          '-v',
-          '-W',
-          '8',
-        ],
+        [...mosquittoTlsArgs(r.port, files), '-t', 'hil/#', '-C', '1', '-v', '-W', '8'],
         { timeoutMs: 10_000 },
       );
       await r.waitForVerdict((v) => v.code === 'OK', 5000);
@@ -427,28 +409,9 @@ describe('profiles and lifecycle', () => {
       await r.publish('hil/dev1/status', 'online', { qos: 1 });
       const res = await sub;
       expect(res.stdout.trim()).toBe('hil/dev1/status online');
-      await runClient(
-        'mosquitto_pub',
-        [
-          '-h',
-          'localhost',
-          '-p',
-          String(r.port),
-          '--cafile',
-          files.path('ca.pem'),
-          '--cert',
-          files.path('client.pem'),
-          '--key',
-          files.path('client.key'),
-          '-t',
-          'lab/x',
-          '-m',
-          'hi',
-          '-q',
-          '1',
-        ],
-        { timeoutMs: 8000 },
-      );
+      await runClient('mosquitto_pub', [...mosquittoTlsArgs(r.port, files), '-t', 'lab/x', '-m', 'hi', '-q', '1'], {
+        timeoutMs: 8000,
+      });
       await expect.poll(() => got).toEqual(['lab/x=hi']);
       await off();
     },

@@ -31,6 +31,25 @@ export function tempFiles(files: Record<string, string>): { dir: string; path(na
   return { dir, path: (name) => join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * The connection arguments of mosquitto_pub/mosquitto_sub for a mutual-TLS rig, with the
+ * `tempFiles` names the broker tests use (`ca.pem`, `client.pem`, `client.key`).
+ */
+export function mosquittoTlsArgs(port: number, files: { path(name: string): string }): string[] {
+  return [
+    '-h',
+    'localhost',
+    '-p',
+    String(port),
+    '--cafile',
+    files.path('ca.pem'),
+    '--cert',
+    files.path('client.pem'),
+    '--key',
+    files.path('client.key'),
+  ];
+}
+
 export interface RunResult {
   code: number | null;
   stdout: string;
