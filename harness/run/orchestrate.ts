@@ -7,7 +7,7 @@
  */
 import { HarnessError } from '../errors.ts';
 import type { DeviceInfo, RunResults, TestResult } from '../report/types.ts';
-import { runRigCommand } from './exec.ts';
+import { redactUrlCredentials, runRigCommand } from './exec.ts';
 import { mergeKnownIssues } from './known-issues.ts';
 import { preflightFailure, type PreflightResult } from './preflight.ts';
 import { toTestResult, type RawTestRecord } from './results.ts';
@@ -67,7 +67,7 @@ export async function runDevice(ctx: DeviceRunContext, deps: DeviceRunDeps): Pro
   for (const step of ['flash', 'powerCycle'] as const) {
     const cmd = device[step];
     if (!cmd) continue;
-    deps.log(`${device.id}: ${step}: ${cmd.command}`);
+    deps.log(`${device.id}: ${step}: ${redactUrlCredentials(cmd.command)}`);
     try {
       const r = await runRigCommand(step, cmd, { device: device.id, uri: device.uri });
       deps.log(`${device.id}: ${step} done in ${(r.durationMs / 1000).toFixed(1)} s`);
