@@ -3,13 +3,13 @@
  * module is registered on its own commander program with an in-memory io (no process exit),
  * plus one run of the real `bin/bx-hil.js` for the exit code and the absence of stack traces.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as certsCmd from '../cli/certs.ts';
+import { runTool } from '../processes.ts';
 import * as doctorCmd from '../cli/doctor.ts';
 import * as scenariosCmd from '../cli/scenarios.ts';
 import type { CliIo } from '../cli/doctor.ts';
@@ -151,20 +151,11 @@ describe('bx-hil doctor', () => {
       const junk = join(dir, 'junk.bin');
       writeFileSync(junk, Buffer.from([0, 1, 2, 3, 255]));
       const bin = new URL('../../bin/bx-hil.js', import.meta.url).pathname;
-      const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          [bin, 'doctor', empty, junk, dir],
-          { timeout: CLI_TIMEOUT_MS },
-          (err, _stdout, stderr) => {
-            resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr });
-          },
-        );
-      });
-      expect(result.code, result.stderr).toBe(2);
-      const lines = result.stderr.trim().split('\n');
+      const result = await runTool(process.execPath, [bin, 'doctor', empty, junk, dir], { timeoutMs: CLI_TIMEOUT_MS });
+      expect(result.code, result.err).toBe(2);
+      const lines = result.err.trim().split('\n');
       expect(lines).toHaveLength(3);
-      expect(result.stderr).not.toMatch(/\n\s+at /);
+      expect(result.err).not.toMatch(/\n\s+at /);
     },
     CLI_TIMEOUT_MS,
   );

@@ -2,28 +2,20 @@
  * The factory's key kinds, encodings, signature hashes, clock-relative validity, CRLs and PEM
  * layouts, each read back by the openssl CLI (skipped with the reason when openssl is absent).
  */
-import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hasTool, runTool } from '../processes.ts';
 import { KeyPool, encodeKey, issueCertificate, issueCrl, keyPairFromPem, pemLayout, type KeySpec } from './factory.ts';
 
 const TIMEOUT_MS = 15_000;
-let opensslPresent = true;
-try {
-  execFileSync('openssl', ['version'], { timeout: TIMEOUT_MS, stdio: 'ignore' });
-} catch {
-  opensslPresent = false;
-}
+const opensslPresent = hasTool('openssl');
 
-function openssl(args: string[], input?: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('openssl', args, { cwd: dir, timeout: TIMEOUT_MS }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` });
-    });
-    child.stdin?.end(input ?? '');
-  });
+/** openssl's exit code and its stdout + stderr (the verify and pkey answers go to either). */
+async function openssl(args: string[]): Promise<{ code: number; out: string }> {
+  const r = await runTool('openssl', args, { cwd: dir, timeoutMs: TIMEOUT_MS });
+  return { code: r.code, out: `${r.out}${r.err}` };
 }
 
 let dir: string;

@@ -8,24 +8,19 @@
  * Glossary: "server" = the Node TLS server standing in for the harness front door; "client" =
  * openssl s_client standing in for the module.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hasTool, runTool } from '../processes.ts';
 import { KeyPool } from './factory.ts';
 import { buildScenario, scenarios, type ScenarioEntry } from './scenarios.ts';
 
 const CLIENT_TIMEOUT_MS = 20_000;
 
-let opensslPresent = true;
-try {
-  execFileSync('openssl', ['version'], { timeout: CLIENT_TIMEOUT_MS, stdio: 'ignore' });
-} catch {
-  opensslPresent = false;
-}
+const opensslPresent = hasTool('openssl');
 
 /** Scenarios whose outcome depends only on certificates and TLS options (no special server behaviour). */
 const chosen: ScenarioEntry[] = scenarios.filter(
@@ -61,7 +56,7 @@ describe.skipIf(!opensslPresent)(
       async ([id, expected, entry], ctx) => {
         const m = await buildScenario(id, { pool });
         const sdir = join(dir, id);
-        execFileSync('mkdir', ['-p', sdir]);
+        mkdirSync(sdir, { recursive: true });
         for (const f of m.files) writeFileSync(join(sdir, f.name), f.contents, { mode: f.secret ? 0o600 : 0o644 });
         let server: Server;
         try {
@@ -100,12 +95,9 @@ describe.skipIf(!opensslPresent)(
         ];
         args.push(entry.device.connectTo === 'ip' ? '-verify_ip' : '-verify_hostname', m.connectHost);
         if (m.clientCert && m.clientKey) args.push('-cert', 'device.crt', '-key', 'device.key');
-        const r = await new Promise<{ code: number; out: string }>((resolve) => {
-          const child = execFile('openssl', args, { cwd: sdir, timeout: CLIENT_TIMEOUT_MS }, (err, stdout, stderr) => {
-            resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` });
-          });
-          child.stdin?.end();
-        });
+        // No input: s_client reads end-of-file on stdin and closes once the handshake is over.
+        const run = await runTool('openssl', args, { cwd: sdir, timeoutMs: CLIENT_TIMEOUT_MS });
+        const r = { code: run.code, out: `${run.out}${run.err}` };
         await new Promise<void>((resolve) => server.close(() => resolve()));
         const connected = r.code === 0 && /Verification: OK/.test(r.out);
         if (expected === 'connect') expect(connected, `${id}: ${r.out}`).toBe(true);

@@ -8,39 +8,28 @@
  * Glossary: "module" = the BX310x (or the simulator) as TLS client; "server" = the harness's
  * TLS front door; "root for the device" = what `AT+KCERTSTORE=0` stores.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hasTool, runTool } from '../processes.ts';
 import { KeyPool, pemLayout } from './factory.ts';
 import { parseAtFile } from './upload.ts';
 import { buildScenario, getScenario, scenarios, type ScenarioMaterial, type VerifyOutcome } from './scenarios.ts';
 
 const OPENSSL_TIMEOUT_MS = 15_000;
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { timeout: OPENSSL_TIMEOUT_MS, stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const opensslPresent = hasOpenssl();
+const opensslPresent = hasTool('openssl');
 
 interface Run {
   code: number;
   out: string;
 }
 
-function openssl(args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile('openssl', args, { cwd, timeout: OPENSSL_TIMEOUT_MS }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, out: `${stdout}${stderr}` });
-    });
-  });
+/** openssl's exit code and its stdout + stderr. */
+async function openssl(args: string[], cwd: string): Promise<Run> {
+  const r = await runTool('openssl', args, { cwd, timeoutMs: OPENSSL_TIMEOUT_MS });
+  return { code: r.code, out: `${r.out}${r.err}` };
 }
 
 let dir: string;
@@ -54,7 +43,7 @@ beforeAll(async () => {
   for (const m of all) {
     built.set(m.id, m);
     const sdir = join(dir, m.id);
-    execFileSync('mkdir', ['-p', sdir]);
+    mkdirSync(sdir, { recursive: true });
     for (const f of m.files) writeFileSync(join(sdir, f.name), f.contents, { mode: f.secret ? 0o600 : 0o644 });
     if (m.serverLeaf) {
       writeFileSync(join(sdir, 'server-leaf.crt'), m.serverLeaf.certPem);
