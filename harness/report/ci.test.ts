@@ -8,16 +8,16 @@
  * Actors: `mosquitto` = the Debian broker started with ci/docker/mosquitto.conf (paths and ports
  * rewritten for the test); `mosquitto_pub` = the client standing in for a module.
  */
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { X509Certificate } from 'node:crypto';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { canConnect, freePort, hasTool, killOnExit, pollUntil, runTool, type ToolResult } from '../processes.ts';
 import { loadRigFile } from '../run/rig.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
@@ -25,25 +25,9 @@ const read = (p: string): string => readFileSync(join(repo, p), 'utf8');
 type Y = Record<string, unknown> & { [k: string]: Y };
 const yamlOf = (p: string): Y => parse(read(p)) as Y;
 
-function has(tool: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-}
-
-function run(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      cmd,
-      args,
-      { cwd: opts.cwd ?? repo, env: { ...process.env, ...opts.env }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-      },
-    );
-  });
+/** A tool run in the repository (60 s bound); `env` adds to this process's environment. */
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<ToolResult> {
+  return runTool(cmd, args, { cwd: opts.cwd ?? repo, env: opts.env, timeoutMs: 60_000 });
 }
 
 describe('docker-compose.yml', () => {
@@ -118,7 +102,7 @@ describe('ci/run-hil.sh input errors', () => {
   test('exit 2 with a clear message when the rig file is missing or not given', async () => {
     const missing = await run('ci/run-hil.sh', ['/nonexistent/rig.yaml']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/cannot read the rig file/);
+    expect(missing.err).toMatch(/cannot read the rig file/);
     expect((await run('ci/run-hil.sh', [])).code).toBe(2);
   });
 
@@ -130,7 +114,7 @@ describe('ci/run-hil.sh input errors', () => {
         env: { BX_HIL_NO_INSTALL: '1' },
       });
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/devices\[0\]\.uri/);
+      expect(r.err).toMatch(/devices\[0\]\.uri/);
       expect(existsSync(join(dir, 'out', 'results.json'))).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -138,45 +122,17 @@ describe('ci/run-hil.sh input errors', () => {
   });
 });
 
-const peers = ['openssl', 'mosquitto', 'mosquitto_pub'].filter((t) => !has(t));
+const peers = ['openssl', 'mosquitto', 'mosquitto_pub'].filter((t) => !hasTool(t));
 const certsTitle =
   peers.length === 0
     ? 'docker certs + mosquitto.conf against a real mosquitto'
     : `docker certs + mosquitto.conf against a real mosquitto (skipped: ${peers.join(', ')} not installed; apt-get install openssl mosquitto mosquitto-clients)`;
 
-/** A free port: mosquitto cannot listen on port 0 and report it, so ask the OS for one first. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = connect(port, '127.0.0.1');
-      c.once('connect', () => {
-        c.destroy();
-        resolve(true);
-      });
-      c.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 interface Broker {
   ports: number[];
   log: () => string;
-  stop: () => void;
+  /** SIGTERM, resolved once mosquitto has exited. Idempotent. */
+  stop: () => Promise<void>;
 }
 
 /**
@@ -185,6 +141,7 @@ interface Broker {
  * that cannot read the temp dir. The plain 1883 listener is left out.
  */
 async function startMosquitto(confFile: string, certDir: string, containerPorts: number[]): Promise<Broker> {
+  // mosquitto cannot listen on port 0 and report it, so ask the OS for free ones first.
   const ports = await Promise.all(containerPorts.map(() => freePort()));
   let conf = read(confFile)
     .replaceAll('/mosquitto/certs/', `${certDir}/`)
@@ -192,28 +149,33 @@ async function startMosquitto(confFile: string, certDir: string, containerPorts:
   containerPorts.forEach((p, i) => (conf = conf.replace(`listener ${p}`, `listener ${ports[i]} 127.0.0.1`)));
   conf += `\nuser ${process.env.USER ?? 'root'}\n`;
   await writeFile(join(certDir, 'test-mosquitto.conf'), conf);
-  const child = spawn('mosquitto', ['-c', join(certDir, 'test-mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = killOnExit(
+    spawn('mosquitto', ['-c', join(certDir, 'test-mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   let log = '';
-  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const stop = (): void => {
-    if (child.exitCode === null) child.kill('SIGTERM');
+  child.stdout.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
   };
-  process.once('exit', stop);
   try {
-    for (const p of ports) await waitForPort(p, 10_000);
+    for (const p of ports) {
+      // No event says "listening" for every listener: poll the port, and stop if mosquitto died.
+      await pollUntil(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`mosquitto exited with code ${child.exitCode}`);
+          return canConnect(p);
+        },
+        { timeoutMs: 10_000, intervalMs: 100, what: `mosquitto to listen on 127.0.0.1:${p}` },
+      );
+    }
   } catch (err) {
-    stop();
+    await stop();
     throw new Error(`${(err as Error).message}\n${log}`);
   }
-  return {
-    ports,
-    log: () => log,
-    stop: () => {
-      stop();
-      process.removeListener('exit', stop);
-    },
-  };
+  return { ports, log: () => log, stop };
 }
 
 describe.skipIf(peers.length > 0)(certsTitle, () => {
@@ -228,13 +190,13 @@ describe.skipIf(peers.length > 0)(certsTitle, () => {
     const gen = await run('sh', ['ci/docker/gen-certs.sh', dir], {
       env: { BX_HIL_CERT_OWNER: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` },
     });
-    expect(gen.code, gen.stderr).toBe(0);
+    expect(gen.code, gen.err).toBe(0);
     broker = await startMosquitto('ci/docker/mosquitto.conf', dir, [8883, 8884]);
     [mtlsPort, tlsPort] = broker.ports as [number, number];
   });
 
   afterAll(async () => {
-    broker?.stop();
+    await broker?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -268,7 +230,7 @@ describe.skipIf(peers.length > 0)(certsTitle, () => {
       '--key',
       join(dir, 'client.key'),
     ]);
-    expect(ok.code, `${ok.stderr}\n${broker!.log()}`).toBe(0);
+    expect(ok.code, `${ok.err}\n${broker!.log()}`).toBe(0);
     const refused = await run('mosquitto_pub', base);
     // P15: the exit code for the same fault varies; assert only that it failed.
     expect(refused.code).not.toBe(0);
@@ -288,7 +250,7 @@ describe.skipIf(peers.length > 0)(certsTitle, () => {
       '-m',
       'online',
     ]);
-    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.code, ok.err).toBe(0);
   });
 });
 
@@ -304,12 +266,12 @@ describe.skipIf(peers.length > 0)(
       const gen = await run('sh', ['ci/docker/bx-hil-certs.sh', dir], {
         env: { BX_HIL_CERT_OWNER: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` },
       });
-      expect(gen.code, gen.stderr).toBe(0);
+      expect(gen.code, gen.err).toBe(0);
       broker = await startMosquitto('ci/docker/mosquitto-bx-hil.conf', dir, [8883]);
     });
 
     afterAll(async () => {
-      broker?.stop();
+      await broker?.stop();
       if (dir) await rm(dir, { recursive: true, force: true });
     });
 
@@ -318,7 +280,7 @@ describe.skipIf(peers.length > 0)(
         ...['-h', 'localhost', '-p', String(broker!.ports[0]), '--cafile', join(dir, 'root-ca.crt')],
         ...['--cert', join(dir, 'device.crt'), '--key', join(dir, 'device.key'), '-t', 'bx/dut/status', '-m', 'online'],
       ]);
-      expect(ok.code, `${ok.stderr}\n${broker!.log()}`).toBe(0);
+      expect(ok.code, `${ok.err}\n${broker!.log()}`).toBe(0);
       expect(await readFile(join(dir, 'upload.at'), 'utf8')).toMatch(/AT\+KPRIVKSTORE=0,\d+/);
     });
   },
