@@ -184,4 +184,36 @@ describe.skipIf(!haveChromium)(title, () => {
     expect(requests.filter((r) => !r.startsWith('file://'))).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
+  test('a crafted deep link (prototype keys, malformed escapes) loads without a page error', async () => {
+    const s3 = encodeURIComponent(S3);
+    // [hash, whether the detail of S3 opens (on its default cell)]
+    const crafted: [string, boolean][] = [
+      [`#test=${s3}&col=__proto__`, true],
+      [`#test=${s3}&col=constructor`, true],
+      [`#test=${s3}&col=hasOwnProperty`, true],
+      [`#test=${s3}&col=%E0%A4%A`, true],
+      [`#test=${s3}&col=%zz`, true],
+      ['#test=%zz', false],
+      ['#test=__proto__&col=__proto__', false],
+    ];
+    for (const [hash, opens] of crafted) {
+      const deep = await browser!.newPage();
+      const errors: string[] = [];
+      try {
+        deep.on('pageerror', (e) => errors.push(e.message));
+        // goto waits for the load event: the inline page script has run (or thrown) by then.
+        await deep.goto(`${url}${hash}`);
+        expect({ hash, errors }).toEqual({ hash, errors: [] });
+        expect(await deep.getAttribute('body', 'data-ready')).toBe('true');
+        if (opens) {
+          expect(await deep.locator('#detail h2').textContent()).toBe(S3);
+          expect(await deep.locator('#detail #timeline').count()).toBe(1);
+        } else {
+          expect(await deep.locator('#detail h2').count()).toBe(0);
+        }
+      } finally {
+        await deep.close();
+      }
+    }
+  });
 });

@@ -39,6 +39,21 @@
     return el;
   }
 
+  // Keys from the page's address (a deep link anyone can craft) are looked up as own properties
+  // only: `col=__proto__` or `col=constructor` must not find Object.prototype's members.
+  function own(obj, key) {
+    return key !== null && key !== undefined && Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
+  }
+
+  // decodeURIComponent throws on a malformed escape (`%zz`); such a link selects nothing.
+  function decode(s) {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return null;
+    }
+  }
+
   function fmtMs(ms) {
     if (ms >= 60000) return (ms / 60000).toFixed(1) + ' min';
     if (ms >= 1000) return (ms / 1000).toFixed(2) + ' s';
@@ -53,7 +68,7 @@
   });
   model.tests.forEach(function (t) {
     current.forEach(function (c) {
-      var r = t.cells[c.key];
+      var r = own(t.cells, c.key);
       if (!r) return;
       counts[r.outcome]++;
       if (r.securityFailure) securityCount++;
@@ -164,7 +179,7 @@
       h('td', { class: 'title' }, t.title, t.scenario ? h('span', { class: 'scn', text: t.scenario }) : null),
     );
     model.columns.forEach(function (c) {
-      var r = t.cells[c.key];
+      var r = own(t.cells, c.key);
       var td = h('td');
       if (!r) {
         td.appendChild(h('span', { class: 'cell o-none', title: 'not run on ' + c.device }, '—'));
@@ -234,7 +249,7 @@
         ' ' +
         Object.keys(t.cells)
           .map(function (k) {
-            var r = t.cells[k];
+            var r = own(t.cells, k);
             return (
               (r.verdict ? r.verdict.code + ' ' + r.verdict.summary : '') +
               ' ' +
@@ -248,7 +263,7 @@
       if (hay.indexOf(state.text) < 0) return false;
     }
     return Object.keys(t.cells).some(function (k) {
-      return state.outcomes[t.cells[k].outcome];
+      return state.outcomes[own(t.cells, k).outcome];
     });
   }
 
@@ -277,14 +292,14 @@
     var t = model.tests[index];
     if (!t) return;
     var key = colKey;
-    if (!key || !t.cells[key]) {
+    if (!key || !own(t.cells, key)) {
       key = null;
       // Prefer the current run's first failing cell, then its first cell.
       var cols = model.columns.filter(function (c) {
-        return t.cells[c.key];
+        return own(t.cells, c.key);
       });
       var failing = cols.filter(function (c) {
-        return c.run === 'candidate' && t.cells[c.key].outcome === 'fail';
+        return c.run === 'candidate' && own(t.cells, c.key).outcome === 'fail';
       });
       var cur = cols.filter(function (c) {
         return c.run === 'candidate';
@@ -462,7 +477,7 @@
   }
 
   function renderDetail(t, key) {
-    var r = t.cells[key];
+    var r = own(t.cells, key);
     var c = model.columns.filter(function (x) {
       return x.key === key;
     })[0];
@@ -499,7 +514,7 @@
     detail.appendChild(h('h3', { text: 'Verdict' }));
     detail.appendChild(renderVerdict(r));
     var others = model.columns.filter(function (x) {
-      return x.key !== key && t.cells[x.key];
+      return x.key !== key && own(t.cells, x.key);
     });
     if (others.length) {
       detail.appendChild(
@@ -508,7 +523,7 @@
           { class: 'meta' },
           'Also ran on: ',
           others.map(function (x) {
-            var o = t.cells[x.key];
+            var o = own(t.cells, x.key);
             return h(
               'button',
               {
@@ -599,11 +614,11 @@
   // Deep link: #test=<id>&col=<key>
   var m = /^#test=([^&]*)(?:&col=(.*))?$/.exec(location.hash);
   if (m) {
-    var id = decodeURIComponent(m[1]);
+    var id = decode(m[1]);
     var idx = model.tests.findIndex(function (t) {
       return t.id === id;
     });
-    if (idx >= 0) select(idx, m[2] ? decodeURIComponent(m[2]) : null, false);
+    if (idx >= 0) select(idx, m[2] ? decode(m[2]) : null, false);
   }
   document.body.setAttribute('data-ready', 'true');
 })();
