@@ -2,12 +2,12 @@
  * compareResults / formatComparison and `bx-hil compare` (spawned as a real process).
  * Baseline = sampleRun('2.6.2'), candidate = sampleRun('2.6.3') (see sample.ts for what differs).
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { runTool } from '../processes.ts';
 import { compareResults, formatComparison } from './compare.ts';
 import { sampleRun } from './sample.ts';
 import type { RunResults, TestResult } from './types.ts';
@@ -165,17 +165,13 @@ describe('bx-hil compare (CLI)', { timeout: 90_000 }, () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [join(repo, 'bin/bx-hil.js'), 'compare', ...args],
-        { cwd: repo, timeout: 80_000, env: { ...process.env, NO_COLOR: '1' } },
-        (err, stdout, stderr) => {
-          resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-        },
-      );
+  async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const r = await runTool(process.execPath, [join(repo, 'bin/bx-hil.js'), 'compare', ...args], {
+      cwd: repo,
+      timeoutMs: 80_000,
+      env: { NO_COLOR: '1' },
     });
+    return { code: r.code, stdout: r.out, stderr: r.err };
   }
 
   test('exit 1 and the regressions in words when the candidate regresses', async () => {
