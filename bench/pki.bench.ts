@@ -4,15 +4,13 @@
  * self-signed certificates (`openssl req -x509 -newkey rsa:2048 -nodes`, one per certificate,
  * sequentially). Goal (issue 4): the catalogue in under 2 s and at most 1/4 of the CLI's time.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { KeyPool } from '../harness/pki/factory.ts';
+import { runTool } from '../harness/processes.ts';
 import { buildScenario, scenarios, type ScenarioMaterial } from '../harness/pki/scenarios.ts';
 
-const execFileAsync = promisify(execFile);
 const OPENSSL_TIMEOUT_MS = 30_000;
 
 function certificateCount(m: ScenarioMaterial): number {
@@ -39,7 +37,7 @@ export async function run(): Promise<void> {
   try {
     const t1 = performance.now();
     for (let i = 0; i < certs; i++) {
-      await execFileAsync(
+      const r = await runTool(
         'openssl',
         [
           'req',
@@ -56,8 +54,9 @@ export async function run(): Promise<void> {
           '-subj',
           `/CN=bench-${i}`,
         ],
-        { timeout: OPENSSL_TIMEOUT_MS },
+        { timeoutMs: OPENSSL_TIMEOUT_MS },
       );
+      if (r.code !== 0) throw new Error(`openssl req exited with code ${r.code}: ${r.err.trim()}`);
     }
     cliMs = performance.now() - t1;
   } catch (err) {

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { createBasicPki } from '../harness/pki/factory.ts';
+import { killOnExit } from '../harness/processes.ts';
 import { createVirtualModule } from '../harness/sim/index.ts';
 import { RawClient } from '../harness/sim/raw-client.ts';
 
@@ -52,7 +53,7 @@ async function startSim(): Promise<{ child: ChildProcess; port: number }> {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  process.on('exit', () => child.kill('SIGKILL'));
+  killOnExit(child);
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('bx-hil sim did not start within 60 s')), 60_000);
