@@ -30,6 +30,8 @@ import { getVirtualModule, openTarget } from '../targets.ts';
 
 const targets = { open: openTarget, virtualModule: getVirtualModule };
 import { finishReport } from '../run/report.ts';
+import { checkShardOptions } from '../run/shard.ts';
+import { shardNamePattern } from './collect.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SUITES_DIR = join(ROOT, 'suites');
@@ -51,6 +53,10 @@ export interface RunOptions {
   capture?: boolean;
   preflight: boolean;
   strictFixed?: boolean;
+  /** `<i>/<n>`: run only shard i of n of the test list (harness/run/shard.ts). */
+  shard?: string;
+  /** A previous results.json whose durations balance the shards. */
+  durations?: string;
   /** Internal: a child writes results.json only; the parent writes the report. */
   report: boolean;
 }
@@ -185,7 +191,11 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
   const heartbeatDir = join(outDir, '.heartbeat');
   await rm(heartbeatDir, { recursive: true, force: true });
   await mkdir(heartbeatDir, { recursive: true });
-  const progress = new ProgressReporter({ heartbeatDir, prefix, dropFiltered: opts.test !== undefined });
+  const progress = new ProgressReporter({
+    heartbeatDir,
+    prefix,
+    dropFiltered: opts.test !== undefined || opts.shard !== undefined,
+  });
   const env: Record<string, string> = {
     [SUITE_ENV.device]: ctx.device.uri,
     [SUITE_ENV.evidenceDir]: join(outDir, 'evidence'),
@@ -200,6 +210,15 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
   if (opts.keylog) env[SUITE_ENV.keylog] = '1';
   if (opts.capture) env[SUITE_ENV.capture] = '1';
   const filters = (opts.suite ?? []).map((s) => `suites/${s}.test.ts`);
+  const namePattern = opts.shard
+    ? await shardNamePattern({
+        ...opts,
+        shard: opts.shard,
+        filters,
+        env,
+        log: (l) => process.stdout.write(`${prefix}${l}\n`),
+      })
+    : opts.test;
   const vitest = await startVitest(
     'test',
     filters,
@@ -217,7 +236,7 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
       hookTimeout: 60_000, // 1 min
       teardownTimeout: 10_000,
       env,
-      ...(opts.test ? { testNamePattern: opts.test } : {}),
+      ...(namePattern ? { testNamePattern: namePattern } : {}),
       reporters: [progress, ['junit', { outputFile: join(outDir, 'junit.xml'), suiteName: `bx-hil ${ctx.device.id}` }]],
     },
     { logLevel: 'warn' },
@@ -257,6 +276,8 @@ async function runDevicesInParallel(rig: RigConfig, opts: RunOptions, out: strin
       const args = [bin, 'run', '--rig', resolve(opts.rig!), '--rig-device', device.id, '--out', dir, '--no-report'];
       for (const s of opts.suite ?? []) args.push('--suite', s);
       if (opts.test) args.push('--test', opts.test);
+      if (opts.shard) args.push('--shard', opts.shard);
+      if (opts.durations) args.push('--durations', resolve(opts.durations));
       if (!opts.preflight) args.push('--no-preflight');
       if (opts.keylog) args.push('--keylog');
       if (opts.capture) args.push('--capture');
@@ -316,6 +337,7 @@ async function runDevicesInParallel(rig: RigConfig, opts: RunOptions, out: strin
 export async function runCommand(opts: RunOptions): Promise<number> {
   if (opts.device && opts.rig)
     throw new ConfigError('--device', opts.device, 'give either --device or --rig, not both');
+  await checkShardOptions(opts);
   const known = suiteNames();
   for (const s of opts.suite ?? []) {
     if (!known.includes(s))
@@ -378,6 +400,8 @@ export function register(program: Command): void {
     .option('--capture', 'keep a packet capture per test (needs tshark)')
     .option('--no-preflight', 'skip the preflight checks before the suites')
     .option('--strict-fixed', 'treat a known issue that passes ("fixed") as a failure')
+    .option('--shard <i/n>', 'run only shard i of n of the test list, e.g. 1/2 and 2/2 on two identical benches')
+    .option('--durations <results.json>', 'with --shard: balance the shards by the durations of an earlier run')
     .addOption(new Option('--rig-device <id>', 'run only this device of the rig file').hideHelp())
     .addOption(new Option('--no-report', 'write results.json only').hideHelp())
     .action(async (o: RunOptions) => {
