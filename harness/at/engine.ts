@@ -20,13 +20,21 @@
  *   `AT` until `OK`, at most `resyncAttempts` times, else `AtResyncError`.
  * - Every byte both ways goes to the `Transcript`; commands, lines, finals, URCs, data,
  *   timeouts and resets go to the evidence bus (`source: 'at'`). Secret uploads and registered
- *   secrets never reach either.
+ *   secrets never reach either: a secret upload registers its content in the engine's
+ *   `SecretRegistry` (harness/secrets.ts) before it is sent, a password is registered with
+ *   `addSecret`, and everything shown (transcript, evidence, error messages, timeout tails)
+ *   goes through the one redaction pass with that registry.
+ * - A line from the module that holds a run of a registered key's secret part is a security
+ *   finding: the line is redacted before anyone sees it (also in the command's answer), a
+ *   `secret-echo` event says `SECURITY FAILURE: the module echoed stored key material`, and the
+ *   command in flight rejects `SecretEchoError` whatever its final result.
  * - `close()` rejects what is pending (`AtClosedError`), ends URC iterators, clears every timer
  *   and detaches from the link. It does not close the link (its owner does).
  */
 import createDebug from 'debug';
 import { ConfigError } from '../errors.ts';
 import type { EvidenceBus } from '../evidence.ts';
+import type { SecretRegistry } from '../secrets.ts';
 import { LinkError, type Link } from '../link/index.ts';
 import {
   AtClosedError,
@@ -36,9 +44,10 @@ import {
   AtTimeoutError,
   CmeError,
   ModuleResetError,
+  SecretEchoError,
 } from './errors.ts';
 import { AtFramer, finalKindOf, type AtFramerOptions, type Frame } from './framer.ts';
-import { escapeBytes, Transcript } from './transcript.ts';
+import { escapeRedacted, Transcript } from './transcript.ts';
 import { commandPrefix, defaultUrcRegistry, linePrefix, parseParams, type Urc, type UrcRegistry } from './urc.ts';
 
 const debug = createDebug('bx-hil:at');
@@ -63,6 +72,10 @@ export interface AtEngineOptions {
   defaultTimeoutMs?: number;
   /** Write the transcript text to this file as it grows. Default: no file. */
   transcriptPath?: string;
+  /** Bytes of transcript kept in memory (a rolling window, see `Transcript`). Default 8 MiB. */
+  transcriptMaxBytes?: number;
+  /** Where secrets sent are registered and redacted from. Default `processSecrets` (harness/secrets.ts). */
+  secrets?: SecretRegistry;
   /** Which lines are URCs. Default `defaultUrcRegistry()`. */
   urcs?: UrcRegistry;
   /** Timers for timeouts and guard times. Default the global ones. */
@@ -87,9 +100,11 @@ export interface AtEngineOptions {
 }
 
 export type ParsedAtEngineOptions = Required<
-  Omit<AtEngineOptions, 'bus' | 'scope' | 'transcriptPath' | 'framer' | 'now'>
+  Omit<AtEngineOptions, 'bus' | 'scope' | 'transcriptPath' | 'transcriptMaxBytes' | 'secrets' | 'framer' | 'now'>
 > &
-  Pick<AtEngineOptions, 'bus' | 'scope' | 'transcriptPath' | 'framer'> & { now: () => number };
+  Pick<AtEngineOptions, 'bus' | 'scope' | 'transcriptPath' | 'transcriptMaxBytes' | 'secrets' | 'framer'> & {
+    now: () => number;
+  };
 
 const DEFAULTS = Object.freeze({
   defaultTimeoutMs: 5_000, // 5 s
@@ -135,6 +150,8 @@ export function parseAtEngineOptions(input: AtEngineOptions = {}): ParsedAtEngin
     bus,
     scope: o.scope,
     transcriptPath: o.transcriptPath,
+    transcriptMaxBytes: o.transcriptMaxBytes,
+    secrets: o.secrets,
     framer: o.framer,
     defaultTimeoutMs: o.defaultTimeoutMs,
     resyncAttempts: o.resyncAttempts,
@@ -204,6 +221,8 @@ interface Exchange {
   lines: string[];
   echoDone: boolean;
   expectReset: boolean;
+  /** The module sent back registered key material during this exchange. */
+  secretEcho: boolean;
   /** A final result that arrived while nobody waited (e.g. an early CME during the data phase). */
   outcome: Final | Error | undefined;
   waiter: { resolve(f: Final): void; reject(e: Error): void } | undefined;
@@ -242,6 +261,7 @@ export class AtEngine {
   #queued = 0;
   #exchange: Exchange | undefined;
   #seq = 0;
+  #secretEchoes = 0;
   #echo: boolean | undefined;
   #needsResync = false;
   #inDataMode = false;
@@ -256,7 +276,12 @@ export class AtEngine {
     this.options = parseAtEngineOptions(options);
     this.link = link;
     this.#framer = new AtFramer(this.options.framer);
-    this.transcript = new Transcript({ now: this.options.now, path: this.options.transcriptPath });
+    this.transcript = new Transcript({
+      now: this.options.now,
+      path: this.options.transcriptPath,
+      ...(this.options.transcriptMaxBytes !== undefined ? { maxBytes: this.options.transcriptMaxBytes } : {}),
+      ...(this.options.secrets ? { secrets: this.options.secrets } : {}),
+    });
     link.on('data', this.#onData);
     link.on('close', this.#onClose);
   }
@@ -280,9 +305,22 @@ export class AtEngine {
     return this.#closed;
   }
 
-  /** Never write this string to the transcript or the bus (passwords); it becomes `<<redacted>>`. */
+  /**
+   * Never write this string to the transcript, the bus or an error (passwords); it becomes
+   * `<<redacted>>`, and its first 4+ characters at the end of a cut-off text too.
+   */
   addSecret(secret: string): void {
     this.transcript.addSecret(secret);
+  }
+
+  /** The one redaction pass with this engine's registry, for callers that quote module text (e.g. in errors). */
+  redact(text: string): string {
+    return this.transcript.redact(text);
+  }
+
+  /** How many lines from the module held registered key material (each one a security finding). */
+  get secretEchoes(): number {
+    return this.#secretEchoes;
   }
 
   /** The sequence number of the last URC received: pass it as `since` to `expect`. */
@@ -400,6 +438,8 @@ export class AtEngine {
     const endPattern = opts.endPattern ?? '+++';
     if (endPattern.length === 0) throw new ConfigError('endPattern', endPattern, 'endPattern must not be empty');
     const timeoutMs = opts.timeoutMs ?? this.options.defaultTimeoutMs;
+    // Registered before anything is sent: from now on the key is redacted wherever it shows up.
+    if (opts.secret) this.transcript.secrets.addKey(bytes);
     return this.#enqueue(async () => {
       const prep = this.#prepare();
       if (prep) await prep;
@@ -614,6 +654,7 @@ export class AtEngine {
       lines: [],
       echoDone: false,
       expectReset,
+      secretEcho: false,
       outcome: undefined,
       waiter: undefined,
     };
@@ -675,6 +716,8 @@ export class AtEngine {
 
   #finish(ex: Exchange, final: Final, errorRemedy?: string): AtResponse {
     this.#end(ex);
+    // The answer held stored key material: that is the finding, whatever the final result said.
+    if (ex.secretEcho) throw new SecretEchoError(ex.shown);
     switch (final.kind) {
       case 'OK':
       case 'READY':
@@ -723,7 +766,7 @@ export class AtEngine {
   }
 
   #frame(f: Frame): void {
-    const text = f.text;
+    let text = f.text;
     if (f.terminated && text === '') {
       // Blank line ends (the CRLF before a result): recorded with the next line, so the
       // transcript reads `< <CR><LF>OK<CR><LF>`.
@@ -731,6 +774,10 @@ export class AtEngine {
       return;
     }
     this.#recordRx(f.raw);
+    if (this.transcript.secrets.hasKeyMaterial(text)) {
+      // Nobody downstream (the driver, a test's assertion message) gets to see the key.
+      text = this.#secretEcho(text, !f.terminated);
+    }
     if (!f.terminated) {
       // A run longer than maxFrameBytes without a line end: garbage.
       this.#garbage(text);
@@ -825,7 +872,23 @@ export class AtEngine {
 
   #garbage(text: string): void {
     this.#needsResync = true;
-    this.#emit('garbage', escapeBytes(this.transcript.redact(text)).slice(0, 200), { bytes: text.length });
+    // Redacting a long garbage line costs: only done when someone listens (a flood stays cheap).
+    if (this.options.bus)
+      this.#emit('garbage', escapeRedacted(this.transcript.redact(text, true)).slice(0, 200), { bytes: text.length });
+  }
+
+  /** A line holding registered key material: count it, say so, taint the exchange; returns the line redacted. */
+  #secretEcho(text: string, unterminated: boolean): string {
+    this.#secretEchoes++;
+    const ex = this.#exchange;
+    if (ex) ex.secretEcho = true;
+    const shown = this.transcript.redact(text, unterminated);
+    this.#emit(
+      'secret-echo',
+      `SECURITY FAILURE: the module echoed stored key material${ex ? ` in its answer to ${ex.shown}` : ''}: ${escapeRedacted(shown).slice(0, 200)}`,
+      ex ? { command: ex.shown, securityFailure: true } : { securityFailure: true },
+    );
+    return shown;
   }
 
   #reset(ex: Exchange | undefined): void {
@@ -877,7 +940,7 @@ export class AtEngine {
     const pending = this.#framer.peek();
     const t = this.transcript.tail(200);
     return pending.length > 0
-      ? `${t} < ${escapeBytes(this.transcript.redact(pending.toString('latin1')))}`.slice(-220)
+      ? `${t} < ${escapeRedacted(this.transcript.redact(pending.toString('latin1'), true))}`.slice(-220)
       : t;
   }
 

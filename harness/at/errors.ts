@@ -12,6 +12,8 @@
  * - `BXHIL_AT_PROTOCOL`: an answer that does not fit the command, e.g. `CONNECT` to a
  *   command that does not enter data mode, or `OK` where `CONNECT` was expected.
  * - `BXHIL_AT_CLOSED`: the engine was closed while the command waited or was queued.
+ * - `BXHIL_SECRET_ECHO`: the module sent back stored key material (`SecretEchoError`): a
+ *   security failure, reported as `SECURITY FAILURE: the module echoed stored key material`.
  */
 import { HarnessError } from '../errors.ts';
 import { cmeMeaning } from './cme.ts';
@@ -140,6 +142,23 @@ export class AtClosedError extends AtError {
 
   constructor(command: string) {
     super('BXHIL_AT_CLOSED', `${command} aborted: the AT engine was closed; open the device again`);
+    this.command = command;
+  }
+}
+
+/**
+ * The module sent back key material the harness stored (a run of a registered key's secret
+ * part, harness/secrets.ts): a security finding, whatever the final result was. The lines
+ * were redacted before anyone saw them; the error carries no key material.
+ */
+export class SecretEchoError extends AtError {
+  readonly command: string;
+
+  constructor(command: string) {
+    super(
+      'BXHIL_SECRET_ECHO',
+      `SECURITY FAILURE: the module echoed stored key material in its answer to ${command}; a private key stored with AT+KPRIVKSTORE must never be readable back (the lines were redacted in every transcript and report)`,
+    );
     this.command = command;
   }
 }

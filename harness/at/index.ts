@@ -24,6 +24,7 @@ export {
   AtTimeoutError,
   CmeError,
   ModuleResetError,
+  SecretEchoError,
 } from './errors.ts';
 export { CME_MEANINGS, cmeMeaning } from './cme.ts';
 export {
@@ -37,7 +38,14 @@ export {
   type Frame,
   type LineFramerOptions,
 } from './framer.ts';
-export { Transcript, escapeBytes, secretMarker, type TranscriptEntry, type TranscriptOptions } from './transcript.ts';
+export {
+  DEFAULT_TRANSCRIPT_MAX_BYTES,
+  Transcript,
+  escapeBytes,
+  secretMarker,
+  type TranscriptEntry,
+  type TranscriptOptions,
+} from './transcript.ts';
 export {
   UrcRegistry,
   commandPrefix,

@@ -360,7 +360,8 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
       for (const line of lines) {
         if (line === '+KPRIVKSTORE' || line.startsWith('+KPRIVKSTORE:')) continue;
         const m = /^private_key,(\d+),(\d+)$/.exec(line.trim());
-        if (!m) throw new ResponseParseError('AT+KPRIVKSTORE?', line, 'private_key,<index>,<len>');
+        // The line is the module's: quoted only through the engine's redaction (it may hold a secret).
+        if (!m) throw new ResponseParseError('AT+KPRIVKSTORE?', this.at.redact(line), 'private_key,<index>,<len>');
         out.push({ index: Number(m[1]), length: Number(m[2]) });
       }
       return out;

@@ -11,6 +11,7 @@
  * is the error that broke the rig.
  */
 import { HarnessError } from '../errors.ts';
+import { redactSecrets } from '../secrets.ts';
 import { kmqttIndMeaning } from './urc.ts';
 
 export class ParameterError extends HarnessError {
@@ -62,12 +63,14 @@ export class ResponseParseError extends HarnessError {
   readonly command: string;
   readonly line: string;
 
+  /** `line` is quoted redacted (harness/secrets.ts): a read form may carry a password or key material. */
   constructor(command: string, line: string, expected: string) {
+    const shown = redactSecrets(line);
     super(
       'BXHIL_PARSE',
-      `${command}: cannot parse ${JSON.stringify(line)} (expected ${expected}); the firmware's read form differs from bx310x-at.md`,
+      `${command}: cannot parse ${JSON.stringify(shown)} (expected ${expected}); the firmware's read form differs from bx310x-at.md`,
     );
     this.command = command;
-    this.line = line;
+    this.line = shown;
   }
 }

@@ -24,6 +24,7 @@ import {
 } from './inspect.ts';
 import { PUBLIC_ROOTS, findPublicIssuer, findPublicRoot } from './public-roots.ts';
 import { parseAtFile, splitAtArgs, type AtLine } from './upload.ts';
+import { redactAtPasswords } from '../secrets.ts';
 
 export type { DoctorInput } from './inspect.ts';
 
@@ -788,9 +789,26 @@ const PARAMS: Record<string, ParamRule> = {
   '+KMQTTUNSUB': { min: 2, max: 2 },
 };
 
+/** Commands whose parameters carry a password ([BX-T]: Wi-Fi station settings, MQTT session). */
+const PASSWORD_COMMANDS = new Set(['+SRWSTACFG', '+KMQTTCFG']);
+
+/**
+ * The command as a fix line shows it: a set form with its passwords masked; another form of a
+ * password-carrying command without its arguments (they cannot be told apart reliably); and
+ * everything through the AT password redaction as well (harness/secrets.ts).
+ */
+function fixLine(line: AtLine, params: string[], fixed: string): string {
+  if (line.form === 'set') return redactAtPasswords(redactLine(line, params), '***');
+  if (PASSWORD_COMMANDS.has(line.name)) return `AT${line.name}... (the rest is not shown: it may hold a password)`;
+  return redactAtPasswords(fixed, '***');
+}
+
+/** A fix line that quotes the command: its user name and password (MQTT) or Wi-Fi password masked. */
 function redactLine(line: AtLine, params: string[]): string {
-  if (line.name !== '+KMQTTCFG' || params.length < 13) return `AT${line.name}=${params.join(',')}`;
-  return `AT${line.name}=${params.map((p, i) => (i >= 12 && p ? '***' : p)).join(',')}`;
+  const secret = (i: number): boolean =>
+    (line.name === '+KMQTTCFG' && params.length >= 13 && i >= 12) || (line.name === '+SRWSTACFG' && i === 1);
+  const masked = params.map((p, i) => (secret(i) && p ? (p.startsWith('"') ? '"***"' : '***') : p));
+  return `AT${line.name}=${masked.join(',')}`;
 }
 
 function checkAtFile(
@@ -813,7 +831,7 @@ function checkAtFile(
         'TYPOGRAPHIC_QUOTES',
         where,
         `${cmd} uses typographic quotes (“ ” or ‘ ’, as web pages and word processors render them); the module reads them as part of the value, not as string delimiters`,
-        `retype the quotes as plain ASCII ": ${line.form === 'set' ? redactLine(line, params) : fixed}`,
+        `retype the quotes as plain ASCII ": ${fixLine(line, params, fixed)}`,
       );
     }
     TYPOGRAPHIC_QUOTES.lastIndex = 0;

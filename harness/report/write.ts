@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BundleLimits } from './bundle.ts';
 import { buildReportModel, renderReportHtml } from './html.ts';
+import { redactValue } from './redact.ts';
 import type { RunResults } from './types.ts';
 import { parseRunResults } from './validate.ts';
 
@@ -33,6 +34,9 @@ export async function writeReport(
   // Validate at the edge: a runner bug should fail here, naming the field, not in the browser.
   parseRunResults(results, 'results passed to writeReport');
   if (options.baseline) parseRunResults(options.baseline, 'baseline passed to writeReport');
+  // The one redaction pass over every string (errors quote the module) before results.json and the page.
+  results = redactValue(results);
+  if (options.baseline) options = { ...options, baseline: redactValue(options.baseline) };
   await mkdir(outDir, { recursive: true });
   const resultsPath = join(outDir, RESULTS_FILE);
   const htmlPath = join(outDir, HTML_FILE);
