@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { startVitest, type Reporter, type SerializedError, type TestCase, type TestModule } from 'vitest/node';
 import { ConfigError } from '../errors.ts';
+import { redactSecrets } from '../secrets.ts';
 import type { RunResults } from '../report/types.ts';
 import { SUITE_ENV, testIdFor, type Heartbeat, type SuiteTestMeta } from '../run/meta.ts';
 import { runDevice, type DeviceRunContext, type SuiteRunOutput } from '../run/orchestrate.ts';
@@ -29,6 +30,12 @@ import { preflightWithDriver } from '../run/preflight-driver.ts';
 import { getVirtualModule, openTarget } from '../targets.ts';
 
 const targets = { open: openTarget, virtualModule: getVirtualModule };
+
+/** Vitest's JUnit reporter writes error messages as given: the one redaction pass over the file. */
+async function redactFile(path: string): Promise<void> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text !== undefined) await writeFile(path, redactSecrets(text));
+}
 import { finishReport } from '../run/report.ts';
 import { checkShardOptions } from '../run/shard.ts';
 import { shardNamePattern } from './collect.ts';
@@ -242,6 +249,7 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
     { logLevel: 'warn' },
   );
   await vitest.close();
+  await redactFile(join(outDir, 'junit.xml'));
   await rm(heartbeatDir, { recursive: true, force: true });
   return { records: progress.records, unhandled: progress.unhandled };
 }

@@ -5,6 +5,7 @@
 import type { DeviceInfo, KnownIssue, RunResults, TestResult } from '../report/types.ts';
 import { findKnownIssue, meetsExpectation, outcomeOf, type ExpectationOptions } from './known-issues.ts';
 import { testIdFor, type SuiteTestMeta } from './meta.ts';
+import { redactSecrets } from '../secrets.ts';
 
 export interface RawTestRecord {
   /** Test file path (only the base name matters: it names the suite). */
@@ -48,8 +49,9 @@ export function toTestResult(raw: RawTestRecord, device: DeviceInfo, issues: Rea
   if (m.verdict) r.verdict = m.verdict;
   if (knownIssue) r.knownIssue = knownIssue;
   const error = m.expectedFailure?.message ?? raw.errors[0];
-  if (status === 'failed' && error) r.error = error;
-  if (status === 'skipped') r.skipReason = m.skipReason ?? raw.skipNote ?? 'skipped';
+  // Errors quote the module (a line it sent, a transcript tail): the one redaction pass first.
+  if (status === 'failed' && error) r.error = redactSecrets(error);
+  if (status === 'skipped') r.skipReason = redactSecrets(m.skipReason ?? raw.skipNote ?? 'skipped');
   if (m.evidenceDir) r.evidenceDir = m.evidenceDir;
   return r;
 }
