@@ -28,7 +28,7 @@ import { EvidenceBus, type EvidenceEvent } from '../harness/evidence.ts';
 import { createBasicPki, KeyPool, type BasicPki } from '../harness/pki/factory.ts';
 import { writeEvidenceBundle } from '../harness/report/bundle.ts';
 import type { KnownIssue } from '../harness/report/types.ts';
-import { findKnownIssue, mergeKnownIssues } from '../harness/run/known-issues.ts';
+import { findKnownIssue, judgeFailure, mergeKnownIssues } from '../harness/run/known-issues.ts';
 import { SUITE_ENV, safeTestDir, testIdFor, type Heartbeat, type SuiteTestMeta } from '../harness/run/meta.ts';
 import { loadRigFile, type RigDevice } from '../harness/run/rig.ts';
 import { startBrokerRig, type BrokerRig, type BrokerRigOptions, type Verdict } from '../harness/broker/index.ts';
@@ -352,20 +352,6 @@ function transcriptOf(events: ReadonlyArray<EvidenceEvent>): string {
   );
 }
 
-/**
- * The module sent back stored key material during the test (the AT engine's `secret-echo`
- * events, harness/secrets.ts): a SECURITY FAILURE even when the test itself passed.
- */
-function secretEchoFinding(meta: SuiteTestMeta, events: ReadonlyArray<EvidenceEvent>): void {
-  const echoes = events.filter((e) => e.source === 'at' && e.kind === 'secret-echo').length;
-  if (echoes === 0) return;
-  meta.securityFailure = true;
-  throw new HarnessError(
-    'BXHIL_SECRET_ECHO',
-    `SECURITY FAILURE: the module echoed stored key material (${echoes} line${echoes === 1 ? '' : 's'}, redacted; the secret-echo events of the evidence say where)`,
-  );
-}
-
 interface FileFixtures {
   session: Session;
 }
@@ -428,7 +414,7 @@ export const test = base.extend<HilFixtures & FileFixtures>({
       beat.command(undefined);
       beat.explicit(undefined);
       const root = process.env[SUITE_ENV.evidenceDir];
-      if (!root) return secretEchoFinding(meta, events);
+      if (!root) return;
       const dirName = safeTestDir(id);
       const verdicts: Verdict[] = rigs.flatMap((r) => r.verdicts);
       const keylogs = rigs.map((r) => (r as { keylogPath?: string }).keylogPath).filter((p): p is string => !!p);
@@ -462,7 +448,6 @@ export const test = base.extend<HilFixtures & FileFixtures>({
         ...(keylog !== undefined ? { keylog } : {}),
       });
       meta.evidenceDir = join('evidence', dirName);
-      secretEchoFinding(meta, events);
     },
     { auto: true },
   ],
@@ -601,9 +586,11 @@ export function securityFailure(meta: SuiteTestMeta, what: string): never {
 
 /**
  * A HIL test: tagged with its scenario, skipped with a reason when the target lacks a capability
- * or a tool or is not the simulator, and wrapped for known issues: a known issue that fails is
- * recorded (`meta.expectedFailure`) and the Vitest test passes, so `npm test` passes with expected
- * failures; one that passes is reported `fixed` by the runner.
+ * or a tool or is not the simulator, and wrapped for known issues: a known issue that fails the
+ * way it `expects` is recorded (`meta.expectedFailure`) and the Vitest test passes, so `npm test`
+ * passes with expected failures; one that fails another way fails with a `KnownIssueMismatchError`
+ * ("failed differently from the known issue", the original error as its cause); one that passes
+ * is reported `fixed` by the runner.
  */
 export function hil(title: string, options: HilTestOptions, fn: (ctx: HilContext) => Promise<void>): void {
   test(
@@ -630,16 +617,16 @@ export function hil(title: string, options: HilTestOptions, fn: (ctx: HilContext
       try {
         await fn({ task, skip, target, bus, pki, pool, device, vm, evidence, rigs, meta });
       } catch (err) {
-        // The module sent back a stored key (harness/secrets.ts): a security failure.
-        if ((err as { code?: unknown })?.code === 'BXHIL_SECRET_ECHO') meta.securityFailure = true;
-        if (issue && !meta.securityFailure) {
-          meta.expectedFailure = {
-            message: err instanceof Error ? err.message : String(err),
-            ...(err instanceof HarnessError ? { code: err.code } : {}),
-          };
+        // A skip from inside the test (Vitest's PendingError) and a security failure are never excused.
+        if (!issue || meta.securityFailure || (err as { code?: unknown })?.code === 'VITEST_PENDING') throw err;
+        // Only the failure the known issue names is expected (harness/run/known-issues.ts).
+        const judged = judgeFailure(issue, err, meta.verdict?.code);
+        if (judged.matched) {
+          meta.expectedFailure = judged.expectedFailure;
           return;
         }
-        throw err;
+        meta.knownIssueMismatch = judged.mismatch;
+        throw judged.error;
       }
     },
     options.timeoutMs,

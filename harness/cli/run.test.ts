@@ -78,7 +78,7 @@ describe('bx-hil run', () => {
         '  - id: good',
         '    uri: sim:reference',
         '    knownIssues:',
-        '      - { test: "cert-upload/root certificate/PEM without a final newline is stored", reason: "listed but passes", source: "rig file" }',
+        '      - { test: "cert-upload/root certificate/PEM without a final newline is stored", reason: "listed but passes", source: "rig file", expects: { code: BXHIL_CME, cme: 918 } }',
         '  - id: bad',
         '    uri: sim:legacy',
         '    powerCycle: { command: "echo relay stuck >&2; exit 4", timeoutMs: 5000 }',
@@ -105,11 +105,64 @@ describe('bx-hil run', () => {
         knownIssue: expect.objectContaining({ source: 'rig file' }),
       }),
     ]);
-    expect(r.out).toContain('[good]   FIXED cert-upload/root certificate/PEM without a final newline is stored');
+    expect(r.out).toContain('[good]   FIXED cert-upload/root certificate/PEM without a final newline is stored (');
+    // An unexpected pass is not silent: the line says the known issue did not occur.
+    expect(r.out).toMatch(
+      /FIXED cert-upload\/root certificate\/PEM without .*: the known issue \(rig file\) did not occur/,
+    );
     // Evidence paths point into the device's own directory under the report.
     const withEvidence = good.find((t) => t.evidenceDir)!;
     expect(withEvidence.evidenceDir).toMatch(/^devices\/good\/evidence\//);
     expect(existsSync(join(out, withEvidence.evidenceDir!, 'events.jsonl'))).toBe(true);
+  }, 180_000);
+
+  test('a known-issue test that fails otherwise than its known issue states is a FAIL "failed differently", with both; exit 1', async () => {
+    // The rig file's entry replaces the profile's (which expects CME 918) and states CME 917 instead.
+    const rigFile = join(dir, 'rig-917.yaml');
+    writeFileSync(
+      rigFile,
+      [
+        'devices:',
+        '  - uri: sim:2.6.3',
+        '    knownIssues:',
+        '      - test: "cert-upload/private keys/read form lists the stored keys without echoing key material"',
+        '        reason: "a different CME than the module gives"',
+        '        source: "rig file 917"',
+        '        expects: { code: BXHIL_CME, cme: 917 }',
+        '',
+      ].join('\n'),
+    );
+    const out = join(dir, 'different');
+    const r = await cli([
+      'run',
+      '--rig',
+      rigFile,
+      '--no-preflight',
+      '--suite',
+      'cert-upload',
+      '--test',
+      'read form lists',
+      '--out',
+      out,
+    ]);
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toMatch(/FAIL {2}cert-upload\/private keys\/read form lists the stored keys/);
+    const said =
+      'failed differently from the known issue (rig file 917): it expects BXHIL_CME (+CME ERROR: 917); the test failed with BXHIL_CME (+CME ERROR: 918): AT+KPRIVKSTORE? failed';
+    expect(r.out).toContain(said);
+    expect(r.out).toMatch(/^0 passed, 1 failed, 0 expected failures/m);
+    const results = parseRunResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
+    expect(results.tests).toEqual([
+      expect.objectContaining({
+        outcome: 'fail',
+        status: 'failed',
+        knownIssue: expect.objectContaining({ source: 'rig file 917' }),
+      }),
+    ]);
+    expect(results.tests[0]!.error).toContain(said);
+    expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain(
+      'failed differently from the known issue (rig file 917)',
+    );
   }, 180_000);
 
   test('a firmware that trusts a wrong-name server certificate is reported as a SECURITY FAILURE; exit 1', async () => {

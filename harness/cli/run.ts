@@ -19,23 +19,15 @@ import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { startVitest, type Reporter, type SerializedError, type TestCase, type TestModule } from 'vitest/node';
 import { ConfigError } from '../errors.ts';
-import { redactSecrets } from '../secrets.ts';
 import type { RunResults } from '../report/types.ts';
-import { SUITE_ENV, testIdFor, type Heartbeat, type SuiteTestMeta } from '../run/meta.ts';
+import { SUITE_ENV, type Heartbeat, type SuiteTestMeta } from '../run/meta.ts';
 import { runDevice, type DeviceRunContext, type SuiteRunOutput } from '../run/orchestrate.ts';
-import { outcomeOf } from '../run/known-issues.ts';
-import { mergeRunResults, summarize, summaryLine, type RawTestRecord } from '../run/results.ts';
+import { judgeRecord, mergeRunResults, summarize, summaryLine, type RawTestRecord } from '../run/results.ts';
 import { loadRigFile, rigFromDevice, type RigConfig } from '../run/rig.ts';
 import { preflightWithDriver } from '../run/preflight-driver.ts';
 import { getVirtualModule, openTarget } from '../targets.ts';
 
 const targets = { open: openTarget, virtualModule: getVirtualModule };
-
-/** Vitest's JUnit reporter writes error messages as given: the one redaction pass over the file. */
-async function redactFile(path: string): Promise<void> {
-  const text = await readFile(path, 'utf8').catch(() => undefined);
-  if (text !== undefined) await writeFile(path, redactSecrets(text));
-}
 import { finishReport } from '../run/report.ts';
 import { checkShardOptions } from '../run/shard.ts';
 import { shardNamePattern } from './collect.ts';
@@ -168,15 +160,15 @@ export class ProgressReporter implements Reporter {
     if (this.#dropFiltered && result.state === 'skipped' && !result.note && test.options.mode === 'skip') return;
     const raw = toRaw(test);
     this.records.push(raw);
-    const id = testIdFor(raw.file, raw.names);
-    const status = raw.meta.expectedFailure ? 'failed' : raw.status;
-    const outcome = raw.meta.securityFailure && status === 'failed' ? 'fail' : outcomeOf(status, raw.meta.knownIssue);
+    // The same reading as results.json (a known issue excuses only the failure it expects).
+    const { id, outcome, knownIssue, error } = judgeRecord(raw, []);
     const secs = (raw.durationMs / 1000).toFixed(1);
     let line = `${this.#prefix}  ${LABEL[outcome]} ${id} (${secs} s)`;
     if (outcome === 'skip') line += `: ${raw.meta.skipReason ?? raw.skipNote ?? 'skipped'}`;
-    if (outcome === 'expected-fail') line += `: known issue (${raw.meta.knownIssue?.source ?? '?'})`;
+    if (outcome === 'expected-fail') line += `: known issue (${knownIssue?.source ?? '?'})`;
+    if (outcome === 'fixed') line += `: the known issue (${knownIssue?.source ?? '?'}) did not occur; it looks fixed`;
     if (outcome === 'fail')
-      line += `\n${this.#prefix}        ${(raw.meta.securityFailure ? 'SECURITY FAILURE: ' : '') + (raw.errors[0] ?? '').split('\n')[0]}`;
+      line += `\n${this.#prefix}        ${(raw.meta.securityFailure ? 'SECURITY FAILURE: ' : '') + (error ?? '').split('\n')[0]}`;
     // The rig's verdict in words, where the test recorded one (the TLS scenarios do).
     const verdict = raw.meta.verdict;
     if (verdict && outcome !== 'skip') line += `\n${this.#prefix}        verdict ${verdict.code}: ${verdict.summary}`;
@@ -249,7 +241,6 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
     { logLevel: 'warn' },
   );
   await vitest.close();
-  await redactFile(join(outDir, 'junit.xml'));
   await rm(heartbeatDir, { recursive: true, force: true });
   return { records: progress.records, unhandled: progress.unhandled };
 }

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import type { EvidenceEvent, EvidenceSource } from '../evidence.ts';
 import { writeEvidenceBundle } from './bundle.ts';
-import type { Outcome, RunResults, TestResult, VerdictSummary } from './types.ts';
+import type { KnownIssue, Outcome, RunResults, TestResult, VerdictSummary } from './types.ts';
 
 interface SampleTest {
   suite: string;
@@ -24,7 +24,7 @@ interface SampleTest {
   onlyOn?: string;
   verdict?: Record<string, VerdictSummary>;
   security?: string[];
-  knownIssue?: { reason: string; source: string };
+  knownIssue?: Omit<KnownIssue, 'test'>;
   skipReason?: string;
   handshake?: 'ok' | 'refused' | 'no-client-cert';
   /** Alert the module sends when it refuses the server (handshake 'refused'). */
@@ -52,7 +52,11 @@ const TESTS: SampleTest[] = [
     title: 'key slot accepts a SEC1 EC key',
     scenario: 'BX-T KPRIVKSTORE_0001',
     outcomes: { '2.6.2': 'expected-fail', '2.6.3': 'expected-fail' },
-    knownIssue: { reason: 'EC keys in SEC1 form are refused with +CME ERROR: 930', source: 'field-report-2.6.3 §2' },
+    knownIssue: {
+      reason: 'EC keys in SEC1 form are refused with +CME ERROR: 930',
+      source: 'field-report-2.6.3 §2',
+      expects: { code: 'BXHIL_CME', cme: 930 },
+    },
     verdict: {
       '*': {
         code: 'UPLOAD_REJECTED',
@@ -153,7 +157,11 @@ const TESTS: SampleTest[] = [
     title: 'will message on an unexpected loss',
     scenario: 'BX-T KMQTTCFG_0002',
     outcomes: { '2.6.2': 'expected-fail', '2.6.3': 'fixed' },
-    knownIssue: { reason: 'will message not sent when Wi-Fi drops', source: 'field-report-2.6.3 §4' },
+    knownIssue: {
+      reason: 'will message not sent when Wi-Fi drops',
+      source: 'field-report-2.6.3 §4',
+      expects: { message: 'no will message' },
+    },
     handshake: 'ok',
   },
   {

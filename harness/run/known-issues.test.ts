@@ -1,13 +1,26 @@
 import { describe, expect, test } from 'vitest';
+import { AtTimeoutError, CmeError } from '../at/errors.ts';
+import { checkExpectation } from '../known-issue.ts';
 import type { KnownIssue, RunResults } from '../report/types.ts';
-import { findKnownIssue, meetsExpectation, mergeKnownIssues, outcomeOf } from './known-issues.ts';
+import {
+  describeExpectation,
+  findKnownIssue,
+  judgeFailure,
+  KnownIssueMismatchError,
+  matchesExpectation,
+  failureFacts,
+  meetsExpectation,
+  mergeKnownIssues,
+  outcomeOf,
+} from './known-issues.ts';
 import { testIdFor } from './meta.ts';
-import { summarize, summaryLine, toTestResult } from './results.ts';
+import { judgeRecord, summarize, summaryLine, toTestResult, type RawTestRecord } from './results.ts';
 
+const cme918 = { code: 'BXHIL_CME', cme: 918 };
 const issues: KnownIssue[] = [
-  { test: 'cert-upload/keys/read form lists keys', reason: '918', source: 'field report' },
-  { test: 'mqtt/*', reason: 'all mqtt', source: '[guess]' },
-  { test: 'mqtt/qos 2*', reason: 'qos2', source: '[BX-T]' },
+  { test: 'cert-upload/keys/read form lists keys', reason: '918', source: 'field report', expects: cme918 },
+  { test: 'mqtt/*', reason: 'all mqtt', source: '[guess]', expects: { code: 'BXHIL_AT_TIMEOUT' } },
+  { test: 'mqtt/qos 2*', reason: 'qos2', source: '[BX-T]', expects: { verdict: 'NO_SNI' } },
 ];
 
 describe('known issues and outcomes', () => {
@@ -20,11 +33,13 @@ describe('known issues and outcomes', () => {
 
   test('status + known issue → outcome → expectation', () => {
     const k = issues[0];
-    expect(outcomeOf('passed', undefined)).toBe('pass');
-    expect(outcomeOf('failed', undefined)).toBe('fail');
-    expect(outcomeOf('failed', k)).toBe('expected-fail');
-    expect(outcomeOf('passed', k)).toBe('fixed');
-    expect(outcomeOf('skipped', k)).toBe('skip');
+    expect(outcomeOf('passed', undefined, false)).toBe('pass');
+    expect(outcomeOf('failed', undefined, false)).toBe('fail');
+    expect(outcomeOf('failed', k, true)).toBe('expected-fail');
+    // A known-issue test whose failure was not the expected one is a plain failure.
+    expect(outcomeOf('failed', k, false)).toBe('fail');
+    expect(outcomeOf('passed', k, false)).toBe('fixed');
+    expect(outcomeOf('skipped', k, false)).toBe('skip');
     expect(meetsExpectation('fail')).toBe(false);
     expect(meetsExpectation('expected-fail')).toBe(true);
     expect(meetsExpectation('fixed')).toBe(true);
@@ -76,7 +91,7 @@ describe('known issues and outcomes', () => {
         meta: { securityFailure: true },
       },
       device,
-      [{ test: 'tls-handshake/*', reason: 'x', source: 'y' }],
+      [{ test: 'tls-handshake/*', reason: 'x', source: 'y', expects: { message: 'SECURITY' } }],
     );
     expect(sec.outcome).toBe('fail');
     const run: RunResults = {
@@ -90,5 +105,147 @@ describe('known issues and outcomes', () => {
     const s = summarize(run);
     expect(s.ok).toBe(false);
     expect(summaryLine(s)).toBe('0 passed, 1 failed, 1 expected failure, 0 fixed, 0 skipped, 1 SECURITY FAILURE');
+  });
+});
+
+describe('a known issue states how its test fails (issue 9 §2)', () => {
+  test('the stated failure matches: a CME number, a timeout, a verdict, a message pattern', () => {
+    expect(matchesExpectation(cme918, failureFacts(new CmeError('AT+KPRIVKSTORE?', 918)))).toBe(true);
+    expect(
+      matchesExpectation({ code: 'BXHIL_AT_TIMEOUT' }, failureFacts(new AtTimeoutError('AT', 40, '', undefined))),
+    ).toBe(true);
+    expect(matchesExpectation({ verdict: 'NO_SNI' }, failureFacts(new Error('did not connect'), 'NO_SNI'))).toBe(true);
+    expect(
+      matchesExpectation(
+        { message: "expected 'OK' not to be" },
+        failureFacts(new Error("expected 'OK' not to be 'OK'")),
+      ),
+    ).toBe(true);
+    // Every field given must hold.
+    const both = { verdict: 'OK', message: 'connected where' };
+    expect(matchesExpectation(both, failureFacts(new Error('the module connected where it must refuse'), 'OK'))).toBe(
+      true,
+    );
+    expect(
+      matchesExpectation(both, failureFacts(new Error('the module connected where it must refuse'), 'NO_SNI')),
+    ).toBe(false);
+    expect(matchesExpectation(both, failureFacts(new TypeError('x is undefined'), 'OK'))).toBe(false);
+  });
+
+  test('another failure does not match: another CME number, a TypeError, a timeout, no verdict', () => {
+    expect(matchesExpectation(cme918, failureFacts(new CmeError('AT+KPRIVKSTORE?', 917)))).toBe(false);
+    expect(
+      matchesExpectation(cme918, failureFacts(new TypeError("Cannot read properties of undefined (reading 'x')"))),
+    ).toBe(false);
+    expect(matchesExpectation(cme918, failureFacts(new AtTimeoutError('AT+KPRIVKSTORE?', 5000, '', undefined)))).toBe(
+      false,
+    );
+    expect(matchesExpectation({ verdict: 'NO_SNI' }, failureFacts(new Error('x')))).toBe(false);
+    // A cause is not the failure (pytest's raises looks at the exception itself).
+    const wrapped = new Error('setup broke', { cause: new CmeError('AT', 918) });
+    expect(matchesExpectation(cme918, failureFacts(wrapped))).toBe(false);
+    // An expectation with no field would excuse everything: it matches nothing.
+    expect(matchesExpectation({}, failureFacts(new CmeError('AT', 918)))).toBe(false);
+  });
+
+  test('judgeFailure: the named failure is expected; a TypeError fails "differently from the known issue" with both', () => {
+    const issue = issues[0]!;
+    const ok = judgeFailure(issue, new CmeError('AT+KPRIVKSTORE?', 918));
+    expect(ok).toMatchObject({ matched: true, expectedFailure: { code: 'BXHIL_CME' } });
+    const typeError = new TypeError("Cannot read properties of undefined (reading 'index')");
+    const bad = judgeFailure(issue, typeError);
+    expect(bad.matched).toBe(false);
+    if (bad.matched) return;
+    expect(bad.error).toBeInstanceOf(KnownIssueMismatchError);
+    expect(bad.error.code).toBe('BXHIL_KNOWN_ISSUE_MISMATCH');
+    expect(bad.error.cause).toBe(typeError);
+    expect(bad.error.message).toBe(
+      "failed differently from the known issue (field report): it expects BXHIL_CME (+CME ERROR: 918); the test failed with TypeError: Cannot read properties of undefined (reading 'index')",
+    );
+    expect(bad.mismatch).toEqual({
+      expected: 'BXHIL_CME (+CME ERROR: 918)',
+      actual: "TypeError: Cannot read properties of undefined (reading 'index')",
+    });
+    const other = judgeFailure(issue, new CmeError('AT+KPRIVKSTORE?', 917));
+    expect(other.matched).toBe(false);
+    expect(!other.matched && other.error.message).toMatch(
+      /expects BXHIL_CME \(\+CME ERROR: 918\); the test failed with BXHIL_CME \(\+CME ERROR: 917\): AT\+KPRIVKSTORE\? failed/,
+    );
+  });
+
+  test('describeExpectation words each kind', () => {
+    expect(describeExpectation({ code: 'BXHIL_AT_TIMEOUT' })).toBe('BXHIL_AT_TIMEOUT');
+    expect(describeExpectation({ verdict: 'OK', message: 'a.b' })).toBe('verdict OK and a message matching /a.b/');
+  });
+
+  test('checkExpectation refuses what would excuse everything, naming the field', () => {
+    expect(checkExpectation(cme918)).toEqual(cme918);
+    expect(checkExpectation(undefined)).toMatchObject({
+      why: expect.stringMatching(/^required: .*code: BXHIL_CME, cme: 918/),
+    });
+    expect(checkExpectation({})).toMatchObject({
+      why: expect.stringContaining('at least one of code, verdict, message'),
+    });
+    expect(checkExpectation({ cme: 918 })).toMatchObject({
+      key: 'cme',
+      why: expect.stringContaining('code: BXHIL_CME'),
+    });
+    expect(checkExpectation({ code: 'BXHIL_CME', cme: 1918 })).toMatchObject({ key: 'cme' });
+    expect(checkExpectation({ message: '(' })).toMatchObject({
+      key: 'message',
+      why: expect.stringContaining('regular'),
+    });
+    expect(checkExpectation({ raises: 'x' })).toMatchObject({ key: 'raises' });
+    expect(checkExpectation({ verdict: '' })).toMatchObject({ key: 'verdict' });
+    expect(checkExpectation('BXHIL_CME')).toMatchObject({ why: expect.stringContaining('expected an object') });
+  });
+});
+
+describe('results and progress lines read a known issue the same way', () => {
+  const raw = (over: Partial<RawTestRecord>): RawTestRecord => ({
+    file: 'cert-upload.test.ts',
+    names: ['keys', 'read form lists keys'],
+    status: 'failed',
+    durationMs: 5,
+    attempts: 1,
+    errors: [],
+    meta: {},
+    ...over,
+  });
+
+  test('a failure the fixture did not judge (a test timeout) is a failure "differently from the known issue"', () => {
+    const j = judgeRecord(raw({ errors: ['Test timed out in 30000ms.'], meta: { knownIssue: issues[0]! } }), []);
+    expect(j.outcome).toBe('fail');
+    expect(j.error).toBe(
+      'failed differently from the known issue (field report): it expects BXHIL_CME (+CME ERROR: 918); the test failed with Test timed out in 30000ms.',
+    );
+    // The same through the rig's list, when the fixture never ran (a broken device).
+    const fromList = judgeRecord(raw({ errors: ['device could not be brought up'] }), issues);
+    expect(fromList).toMatchObject({ outcome: 'fail', knownIssue: issues[0] });
+    expect(fromList.error).toMatch(/^failed differently from the known issue/);
+  });
+
+  test('a mismatch the fixture worded keeps its one message; the matched one is expected-fail', () => {
+    const worded =
+      'failed differently from the known issue (field report): it expects …; the test failed with TypeError: x';
+    const j = judgeRecord(
+      raw({ errors: [worded], meta: { knownIssue: issues[0]!, knownIssueMismatch: { expected: 'a', actual: 'b' } } }),
+      [],
+    );
+    expect(j).toMatchObject({ outcome: 'fail', error: worded });
+    const caught = judgeRecord(
+      raw({
+        status: 'passed',
+        meta: { knownIssue: issues[0]!, expectedFailure: { message: 'CME 918', code: 'BXHIL_CME' } },
+      }),
+      [],
+    );
+    expect(caught).toMatchObject({ status: 'failed', outcome: 'expected-fail', error: 'CME 918' });
+  });
+
+  test('a known-issue test that passes is reported fixed, not silently passed', () => {
+    const j = judgeRecord(raw({ status: 'passed', meta: { knownIssue: issues[0]! } }), []);
+    expect(j).toMatchObject({ status: 'passed', outcome: 'fixed', knownIssue: issues[0] });
+    expect(j.error).toBeUndefined();
   });
 });

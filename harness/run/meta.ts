@@ -12,6 +12,11 @@ export interface SuiteTestMeta {
   knownIssue?: KnownIssue;
   /** Set when a known-issue test failed: the error, caught so the Vitest test passes. */
   expectedFailure?: { message: string; code?: string };
+  /**
+   * Set when a known-issue test failed otherwise than its known issue expects: the fixture
+   * rethrew a `KnownIssueMismatchError` whose message says "failed differently from the known issue".
+   */
+  knownIssueMismatch?: { expected: string; actual: string };
   /** The module accepted a connection it must refuse (issue 6: "security failure"). */
   securityFailure?: boolean;
   /** The rig's verdict for the test's connection, when there was one. */

@@ -40,7 +40,13 @@ function deps(over: Partial<DeviceRunDeps> = {}): DeviceRunDeps & { lines: strin
 
 const rig = parseRig({
   devices: [
-    { id: 'd', uri: 'sim:2.6.3', knownIssues: [{ test: 'mqtt/qos/two', reason: 'no QoS 2', source: '[guess]' }] },
+    {
+      id: 'd',
+      uri: 'sim:2.6.3',
+      knownIssues: [
+        { test: 'mqtt/qos/two', reason: 'no QoS 2', source: '[guess]', expects: { code: 'BXHIL_AT_TIMEOUT' } },
+      ],
+    },
   ],
   knownIssues: [],
 });
@@ -53,10 +59,14 @@ describe('runDevice', () => {
     expect(r.devices).toEqual([{ id: 'd', uri: 'sim:2.6.3', firmware: '9.9.9', model: 'BX3105' }]);
     expect(r.tests.map((t) => [t.id, t.outcome, t.firmware])).toEqual([
       ['mqtt/connect/ok', 'pass', '9.9.9'],
-      ['mqtt/qos/two', 'expected-fail', '9.9.9'],
+      // Listed in the rig, but the fixture never judged the failure ("boom" is not a timeout): a failure.
+      ['mqtt/qos/two', 'fail', '9.9.9'],
       ['mqtt/qos/one', 'fail', '9.9.9'],
       ['run/unhandled error 1', 'fail', '9.9.9'],
     ]);
+    expect(r.tests[1]!.error).toBe(
+      'failed differently from the known issue ([guess]): it expects BXHIL_AT_TIMEOUT; the test failed with boom',
+    );
   });
 
   test('a preflight failure is the result: one failing preflight entry naming the category, suites not run', async () => {

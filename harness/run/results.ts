@@ -3,9 +3,14 @@
  * Vitest's `TestCase` objects into `RawTestRecord`s, so this file does not depend on Vitest.
  */
 import type { DeviceInfo, KnownIssue, RunResults, TestResult } from '../report/types.ts';
-import { findKnownIssue, meetsExpectation, outcomeOf, type ExpectationOptions } from './known-issues.ts';
+import {
+  differentFailureMessage,
+  findKnownIssue,
+  meetsExpectation,
+  outcomeOf,
+  type ExpectationOptions,
+} from './known-issues.ts';
 import { testIdFor, type SuiteTestMeta } from './meta.ts';
-import { redactSecrets } from '../secrets.ts';
 
 export interface RawTestRecord {
   /** Test file path (only the base name matters: it names the suite). */
@@ -23,12 +28,38 @@ export interface RawTestRecord {
   meta: SuiteTestMeta;
 }
 
-export function toTestResult(raw: RawTestRecord, device: DeviceInfo, issues: ReadonlyArray<KnownIssue>): TestResult {
+/** How a raw record reads once known issues are applied: one reading for results.json and the progress lines. */
+export interface RecordJudgement {
+  id: string;
+  status: TestResult['status'];
+  outcome: TestResult['outcome'];
+  knownIssue?: KnownIssue;
+  /** The failure in words (failed tests only); says "failed differently from the known issue" when it did. */
+  error?: string;
+}
+
+export function judgeRecord(raw: RawTestRecord, issues: ReadonlyArray<KnownIssue>): RecordJudgement {
   const id = testIdFor(raw.file, raw.names);
   const m = raw.meta;
   // The fixture caught a known-issue failure so Vitest saw a pass: the raw status is a failure.
   const status = m.expectedFailure ? 'failed' : raw.status;
   const knownIssue = m.knownIssue ?? (status === 'failed' ? findKnownIssue(id, issues) : undefined);
+  // Only the fixture's match excuses a failure: anything else (another error, a test timeout,
+  // a failing hook) is a failure. A security failure is never excused by a known issue.
+  const matched = m.expectedFailure !== undefined && !m.securityFailure;
+  const j: RecordJudgement = { id, status, outcome: outcomeOf(status, knownIssue, matched) };
+  if (knownIssue) j.knownIssue = knownIssue;
+  let error = m.expectedFailure?.message ?? raw.errors[0];
+  // The fixture already worded a mismatch it saw; a failure it did not see gets the same words here.
+  if (status === 'failed' && knownIssue && !matched && !m.securityFailure && !m.knownIssueMismatch)
+    error = differentFailureMessage(knownIssue, error ?? 'no error message');
+  if (status === 'failed' && error) j.error = error;
+  return j;
+}
+
+export function toTestResult(raw: RawTestRecord, device: DeviceInfo, issues: ReadonlyArray<KnownIssue>): TestResult {
+  const m = raw.meta;
+  const { id, status, outcome, knownIssue, error } = judgeRecord(raw, issues);
   const r: TestResult = {
     id,
     suite: id.split('/')[0]!,
@@ -36,22 +67,16 @@ export function toTestResult(raw: RawTestRecord, device: DeviceInfo, issues: Rea
     device: device.id,
     firmware: m.firmware ?? device.firmware,
     status,
-    outcome: outcomeOf(status, knownIssue),
+    outcome,
     durationMs: Math.round(raw.durationMs),
     attempts: Math.max(1, raw.attempts),
   };
-  // A security failure is never excused by a known issue: it is reported as a failure.
-  if (m.securityFailure) {
-    r.securityFailure = true;
-    if (status === 'failed') r.outcome = 'fail';
-  }
+  if (m.securityFailure) r.securityFailure = true;
   if (m.scenario) r.scenario = m.scenario;
   if (m.verdict) r.verdict = m.verdict;
   if (knownIssue) r.knownIssue = knownIssue;
-  const error = m.expectedFailure?.message ?? raw.errors[0];
-  // Errors quote the module (a line it sent, a transcript tail): the one redaction pass first.
-  if (status === 'failed' && error) r.error = redactSecrets(error);
-  if (status === 'skipped') r.skipReason = redactSecrets(m.skipReason ?? raw.skipNote ?? 'skipped');
+  if (error) r.error = error;
+  if (status === 'skipped') r.skipReason = m.skipReason ?? raw.skipNote ?? 'skipped';
   if (m.evidenceDir) r.evidenceDir = m.evidenceDir;
   return r;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,11 +30,14 @@ devices:
     powerCycle: { command: "relay {device} off; relay {device} on", timeoutMs: 15000 }
     flash: "flash-tool --port {uri}"
     knownIssues:
-      - { test: "cert-upload/key store/read form lists stored keys", reason: "918 on read form", source: "field report 2.6.3" }
+      - test: "cert-upload/key store/read form lists stored keys"
+        reason: "918 on read form"
+        source: "field report 2.6.3"
+        expects: { code: BXHIL_CME, cme: 918 }
   - uri: rfc2217://lab-ser2net:4001
     hostAddress: 10.0.0.5
 knownIssues:
-  - { test: "mqtt/qos 2*", reason: "QoS 2 not implemented", source: "[guess]" }
+  - { test: "mqtt/qos 2*", reason: "QoS 2 not implemented", source: "[guess]", expects: { code: BXHIL_AT_TIMEOUT } }
 `;
 
 describe('rig file', () => {
@@ -49,10 +53,27 @@ describe('rig file', () => {
       powerCycle: { timeoutMs: 15_000 },
       flash: { command: 'flash-tool --port {uri}', timeoutMs: 60_000 },
     });
-    expect(a!.knownIssues[0]!.source).toBe('field report 2.6.3');
+    expect(a!.knownIssues[0]).toMatchObject({ source: 'field report 2.6.3', expects: { code: 'BXHIL_CME', cme: 918 } });
     expect(b).toMatchObject({ id: 'rfc2217-lab-ser2net-4001', hostAddress: '10.0.0.5', knownIssues: [] });
     expect(rig.knownIssues).toHaveLength(1);
     expect(rig.warnings).toEqual([]);
+  });
+
+  test('the example rig files (examples/rig.yaml, the README) parse, and their known issue states CME 918', async () => {
+    const repo = new URL('../../', import.meta.url);
+    const example = await loadRigFile(new URL('examples/rig.yaml', repo).pathname);
+    const readme = readFileSync(new URL('README.md', repo), 'utf8');
+    const block = /## Rig file\n\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block, 'README "## Rig file" yaml block').toBeDefined();
+    for (const rig of [example, parseRigText(block!, 'README.md')]) {
+      const issues = rig.devices.flatMap((d) => d.knownIssues);
+      expect(issues).toEqual([
+        expect.objectContaining({
+          test: expect.stringMatching(/^cert-upload\/private keys\/read form/),
+          expects: { code: 'BXHIL_CME', cme: 918 },
+        }),
+      ]);
+    }
   });
 
   test('JSON is accepted too', async () => {
@@ -71,6 +92,19 @@ describe('rig file', () => {
     expect(
       configErr(() => parseRig({ devices: [{ uri: 'sim:a', knownIssues: [{ test: 't', reason: 'r' }] }] })).field,
     ).toBe('devices[0].knownIssues[0].source');
+    // A known issue states how its test fails; without it, it would excuse any failure (issue 9).
+    const noExpects = configErr(() =>
+      parseRig({ devices: [{ uri: 'sim:a' }], knownIssues: [{ test: 't', reason: 'r', source: 's' }] }),
+    );
+    expect(noExpects.field).toBe('knownIssues[0].expects');
+    expect(noExpects.message).toMatch(/^knownIssues\[0\]\.expects: required: .*\{ code: BXHIL_CME, cme: 918 \}/);
+    expect(
+      configErr(() =>
+        parseRig({
+          devices: [{ uri: 'sim:a', knownIssues: [{ test: 't', reason: 'r', source: 's', expects: { cme: 918 } }] }],
+        }),
+      ).field,
+    ).toBe('devices[0].knownIssues[0].expects.cme');
     expect(configErr(() => parseRig({ devices: [{ uri: 'sim:a', baud: 9600 }] })).field).toBe('devices[0].baud');
     expect(
       configErr(() =>

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import { parseLinkUri } from '../link/open.ts';
-import type { KnownIssue } from '../report/types.ts';
+import { checkExpectation, isExpectationProblem, type KnownIssue } from '../known-issue.ts';
 
 /** A shell command the runner executes before the suites, with a bound. */
 export interface RigCommand {
@@ -140,16 +140,24 @@ function parseWifi(v: unknown, field: string): WifiCredentials | undefined {
 
 function parseKnownIssues(v: unknown, field: string): KnownIssue[] {
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw new ConfigError(field, v, `${field}: expected a list of { test, reason, source }`);
+  if (!Array.isArray(v))
+    throw new ConfigError(field, v, `${field}: expected a list of { test, reason, source, expects }`);
   return v.map((item, i) => {
     const f = `${field}[${i}]`;
-    if (!isObj(item)) throw new ConfigError(f, item, `${f}: expected { test, reason, source }`);
-    checkKeys(item, f, ['test', 'reason', 'source']);
-    return {
+    if (!isObj(item)) throw new ConfigError(f, item, `${f}: expected { test, reason, source, expects }`);
+    checkKeys(item, f, ['test', 'reason', 'source', 'expects']);
+    const issue = {
       test: str(item, 'test', f, true),
       reason: str(item, 'reason', f, true),
       source: str(item, 'source', f, true),
     };
+    // How the test fails (harness/known-issue.ts): required, so no entry excuses every failure.
+    const expects = checkExpectation(item['expects']);
+    if (isExpectationProblem(expects)) {
+      const sub = expects.key === undefined ? `${f}.expects` : `${f}.expects.${expects.key}`;
+      throw new ConfigError(sub, item['expects'], `${sub}: ${expects.why}`);
+    }
+    return { ...issue, expects };
   });
 }
 

@@ -27,6 +27,8 @@ describe('shipped profiles', () => {
     const legacy = loadProfile('legacy');
     const reference = loadProfile('reference');
     expect(v263.keys.readForm).toBe('cme918');
+    // The 2.6.3 known issue excuses only the CME 918 it is about (issue 9).
+    expect(v263.knownIssues.map((k) => k.expects)).toEqual([{ code: 'BXHIL_CME', cme: 918 }]);
     expect(v263.params.trailingEmptyOptional).toBe('default');
     expect(legacy.mqtt.incomingUrc).toBe('kmqttsub');
     expect(legacy.keys.readForm).toBe('list');
@@ -60,6 +62,12 @@ describe('parseProfile', () => {
     [{ capabilities: ['tls.1.2', 'tls.9'] }, 'capabilities[1]'],
     [{ capabilities: ['tls.1.3'] }, 'capabilities'],
     [{ knownIssues: [{ test: 'x', reason: 'y' }] }, 'knownIssues[0].source'],
+    [{ knownIssues: [{ test: 'x', reason: 'y', source: 'z' }] }, 'knownIssues[0].expects'],
+    [{ knownIssues: [{ test: 'x', reason: 'y', source: 'z', expects: {} }] }, 'knownIssues[0].expects'],
+    [
+      { knownIssues: [{ test: 'x', reason: 'y', source: 'z', expects: { message: '[' } }] },
+      'knownIssues[0].expects.message',
+    ],
     [{ sources: { 'tls.nope': '[guess]' } }, 'sources.tls.nope'],
     [{ extends: '9.9.9' }, 'extends'],
     [{ tls: { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' } }, 'tls.minVersion'],

@@ -10,20 +10,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
+import { checkExpectation, isExpectationProblem, type KnownIssue } from '../known-issue.ts';
 import { CAPABILITIES, type Capability } from './capabilities.ts';
 
 export type LineEnding = 'lf' | 'crlf' | 'cr';
 export type KeyForm = 'pkcs1' | 'pkcs8' | 'sec1';
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 
-/** A known difference between this firmware and what a suite expects (filled in by the suites). */
-export interface KnownIssue {
-  /** The test id (file > describe > test title) this issue explains. */
-  test: string;
-  reason: string;
-  /** A reference tag or URL. */
-  source: string;
-}
+/** A known difference between this firmware and what a suite expects, and how the test fails. */
+export type { KnownIssue } from '../known-issue.ts';
 
 export interface Profile {
   /** Profile name (`2.6.3`, `legacy`, `reference`, or the user's own). */
@@ -317,15 +312,23 @@ function check(spec: Spec, value: unknown, field: string, source: string): void 
       return;
     }
     case 'issues': {
-      if (!Array.isArray(value)) fail(`must be an array of { test, reason, source }, not ${describeType(value)}`);
+      if (!Array.isArray(value))
+        fail(`must be an array of { test, reason, source, expects }, not ${describeType(value)}`);
       (value as unknown[]).forEach((item, i) => {
         const path = `${field}[${i}]`;
+        const { expects, ...rest } = isPlainObject(item) ? item : { expects: {} };
         check(
           { kind: 'object', fields: { test: { kind: 'string', nonEmpty: true }, reason: str, source: str } },
-          item,
+          isPlainObject(item) ? rest : item,
           path,
           source,
         );
+        // How the test fails (harness/known-issue.ts): required, so no entry excuses every failure.
+        const r = checkExpectation(expects);
+        if (isExpectationProblem(r)) {
+          const sub = r.key === undefined ? `${path}.expects` : `${path}.expects.${r.key}`;
+          throw new ConfigError(sub, expects, `profile ${source}: field "${sub}" ${r.why}`);
+        }
       });
       return;
     }
