@@ -24,7 +24,7 @@ import { EvidenceBus, type EvidenceEvent, type EvidenceSource } from '../evidenc
 import { createBasicPki } from '../pki/factory.ts';
 import { classifyFirstBytes, clientHelloBytesNeeded, parseClientHello } from './client-hello.ts';
 import { BrokerStartError } from './errors.ts';
-import { VerdictLog } from './verdict-log.ts';
+import { RETAIN_BYTES_DEFAULT, RollingWindow, VerdictLog } from './verdict-log.ts';
 import { MqttTap } from './mqtt-tap.ts';
 import { gatePacket, profileTls, type GateContext, type ProfileTls } from './profiles.ts';
 import type {
@@ -66,6 +66,21 @@ export interface ParsedRigOptions {
   crlPem?: string;
   connectTimeoutMs: number;
   clientHelloTimeoutMs: number;
+  retainBytes: number;
+}
+
+/** At least one ended connection of any size fits; below this a budget is a typo. */
+const RETAIN_BYTES_MIN = 16 * 1024; // 16 KiB
+
+function retainBytes(value: number | undefined): number {
+  const v = value ?? RETAIN_BYTES_DEFAULT;
+  if (!(Number.isSafeInteger(v) && v >= RETAIN_BYTES_MIN))
+    throw new ConfigError(
+      'retainBytes',
+      value,
+      `retainBytes must be a whole number of bytes, at least ${RETAIN_BYTES_MIN} (default ${RETAIN_BYTES_DEFAULT})`,
+    );
+  return v;
 }
 
 /** Validate options once, at the edge (STYLE.md §6). Throws ConfigError naming the field. */
@@ -128,6 +143,7 @@ export function parseBrokerRigOptions(options: BrokerRigOptions): ParsedRigOptio
     faults: { ...(options.faults ?? {}) },
     connectTimeoutMs: ms('connectTimeoutMs', options.connectTimeoutMs, 10_000), // 10 s
     clientHelloTimeoutMs: ms('clientHelloTimeoutMs', options.clientHelloTimeoutMs, 5_000), // 5 s
+    retainBytes: retainBytes(options.retainBytes),
   };
   if (options.allowedClientIds) parsed.allowedClientIds = options.allowedClientIds;
   if (options.keylogPath) parsed.keylogPath = options.keylogPath;
@@ -166,8 +182,11 @@ class AedesRig implements BrokerRig {
   readonly profile: ProfileName;
   readonly pki: BrokerRig['pki'];
   readonly bus: EvidenceBus;
+  /** Live connections and the ended ones the retention window keeps, in accept order. */
   readonly records: ConnectionRecord[] = [];
   readonly #verdicts = new VerdictLog('aedes');
+  /** Ended connections, oldest first, under `retainBytes` (a bench session runs for days). */
+  readonly #retained: RollingWindow<ConnectionRecord>;
   #port = 0;
   #alpnPort: number | undefined;
   readonly #opts: ParsedRigOptions;
@@ -185,6 +204,7 @@ class AedesRig implements BrokerRig {
 
   constructor(opts: ParsedRigOptions, pki: BrokerRig['pki'], raw: BrokerRigOptions) {
     this.#opts = opts;
+    this.#retained = new RollingWindow(opts.retainBytes);
     this.host = opts.host;
     this.profile = opts.profile;
     this.pki = pki;
@@ -784,6 +804,49 @@ class AedesRig implements BrokerRig {
     rec.end = { ...end, t: this.bus.clock.now() };
     this.#ev(rec, 'broker', 'end', `connection ended by ${end.by}: ${end.reason}`);
     this.#judge(rec, true);
+    this.#retain(rec);
+  }
+
+  /**
+   * An ended record joins the retention window; past `retainBytes` the oldest ended records
+   * leave `records` (with their verdicts), and one `records-dropped` event says so. Each was
+   * judged and published on the bus when it happened; only the in-memory copy goes.
+   */
+  #retain(rec: ConnectionRecord): void {
+    let bytes: number;
+    try {
+      bytes = Buffer.byteLength(JSON.stringify(rec));
+    } catch {
+      bytes = 4_096; // not JSON-able (never seen): count it as a large attempt
+    }
+    const dropped = this.#retained.add(rec, bytes);
+    if (dropped.length === 0) return;
+    const gone = new Set(dropped.map((r) => r.id));
+    let kept = 0;
+    for (const r of this.records) if (!gone.has(r.id)) this.records[kept++] = r;
+    this.records.length = kept;
+    for (const id of gone) {
+      this.#judged.delete(id);
+      this.#judged.delete(`${id}#2`);
+    }
+    this.#verdicts.forget((v) => v.connectionId !== undefined && gone.has(v.connectionId));
+    const w = this.#retained;
+    this.bus.emit({
+      source: 'broker',
+      kind: 'records-dropped',
+      summary:
+        `dropped the ${dropped.length} oldest ended connections (${dropped[0]?.id} .. ${dropped.at(-1)?.id}) ` +
+        `from memory to stay under ${w.capBytes} bytes; ${w.droppedCount} dropped so far, the last ${this.records.length} kept`,
+      data: {
+        dropped: dropped.length,
+        first: dropped[0]?.id,
+        last: dropped.at(-1)?.id,
+        droppedTotal: w.droppedCount,
+        droppedBytesTotal: w.droppedBytes,
+        keptBytes: w.bytes,
+        capBytes: w.capBytes,
+      },
+    });
   }
 
   // ---- public API ----

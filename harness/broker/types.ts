@@ -227,6 +227,12 @@ export interface BrokerRigOptions {
   connectTimeoutMs?: number;
   /** Bound on buffering a ClientHello before handing the socket to TLS anyway. Default 5000 (5 s). */
   clientHelloTimeoutMs?: number;
+  /**
+   * Budget (JSON bytes) of the ended connections the aedes rig keeps in `records`/`verdicts`; past
+   * it the oldest go, with a `records-dropped` evidence event. Default 8 MiB (the last few thousand
+   * attempts), at least 16 KiB.
+   */
+  retainBytes?: number;
 }
 
 export interface BrokerRig {
