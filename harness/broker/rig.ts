@@ -21,6 +21,7 @@ import { constants as cryptoConstants } from 'node:crypto';
 import type { Packet } from 'mqtt-packet';
 import { ConfigError, closeAll } from '../errors.ts';
 import { EvidenceBus, type EvidenceEvent, type EvidenceSource } from '../evidence.ts';
+import { openAppendPrivate } from '../files.ts';
 import { createBasicPki } from '../pki/factory.ts';
 import { classifyFirstBytes, clientHelloBytesNeeded, parseClientHello } from './client-hello.ts';
 import { BrokerStartError } from './errors.ts';
@@ -235,7 +236,12 @@ class AedesRig implements BrokerRig {
       const live = this.#liveOf(client);
       if (live) this.#ev(live.rec, 'broker', 'client-error', `aedes client error: ${err.message}`);
     });
-    if (this.#opts.keylogPath) this.#keylog = createWriteStream(this.#opts.keylogPath, { flags: 'a', mode: 0o600 });
+    if (this.#opts.keylogPath) {
+      // Opened now, so a bad path fails start (BXHIL_CONFIG): no symlink followed, created 0600,
+      // an existing file others may read refused. A later write error is logged, not a crash.
+      this.#keylog = createWriteStream('', { fd: openAppendPrivate(this.#opts.keylogPath, 'keylogPath') });
+      this.#keylog.on('error', (err) => debug('TLS key log write failed: %O', err));
+    }
     this.#buildTlsServers();
     await this.#listen(
       this.#opts.port,

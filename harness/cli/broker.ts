@@ -5,10 +5,12 @@
  * its verdict (with --json: one JSON object per line) until interrupted. Never prints key
  * material: the key is written to a 0600 file and only its path is printed.
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
+import { checkOutputDir, openAppendPrivate, writeFileAtomic } from '../files.ts';
+import { CERTS_MARKER } from './certs.ts';
 import { startBrokerRig } from '../broker/rig.ts';
 import type { BrokerRig, BrokerRigOptions, ProfileName, Verdict } from '../broker/types.ts';
 import { createBasicPki } from '../pki/factory.ts';
@@ -40,8 +42,7 @@ export interface BrokerSession {
 
 function writeFile(dir: string, name: string, contents: string, secret: boolean): string {
   const p = join(dir, name);
-  writeFileSync(p, contents, { mode: secret ? 0o600 : 0o644 });
-  if (secret) chmodSync(p, 0o600);
+  writeFileAtomic(p, contents, { mode: secret ? 0o600 : 0o644 }); // a planted symbolic link is replaced, not followed
   return p;
 }
 
@@ -102,11 +103,14 @@ export async function startBrokerSession(
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new ConfigError('--port', o.port, `--port must be 0..65535 (0 = any free port), got "${String(o.port)}"`);
   const host = o.host ?? '127.0.0.1';
-  const out = resolve(o.out ?? 'certs/broker');
-  mkdirSync(out, { recursive: true });
+  // Output paths checked at start, before any key is made or port opened.
+  // --out first: a key log inside it may need the folder made.
+  const out = checkOutputDir(o.out ?? 'certs/broker', '--out', { marker: CERTS_MARKER });
+  const keylogPath = o.keylog ? resolve(o.keylog) : undefined;
+  if (keylogPath) closeSync(openAppendPrivate(keylogPath, '--keylog')); // created 0600; a wider mode is refused
   const files: Record<string, string> = {};
   const rigOptions: BrokerRigOptions = { host, port, profile };
-  if (o.keylog) rigOptions.keylogPath = resolve(o.keylog);
+  if (keylogPath) rigOptions.keylogPath = keylogPath;
   // The name the module dials: the host unless it is a wildcard bind.
   const dialHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host === '127.0.0.1' ? 'localhost' : host;
 

@@ -4,9 +4,9 @@
  * (harness/pki/material.ts). Secret files get mode 0600; their contents are never printed.
  */
 import type { Command } from 'commander';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HarnessError } from '../errors.ts';
+import { checkOutputDir, makeDirs, writeFileAtomic, type OutputMarker } from '../files.ts';
 import { KeyPool } from '../pki/factory.ts';
 import { buildScenario, getScenario, scenarios } from '../pki/scenarios.ts';
 import { processIo, type CliIo } from './doctor.ts';
@@ -31,6 +31,13 @@ export function register(program: Command, io: CliIo = processIo): void {
     });
 }
 
+/** The file that makes a folder an earlier `bx-hil certs`/`bx-hil broker` output (docs/pki.md). */
+export const CERTS_MARKER: OutputMarker = {
+  name: '.bx-hil-certs',
+  text: 'This folder holds certificates written by bx-hil certs or bx-hil broker; they overwrite their own files here.',
+  what: 'an earlier bx-hil certs output',
+};
+
 export async function certsCommand(flags: CertsFlags, io: CliIo): Promise<number> {
   const port = Number(flags.port ?? 8883);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
@@ -47,6 +54,14 @@ export async function certsCommand(flags: CertsFlags, io: CliIo): Promise<number
     }
     throw err;
   }
+  try {
+    // At start, before any key is made: a folder of someone else's files (a project's README.md) is refused.
+    checkOutputDir(flags.out, '--out', { marker: CERTS_MARKER });
+  } catch (err) {
+    if (!(err instanceof HarnessError)) throw err;
+    io.err(`bx-hil certs: ${err.message}\n`);
+    return 2;
+  }
   const pool = new KeyPool();
   const many = ids.length > 1;
   for (const id of ids) {
@@ -60,13 +75,14 @@ export async function certsCommand(flags: CertsFlags, io: CliIo): Promise<number
     }
     const dir = many ? join(flags.out, id) : flags.out;
     try {
-      await mkdir(dir, { recursive: true });
-      for (const f of m.files) {
-        const path = join(dir, f.name);
-        await writeFile(path, f.contents, { mode: f.secret ? 0o600 : 0o644 });
-        if (f.secret) await chmod(path, 0o600); // an existing file keeps its old mode otherwise
-      }
+      makeDirs(dir, '--out');
+      // Written beside and renamed: a symbolic link planted in the folder is replaced, not followed.
+      for (const f of m.files) writeFileAtomic(join(dir, f.name), f.contents, { mode: f.secret ? 0o600 : 0o644 });
     } catch (err) {
+      if (err instanceof HarnessError) {
+        io.err(`bx-hil certs: ${err.message}\n`);
+        return 2;
+      }
       io.err(
         `bx-hil certs: cannot write into ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another --out\n`,
       );

@@ -38,7 +38,10 @@ export function register(program: Command, io: CliIo = processIo): void {
   program
     .command('doctor')
     .description('Check certificates, keys and an AT command file before uploading them to a module')
-    .argument('[files...]', 'PEM or DER certificates and keys (optional with --at: its inline data is checked too)')
+    .argument(
+      '[files...]',
+      'PEM or DER certificates and keys, - for standard input (optional with --at: its inline data is checked too)',
+    )
     .option('--host <name>', 'host name or IP the module dials (default: the KMQTTCFG server in --at)')
     .option(
       '--profile <firmware>',
@@ -58,6 +61,10 @@ export function register(program: Command, io: CliIo = processIo): void {
 export async function doctorCommand(files: string[], flags: DoctorFlags, io: CliIo): Promise<number> {
   if (files.length === 0 && flags.at === undefined) {
     io.err('bx-hil doctor: give certificate/key files, an AT file with --at, or both\n');
+    return 2;
+  }
+  if ([...files, flags.at].filter((f) => f === '-').length > 1) {
+    io.err('bx-hil doctor: "-" (standard input) can be given once; save the other input to a file\n');
     return 2;
   }
   let clock: Date | undefined;

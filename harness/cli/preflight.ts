@@ -7,9 +7,9 @@
  *
  * Exit code 0 when every device passed, 1 otherwise, 2 on bad input.
  */
-import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
+import { checkOutputFile, writeFileAtomic } from '../files.ts';
 import { preflightFailure, preflightToTap } from '../run/preflight.ts';
 import { preflightWithDriver } from '../run/preflight-driver.ts';
 import { getVirtualModule, openTarget } from '../targets.ts';
@@ -33,6 +33,8 @@ export async function preflightCommand(o: PreflightCliOptions): Promise<number> 
         o.hostAddress ? { hostAddress: o.hostAddress } : {},
       );
   for (const w of rig.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
+  // The TAP file's folder is checked now, not after every check has run.
+  const tapFile = typeof o.tap === 'string' ? checkOutputFile(o.tap, '--tap') : undefined;
   // Devices in parallel: each probe broker listens on its own port.
   const results = await Promise.all(rig.devices.map((d) => preflightWithDriver(d, targets)));
   const tapToStdout = o.tap === true;
@@ -51,7 +53,7 @@ export async function preflightCommand(o: PreflightCliOptions): Promise<number> 
   }
   if (o.tap !== undefined && o.tap !== false) {
     const tap = preflightToTap(results);
-    if (typeof o.tap === 'string') await writeFile(o.tap, tap);
+    if (tapFile) writeFileAtomic(tapFile, tap);
     else process.stdout.write(tap);
   }
   return results.every((r) => r.ok) ? 0 : 1;

@@ -12,13 +12,15 @@
  * one does not or the baseline comparison finds a regression, 2 on bad input.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { startVitest, type Reporter, type SerializedError, type TestCase, type TestModule } from 'vitest/node';
 import { ConfigError } from '../errors.ts';
+import { checkOutputDir, type OutputMarker } from '../files.ts';
 import type { RunResults } from '../report/types.ts';
 import { SUITE_ENV, type Heartbeat, type SuiteTestMeta } from '../run/meta.ts';
 import { runDevice, type DeviceRunContext, type SuiteRunOutput } from '../run/orchestrate.ts';
@@ -187,9 +189,8 @@ export class ProgressReporter implements Reporter {
 /** Run the suites for one device through Vitest; returns the raw records. */
 async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, prefix: string): Promise<SuiteRunOutput> {
   const outDir = resolve(ctx.outDir);
-  const heartbeatDir = join(outDir, '.heartbeat');
-  await rm(heartbeatDir, { recursive: true, force: true });
-  await mkdir(heartbeatDir, { recursive: true });
+  // A fresh folder of our own, outside --out: nothing of the user's can share its name.
+  const heartbeatDir = mkdtempSync(join(tmpdir(), 'bx-hil-heartbeat-'));
   const progress = new ProgressReporter({
     heartbeatDir,
     prefix,
@@ -240,8 +241,11 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
     },
     { logLevel: 'warn' },
   );
-  await vitest.close();
-  await rm(heartbeatDir, { recursive: true, force: true });
+  try {
+    await vitest.close();
+  } finally {
+    await rm(heartbeatDir, { recursive: true, force: true });
+  }
   return { records: progress.records, unhandled: progress.unhandled };
 }
 
@@ -333,6 +337,15 @@ async function runDevicesInParallel(rig: RigConfig, opts: RunOptions, out: strin
   return mergeRunResults(runs, pkg.version);
 }
 
+/** The file that makes a folder an earlier bx-hil report (docs/report.md "The report folder"). */
+export const REPORT_MARKER: OutputMarker = {
+  name: '.bx-hil-report',
+  text: 'This folder is a bx-hil report. bx-hil run --out clears what an earlier run wrote here (docs/report.md).',
+  what: 'an earlier bx-hil report',
+};
+/** What a run writes into --out, removed from an earlier report before the run starts. */
+export const REPORT_ENTRIES: readonly string[] = ['evidence', 'devices', 'results.json', 'junit.xml', 'index.html'];
+
 export async function runCommand(opts: RunOptions): Promise<number> {
   if (opts.device && opts.rig)
     throw new ConfigError('--device', opts.device, 'give either --device or --rig, not both');
@@ -349,8 +362,17 @@ export async function runCommand(opts: RunOptions): Promise<number> {
         opts.hostAddress ? { hostAddress: opts.hostAddress } : {},
       );
   for (const w of rig.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
-  const out = resolve(opts.out);
-  await mkdir(out, { recursive: true });
+  if (opts.baseline) {
+    // The report folder is cleared below: a baseline inside what is cleared would be lost.
+    const rel = relative(resolve(opts.out), resolve(opts.baseline));
+    if (!rel.startsWith('..') && !isAbsolute(rel) && REPORT_ENTRIES.includes(rel.split(/[\\/]/)[0]!))
+      throw new ConfigError(
+        '--baseline',
+        opts.baseline,
+        `--baseline ${opts.baseline} is inside --out ${opts.out}, which this run clears; copy it elsewhere first`,
+      );
+  }
+  const out = checkOutputDir(opts.out, '--out', { marker: REPORT_MARKER, clear: REPORT_ENTRIES });
 
   let results: RunResults;
   if (opts.rigDevice) {

@@ -12,6 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
+import { checkOutputFile } from '../files.ts';
 import { createVirtualModule, serveModule, type SimServer } from '../sim/index.ts';
 import { parseClockSetting, parseResolveArg } from '../targets.ts';
 
@@ -84,6 +85,10 @@ async function startSocat(path: string, server: SimServer): Promise<ChildProcess
 
 export async function runSim(o: SimOptions): Promise<void> {
   const { host, port } = parseListen(o.listen);
+  // Output paths at start: the store is rewritten on every upload; socat replaces the pty path
+  // and removes it at exit, so an existing file there is refused rather than lost.
+  if (o.store !== undefined) checkOutputFile(o.store, '--store');
+  if (o.pty !== undefined) checkOutputFile(o.pty, '--pty', { ifExists: 'refuse' });
   const resolve = Object.fromEntries(o.resolve.map((r) => parseResolveArg(r, '--resolve')));
   const module = createVirtualModule({
     profile: o.profile,

@@ -4,6 +4,7 @@
  * a one-line message naming the cause and the fix; key material never appears in a message.
  */
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { PkiInputError } from './errors.ts';
 
@@ -51,7 +52,30 @@ export interface LoadOptions {
 
 export const DEFAULT_MAX_FILE_BYTES = 1_048_576; // 1 MiB
 
-/** Read an input's bytes with the early checks (missing, directory, too large, empty). */
+/** Read a stream to its end, refusing more than `max` bytes (a pipe has no size to check first). */
+async function readToEnd(stream: NodeJS.ReadableStream, name: string, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+    total += b.length;
+    if (total > max) {
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      throw tooLarge(name, total, max);
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The name `-` reads standard input. */
+export const STDIN_INPUT = '-';
+
+/**
+ * Read an input's bytes with the early checks (missing, directory, too large, empty). `-` is
+ * standard input; a pipe or a character device (`<(cat key.pem)`, /dev/stdin) is read to its
+ * end, not judged by its size, which is 0.
+ */
 export async function readInput(
   input: DoctorInput,
   options: LoadOptions = {},
@@ -61,6 +85,11 @@ export async function readInput(
     if (input.data.length > max) throw tooLarge(input.name, input.data.length, max);
     if (input.data.length === 0) throw empty(input.name);
     return input;
+  }
+  if (input === STDIN_INPUT) {
+    const data = await readToEnd(process.stdin, 'stdin', max);
+    if (data.length === 0) throw empty('stdin');
+    return { name: 'stdin', data };
   }
   let info;
   try {
@@ -79,6 +108,22 @@ export async function readInput(
       'directory',
       `${input}: is a directory; give the certificate and key files inside it`,
     );
+  if (!info.isFile()) {
+    let data: Buffer;
+    try {
+      data = await readToEnd(createReadStream(input), input, max);
+    } catch (err) {
+      if (err instanceof PkiInputError) throw err;
+      throw new PkiInputError(
+        input,
+        'not-found',
+        `${input}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'}); give a file or a pipe, or - for standard input`,
+        { cause: err },
+      );
+    }
+    if (data.length === 0) throw empty(input);
+    return { name: input, data };
+  }
   if (info.size > max) throw tooLarge(input, info.size, max);
   if (info.size === 0) throw empty(input);
   return { name: input, data: await readFile(input) };

@@ -4,7 +4,8 @@
  * `storePath` they are also kept in a JSON file, as flash would keep them across power cycles.
  * The file holds private keys: it is written with mode 0600 and only where the user asked.
  */
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { checkOutputFile, writeFileAtomic } from '../files.ts';
 import { SimError } from './errors.ts';
 
 export const LOCAL_SLOTS = 3;
@@ -29,6 +30,14 @@ export class Stores {
 
   constructor(path?: string) {
     this.#path = path;
+    if (path) {
+      // At start, not on the first upload: the file is rewritten beside itself on every change.
+      try {
+        checkOutputFile(path, 'store');
+      } catch (cause) {
+        throw new SimError('BXHIL_SIM_STORE', (cause as Error).message, { cause });
+      }
+    }
     if (path && existsSync(path)) this.#load(path);
   }
 
@@ -57,11 +66,10 @@ export class Stores {
   persist(): void {
     if (!this.#path) return;
     const data: StoreFile = { version: 1, root: b64(this.root), local: this.local.map(b64), keys: this.keys.map(b64) };
-    const tmp = `${this.#path}.tmp`;
     try {
-      writeFileSync(tmp, JSON.stringify(data), { mode: 0o600 });
-      chmodSync(tmp, 0o600);
-      renameSync(tmp, this.#path);
+      // Beside the file under a random name, no-follow, then renamed: a symbolic link planted at
+      // a predictable temporary name would otherwise receive the private keys.
+      writeFileAtomic(this.#path, JSON.stringify(data), { mode: 0o600 });
     } catch (cause) {
       throw new SimError(
         'BXHIL_SIM_STORE',
