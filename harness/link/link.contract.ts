@@ -12,6 +12,7 @@
  */
 import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
+import { pollUntil } from '../processes.ts';
 import type { Link } from './types.ts';
 
 export interface ContractPeer {
@@ -85,13 +86,7 @@ function leaked(before: Map<string, number>): string[] {
   return out;
 }
 
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+// Bytes arrive in chunks with no "all of it" event: the tests poll the running total (pollUntil).
 
 /** 0x00..0xFF four times, plus the sequences telnet and terminals like to mangle. */
 export function allByteValues(): Buffer {
@@ -151,11 +146,11 @@ export function linkContract(
       }
       await Promise.all(writes);
       const expectedOut = fromLink.join('');
-      await waitFor(
-        () => Buffer.concat(received).length >= expectedOut.length,
-        waitMs,
-        'the peer to receive every write',
-      );
+      await pollUntil(() => Buffer.concat(received).length >= expectedOut.length, {
+        timeoutMs: waitMs,
+        intervalMs: 5,
+        what: 'the peer to receive every write',
+      });
       expect(Buffer.concat(received).toString('latin1')).toBe(expectedOut);
 
       let expectedIn = '';
@@ -164,11 +159,11 @@ export function linkContract(
         expectedIn += line;
         await peer.write(Buffer.from(line, 'latin1'));
       }
-      await waitFor(
-        () => Buffer.concat(got).length >= expectedIn.length,
-        waitMs,
-        'the link to receive every peer write',
-      );
+      await pollUntil(() => Buffer.concat(got).length >= expectedIn.length, {
+        timeoutMs: waitMs,
+        intervalMs: 5,
+        what: 'the link to receive every peer write',
+      });
       expect(Buffer.concat(got).toString('latin1')).toBe(expectedIn);
     });
 
@@ -176,17 +171,21 @@ export function linkContract(
       const { link, peer, received } = await open();
       const bytes = allByteValues();
       await link.write(bytes);
-      await waitFor(
-        () => Buffer.concat(received).length >= bytes.length,
-        waitMs,
-        'the peer to receive all byte values',
-      );
+      await pollUntil(() => Buffer.concat(received).length >= bytes.length, {
+        timeoutMs: waitMs,
+        intervalMs: 5,
+        what: 'the peer to receive all byte values',
+      });
       expect(Buffer.concat(received).equals(bytes)).toBe(true);
 
       const got: Buffer[] = [];
       link.on('data', (b) => got.push(b));
       await peer.write(bytes);
-      await waitFor(() => Buffer.concat(got).length >= bytes.length, waitMs, 'the link to receive all byte values');
+      await pollUntil(() => Buffer.concat(got).length >= bytes.length, {
+        timeoutMs: waitMs,
+        intervalMs: 5,
+        what: 'the link to receive all byte values',
+      });
       expect(Buffer.concat(got).equals(bytes)).toBe(true);
     });
 
@@ -201,7 +200,11 @@ export function linkContract(
       expect(link.isOpen).toBe(false);
       await first;
       await expect(w).resolves.toBeUndefined();
-      await waitFor(() => Buffer.concat(received).length >= big.length, waitMs, 'the drained bytes at the peer');
+      await pollUntil(() => Buffer.concat(received).length >= big.length, {
+        timeoutMs: waitMs,
+        intervalMs: 5,
+        what: 'the drained bytes at the peer',
+      });
       expect(Buffer.concat(received).equals(big)).toBe(true);
       expect(closes).toEqual([undefined]);
       expect(link.close()).toBe(first);
@@ -254,15 +257,19 @@ export function linkContract(
       const closes: Array<{ code?: string; disconnected?: boolean } | undefined> = [];
       link.on('close', (e) => closes.push(e));
       await peer.close();
-      const end = Date.now() + waitMs;
       let lastWrite: Promise<void> | undefined;
-      while (closes.length === 0 && Date.now() < end) {
-        if (options.lossShowsOnWrite) {
-          lastWrite = link.write('AT\r');
-          lastWrite.catch(() => undefined);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      // A link that only learns of the loss on a write (lossShowsOnWrite) gets one every 50 ms.
+      await pollUntil(
+        () => {
+          if (closes.length > 0) return true;
+          if (options.lossShowsOnWrite) {
+            lastWrite = link.write('AT\r');
+            lastWrite.catch(() => undefined);
+          }
+          return false;
+        },
+        { timeoutMs: waitMs, intervalMs: 50, what: "the link's close event after the far end went away" },
+      );
       expect(closes).toHaveLength(1);
       expect(closes[0]).toMatchObject({ code: 'BXHIL_LINK_DISCONNECTED', disconnected: true, canceled: false });
       if (lastWrite) await expect(lastWrite).rejects.toMatchObject({ code: 'BXHIL_LINK_DISCONNECTED' });
@@ -280,9 +287,11 @@ export function linkContract(
       link.on('data', (b) => got.push(b));
       await link.write('AT\r');
       await peer.write(Buffer.from('\r\nOK\r\n'));
-      await waitFor(() => Buffer.concat(got).length >= 6, waitMs, 'a reply');
+      await pollUntil(() => Buffer.concat(got).length >= 6, { timeoutMs: waitMs, intervalMs: 5, what: 'a reply' });
       await link.close();
       for (const t of teardowns.splice(0).reverse()) await t();
+      // Handles go away on later event-loop turns, with no event to wait for. Not pollUntil: its
+      // deadline timer would be active during the check and count as a leaked Timeout.
       let left: string[] = [];
       const end = Date.now() + waitMs;
       do {

@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import { pollUntil } from '../processes.ts';
 import { scriptedLink, type ScriptedLink } from './index.ts';
 
 function collect(s: ScriptedLink): { text(): string } {
@@ -12,12 +13,9 @@ function collect(s: ScriptedLink): { text(): string } {
   return { text: () => Buffer.concat(chunks).toString('latin1') };
 }
 
-async function until(cond: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 2));
-  }
+/** Replies land on later event-loop turns with no "all delivered" event: poll every 2 ms. */
+function until(cond: () => boolean, timeoutMs = 2_000): Promise<boolean> {
+  return pollUntil(cond, { timeoutMs, intervalMs: 2, what: 'the scripted exchange to settle' });
 }
 
 describe('scriptedLink', () => {

@@ -7,21 +7,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HarnessError } from '../errors.ts';
-import { killOnExit } from '../processes.ts';
+import { canConnect, freePort, killOnExit, pollUntil } from '../processes.ts';
 
-export { hasTool } from '../processes.ts';
-
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new HarnessError('BXHIL_RIG_START', `${what} did not come up within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+// Part of the link's test-helper face (docs/link.md); said once in harness/processes.ts.
+export { freePort, hasTool } from '../processes.ts';
 
 function stop(child: ChildProcess, timeoutMs = 2_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -57,36 +49,17 @@ export async function socatPtyPair(timeoutMs = 5_000): Promise<PtyPair> {
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => (closed ??= stop(child).then(() => rmSync(dir, { recursive: true, force: true })));
   try {
-    await until(() => child.exitCode !== null || (existsSync(a) && existsSync(b)), timeoutMs, 'socat PTY pair');
+    // No event says "the links exist": poll for them (or for socat's exit).
+    await pollUntil(() => child.exitCode !== null || (existsSync(a) && existsSync(b)), {
+      timeoutMs,
+      what: 'socat to create the PTY pair',
+    });
     if (child.exitCode !== null) throw new HarnessError('BXHIL_RIG_START', `socat exited with code ${child.exitCode}`);
   } catch (err) {
     await close();
     throw err;
   }
   return { a, b, dir, close };
-}
-
-/** A TCP port that was free a moment ago (bind 127.0.0.1:0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export interface Ser2net {
@@ -138,7 +111,10 @@ export async function startSer2net(options: {
     const close = (): Promise<void> =>
       (closed ??= stop(child).then(() => rmSync(dir, { recursive: true, force: true })));
     try {
-      await until(async () => child.exitCode !== null || (await canConnect(port)), timeoutMs, 'ser2net');
+      await pollUntil(async () => child.exitCode !== null || (await canConnect(port)), {
+        timeoutMs,
+        what: `ser2net to listen on 127.0.0.1:${port}`,
+      });
       if (child.exitCode !== null)
         throw new HarnessError('BXHIL_RIG_START', `ser2net exited (${child.exitCode}): ${out.trim()}`);
       return { port, close, output: () => out };
