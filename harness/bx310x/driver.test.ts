@@ -5,7 +5,7 @@
  *
  * Glossary: "module" = the script playing the BX310x; "device" = the Bx310x driver under test.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { EvidenceBus, EvidenceRecorder } from '../evidence.ts';
 import { scriptedLink, type ScriptedLink } from '../link/index.ts';
 import { Bx310x, type Bx310xOptions } from './driver.ts';
@@ -13,8 +13,19 @@ import type { MqttMessage } from './urc.ts';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+/** Whether `p` has settled (either way) yet; its rejection is kept for a later await. */
+function tracked<T>(p: Promise<T>): { promise: Promise<T>; settled(): boolean } {
+  let settled = false;
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  return { promise: p, settled: () => settled };
+}
 
 const FAST: Bx310xOptions = {
   sync: false,
@@ -301,15 +312,27 @@ describe('MQTT', () => {
   });
 
   test('mqttSubscribe (auto): waits for SUBACK once, stops waiting when the firmware sends none', async () => {
+    // Fake timers: the waits are measured in the driver's own time, not a loaded machine's.
+    vi.useFakeTimers();
     const { s, dev } = rig({ subAckTimeoutMs: 40 });
     s.expectWrite('AT+KMQTTSUB=1,"dev1/cmd",1\r').respond(OK);
     s.expectWrite('AT+KMQTTSUB=1,"dev1/b",0\r').respond(OK);
     s.expectWrite('AT+KMQTTUNSUB=1,"dev1/cmd"\r').respond(OK);
-    await dev.mqttSubscribe(1, 'dev1/cmd', 1);
-    const t0 = Date.now();
-    await dev.mqttSubscribe(1, 'dev1/b');
-    await dev.mqttUnsubscribe(1, 'dev1/cmd');
-    expect(Date.now() - t0).toBeLessThan(35);
+    const first = tracked(dev.mqttSubscribe(1, 'dev1/cmd', 1));
+    await vi.advanceTimersByTimeAsync(39);
+    expect(first.settled(), 'the first subscribe waits subAckTimeoutMs for a SUBACK').toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await first.promise;
+    const rest = tracked(
+      (async () => {
+        await dev.mqttSubscribe(1, 'dev1/b');
+        await dev.mqttUnsubscribe(1, 'dev1/cmd');
+      })(),
+    );
+    // Far less than the 40 ms wait: neither call may wait for an acknowledgement any more.
+    await vi.advanceTimersByTimeAsync(10);
+    expect(rest.settled(), 'no SUBACK/UNSUBACK wait once the firmware showed it sends none').toBe(true);
+    await rest.promise;
     s.assertDone();
   });
 
@@ -461,9 +484,12 @@ describe('state guards and the broken state', () => {
     const cause = await first;
     expect(cause.code).toBe('BXHIL_LINK_DISCONNECTED');
     expect(dev.state).toBe('broken');
-    const t0 = Date.now();
-    const later = await rejection(dev.mqttConnect(1));
-    expect(Date.now() - t0).toBeLessThan(50);
+    // "At once" in the driver's time: settled without any timer running (fake timers).
+    vi.useFakeTimers();
+    const call = tracked(rejection(dev.mqttConnect(1)));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(call.settled(), 'a call on a broken device fails without waiting').toBe(true);
+    const later = await call.promise;
     expect(later.code).toBe('BXHIL_STATE');
     expect(later.state).toBe('broken');
     expect(later.cause).toBe(cause);
