@@ -9,6 +9,8 @@
 #   BX_HIL_BASELINE     results.json of the previous firmware: the run compares with it and a
 #                       regression makes the exit code 1.
 #   BX_HIL_SUITES       space-separated suite names (default: all), e.g. "tls-handshake mqtt".
+#   BX_HIL_SHARD        <i>/<n>: run only shard i of n of the test list (identical benches).
+#   BX_HIL_DURATIONS    with BX_HIL_SHARD: a results.json whose durations balance the shards.
 #   BX_HIL_LOCK_WAIT_S  how long to wait for another job that holds the same rig (default 3600).
 #   BX_HIL_NO_INSTALL   set to 1 to skip `npm ci` when node_modules is missing.
 #
@@ -61,15 +63,20 @@ fi
 export NO_COLOR=1 FORCE_COLOR=0
 
 # Preflight as TAP for CI dashboards (the run does its own preflight too; this one only reports).
+# Written aside and moved into out-dir after the run: `bx-hil run --out` claims only an empty
+# folder or an earlier report of its own.
+pre="$(mktemp -d "${TMPDIR:-/tmp}/bx-hil-preflight.XXXXXX")"
+trap 'rm -rf "$pre"' EXIT
 set +e
-npx --no-install bx-hil preflight --rig "$rig" --tap >"$out/preflight.tap"
+npx --no-install bx-hil preflight --rig "$rig" --tap >"$pre/preflight.tap"
 preflight_rc=$?
-# tap-junit 5 resolves even absolute paths against the working directory: run it inside $out.
+# tap-junit 5 resolves even absolute paths against the working directory: run it inside $pre.
 repo="$PWD"
-(cd "$out" && node "$repo/node_modules/tap-junit/bin/tap-junit" -o . -n preflight.xml -s preflight <preflight.tap >/dev/null 2>&1) ||
+(cd "$pre" && node "$repo/node_modules/tap-junit/bin/tap-junit" -o . -n preflight.xml -s preflight <preflight.tap >/dev/null 2>&1) ||
   echo "run-hil: could not convert preflight.tap to JUnit (tap-junit); the TAP file is kept"
 set -e
 if [[ $preflight_rc -eq 2 ]]; then
+  mv -f "$pre"/preflight.* "$out"/
   echo "run-hil: the rig file is invalid (see above); nothing was run" >&2
   exit 2
 fi
@@ -82,6 +89,8 @@ if [[ -n "${BX_HIL_SUITES:-}" ]]; then
   suites=(${BX_HIL_SUITES})
   args+=(--suite "${suites[@]}")
 fi
+[[ -n "${BX_HIL_SHARD:-}" ]] && args+=(--shard "$BX_HIL_SHARD")
+[[ -n "${BX_HIL_SHARD:-}" && -n "${BX_HIL_DURATIONS:-}" ]] && args+=(--durations "$BX_HIL_DURATIONS")
 args+=("$@")
 
 # Forward a cancel from the CI system to bx-hil, which closes ports and brokers on SIGTERM.
@@ -94,6 +103,7 @@ wait "$child"
 rc=$?
 child=0
 set -e
+mv -f "$pre"/preflight.* "$out"/
 
 echo "run-hil: exit code $rc; report: $out/index.html; JUnit: $out/junit.xml; results: $out/results.json"
 exit "$rc"

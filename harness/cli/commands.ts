@@ -19,4 +19,5 @@ export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
   certs: () => import('./certs.ts'),
   doctor: () => import('./doctor.ts'),
   compare: () => import('./compare.ts'),
+  merge: () => import('./merge.ts'),
 };

@@ -69,7 +69,9 @@ describe('CI examples', () => {
     expect(steps.some((s) => String(s.run ?? '').includes('ci/run-hil.sh'))).toBe(true);
     const upload = steps.find((s) => String(s.uses ?? '').startsWith('actions/upload-artifact'))!;
     expect(upload.if).toBe('always()');
-    const junit = steps.find((s) => String(s.uses ?? '').includes('junit'))!;
+    // One JUnit check for the whole lab, from the merged report (harness/report/pipeline.test.ts runs it).
+    const labSteps = (gh.jobs as Y).lab!.steps as unknown as Record<string, unknown>[];
+    const junit = labSteps.find((s) => String(s.uses ?? '').includes('junit'))!;
     expect(junit.if).toBe('always()');
   });
 
@@ -82,10 +84,11 @@ describe('CI examples', () => {
     expect(job.extends).toBe('.reports');
     const artifacts = gl['.reports']!.artifacts as Y;
     expect(artifacts.when).toBe('always');
-    expect((artifacts.reports as Y).junit).toEqual(['reports/$RIG/junit.xml', 'reports/$RIG/preflight.xml']);
+    expect((artifacts.reports as Y).junit).toEqual(['reports/$RIG/preflight.xml']);
+    expect(((gl['hil:lab']!.artifacts as Y).reports as Y).junit).toEqual(['reports/lab/junit.xml']);
   });
 
-  test.each(['ci/rigs/bench-1.yaml', 'ci/rigs/lab-rack3.yaml', 'ci/rigs/virtual.yaml'])(
+  test.each(['ci/rigs/bench-1.yaml', 'ci/rigs/bench-2.yaml', 'ci/rigs/lab-rack3.yaml', 'ci/rigs/virtual.yaml'])(
     '%s is a valid rig file',
     async (p) => {
       const rig = await loadRigFile(join(repo, p));
