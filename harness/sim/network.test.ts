@@ -161,8 +161,17 @@ describe('mutual TLS round trip (2.6.3)', () => {
     const sniBefore = tls12.sni.length;
     expect(await connect(at, `1,"localhost",${tls12.port},3,"legacy1"`)).toBe('+KMQTT_IND: 1,1');
     expect(tls12.sni.slice(sniBefore)).toEqual([false]);
+    // Legacy firmware sends no ,2 (SUBACK): the broker's own subscribe event says when it is in place.
+    const subscribed = new Promise<void>((resolve) => {
+      const onSubscribe = (subs: Array<{ topic: string }>, client: { id: string } | null) => {
+        if (client?.id !== 'legacy1' || !subs.some((sub) => sub.topic === 'leg/in')) return;
+        broker.off('subscribe', onSubscribe);
+        resolve();
+      };
+      broker.on('subscribe', onSubscribe);
+    });
     expect(await at.cmd('AT+KMQTTSUB=1,"leg/in",0')).toBe(OK);
-    await new Promise((r) => setTimeout(r, 100));
+    await subscribed;
     const other = await peer();
     await other.publishAsync('leg/in', 'p1', { qos: 0 });
     expect(await at.until('+KMQTTSUB: "leg/in","p1"\r\n')).toBe('\r\n+KMQTTSUB: "leg/in","p1"\r\n');
