@@ -13,8 +13,14 @@
  */
 import { duplexPair } from 'node:stream';
 import { ConfigError } from './errors.ts';
-import { openLink, registerLinkScheme, StreamLink, type Link } from './link/index.ts';
-import { createVirtualModule, parseHostTarget, type VirtualModule, type VirtualModuleOptions } from './sim/index.ts';
+import { checkLinkUri, openLink, registerLinkScheme, StreamLink, type Link } from './link/index.ts';
+import {
+  createVirtualModule,
+  parseHostTarget,
+  SimError,
+  type VirtualModule,
+  type VirtualModuleOptions,
+} from './sim/index.ts';
 import type { ClockSetting } from './sim/clock.ts';
 
 const modules = new WeakMap<Link, VirtualModule>();
@@ -54,6 +60,13 @@ export function parseResolveArg(text: string, field = 'resolve'): [string, { hos
 
 /** Turn a `sim:` URL into module options (+ the echo setting). */
 export function parseSimUri(url: URL): { options: VirtualModuleOptions; echo?: boolean } {
+  if (url.host !== '' || url.href.startsWith('sim://')) {
+    throw new ConfigError(
+      'device',
+      url.href,
+      `a sim: URI has no host; write sim:<profile>, e.g. sim:2.6.3 or sim:./my-profile.json`,
+    );
+  }
   const profile = decodeURIComponent(url.pathname) || DEFAULT_SIM_PROFILE;
   const options: VirtualModuleOptions = { profile };
   let echo: boolean | undefined;
@@ -92,17 +105,42 @@ export function parseSimUri(url: URL): { options: VirtualModuleOptions; echo?: b
   return { options, echo };
 }
 
-registerLinkScheme('sim', async (url, raw) => {
+/**
+ * `createVirtualModule` for options a user gave (a `sim:` URI, `bx-hil sim`): a store file that
+ * cannot be read is bad input (the user named it), so `BXHIL_SIM_STORE` becomes a
+ * `ConfigError` naming `storeField`.
+ */
+export function createSimModule(options: VirtualModuleOptions, storeField = 'device.store'): VirtualModule {
+  try {
+    return createVirtualModule(options);
+  } catch (err) {
+    if (err instanceof SimError && err.code === 'BXHIL_SIM_STORE')
+      throw new ConfigError(storeField, options.storePath, `${storeField}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+function simModule(url: URL): { module: VirtualModule; echo?: boolean } {
   const { options, echo } = parseSimUri(url);
-  const module = createVirtualModule(options);
-  if (echo !== undefined) module.echo = echo;
-  const [host, device] = duplexPair();
-  module.attach(device);
-  const link = new StreamLink(raw, host);
-  link.once('close', () => void module.close());
-  modules.set(link, module);
-  return link;
-});
+  return { module: createSimModule(options), echo };
+}
+
+registerLinkScheme(
+  'sim',
+  async (url, raw) => {
+    const { module, echo } = simModule(url);
+    if (echo !== undefined) module.echo = echo;
+    const [host, device] = duplexPair();
+    module.attach(device);
+    const link = new StreamLink(raw, host);
+    link.once('close', () => void module.close());
+    modules.set(link, module);
+    return link;
+  },
+  // The check builds the module (profile, clock, store) and closes it at once: the same code
+  // as the open, so nothing that passes the check fails the open on its URI.
+  (url) => simModule(url).module.close(),
+);
 
 /** The virtual module behind a `sim:` link (host overrides, fault knobs), or undefined for other links. */
 export function getVirtualModule(link: Link): VirtualModule | undefined {
@@ -112,4 +150,18 @@ export function getVirtualModule(link: Link): VirtualModule | undefined {
 /** Open any target URI (`sim:`, `serial:`, `tcp://`, `rfc2217://`) with `sim:` registered. */
 export function openTarget(uri: string): Promise<Link> {
   return openLink(uri);
+}
+
+/**
+ * Validate a target URI completely before anything starts (no port opened, no report written):
+ * a malformed URI, an unknown `sim:` option or profile, a bad store file. Throws one
+ * `ConfigError` whose message starts with `field` (`--device`, `devices[1].uri`).
+ */
+export async function checkTarget(uri: string, field = 'device'): Promise<void> {
+  try {
+    await checkLinkUri(uri);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(field, uri, `${field} "${uri}": ${err.message}`, { cause: err });
+  }
 }

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mapSerialOpenError, openLink, parseSerialOptions, type Link } from './index.ts';
+import { checkLinkUri, mapSerialOpenError, openLink, parseSerialOptions, type Link } from './index.ts';
 import { freePort, hasTool, socatPtyPair, type PtyPair } from './testing.ts';
 
 /** Run `fn`, return what it threw (or fail), and check that it left no resource behind. */
@@ -80,6 +80,28 @@ describe('device URIs', () => {
   test('tcp:// without a port: BXHIL_CONFIG field port', async () => {
     const err = await failure(() => openLink('tcp://127.0.0.1'));
     expect(err).toMatchObject({ code: 'BXHIL_CONFIG', field: 'port' });
+  });
+
+  // checkLinkUri: the whole URI is validated without opening anything (a CLI refuses it, exit 2).
+  test.each([
+    ['tcp://', 'host'],
+    ['tcp://127.0.0.1:0', 'port'],
+    ['rfc2217://127.0.0.1:0', 'port'],
+    ['rfc2217://127.0.0.1:4001?baud=fast', 'baud'],
+    ['tcp://127.0.0.1:4001?bogus=1', 'bogus'],
+    ['serial:', 'device'],
+    ['serial:/dev/ttyUSB0?parity=maybe', 'parity'],
+    ['foo://x', 'device'],
+  ])('checkLinkUri(%s): BXHIL_CONFIG field %s, before any I/O', async (uri, field) => {
+    const err = await failure(() => checkLinkUri(uri), 1_000);
+    expect(err).toMatchObject({ code: 'BXHIL_CONFIG', field });
+  });
+
+  test('checkLinkUri accepts what can be opened, without opening it', async () => {
+    // Nothing listens on these and no such device exists: only the syntax is checked.
+    for (const uri of ['tcp://127.0.0.1:1', 'rfc2217://127.0.0.1:1?baud=9600', '/dev/ttyBXHIL-absent']) {
+      await expect(checkLinkUri(uri)).resolves.toBeInstanceOf(URL);
+    }
   });
 });
 

@@ -5,14 +5,26 @@
  * paths), `tcp://` and `rfc2217://`. `sim:` is registered by `harness/targets.ts`.
  * See docs/link.md for URIs, options and error codes.
  */
+import { ConfigError } from '../errors.ts';
 import { registerLinkScheme } from './open.ts';
-import { openRfc2217Link } from './rfc2217.ts';
-import { openSerialLink } from './serial.ts';
-import { openTcpLink } from './tcp.ts';
+import { parseSerialOptions } from './options.ts';
+import { openRfc2217Link, parseRfc2217Uri } from './rfc2217.ts';
+import { openSerialLink, serialPathOf } from './serial.ts';
+import { openTcpLink, parseTcpTarget } from './tcp.ts';
 
-registerLinkScheme('serial', openSerialLink);
-registerLinkScheme('tcp', openTcpLink);
-registerLinkScheme('rfc2217', openRfc2217Link);
+// Each scheme's check parses the whole URI without opening anything (checkLinkUri).
+registerLinkScheme('serial', openSerialLink, (url, raw) => {
+  const path = serialPathOf(url);
+  if (path === '' || path === '/')
+    throw new ConfigError(
+      'device',
+      raw,
+      `no device path in "${raw}": use serial:/dev/ttyUSB0 or serial:/dev/serial/by-id/...`,
+    );
+  parseSerialOptions(url);
+});
+registerLinkScheme('tcp', openTcpLink, (url) => void parseTcpTarget(url));
+registerLinkScheme('rfc2217', openRfc2217Link, (url) => void parseRfc2217Uri(url));
 
 export type { LineSettings, Link, LinkEvents, LinkFactory, LinkSignals } from './types.ts';
 export { LinkError, LinkOpenError, LinkUnsupportedError, ScriptPendingError, type LinkOpenReason } from './errors.ts';
@@ -36,11 +48,19 @@ export {
   TelnetDecoder,
   openRfc2217Link,
   parseRfc2217Options,
+  parseRfc2217Uri,
   telnetEscape,
   type Rfc2217Options,
 } from './rfc2217.ts';
 export { freePort, hasTool, socatPtyPair, startSer2net, type PtyPair, type Ser2net } from './testing.ts';
-export { openLink, parseLinkUri, registerLinkScheme, registeredSchemes } from './open.ts';
+export {
+  checkLinkUri,
+  openLink,
+  parseLinkUri,
+  registerLinkScheme,
+  registeredSchemes,
+  type LinkUriCheck,
+} from './open.ts';
 export { StreamLink, memoryLinkPair } from './stream.ts';
 export {
   previewBytes,

@@ -5,14 +5,25 @@
  * their module is imported by `harness/link/index.ts`; `sim:` is registered by
  * `harness/targets.ts`, because the simulator is not part of the link layer.
  * A bare path starting with `/dev/` means `serial:`.
+ *
+ * A scheme may also register a `check`: it validates a URI without opening anything (no I/O,
+ * no port taken), so a command can refuse a malformed device URI with exit 2 before it starts a
+ * run (`checkLinkUri`). `openLink` runs the same check first: one parser per scheme.
  */
 import { ConfigError } from '../errors.ts';
 import type { Link, LinkFactory } from './types.ts';
 
-const factories = new Map<string, LinkFactory>();
+/** Validates a parsed URI of one scheme; throws `ConfigError` naming the field and the fix. */
+export type LinkUriCheck = (url: URL, raw: string) => void | Promise<void>;
 
-export function registerLinkScheme(scheme: string, factory: LinkFactory): void {
-  factories.set(scheme.replace(/:$/, ''), factory);
+const factories = new Map<string, LinkFactory>();
+const checks = new Map<string, LinkUriCheck>();
+
+export function registerLinkScheme(scheme: string, factory: LinkFactory, check?: LinkUriCheck): void {
+  const name = scheme.replace(/:$/, '');
+  factories.set(name, factory);
+  if (check) checks.set(name, check);
+  else checks.delete(name);
 }
 
 export function registeredSchemes(): string[] {
@@ -42,8 +53,7 @@ export function parseLinkUri(raw: string): URL {
   }
 }
 
-export async function openLink(raw: string): Promise<Link> {
-  const url = parseLinkUri(raw);
+function factoryFor(url: URL, raw: string): { scheme: string; factory: LinkFactory } {
   const scheme = url.protocol.replace(/:$/, '');
   const factory = factories.get(scheme);
   if (!factory) {
@@ -55,5 +65,21 @@ export async function openLink(raw: string): Promise<Link> {
         .join(', ')}`,
     );
   }
-  return factory(url, raw);
+  return { scheme, factory };
+}
+
+/**
+ * Validate a device URI completely without opening it: syntax, a known scheme, and the scheme's
+ * own options (a port, a path, `?baud=`...). Throws `ConfigError` (exit 2 at the CLI).
+ */
+export async function checkLinkUri(raw: string): Promise<URL> {
+  const url = parseLinkUri(raw);
+  const { scheme } = factoryFor(url, raw);
+  await checks.get(scheme)?.(url, raw);
+  return url;
+}
+
+export async function openLink(raw: string): Promise<Link> {
+  const url = await checkLinkUri(raw);
+  return factoryFor(url, raw).factory(url, raw);
 }

@@ -473,14 +473,24 @@ async function applySettings(
   return applied;
 }
 
-/** Open an `rfc2217://host:port?...` link (see the module comment). */
-export async function openRfc2217Link(url: URL, raw: string = url.href): Promise<Rfc2217Link> {
+/** Everything an `rfc2217://` URI says (line settings, timeouts, host and port); throws `ConfigError`. */
+export function parseRfc2217Uri(url: URL): {
+  settings: Required<LineSettings>;
+  opts: Rfc2217Options;
+  target: ReturnType<typeof parseTcpTarget>;
+} {
   const settings = parseSerialOptions(url, { allow: TIMEOUT_KEYS });
   const opts = parseRfc2217Options(url);
   const target = {
     ...parseTcpTarget(url, [...TIMEOUT_KEYS, 'baud', 'baudrate', 'databits', 'parity', 'stopbits', 'rtscts']),
     connectTimeoutMs: opts.connectTimeoutMs,
   };
+  return { settings, opts, target };
+}
+
+/** Open an `rfc2217://host:port?...` link (see the module comment). */
+export async function openRfc2217Link(url: URL, raw: string = url.href): Promise<Rfc2217Link> {
+  const { settings, opts, target } = parseRfc2217Uri(url);
   const socket = await connectTcp(raw, target, 'ser2net (with an accepter `telnet(rfc2217),tcp,...`)');
   const telnet = new TelnetDuplex(socket);
   telnet.on('error', (err) => debug('%s: %s', raw, err.message)); // until the link owns it

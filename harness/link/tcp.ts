@@ -43,6 +43,12 @@ export function parseTcpTarget(url: URL, allow: readonly string[] = []): TcpTarg
       `no port in ${uri}: use ${url.protocol}//${host}:<port> (ser2net's accepter port)`,
     );
   const port = Number(url.port);
+  if (port === 0)
+    throw new ConfigError(
+      'port',
+      uri,
+      `port 0 in ${uri} is not a port one can connect to: give the port ser2net or bx-hil sim listens on`,
+    );
   let connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS;
   for (const [key, value] of url.searchParams) {
     if (key === 'connectTimeoutMs') {

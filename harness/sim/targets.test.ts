@@ -3,7 +3,11 @@
  * link contract's close behaviour.
  */
 import { describe, expect, test } from 'vitest';
-import { getVirtualModule, openTarget, parseSimUri } from '../targets.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../errors.ts';
+import { checkTarget, getVirtualModule, openTarget, parseSimUri } from '../targets.ts';
 import { RawClient } from './raw-client.ts';
 import { Duplex } from 'node:stream';
 import type { Link } from '../link/index.ts';
@@ -67,5 +71,45 @@ describe('sim: URIs', () => {
 
   test('an unknown profile fails at open with BXHIL_CONFIG', async () => {
     await expect(openTarget('sim:9.9')).rejects.toMatchObject({ code: 'BXHIL_CONFIG', field: 'profile' });
+  });
+
+  // checkTarget: what a command runs before anything starts (exit 2, no report written).
+  test.each([
+    ['sim:nope', /unknown profile "nope"/],
+    ['sim://2.6.3', /no host/],
+    ['sim:2.6.3?bogus=1', /unknown sim: option "bogus"/],
+    ['sim:2.6.3?clock=xyz', /clock must be/],
+    ['sim:./no-such-profile.json', /does not exist/],
+    ['tcp://127.0.0.1:0', /port 0/],
+    ['foo://x', /unknown device scheme/],
+  ])('checkTarget(%s) is one ConfigError naming the flag', async (uri, message) => {
+    const err = (await checkTarget(uri, '--device').catch((e: unknown) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err).toMatchObject({ code: 'BXHIL_CONFIG', field: '--device' });
+    expect(err.message).toMatch(/^--device "/);
+    expect(err.message).toMatch(message);
+  });
+
+  test('checkTarget refuses an invalid profile file and a store file that is not a module store', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bxhil-target-'));
+    try {
+      writeFileSync(join(dir, 'p.json'), JSON.stringify({ extends: '2.6.3', tls: { minVersion: 'TLSv9' } }));
+      writeFileSync(join(dir, 'store.json'), '{not json');
+      writeFileSync(join(dir, 'old.json'), '{"version":7}');
+      await expect(checkTarget(`sim:${join(dir, 'p.json')}`)).rejects.toMatchObject({ code: 'BXHIL_CONFIG' });
+      for (const f of ['store.json', 'old.json']) {
+        const err = (await checkTarget(`sim:2.6.3?store=${join(dir, f)}`).catch((e: unknown) => e)) as ConfigError;
+        expect(err).toMatchObject({ code: 'BXHIL_CONFIG', field: 'device' });
+        expect((err.cause as ConfigError).field).toBe('device.store');
+      }
+      // The same store file also fails the open as bad input, not as a module error.
+      await expect(openTarget(`sim:2.6.3?store=${join(dir, 'store.json')}`)).rejects.toMatchObject({
+        code: 'BXHIL_CONFIG',
+        field: 'device.store',
+      });
+      await expect(checkTarget('sim:2.6.3?clock=1970&echo=0')).resolves.toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
