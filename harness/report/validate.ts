@@ -14,8 +14,20 @@ export const RESULTS_SCHEMA = 'bx-hil/results@1';
 
 type Obj = Record<string, unknown>;
 
+/**
+ * The offending value in a few words, without walking into it: an input nested 200,000 levels
+ * deep must give this one-line error, not overflow the stack in `JSON.stringify`.
+ */
 function describeValue(v: unknown): string {
   if (v === undefined) return 'missing';
+  if (Array.isArray(v)) return `an array of ${v.length} item(s)`;
+  if (v !== null && typeof v === 'object') {
+    const keys = Object.keys(v);
+    const shown = keys.slice(0, 4).map((k) => JSON.stringify(k.length > 20 ? `${k.slice(0, 17)}...` : k));
+    return keys.length === 0
+      ? 'an empty object'
+      : `an object with ${shown.join(', ')}${keys.length > 4 ? ', ...' : ''}`;
+  }
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
