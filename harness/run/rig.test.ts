@@ -151,3 +151,58 @@ describe('rig file', () => {
     expect(rigFromDevice('sim:legacy').devices[0]!.id).toBe('sim-legacy');
   });
 });
+
+describe('rig strings are what the user wrote (issue 9)', () => {
+  test.each(['00000000', '0123456789', '12345678'])(
+    'a YAML number as wifi.password (%s) is refused with "quote it", never quoted back',
+    (pw) => {
+      const err = configErr(() =>
+        parseRigText(`devices:\n  - uri: sim:2.6.3\n    wifi: { ssid: lab, password: ${pw} }\n`),
+      );
+      expect(err.field).toBe('devices[0].wifi.password');
+      expect(err.message).toMatch(/quote it/);
+      expect(err.message + JSON.stringify(err.value)).not.toMatch(/\d{4}/);
+      // Quoted, the same text is kept exactly.
+      const rig = parseRigText(`devices:\n  - uri: sim:2.6.3\n    wifi: { ssid: lab, password: "${pw}" }\n`);
+      expect(rig.devices[0]!.wifi!.password).toBe(pw);
+    },
+  );
+
+  test('a YAML number as wifi.ssid is refused with "quote it"', () => {
+    const err = configErr(() => parseRigText('devices:\n  - uri: sim:2.6.3\n    wifi: { ssid: 0042, password: x }\n'));
+    expect(err.field).toBe('devices[0].wifi.ssid');
+    expect(err.message).toMatch(/quote it/);
+  });
+
+  test.each([
+    ['devices[0].wifi.ssid', { uri: 'sim:2.6.3', wifi: { ssid: 'lab\r\nok 9 - forged', password: 'x' } }],
+    ['devices[0].wifi.password', { uri: 'sim:2.6.3', wifi: { ssid: 'lab', password: 'pw\u001b[2J' } }],
+    ['devices[0].firmware', { uri: 'sim:2.6.3', firmware: '2.6.3\u001b[31m' }],
+    ['devices[0].uri', { uri: 'sim:2.6.3\u0007' }],
+    ['devices[0].flash', { uri: 'sim:2.6.3', flash: 'flash\u001b[2J' }],
+    ['devices[0].powerCycle.command', { uri: 'sim:2.6.3', powerCycle: { command: 'relay\r off' } }],
+    [
+      'devices[0].knownIssues[0].reason',
+      { uri: 'sim:2.6.3', knownIssues: [{ test: 't', reason: 'r\u009b', source: 's' }] },
+    ],
+  ])('a control character in %s is refused, naming the field', (field, device) => {
+    const err = configErr(() => parseRig({ devices: [device] }));
+    expect(err.field).toBe(field);
+    expect(err.message).toMatch(/control character \\x[0-9a-f]{2}/);
+    if (field.endsWith('password')) expect(err.message + JSON.stringify(err.value)).not.toContain('pw');
+  });
+
+  test('a multi-line shell command keeps its line breaks', () => {
+    const rig = parseRig({ devices: [{ uri: 'sim:2.6.3', powerCycle: 'relay off\nsleep 1\nrelay on' }] });
+    expect(rig.devices[0]!.powerCycle!.command).toBe('relay off\nsleep 1\nrelay on');
+  });
+
+  test.each(['not an ip', '999.1.1.1', 'host_name', '-bad.example'])('hostAddress "%s" is refused', (host) => {
+    expect(configErr(() => parseRig({ hostAddress: host, devices: ['sim:2.6.3'] })).field).toBe('hostAddress');
+    expect(configErr(() => rigFromDevice('sim:2.6.3', { hostAddress: host })).field).toBe('devices[0].hostAddress');
+  });
+
+  test.each(['192.168.1.10', '::1', 'bench-pc.local', 'localhost'])('hostAddress "%s" is accepted', (host) => {
+    expect(rigFromDevice('sim:2.6.3', { hostAddress: host }).devices[0]!.hostAddress).toBe(host);
+  });
+});

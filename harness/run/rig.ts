@@ -6,6 +6,7 @@
  * Secrets: `wifi.password` is never put into an error, a log line or `describeRig()`.
  */
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import { parseLinkUri } from '../link/open.ts';
@@ -101,18 +102,64 @@ function str(o: Obj, key: string, field: string, required = false): string | und
   }
   // YAML reads `firmware: 2.6` as a number; accept numbers where a version string is meant.
   if (typeof v === 'number' && key === 'firmware') return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean') {
+    // YAML turned the text into a value (`ssid: 0042` is the number 42): the text is lost.
+    throw new ConfigError(path, v, `${path}: expected a string, got the YAML ${typeof v} ${String(v)}; quote it`);
+  }
   if (typeof v !== 'string' || v.trim() === '') {
     throw new ConfigError(path, v, `${path}: expected a non-empty string, got ${JSON.stringify(v)}`);
   }
+  checkNoControl(v, path);
   return v.trim();
+}
+
+/**
+ * Rig strings reach AT commands, TAP lines, the console and reports: a CR or LF in an SSID
+ * would forge a TAP line, an ESC would drive the terminal. Refuse every control character
+ * (`allow` lists the ones a field may hold, e.g. the line breaks of a multi-line shell command).
+ * `secret`: the value is never quoted.
+ */
+export function checkNoControl(value: string, path: string, options: { allow?: string; secret?: boolean } = {}): void {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 || (c >= 0x7f && c <= 0x9f)) && !(options.allow ?? '').includes(value[i]!)) {
+      throw new ConfigError(
+        path,
+        options.secret ? '<redacted>' : value,
+        `${path}: contains the control character \\x${c.toString(16).padStart(2, '0')} at position ${i + 1}; remove it (a line break or escape here would forge report and console lines)`,
+      );
+    }
+  }
+}
+
+/** An IP address or a DNS host name: where the broker rig listens, as the module dials it. */
+export function checkHostAddress(value: string, path: string): string {
+  const label = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+  const hostName = new RegExp(`^(?=.{1,253}$)${label}(?:\\.${label})*\\.?$`);
+  // A name whose last label is all digits is a mistyped IPv4 address (999.1.1.1), not a name.
+  const lastLabel = value.replace(/\.$/, '').split('.').pop() ?? '';
+  if (isIP(value) === 0 && (!hostName.test(value) || /^\d+$/.test(lastLabel))) {
+    throw new ConfigError(
+      path,
+      value,
+      `${path}: "${value}" is neither an IP address nor a host name; give an address such as 192.168.1.10 or a name such as bench-pc.local`,
+    );
+  }
+  return value;
 }
 
 function parseCommand(v: unknown, field: string): RigCommand | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') return { command: v, timeoutMs: RIG_DEFAULTS.commandTimeoutMs };
+  if (typeof v === 'string') {
+    checkNoControl(v, field, { allow: '\n\t' });
+    return { command: v, timeoutMs: RIG_DEFAULTS.commandTimeoutMs };
+  }
   if (!isObj(v)) throw new ConfigError(field, v, `${field}: expected a command string or { command, timeoutMs }`);
   checkKeys(v, field, ['command', 'timeoutMs']);
-  const command = str(v, 'command', field, true);
+  const command = v['command'];
+  if (typeof command !== 'string' || command.trim() === '')
+    throw new ConfigError(`${field}.command`, command, `${field}.command: required (a non-empty string)`);
+  checkNoControl(command, `${field}.command`, { allow: '\n\t' });
   const t = v['timeoutMs'] ?? RIG_DEFAULTS.commandTimeoutMs;
   if (typeof t !== 'number' || !Number.isInteger(t) || t <= 0 || t > 3_600_000) {
     throw new ConfigError(
@@ -121,7 +168,7 @@ function parseCommand(v: unknown, field: string): RigCommand | undefined {
       `${field}.timeoutMs: expected whole milliseconds in 1..3600000 (1 h), got ${JSON.stringify(t)}`,
     );
   }
-  return { command, timeoutMs: t };
+  return { command: command.trim(), timeoutMs: t };
 }
 
 function parseWifi(v: unknown, field: string): WifiCredentials | undefined {
@@ -131,11 +178,17 @@ function parseWifi(v: unknown, field: string): WifiCredentials | undefined {
   const ssid = str(v, 'ssid', field, true);
   const pw = v['password'];
   if (pw === undefined || pw === null) return { ssid, password: '' };
-  if (typeof pw !== 'string' && typeof pw !== 'number') {
-    // The value is a secret: never quote it.
-    throw new ConfigError(`${field}.password`, '<redacted>', `${field}.password: expected a string (quote it in YAML)`);
+  if (typeof pw !== 'string') {
+    // The value is a secret: never quote it. A YAML number has already lost its text
+    // (`00000000` is 0, `0123456789` is 123456789), so it cannot be turned back into a password.
+    throw new ConfigError(
+      `${field}.password`,
+      '<redacted>',
+      `${field}.password: expected a string, got a YAML ${typeof pw}; quote it (password: "...")`,
+    );
   }
-  return { ssid, password: String(pw) };
+  checkNoControl(pw, `${field}.password`, { secret: true });
+  return { ssid, password: pw };
 }
 
 function parseKnownIssues(v: unknown, field: string): KnownIssue[] {
@@ -185,7 +238,8 @@ export function parseRig(doc: unknown): RigConfig {
       `version: only version 1 is understood, got ${JSON.stringify(doc['version'])}`,
     );
   }
-  const hostAddress = str(doc, 'hostAddress', '(root)') ?? RIG_DEFAULTS.hostAddress;
+  const rootHost = str(doc, 'hostAddress', '(root)');
+  const hostAddress = rootHost === undefined ? RIG_DEFAULTS.hostAddress : checkHostAddress(rootHost, 'hostAddress');
   const list = doc['devices'];
   if (!Array.isArray(list) || list.length === 0) {
     throw new ConfigError('devices', list, 'devices: required, a non-empty list of { uri, ... }');
@@ -213,7 +267,7 @@ export function parseRig(doc: unknown): RigConfig {
     const device: RigDevice = {
       id,
       uri,
-      hostAddress: str(item, 'hostAddress', f) ?? hostAddress,
+      hostAddress: checkHostAddress(str(item, 'hostAddress', f) ?? hostAddress, `${f}.hostAddress`),
       knownIssues: parseKnownIssues(item['knownIssues'], `${f}.knownIssues`),
     };
     const firmware = str(item, 'firmware', f);
