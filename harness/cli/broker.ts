@@ -8,13 +8,15 @@
 import { closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, HarnessError } from '../errors.ts';
+import { checkHostAddress } from '../run/rig.ts';
+import { oneLine, writeOut } from './console.ts';
 import { checkOutputDir, openAppendPrivate, writeFileAtomic } from '../files.ts';
 import { CERTS_MARKER } from './certs.ts';
 import { startBrokerRig } from '../broker/rig.ts';
 import type { BrokerRig, BrokerRigOptions, ProfileName, Verdict } from '../broker/types.ts';
 import { createBasicPki } from '../pki/factory.ts';
-import { buildScenario } from '../pki/scenarios.ts';
+import { buildScenario, getScenario } from '../pki/scenarios.ts';
 import { buildUploadAt, storeCommand } from '../pki/upload.ts';
 
 export interface BrokerCommandOptions {
@@ -82,10 +84,12 @@ export function verdictLine(rig: BrokerRig, v: Verdict, json: boolean): string {
       clientId: rec?.mqtt.connect?.clientId ?? null,
     });
   }
+  // The SNI and the summary quote what a TLS client sent: oneLine() escapes control characters,
+  // so a rogue client cannot forge a verdict line or drive the terminal.
   const sni = rec?.clientHello
-    ? ` [SNI ${rec.clientHello.sni ?? 'none'}, ${rec.clientHello.supportedVersions.join('/')}]`
+    ? ` [SNI ${oneLine(rec.clientHello.sni ?? 'none')}, ${rec.clientHello.supportedVersions.join('/')}]`
     : '';
-  return `${v.connectionId ?? '-'} ${rec?.remote ?? ''} ${v.code}${sni}: ${v.summary}\n    what to change: ${v.fix}`;
+  return `${v.connectionId ?? '-'} ${oneLine(rec?.remote ?? '')} ${v.code}${sni}: ${oneLine(v.summary)}\n    what to change: ${oneLine(v.fix)}`;
 }
 
 /**
@@ -100,9 +104,18 @@ export async function startBrokerSession(
   if (!PROFILES.includes(profile))
     throw new ConfigError('--profile', o.profile, `unknown profile "${o.profile}": use one of ${PROFILES.join(', ')}`);
   const port = o.port === undefined ? 8883 : Number(o.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
+  if (!/^\d+$/.test(String(o.port ?? 8883)) || !Number.isInteger(port) || port < 0 || port > 65535)
     throw new ConfigError('--port', o.port, `--port must be 0..65535 (0 = any free port), got "${String(o.port)}"`);
-  const host = o.host ?? '127.0.0.1';
+  const host = checkHostAddress(o.host ?? '127.0.0.1', '--host');
+  // Known before any key is made or file written (exit 2, not a start failure).
+  if (o.scenario !== undefined) {
+    try {
+      getScenario(o.scenario);
+    } catch (cause) {
+      if (!(cause instanceof HarnessError)) throw cause;
+      throw new ConfigError('--scenario', o.scenario, `--scenario: ${cause.message}`, { cause });
+    }
+  }
   // Output paths checked at start, before any key is made or port opened.
   // --out first: a key log inside it may need the folder made.
   const out = checkOutputDir(o.out ?? 'certs/broker', '--out', { marker: CERTS_MARKER });
@@ -165,7 +178,20 @@ export async function startBrokerSession(
     );
   }
 
-  const rig = await startBrokerRig(rigOptions);
+  const rig = await startBrokerRig(rigOptions).catch((err: unknown) => {
+    // The address or port cannot be listened on: bad input (exit 2), named with its fix.
+    const code = ((err as { cause?: NodeJS.ErrnoException }).cause ?? {}).code ?? '';
+    if (err instanceof HarnessError && ['EADDRINUSE', 'EACCES'].includes(code))
+      throw new ConfigError('--port', o.port, err.message, { cause: err });
+    if (err instanceof HarnessError && ['EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EAFNOSUPPORT'].includes(code))
+      throw new ConfigError(
+        '--host',
+        host,
+        `--host ${host} is not an address of this machine (${code}); use 127.0.0.1, 0.0.0.0 or one of its own addresses`,
+        { cause: err },
+      );
+    throw err;
+  });
   const tlsOn = rig.profile !== 'plain';
   print(`broker rig (${rig.profile}) listening on ${rig.url}${rig.alpnPort ? ` and ALPN port ${rig.alpnPort}` : ''}`);
   print(`certificates written to ${out}: ${Object.keys(files).join(', ')} (keys are mode 0600 and are not printed)`);
@@ -203,11 +229,13 @@ export function register(program: Command): void {
     .option('--keylog <file>', 'append the TLS key log (NSS format, secret) to this file')
     .option('--json', 'one JSON object per verdict line')
     .action(async (opts: BrokerCommandOptions) => {
-      const session = await startBrokerSession(opts, (line) => process.stdout.write(`${line}\n`));
-      await new Promise<void>((res) => {
+      // Handlers first: a signal sent as soon as "waiting for connections" is read stops cleanly.
+      const stopped = new Promise<void>((res) => {
         process.once('SIGINT', () => res());
         process.once('SIGTERM', () => res());
       });
+      const session = await startBrokerSession(opts, (line) => writeOut(`${line}\n`));
+      await stopped;
       await session.close();
       process.exitCode = 130;
     });

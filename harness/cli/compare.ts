@@ -7,7 +7,9 @@
  */
 import type { Command } from 'commander';
 import { compareResults, formatComparison } from '../report/compare.ts';
+import type { RunResults } from '../report/types.ts';
 import { readRunResults } from '../report/validate.ts';
+import { oneLine, resultsForConsole, writeOut } from './console.ts';
 
 interface CompareFlags {
   json?: boolean;
@@ -27,12 +29,18 @@ export function register(program: Command): void {
     .option('--baseline-label <text>', 'name of the baseline in the text (default: its firmware version)')
     .option('--candidate-label <text>', 'name of the candidate in the text (default: its firmware version)')
     .action(async (baselinePath: string, candidatePath: string, flags: CompareFlags) => {
-      const [baseline, candidate] = await Promise.all([readRunResults(baselinePath), readRunResults(candidatePath)]);
+      // Text mode: every string from the files is made one line for the console (console.ts).
+      const [baseline, candidate] = (
+        await Promise.all([readRunResults(baselinePath), readRunResults(candidatePath)])
+      ).map((r) => (flags.json ? r : resultsForConsole(r))) as [RunResults, RunResults];
       const comparison = compareResults(baseline, candidate);
       if (flags.json) process.stdout.write(`${JSON.stringify(comparison, null, 2)}\n`);
       else
-        process.stdout.write(
-          `${formatComparison(comparison, { baselineLabel: flags.baselineLabel, candidateLabel: flags.candidateLabel })}\n`,
+        writeOut(
+          `${formatComparison(comparison, {
+            ...(flags.baselineLabel !== undefined ? { baselineLabel: oneLine(flags.baselineLabel) } : {}),
+            ...(flags.candidateLabel !== undefined ? { candidateLabel: oneLine(flags.candidateLabel) } : {}),
+          })}\n`,
         );
       process.exitCode = comparison.regressions.length > 0 ? 1 : 0;
     });

@@ -8,6 +8,7 @@
  */
 import type { Command } from 'commander';
 import { HarnessError } from '../errors.ts';
+import { oneLine, writeErr, writeOut } from './console.ts';
 import { runDoctor, type DoctorResult, type FileReport, type Finding } from '../pki/doctor.ts';
 
 /** Where a command writes and how it ends; injectable so tests need no process. */
@@ -17,9 +18,10 @@ export interface CliIo {
   exit(code: number): void;
 }
 
+/** Through the console sink (console.ts): file contents never drive the terminal. */
 export const processIo: CliIo = {
-  out: (t) => void process.stdout.write(t),
-  err: (t) => void process.stderr.write(t),
+  out: (t) => writeOut(t),
+  err: (t) => writeErr(t),
   exit: (code) => {
     process.exitCode = code;
   },
@@ -88,14 +90,14 @@ export async function doctorCommand(files: string[], flags: DoctorFlags, io: Cli
     result = await runDoctor(files, { host: flags.host, profile: flags.profile, at: flags.at, clock, passphrase });
   } catch (err) {
     if (err instanceof HarnessError) {
-      io.err(`bx-hil doctor: ${err.message}\n`);
+      io.err(`bx-hil doctor: ${oneLine(err.message)}\n`);
       return 2;
     }
     throw err;
   }
   if (flags.json) io.out(`${JSON.stringify(result, null, 2)}\n`);
   else io.out(formatDoctor(result));
-  for (const f of result.files.filter((x) => !x.usable)) io.err(`bx-hil doctor: ${f.problem!.message}\n`);
+  for (const f of result.files.filter((x) => !x.usable)) io.err(`bx-hil doctor: ${oneLine(f.problem!.message)}\n`);
   return result.exitCode;
 }
 
@@ -114,12 +116,13 @@ function describeFile(f: FileReport): string[] {
     lines.push(
       `  #${c.index} ${c.role}${c.publicRoot ? ` = ${c.publicRoot}` : ''}${c.selfSigned ? ', self-signed' : ''}`,
     );
-    lines.push(`     subject  ${c.subject}`);
-    lines.push(`     issuer   ${c.issuer}`);
+    // Subjects, issuers and names are whatever the file says: one line each (console.ts).
+    lines.push(`     subject  ${oneLine(c.subject)}`);
+    lines.push(`     issuer   ${oneLine(c.issuer)}`);
     lines.push(`     valid    ${day(c.notBefore)} to ${day(c.notAfter)}`);
     lines.push(`     key      ${c.key}, signed ${c.signatureAlgorithm}`);
     if (c.subjectAltNames.length) {
-      const shown = c.subjectAltNames.slice(0, 6).join(', ');
+      const shown = oneLine(c.subjectAltNames.slice(0, 6).join(', '));
       lines.push(
         `     SAN      ${shown}${c.subjectAltNames.length > 6 ? `, ... (${c.subjectAltNames.length} in all)` : ''}`,
       );
@@ -138,8 +141,8 @@ function describeFile(f: FileReport): string[] {
 function describeFinding(f: Finding): string[] {
   return [
     `  ${f.severity.toUpperCase().padEnd(7)} ${f.code}${f.file ? `  ${f.file}` : ''}`,
-    `          ${f.message}`,
-    `          fix: ${f.fix}`,
+    `          ${oneLine(f.message)}`,
+    `          fix: ${oneLine(f.fix)}`,
   ];
 }
 

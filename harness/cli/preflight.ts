@@ -9,10 +9,11 @@
  */
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
+import { oneLine, writeErr, writeOut } from './console.ts';
 import { checkOutputFile, writeFileAtomic } from '../files.ts';
 import { preflightFailure, preflightToTap } from '../run/preflight.ts';
 import { preflightWithDriver } from '../run/preflight-driver.ts';
-import { getVirtualModule, openTarget } from '../targets.ts';
+import { checkTarget, getVirtualModule, openTarget } from '../targets.ts';
 
 const targets = { open: openTarget, virtualModule: getVirtualModule };
 import { loadRigFile, rigFromDevice } from '../run/rig.ts';
@@ -33,28 +34,33 @@ export async function preflightCommand(o: PreflightCliOptions): Promise<number> 
         o.hostAddress ? { hostAddress: o.hostAddress } : {},
       );
   for (const w of rig.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
+  // A malformed device URI is bad input (exit 2), not a "rig problem" found by a probe.
+  for (const [i, d] of rig.devices.entries())
+    await checkTarget(d.uri, o.rig ? `${o.rig}: devices[${i}].uri` : '--device');
   // The TAP file's folder is checked now, not after every check has run.
   const tapFile = typeof o.tap === 'string' ? checkOutputFile(o.tap, '--tap') : undefined;
   // Devices in parallel: each probe broker listens on its own port.
   const results = await Promise.all(rig.devices.map((d) => preflightWithDriver(d, targets)));
   const tapToStdout = o.tap === true;
-  const say = (line: string) => (tapToStdout ? process.stderr : process.stdout).write(`${line}\n`);
+  // Step titles, details and the firmware string come from the module: oneLine() escapes their
+  // control characters, so a module cannot forge an "ok" line or drive the terminal.
+  const say = (line: string) => (tapToStdout ? writeErr : writeOut)(`${line}\n`);
   for (const r of results) {
     for (const s of r.steps)
       say(
-        `${r.device}: ${s.status === 'ok' ? 'ok  ' : s.status === 'skip' ? 'skip' : 'FAIL'} ${s.title}${s.status === 'ok' ? '' : ` (${s.detail})`}`,
+        `${r.device}: ${s.status === 'ok' ? 'ok  ' : s.status === 'skip' ? 'skip' : 'FAIL'} ${oneLine(s.title)}${s.status === 'ok' ? '' : ` (${oneLine(s.detail)})`}`,
       );
     const f = preflightFailure(r);
     say(
       f
-        ? `${r.device}: NOT READY: ${f.category === 'rig' ? 'rig problem' : 'firmware failure'} at "${f.title}"`
-        : `${r.device}: ready${r.firmware ? ` (firmware ${r.firmware})` : ''}`,
+        ? `${r.device}: NOT READY: ${f.category === 'rig' ? 'rig problem' : 'firmware failure'} at "${oneLine(f.title)}"`
+        : `${r.device}: ready${r.firmware ? ` (firmware ${oneLine(r.firmware)})` : ''}`,
     );
   }
   if (o.tap !== undefined && o.tap !== false) {
     const tap = preflightToTap(results);
     if (tapFile) writeFileAtomic(tapFile, tap);
-    else process.stdout.write(tap);
+    else writeOut(tap);
   }
   return results.every((r) => r.ok) ? 0 : 1;
 }

@@ -18,8 +18,9 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
-import { startVitest, type Reporter, type SerializedError, type TestCase, type TestModule } from 'vitest/node';
+import type { Reporter, SerializedError, TestCase, TestModule } from 'vitest/node';
 import { ConfigError } from '../errors.ts';
+import { oneLine, writeOut } from './console.ts';
 import { checkOutputDir, type OutputMarker } from '../files.ts';
 import type { RunResults } from '../report/types.ts';
 import { SUITE_ENV, type Heartbeat, type SuiteTestMeta } from '../run/meta.ts';
@@ -27,12 +28,12 @@ import { runDevice, type DeviceRunContext, type SuiteRunOutput } from '../run/or
 import { judgeRecord, mergeRunResults, summarize, summaryLine, type RawTestRecord } from '../run/results.ts';
 import { loadRigFile, rigFromDevice, type RigConfig } from '../run/rig.ts';
 import { preflightWithDriver } from '../run/preflight-driver.ts';
-import { getVirtualModule, openTarget } from '../targets.ts';
+import { checkTarget, getVirtualModule, openTarget } from '../targets.ts';
+import { readRunResults } from '../report/validate.ts';
 
 const targets = { open: openTarget, virtualModule: getVirtualModule };
 import { finishReport } from '../run/report.ts';
 import { checkShardOptions } from '../run/shard.ts';
-import { shardNamePattern } from './collect.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SUITES_DIR = join(ROOT, 'suites');
@@ -124,7 +125,7 @@ export class ProgressReporter implements Reporter {
       dropFiltered?: boolean;
     } = {},
   ) {
-    this.#write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
+    this.#write = options.write ?? ((line) => writeOut(`${line}\n`));
     this.#dropFiltered = options.dropFiltered ?? false;
     this.#heartbeatDir = options.heartbeatDir;
     this.#prefix = options.prefix ?? '';
@@ -151,7 +152,7 @@ export class ProgressReporter implements Reporter {
       if (waited >= 3_000 && (last === undefined || now - last >= 10_000)) {
         this.#announced.set(key, now);
         this.#write(
-          `${this.#prefix}        ... ${hb.test}: waiting on ${hb.waitingOn} (${Math.round(waited / 1000)} s)`,
+          `${this.#prefix}        ... ${oneLine(hb.test)}: waiting on ${oneLine(hb.waitingOn)} (${Math.round(waited / 1000)} s)`,
         );
       }
     }
@@ -166,14 +167,16 @@ export class ProgressReporter implements Reporter {
     const { id, outcome, knownIssue, error } = judgeRecord(raw, []);
     const secs = (raw.durationMs / 1000).toFixed(1);
     let line = `${this.#prefix}  ${LABEL[outcome]} ${id} (${secs} s)`;
-    if (outcome === 'skip') line += `: ${raw.meta.skipReason ?? raw.skipNote ?? 'skipped'}`;
+    // Reasons, errors and verdicts quote the module and the network: oneLine() escapes them.
+    if (outcome === 'skip') line += `: ${oneLine(raw.meta.skipReason ?? raw.skipNote ?? 'skipped')}`;
     if (outcome === 'expected-fail') line += `: known issue (${knownIssue?.source ?? '?'})`;
     if (outcome === 'fixed') line += `: the known issue (${knownIssue?.source ?? '?'}) did not occur; it looks fixed`;
     if (outcome === 'fail')
-      line += `\n${this.#prefix}        ${(raw.meta.securityFailure ? 'SECURITY FAILURE: ' : '') + (error ?? '').split('\n')[0]}`;
+      line += `\n${this.#prefix}        ${(raw.meta.securityFailure ? 'SECURITY FAILURE: ' : '') + oneLine((error ?? '').split('\n')[0]!)}`;
     // The rig's verdict in words, where the test recorded one (the TLS scenarios do).
     const verdict = raw.meta.verdict;
-    if (verdict && outcome !== 'skip') line += `\n${this.#prefix}        verdict ${verdict.code}: ${verdict.summary}`;
+    if (verdict && outcome !== 'skip')
+      line += `\n${this.#prefix}        verdict ${oneLine(verdict.code)}: ${oneLine(verdict.summary)}`;
     this.#write(line);
   }
 
@@ -210,8 +213,12 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
   if (opts.keylog) env[SUITE_ENV.keylog] = '1';
   if (opts.capture) env[SUITE_ENV.capture] = '1';
   const filters = (opts.suite ?? []).map((s) => `suites/${s}.test.ts`);
+  // Vitest is loaded only when tests run: bad input is refused without paying for it.
+  const { startVitest } = await import('vitest/node');
   const namePattern = opts.shard
-    ? await shardNamePattern({
+    ? await (
+        await import('./collect.ts')
+      ).shardNamePattern({
         ...opts,
         shard: opts.shard,
         filters,
@@ -346,6 +353,20 @@ export const REPORT_MARKER: OutputMarker = {
 /** What a run writes into --out, removed from an earlier report before the run starts. */
 export const REPORT_ENTRIES: readonly string[] = ['evidence', 'devices', 'results.json', 'junit.xml', 'index.html'];
 
+/** `--test` is a regular expression (Vitest's testNamePattern): refuse one that does not compile. */
+export function checkTestPattern(pattern: string): void {
+  try {
+    new RegExp(pattern);
+  } catch (cause) {
+    throw new ConfigError(
+      '--test',
+      pattern,
+      `--test "${pattern}" is not a regular expression (${(cause as Error).message.replace(/^Invalid regular expression: /, '')}); escape special characters, e.g. "S5 \\(" for a literal "S5 ("`,
+      { cause },
+    );
+  }
+}
+
 export async function runCommand(opts: RunOptions): Promise<number> {
   if (opts.device && opts.rig)
     throw new ConfigError('--device', opts.device, 'give either --device or --rig, not both');
@@ -355,6 +376,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     if (!known.includes(s))
       throw new ConfigError('--suite', s, `unknown suite "${s}": choose from ${known.join(', ')}`);
   }
+  if (opts.test !== undefined) checkTestPattern(opts.test);
   const rig = opts.rig
     ? await loadRigFile(opts.rig)
     : rigFromDevice(
@@ -362,6 +384,11 @@ export async function runCommand(opts: RunOptions): Promise<number> {
         opts.hostAddress ? { hostAddress: opts.hostAddress } : {},
       );
   for (const w of rig.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
+  // Every device URI and the baseline are checked before anything starts or is written: bad
+  // input is exit 2 with one line, not a "rig problem" in a report.
+  for (const [i, d] of rig.devices.entries())
+    await checkTarget(d.uri, opts.rig ? `${opts.rig}: devices[${i}].uri` : '--device');
+  if (opts.baseline) await readRunResults(opts.baseline);
   if (opts.baseline) {
     // The report folder is cleared below: a baseline inside what is cleared would be lost.
     const rel = relative(resolve(opts.out), resolve(opts.baseline));
@@ -391,7 +418,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   let code = summary.ok ? 0 : 1;
   if (opts.report) {
     const r = await finishReport(out, results, opts.baseline ? { baseline: opts.baseline } : {});
-    for (const line of r.lines) process.stdout.write(`${line}\n`);
+    for (const line of r.lines) writeOut(`${line}\n`);
     if (r.regression) code = 1;
     process.stdout.write(`${summaryLine(summary)}\n`);
   }

@@ -13,8 +13,8 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { checkOutputFile } from '../files.ts';
-import { createVirtualModule, serveModule, type SimServer } from '../sim/index.ts';
-import { parseClockSetting, parseResolveArg } from '../targets.ts';
+import { serveModule, type SimServer } from '../sim/index.ts';
+import { createSimModule, parseClockSetting, parseResolveArg } from '../targets.ts';
 
 interface SimOptions {
   profile: string;
@@ -90,18 +90,21 @@ export async function runSim(o: SimOptions): Promise<void> {
   if (o.store !== undefined) checkOutputFile(o.store, '--store');
   if (o.pty !== undefined) checkOutputFile(o.pty, '--pty', { ifExists: 'refuse' });
   const resolve = Object.fromEntries(o.resolve.map((r) => parseResolveArg(r, '--resolve')));
-  const module = createVirtualModule({
-    profile: o.profile,
-    resolve,
-    clock: o.clock ? parseClockSetting(o.clock, '--clock') : undefined,
-    storePath: o.store,
-    // Run by a person: names without an override are looked up in DNS (tests always map).
-    allowExternalDns: true,
-  });
-  if (o.echo !== undefined) {
-    if (o.echo !== '0' && o.echo !== '1') throw new ConfigError('--echo', o.echo, '--echo must be 0 or 1');
-    module.echo = o.echo === '1';
-  }
+  if (o.echo !== undefined && o.echo !== '0' && o.echo !== '1')
+    throw new ConfigError('--echo', o.echo, `--echo must be 0 or 1, not "${o.echo}"`);
+  // A malformed --store file is bad input (exit 2), like a bad --profile.
+  const module = createSimModule(
+    {
+      profile: o.profile,
+      resolve,
+      clock: o.clock ? parseClockSetting(o.clock, '--clock') : undefined,
+      storePath: o.store,
+      // Run by a person: names without an override are looked up in DNS (tests always map).
+      allowExternalDns: true,
+    },
+    '--store',
+  );
+  if (o.echo !== undefined) module.echo = o.echo === '1';
   const server = await serveModule(module, { host, port }).catch(async (cause: Error) => {
     await module.close();
     throw new ConfigError('--listen', o.listen, `cannot listen on ${o.listen}: ${cause.message}`, { cause });
@@ -119,13 +122,16 @@ export async function runSim(o: SimOptions): Promise<void> {
     throw err;
   }
   const where = o.pty ? `${server.url} and ${o.pty}` : server.url;
-  process.stdout.write(`bx-hil sim: listening on ${where} (profile ${module.profile.name})\n`);
-  const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
+  // The handlers are in place before the ready line: a script that signals as soon as it reads
+  // the line gets a clean stop, not a kill by the default handler.
+  const stopped = new Promise<NodeJS.Signals>((resolveSignal) => {
     const done = (s: NodeJS.Signals) => resolveSignal(s);
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
     socat?.once('exit', () => resolveSignal('SIGTERM'));
   });
+  process.stdout.write(`bx-hil sim: listening on ${where} (profile ${module.profile.name})\n`);
+  const signal = await stopped;
   killSocat();
   await server.close();
   await module.close();
