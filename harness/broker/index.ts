@@ -6,7 +6,6 @@ export { AWS_POLICIES, AWS_LIMITS } from './profiles.ts';
 export {
   startMosquittoRig,
   startContainerRig,
-  freePort,
   topicMatches,
   type MosquittoRigOptions,
   type ContainerRigOptions,

@@ -41,6 +41,24 @@ describe('mosquitto adapter', () => {
     },
   );
 
+  test.skipIf(!MOSQUITTO)(
+    "the readiness probe is not the device's: after start, the first connection is conn-1 and the only record",
+    async () => {
+      for (const profile of ['plain', 'mosquitto-like'] as const) {
+        const rig = await startMosquittoRig({ profile });
+        try {
+          // Mosquitto logs in order: once this connection's verdict is in, any probe line is too.
+          await rig.publish('t/probe', 'x', { qos: 1 });
+          await rig.waitForVerdict((v) => v.code === 'OK', 10_000);
+          const seen = { profile, records: rig.records.map((r) => r.id), verdicts: rig.verdicts.map((v) => v.code) };
+          expect(seen).toEqual({ profile, records: ['conn-1'], verdicts: ['OK'] });
+        } finally {
+          await rig.close();
+        }
+      }
+    },
+  );
+
   test('topicMatches', () => {
     expect(topicMatches('a/#', 'a/b/c')).toBe(true);
     expect(topicMatches('a/+/c', 'a/b/c')).toBe(true);
