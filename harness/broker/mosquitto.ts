@@ -9,20 +9,21 @@
  * connection still open (Mosquitto is single-threaded and logs in order).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type * as Testcontainers from 'testcontainers';
-import { ConfigError } from '../errors.ts';
+import { closeAll, ConfigError } from '../errors.ts';
 import { EvidenceBus, type EvidenceEvent } from '../evidence.ts';
 import { createBasicPki } from '../pki/factory.ts';
 import { BrokerStartError, NoContainerRuntimeError } from './errors.ts';
 import { VerdictLog } from './verdict-log.ts';
 import type { BrokerFaults, BrokerRig, ConnectionRecord, ProfileName, Verdict, VerdictCode } from './types.ts';
 import { VERDICT_FIX } from './verdict.ts';
-import { freePort, killOnExit, pollUntil, WaitTimeoutError } from '../processes.ts';
+import { killOnExit } from '../processes.ts';
 
 export interface MosquittoRigOptions {
   /** Default `127.0.0.1`. */
@@ -41,6 +42,18 @@ export interface MosquittoRigOptions {
   bus?: EvidenceBus;
   /** Bound on waiting for the listener. Default 10000 (10 s). */
   startTimeoutMs?: number;
+}
+
+/** Bind port 0 on `host`, read the port back, release it. */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 /** Log line -> what it tells (§4.2 [MEASURED] and dependencies.md §2.8). */
@@ -110,11 +123,18 @@ export async function startMosquittoRig(options: MosquittoRigOptions = {}): Prom
 interface ContainerLaunch {
   tc: TestcontainersModule;
   image: string;
+  /** CONTAINER_LABEL, this rig's CONTAINER_ID_LABEL and the caller's labels. */
+  labels: Record<string, string>;
+  startTimeoutMs: number;
 }
 
-/** Port Mosquitto listens on inside a container. */
-const CONTAINER_PORT = 8883;
+/** Every container the rig starts carries `org.bx-hil.rig=container` (`docker ps -a --filter label=…`). */
+export const CONTAINER_LABEL = 'org.bx-hil.rig';
+/** One value per rig: close() removes whatever carries it, even after a start that failed half-way. */
+const CONTAINER_ID_LABEL = 'org.bx-hil.rig-id';
 const CONTAINER_DIR = '/mosquitto/config';
+/** Mosquitto 2 logs this once every listener is open: the container's readiness event. */
+const RUNNING_LINE = /mosquitto version \S+ running/;
 
 class MosquittoRig implements BrokerRig {
   readonly kind: 'mosquitto' | 'container';
@@ -136,8 +156,6 @@ class MosquittoRig implements BrokerRig {
   #partial = '';
   #closed = false;
   #starting = false;
-  /** The readiness probe of the running start(), until Mosquitto has logged its connection. */
-  #probe: ReadinessProbe | undefined;
 
   constructor(
     host: string,
@@ -220,32 +238,52 @@ class MosquittoRig implements BrokerRig {
     return conf;
   }
 
+  /**
+   * Network rule: only loopback carries test traffic. The container shares the host's network
+   * (no bridge, no port mapping) and Mosquitto listens on `host:port` (127.0.0.1 and a free
+   * port), exactly as the local process does. Ready when Mosquitto logs that it is running,
+   * which it does after opening its listeners: no probe connection, so nothing to filter out.
+   */
   async #startContainer(c: ContainerLaunch): Promise<void> {
-    this.#writeConfig(CONTAINER_DIR, `listener ${CONTAINER_PORT}`);
+    this.#writeConfig(CONTAINER_DIR);
     const names =
       this.profile === 'plain' ? ['mosquitto.conf'] : ['mosquitto.conf', 'ca.pem', 'server.pem', 'server.key'];
-    const started = await new c.tc.GenericContainer(c.image)
+    this.#started = await new c.tc.GenericContainer(c.image)
+      .withNetworkMode('host')
+      .withLabels(c.labels)
       .withCopyContentToContainer(
         names.map((n) => ({ content: readFileSync(join(this.#dir, n)), target: `${CONTAINER_DIR}/${n}`, mode: 0o644 })),
       )
       .withCommand(['mosquitto', '-c', `${CONTAINER_DIR}/mosquitto.conf`])
-      .withExposedPorts(CONTAINER_PORT)
-      .withWaitStrategy(c.tc.Wait.forLogMessage(/Opening ipv[46] listen socket on port/))
+      .withLogConsumer((logs) => {
+        logs.on('data', (d: Buffer | string) => this.#onLog(d.toString()));
+        // The log stream ends with the container; an error on it is kept as a log line.
+        logs.on('error', (err: Error) => this.#onLog(`container log stream: ${err.message}\n`));
+      })
+      .withWaitStrategy(c.tc.Wait.forLogMessage(RUNNING_LINE))
+      .withStartupTimeout(c.startTimeoutMs)
       .start();
-    this.#started = started;
-    this.#host = started.getHost();
-    this.#port = started.getMappedPort(CONTAINER_PORT);
-    const logs = await started.logs();
-    logs.on('data', (d: Buffer | string) => this.#onLog(d.toString()));
-    logs.on('error', () => undefined);
+  }
+
+  /** The last lines of Mosquitto's log (for start errors). */
+  get logTail(): string {
+    return this.#logLines.slice(-20).join('\n');
+  }
+
+  /** Remove every container of this rig (stopped or not): what `stop()` removed, or a half-started one. */
+  async #removeContainers(c: ContainerLaunch): Promise<void> {
+    const client = await c.tc.getContainerRuntimeClient();
+    const docker = client.container.dockerode;
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`${CONTAINER_ID_LABEL}=${c.labels[CONTAINER_ID_LABEL]}`] },
+    });
+    for (const info of left) await docker.getContainer(info.Id).remove({ force: true, v: true });
   }
 
   async start(): Promise<void> {
     if (this.#container) {
-      this.#starting = true;
       await this.#startContainer(this.#container);
-      await new Promise((r) => setTimeout(r, 100));
-      this.#starting = false;
       return;
     }
     const conf = this.#writeConfig();
@@ -275,109 +313,30 @@ class MosquittoRig implements BrokerRig {
         ),
       );
     });
-    const timeoutMs = this.#opts.startTimeoutMs ?? 10_000;
-    const t0 = Date.now();
-    const ready = (async () => {
-      // No event says "listening" (the "Opening ... listen socket" line comes before the bind):
-      // connect once it is logged. Mosquitto logs that probe like any client; its source port
-      // (chosen here, before connecting) tells its lines from a device's (#probeLine).
-      const probe = await pollUntil(
-        async () => {
-          if (proc.exitCode !== null || proc.signalCode !== null) throw new Error('mosquitto exited'); // spawnError says why
-          if (!this.#logLines.some((l) => /Opening ipv[46] listen socket on port/.test(l))) return undefined;
-          return this.#probeListener();
-        },
-        { timeoutMs, intervalMs: 50, what: `mosquitto to listen on ${this.host}:${this.port}` },
-      );
-      // Return only once the probe's lines are in, so none arrives later among a device's.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        probe.logged,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(new WaitTimeoutError(`mosquitto to log the readiness probe from port ${probe.port}`, timeoutMs)),
-            Math.max(0, timeoutMs - (Date.now() - t0)),
+    const deadline = Date.now() + (this.#opts.startTimeoutMs ?? 10_000);
+    const waitListening = (async () => {
+      for (;;) {
+        if (
+          this.#logLines.some((l) => /Opening ipv[46] listen socket on port/.test(l)) &&
+          (await canConnect(this.host, this.port))
+        )
+          return;
+        if (Date.now() > deadline) {
+          throw new BrokerStartError(
+            'mosquitto',
+            `mosquitto did not listen on ${this.host}:${this.port} within ${this.#opts.startTimeoutMs ?? 10_000} ms`,
+            this.#logLines.slice(-20).join('\n'),
           );
-        }),
-      ]).finally(() => clearTimeout(timer));
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
     })();
-    ready.catch(() => undefined); // when spawnError wins the race below
+    this.#starting = true;
+    await Promise.race([waitListening, spawnError]);
     spawnError.catch(() => undefined);
-    try {
-      await Promise.race([ready, spawnError]);
-    } catch (err) {
-      if (!(err instanceof WaitTimeoutError)) throw err;
-      throw new BrokerStartError(
-        'mosquitto',
-        `mosquitto did not start within ${timeoutMs} ms: ${err.message}`,
-        this.#logLines.slice(-20).join('\n'),
-        { cause: err },
-      );
-    } finally {
-      this.#probe = undefined;
-    }
-  }
-
-  /**
-   * One readiness probe: a TCP connection to the listener from a source port chosen first (so
-   * #probeLine knows it before Mosquitto logs it), closed at once. Resolves the probe when the
-   * listener accepted it, undefined when it did not (not listening yet).
-   */
-  async #probeListener(): Promise<ReadinessProbe | undefined> {
-    const wildcard = this.host === '0.0.0.0' ? '127.0.0.1' : this.host === '::' ? '::1' : undefined;
-    const host = wildcard ?? this.host;
-    const address = net.isIP(host) ? host : undefined;
-    let settle!: () => void;
-    const probe: ReadinessProbe = {
-      address,
-      port: await freePort(address ?? '0.0.0.0'),
-      accepted: false,
-      logged: new Promise<void>((resolve) => (settle = resolve)),
-      settle: () => {
-        if (this.#probe === probe) this.#probe = undefined;
-        settle();
-      },
-    };
-    this.#probe = probe;
-    const accepted = await new Promise<boolean>((resolve) => {
-      const s = net.connect(
-        { host, port: this.port, localPort: probe.port, ...(address ? { localAddress: address } : {}) },
-        () => {
-          s.destroy();
-          resolve(true);
-        },
-      );
-      s.once('error', () => resolve(false));
-    });
-    if (accepted) return probe;
-    if (this.#probe === probe) this.#probe = undefined;
-    return undefined;
-  }
-
-  /**
-   * Whether `line` is about the readiness probe's connection; such lines are not the device's
-   * and are dropped. Plain listener: "New connection from <addr>:<probe port>", then "Client
-   * <unknown> closed its connection". TLS listener: "Client connection from <addr> failed: ..."
-   * (Mosquitto 2.0 names no port there; during start() no device knows the port yet).
-   */
-  #probeLine(line: string): boolean {
-    const probe = this.#probe;
-    if (!probe) return false;
-    const accept = /^New connection from ([\d.:a-f]+?):(\d+) on port/.exec(line);
-    if (accept) {
-      if (Number(accept[2]) !== probe.port || (probe.address && accept[1] !== probe.address)) return false;
-      probe.accepted = true;
-      return true;
-    }
-    const failed = /^Client connection from (\S+) failed: /.exec(line);
-    if (failed && (!probe.address || failed[1] === probe.address) && this.#open.length === 0) {
-      probe.settle();
-      return true;
-    }
-    if (!probe.accepted || this.#open.length > 0) return false;
-    if (/^Client <unknown> (?:disconnected|closed its connection|has exceeded timeout)/.test(line)) probe.settle();
-    return true;
+    // The readiness probe's connection shows up in the log: do not record it.
+    await new Promise((r) => setTimeout(r, 100));
+    this.#starting = false;
   }
 
   #onLog(chunk: string): void {
@@ -401,7 +360,6 @@ class MosquittoRig implements BrokerRig {
 
   #onLine(line: string): void {
     if (this.#starting) return;
-    if (this.#probeLine(line)) return;
     const accept = /^New connection from ([\d.:a-f]+?):(\d+) on port (\d+)/.exec(line);
     if (accept) {
       const rec: ConnectionRecord = {
@@ -589,10 +547,12 @@ class MosquittoRig implements BrokerRig {
       this.#client = undefined;
       await c.endAsync(true).catch(() => undefined);
     }
-    if (this.#started) {
-      const c = this.#started;
+    const container = this.#container;
+    if (container) {
+      const started = this.#started;
       this.#started = undefined;
-      await c.stop();
+      // Stop (which removes), then sweep by label whatever is left; both run, failures collected.
+      await closeAll([() => this.#removeContainers(container), () => started?.stop()], 'container rig');
     }
     const p = this.#proc;
     this.#proc = undefined;
@@ -615,8 +575,11 @@ class MosquittoRig implements BrokerRig {
     if (this.#closed) return;
     this.#closed = true;
     this.#verdicts.clearListeners();
-    await this.#stopProcess();
-    rmSync(this.#dir, { recursive: true, force: true });
+    try {
+      await this.#stopProcess();
+    } finally {
+      rmSync(this.#dir, { recursive: true, force: true });
+    }
   }
 }
 
@@ -626,17 +589,14 @@ function mosquittoGid(): number | undefined {
   return Number.isInteger(gid) ? gid : undefined;
 }
 
-/** A readiness probe of MosquittoRig.start(): the connection that asks "listening yet?". */
-interface ReadinessProbe {
-  /** Its source address (undefined when the rig's host is a name, not an address). */
-  address: string | undefined;
-  /** Its source port, chosen before connecting. */
-  port: number;
-  /** Mosquitto has logged its accept line. */
-  accepted: boolean;
-  /** Resolves once Mosquitto has logged the end of the probe's connection. */
-  logged: Promise<void>;
-  settle(): void;
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, host, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
 }
 
 /** MQTT topic filter match (`+` one level, `#` the rest). */
@@ -654,7 +614,11 @@ export function topicMatches(filter: string, topic: string): boolean {
 type TestcontainersModule = typeof Testcontainers;
 
 export interface ContainerRigOptions {
-  /** Default `eclipse-mosquitto:2` (dependencies.md §2.6: there is no mosquitto module; use GenericContainer). */
+  /**
+   * Default `eclipse-mosquitto:2`, pulled when missing (dependencies.md §2.6: there is no
+   * mosquitto module; use GenericContainer). Without registry access, build it offline with
+   * ci/build-broker-image.sh (docs/broker.md).
+   */
   image?: string;
   /** Default `mosquitto-like`. */
   profile?: ProfileName;
@@ -662,14 +626,20 @@ export interface ContainerRigOptions {
   bus?: EvidenceBus;
   tlsVersion?: MosquittoRigOptions['tlsVersion'];
   extraConfig?: string[];
+  /** Default 127.0.0.1: the container shares the host's network and Mosquitto listens here. */
+  host?: string;
+  /** Default: a free port found by binding port 0 first. */
+  port?: number;
+  /** Extra container labels (e.g. a CI job id), beside `org.bx-hil.rig=container`. */
+  labels?: Record<string, string>;
+  /** Bound on creating the container and waiting for Mosquitto. Default 60000 (a 2-core CI with vfs copies the image per container). */
+  startTimeoutMs?: number;
 }
 
-/**
- * Mosquitto in a container via testcontainers, loaded lazily, behind the same interface and log
- * mapping as startMosquittoRig. Without a Docker/Podman engine it rejects fast with
- * BXHIL_NO_CONTAINER_RUNTIME (dependencies.md §2.6: the runtime probe fails in a few ms).
- */
-export async function startContainerRig(options: ContainerRigOptions = {}): Promise<BrokerRig> {
+type RuntimeClient = Awaited<ReturnType<TestcontainersModule['getContainerRuntimeClient']>>;
+
+/** testcontainers, loaded lazily, and the engine it found; BXHIL_NO_CONTAINER_RUNTIME when there is none. */
+async function containerRuntime(): Promise<{ tc: TestcontainersModule; client: RuntimeClient }> {
   let tc: TestcontainersModule;
   try {
     tc = await import('testcontainers');
@@ -679,30 +649,87 @@ export async function startContainerRig(options: ContainerRigOptions = {}): Prom
       { cause: err },
     );
   }
+  // The rig never uses testcontainers' idea of where the engine's host is: Mosquitto shares the
+  // host's network and listens on 127.0.0.1. But inside a container (/.dockerenv), testcontainers
+  // looks that host up as the gateway of the `bridge` network and, on an engine without one
+  // (CI: dockerd --bridge=none), gives up on the engine altogether; its fallback runs an alpine
+  // image, which cannot be pulled without a registry. Naming the host ends the lookup.
+  process.env['TESTCONTAINERS_HOST_OVERRIDE'] ??= '127.0.0.1';
   try {
-    await tc.getContainerRuntimeClient();
+    return { tc, client: await tc.getContainerRuntimeClient() };
   } catch (err) {
     throw new NoContainerRuntimeError(
       `no container runtime: ${(err as Error).message}. Start a Docker engine (or set DOCKER_HOST), or use startMosquittoRig() with the local mosquitto binary`,
       { cause: err },
     );
   }
+}
+
+/**
+ * Whether startContainerRig() can reach an engine, found the same way it finds one: the
+ * engine's version, or why not (for a skip reason).
+ */
+export async function probeContainerRuntime(): Promise<{ ok: true; engine: string } | { ok: false; reason: string }> {
+  try {
+    const { client } = await containerRuntime();
+    const { serverVersion, operatingSystem } = client.info.containerRuntime;
+    return { ok: true, engine: `Docker ${serverVersion} on ${operatingSystem}` };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+}
+
+/**
+ * Mosquitto in a container via testcontainers, loaded lazily, behind the same interface and log
+ * mapping as startMosquittoRig. The container uses the host's network and Mosquitto listens on
+ * 127.0.0.1 on a free port (only loopback carries test traffic). Without a Docker/Podman engine
+ * it rejects fast with BXHIL_NO_CONTAINER_RUNTIME (dependencies.md §2.6: the runtime probe
+ * fails in a few ms). close() removes the container, also after a failed start.
+ */
+export async function startContainerRig(options: ContainerRigOptions = {}): Promise<BrokerRig> {
+  const { tc, client } = await containerRuntime();
+  // Ryuk, testcontainers' reaper, is a helper container that removes ours if this process dies.
+  // Its image must be pulled, and where no registry is reachable (CI here: only npm and Debian)
+  // that pull fails and takes every container start with it. So when its image is not present
+  // and the user has not chosen, run without it: close() removes the container (stop, then a
+  // sweep by this rig's label), and only a killed process can leave one behind.
+  if (process.env['TESTCONTAINERS_RYUK_DISABLED'] === undefined) {
+    const { REAPER_IMAGE } = await import('testcontainers/build/reaper/reaper.js');
+    if (!(await client.image.exists(tc.ImageName.fromString(REAPER_IMAGE))))
+      process.env['TESTCONTAINERS_RYUK_DISABLED'] = 'true';
+  }
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? (await freePort(host));
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    throw new ConfigError('port', port, 'port must be 1..65535 for the container rig (omit it to pick a free one)');
   const pki = options.pki ?? (await createBasicPki());
   const mosqOptions: MosquittoRigOptions = {};
   if (options.bus) mosqOptions.bus = options.bus;
   if (options.tlsVersion) mosqOptions.tlsVersion = options.tlsVersion;
   if (options.extraConfig) mosqOptions.extraConfig = options.extraConfig;
-  const rig = new MosquittoRig('127.0.0.1', CONTAINER_PORT, options.profile ?? 'mosquitto-like', pki, mosqOptions, {
+  const image = options.image ?? 'eclipse-mosquitto:2';
+  const pulled = !(await client.image.exists(tc.ImageName.fromString(image)));
+  const rig = new MosquittoRig(host, port, options.profile ?? 'mosquitto-like', pki, mosqOptions, {
     tc,
-    image: options.image ?? 'eclipse-mosquitto:2',
+    image,
+    labels: { ...options.labels, [CONTAINER_LABEL]: 'container', [CONTAINER_ID_LABEL]: randomUUID() },
+    startTimeoutMs: options.startTimeoutMs ?? 60_000,
   });
   try {
     await rig.start();
   } catch (err) {
-    await rig.close().catch(() => undefined);
-    throw new BrokerStartError('container', `the Mosquitto container did not start: ${(err as Error).message}`, '', {
-      cause: err,
-    });
+    const closing = await rig.close().then(
+      () => '',
+      (e: unknown) => `; removing the container failed too: ${(e as Error).message}`,
+    );
+    throw new BrokerStartError(
+      'container',
+      `the Mosquitto container did not start: ${(err as Error).message}${closing}` +
+        (pulled ? `; ${image} was not present: pull it, or build it offline with ci/build-broker-image.sh` : '') +
+        (rig.logTail ? `; its log says:\n${rig.logTail.split('\n').slice(-5).join('\n')}` : ''),
+      rig.logTail,
+      { cause: err },
+    );
   }
   return rig;
 }
