@@ -2,8 +2,10 @@
  * `bx-hil compare <baseline.json> <candidate.json> [--json]`: what changed between two runs, in
  * words a release manager reads (harness/report/compare.ts).
  *
- * Exit codes: 0 no regression, 1 at least one regression, 2 a file is unreadable or not a valid
- * results.json (the message names the file and the field).
+ * Exit codes: 0 no regression, 1 at least one regression (a test that now fails, a test that
+ * passed in the baseline and did not run in the candidate unless `--allow-removed`, a new test
+ * that fails, a new security failure), 2 a file is unreadable or not a valid results.json (the
+ * message names the file and the field).
  */
 import type { Command } from 'commander';
 import { compareResults, formatComparison } from '../report/compare.ts';
@@ -15,6 +17,7 @@ interface CompareFlags {
   json?: boolean;
   baselineLabel?: string;
   candidateLabel?: string;
+  allowRemoved?: boolean;
 }
 
 export function register(program: Command): void {
@@ -28,12 +31,16 @@ export function register(program: Command): void {
     .option('--json', 'print the comparison as JSON instead of text')
     .option('--baseline-label <text>', 'name of the baseline in the text (default: its firmware version)')
     .option('--candidate-label <text>', 'name of the candidate in the text (default: its firmware version)')
+    .option(
+      '--allow-removed',
+      'a test that passed in the baseline and did not run in the candidate is not a regression (tests removed on purpose)',
+    )
     .action(async (baselinePath: string, candidatePath: string, flags: CompareFlags) => {
       // Text mode: every string from the files is made one line for the console (console.ts).
       const [baseline, candidate] = (
         await Promise.all([readRunResults(baselinePath), readRunResults(candidatePath)])
       ).map((r) => (flags.json ? r : resultsForConsole(r))) as [RunResults, RunResults];
-      const comparison = compareResults(baseline, candidate);
+      const comparison = compareResults(baseline, candidate, { allowRemoved: flags.allowRemoved ?? false });
       if (flags.json) process.stdout.write(`${JSON.stringify(comparison, null, 2)}\n`);
       else
         writeOut(

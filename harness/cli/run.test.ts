@@ -230,6 +230,19 @@ describe('bx-hil run', () => {
     expect(performance.now() - t0).toBeLessThan(120_000);
   }, 180_000);
 
+  test('a run in which no test ran exits 1 naming the filters; --allow-empty opts out', async () => {
+    const args = ['run', '--device', 'sim:2.6.3', '--no-preflight', '--suite', 'cert-upload', '--test', 'no such test'];
+    const empty = await cli([...args, '--out', join(dir, 'empty')]);
+    expect(empty.code, empty.out).toBe(1);
+    expect(empty.out).toMatch(/^0 passed, 0 failed, 0 expected failures, 0 fixed, 0 skipped$/m);
+    expect(empty.out).toContain(
+      'bx-hil run: no test ran: --suite cert-upload --test "no such test" matched no test; fix the filter or the target, or pass --allow-empty',
+    );
+    const allowed = await cli([...args, '--allow-empty', '--out', join(dir, 'empty-allowed')]);
+    expect(allowed.code, allowed.out).toBe(0);
+    expect(allowed.out).not.toContain('no test ran');
+  }, 180_000);
+
   test('bad input: an unknown suite and --device with --rig exit 2 naming the flag', async () => {
     const a = await cli(['run', '--suite', 'nope', '--out', join(dir, 'x')], 60_000);
     expect(a.code, a.out).toBe(2);

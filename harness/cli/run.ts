@@ -9,7 +9,8 @@
  * from the heartbeat files the suites' fixtures write).
  *
  * Exit code 0 when every outcome meets its expectation (harness/run/known-issues.ts), 1 when
- * one does not or the baseline comparison finds a regression, 2 on bad input.
+ * one does not, the baseline comparison finds a regression or no test ran (the filters matched
+ * none, or every selected test was skipped; `--allow-empty` makes that 0), 2 on bad input.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -25,7 +26,14 @@ import { checkOutputDir, type OutputMarker } from '../files.ts';
 import type { RunResults } from '../report/types.ts';
 import { SUITE_ENV, type Heartbeat, type SuiteTestMeta } from '../run/meta.ts';
 import { runDevice, type DeviceRunContext, type SuiteRunOutput } from '../run/orchestrate.ts';
-import { judgeRecord, mergeRunResults, summarize, summaryLine, type RawTestRecord } from '../run/results.ts';
+import {
+  emptyRunProblem,
+  judgeRecord,
+  mergeRunResults,
+  summarize,
+  summaryLine,
+  type RawTestRecord,
+} from '../run/results.ts';
 import { loadRigFile, rigFromDevice, type RigConfig } from '../run/rig.ts';
 import { preflightWithDriver } from '../run/preflight-driver.ts';
 import { checkTarget, getVirtualModule, openTarget } from '../targets.ts';
@@ -55,6 +63,10 @@ export interface RunOptions {
   capture?: boolean;
   preflight: boolean;
   strictFixed?: boolean;
+  /** A run in which no test ran (nothing selected, or all skipped) exits 0 instead of 1. */
+  allowEmpty?: boolean;
+  /** With --baseline: a test that passed there and did not run here is not a regression. */
+  allowRemoved?: boolean;
   /** `<i>/<n>`: run only shard i of n of the test list (harness/run/shard.ts). */
   shard?: string;
   /** A previous results.json whose durations balance the shards. */
@@ -367,6 +379,15 @@ export function checkTestPattern(pattern: string): void {
   }
 }
 
+/** The flags that chose the tests, as a user would type them, for the empty-run message. */
+function selectingFlags(opts: RunOptions): string[] {
+  const flags: string[] = [];
+  if (opts.suite?.length) flags.push(`--suite ${opts.suite.join(' ')}`);
+  if (opts.test !== undefined) flags.push(`--test ${JSON.stringify(opts.test)}`);
+  if (opts.shard !== undefined) flags.push(`--shard ${opts.shard}`);
+  return flags;
+}
+
 export async function runCommand(opts: RunOptions): Promise<number> {
   if (opts.device && opts.rig)
     throw new ConfigError('--device', opts.device, 'give either --device or --rig, not both');
@@ -417,10 +438,20 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   const summary = summarize(results, { strictFixed: opts.strictFixed ?? false });
   let code = summary.ok ? 0 : 1;
   if (opts.report) {
-    const r = await finishReport(out, results, opts.baseline ? { baseline: opts.baseline } : {});
+    const r = await finishReport(
+      out,
+      results,
+      opts.baseline ? { baseline: opts.baseline, compare: { allowRemoved: opts.allowRemoved ?? false } } : {},
+    );
     for (const line of r.lines) writeOut(`${line}\n`);
     if (r.regression) code = 1;
     process.stdout.write(`${summaryLine(summary)}\n`);
+    // "0 passed" is not a pass: a filter that matched nothing must not open the gate (issue 9 §3).
+    const empty = opts.allowEmpty ? undefined : emptyRunProblem(summary, selectingFlags(opts));
+    if (empty) {
+      process.stderr.write(`bx-hil run: ${empty}\n`);
+      code = 1;
+    }
   }
   return code;
 }
@@ -448,6 +479,11 @@ export function register(program: Command): void {
     .option('--capture', 'keep a packet capture per test (needs tshark)')
     .option('--no-preflight', 'skip the preflight checks before the suites')
     .option('--strict-fixed', 'treat a known issue that passes ("fixed") as a failure')
+    .option(
+      '--allow-removed',
+      'with --baseline: a test that passed there and did not run here (e.g. filtered out) is not a regression',
+    )
+    .option('--allow-empty', 'exit 0 when no test ran (the filters matched none, or all were skipped); default exit 1')
     .option('--shard <i/n>', 'run only shard i of n of the test list, e.g. 1/2 and 2/2 on two identical benches')
     .option('--durations <results.json>', 'with --shard: balance the shards by the durations of an earlier run')
     .addOption(new Option('--rig-device <id>', 'run only this device of the rig file').hideHelp())

@@ -8,10 +8,17 @@
  * a rig of three); anything left unpaired is new or removed.
  *
  * Classes of change (outcomes of types.ts):
- * - regression: pass / fixed / expected-fail -> fail. (expected-fail -> fail means the candidate
- *   no longer lists the known issue but still fails: a failure the candidate must answer for.)
+ * - regression, of one of four kinds (`RegressionKind`), so a shrunken or empty candidate cannot
+ *   pass (issue 9 §3):
+ *   - `now-fails`: pass / fixed / expected-fail -> fail. (expected-fail -> fail means the
+ *     candidate no longer lists the known issue but still fails: a failure it must answer for.)
+ *   - `removed`: a test that passed (pass / fixed) in the baseline did not run in the candidate,
+ *     unless `allowRemoved` (a test removed on purpose).
+ *   - `new-failure`: a test new in the candidate that fails.
+ *   - `new-security-failure`: a security failure the baseline did not have (a new test, or a
+ *     test that failed before for another reason).
  * - fix: fail / expected-fail -> pass / fixed.
- * - new / removed tests.
+ * - new / removed tests (all of them, regressions or not).
  * - changed: any other change of outcome (e.g. pass -> expected-fail, skip -> fail) or the same
  *   outcome with another verdict code (fails, but for a different reason).
  * Security failures (`securityFailure: true`) of the candidate are listed on their own,
@@ -19,12 +26,22 @@
  */
 import type { Outcome, RunResults, TestResult } from './types.ts';
 
+/** Why a change is a regression (see the file comment). */
+export type RegressionKind = 'now-fails' | 'removed' | 'new-failure' | 'new-security-failure';
+
 export interface TestChange {
   /** Test id, plus ` [device]` when the runs have several devices. */
   label: string;
   id: string;
   baseline?: TestResult;
   candidate?: TestResult;
+  /** Set on the entries of `regressions`. */
+  kind?: RegressionKind;
+}
+
+export interface CompareOptions {
+  /** A test that passed in the baseline and did not run in the candidate is not a regression. Default false. */
+  allowRemoved?: boolean;
 }
 
 export interface SecurityFailure {
@@ -106,7 +123,7 @@ function pair(
   return { pairs, onlyB: restB, onlyC: restC };
 }
 
-export function compareResults(baseline: RunResults, candidate: RunResults): Comparison {
+export function compareResults(baseline: RunResults, candidate: RunResults, options: CompareOptions = {}): Comparison {
   const bSide = side(baseline);
   const cSide = side(candidate);
   const multi = bSide.devices.length > 1 || cSide.devices.length > 1;
@@ -125,16 +142,30 @@ export function compareResults(baseline: RunResults, candidate: RunResults): Com
   const bGroups = group(baseline);
   const cGroups = group(candidate);
   const baselineSecurity = new Set<string>();
+  const regression = (change: TestChange, kind: RegressionKind): void => {
+    out.regressions.push({ ...change, kind });
+  };
   for (const id of new Set([...cGroups.keys(), ...bGroups.keys()])) {
     const { pairs, onlyB, onlyC } = pair(bGroups.get(id) ?? [], cGroups.get(id) ?? []);
-    for (const t of onlyB) out.removedTests.push({ label: label(t), id, baseline: t });
-    for (const t of onlyC) out.newTests.push({ label: label(t), id, candidate: t });
+    for (const t of onlyB) {
+      const change: TestChange = { label: label(t), id, baseline: t };
+      out.removedTests.push(change);
+      // A test that passed and is gone cannot vouch for the candidate: unless removed on purpose.
+      if (PASSING.includes(t.outcome) && !options.allowRemoved) regression(change, 'removed');
+    }
+    for (const t of onlyC) {
+      const change: TestChange = { label: label(t), id, candidate: t };
+      out.newTests.push(change);
+      if (t.securityFailure) regression(change, 'new-security-failure');
+      else if (t.outcome === 'fail') regression(change, 'new-failure');
+    }
     for (const [bt, ct] of pairs) {
       const change: TestChange = { label: label(ct), id, baseline: bt, candidate: ct };
       if (bt.securityFailure) baselineSecurity.add(`${id}\u0000${ct.device}`);
       const from = bt.outcome;
       const to = ct.outcome;
-      if (to === 'fail' && (PASSING.includes(from) || FAILING_KNOWN.includes(from))) out.regressions.push(change);
+      if (to === 'fail' && (PASSING.includes(from) || FAILING_KNOWN.includes(from))) regression(change, 'now-fails');
+      else if (ct.securityFailure && !bt.securityFailure) regression(change, 'new-security-failure');
       else if (PASSING.includes(to) && (from === 'fail' || FAILING_KNOWN.includes(from))) out.fixes.push(change);
       else if (from !== to || (bt.verdict?.code ?? '') !== (ct.verdict?.code ?? '')) {
         // pass <-> fixed is the same behaviour (a known issue was added or dropped): not a change.
@@ -199,6 +230,38 @@ function sentence(ch: TestChange, bl: string, cl: string): string {
   }
 }
 
+/** The kind of a regression, as the tag after its label. */
+const KIND_TAGS: Record<RegressionKind, string> = {
+  'now-fails': 'now fails',
+  removed: 'removed',
+  'new-failure': 'new test, fails',
+  'new-security-failure': 'new SECURITY FAILURE',
+};
+
+/** The kinds in the verdict line: `2 now failing, 1 removed`. */
+const KIND_WORDS: Record<RegressionKind, string> = {
+  'now-fails': 'now failing',
+  removed: 'removed',
+  'new-failure': 'new and failing',
+  'new-security-failure': 'new security failure',
+};
+
+/** A regression in a release manager's words, by kind. */
+function regressionSentence(ch: TestChange, kind: RegressionKind, bl: string, cl: string): string {
+  switch (kind) {
+    case 'removed':
+      return `was ${OUTCOME_WORDS[ch.baseline!.outcome]} on ${bl}, did not run on ${cl} (if it was removed on purpose, compare with --allow-removed)`;
+    case 'new-failure':
+      return `new on ${cl}, and fails: ${why(ch.candidate)}`;
+    case 'new-security-failure':
+      return ch.baseline
+        ? `${sentence(ch, bl, cl)}; a security failure ${bl} did not have`
+        : `new on ${cl}, and a security failure: ${why(ch.candidate)}`;
+    case 'now-fails':
+      return sentence(ch, bl, cl);
+  }
+}
+
 function firmwareLabel(s: RunSide): string {
   return s.firmware.length > 0 ? s.firmware.join(' + ') : '(no firmware recorded)';
 }
@@ -229,9 +292,10 @@ export function formatComparison(c: Comparison, options: FormatOptions = {}): st
     lines.push('');
   };
   section(`${plural(c.regressions.length, 'regression')}:`, c.regressions, (ch) => {
+    const kind = ch.kind ?? 'now-fails';
     const out = [
-      `  - ${ch.label}${ch.candidate?.securityFailure ? ' [SECURITY FAILURE]' : ''}`,
-      `      ${sentence(ch, bl, cl)}`,
+      `  - ${ch.label} [${KIND_TAGS[kind]}]${kind !== 'new-security-failure' && ch.candidate?.securityFailure ? ' [SECURITY FAILURE]' : ''}`,
+      `      ${regressionSentence(ch, kind, bl, cl)}`,
     ];
     if (ch.candidate?.verdict?.fix) out.push(`      fix: ${ch.candidate.verdict.fix}`);
     return out;
@@ -271,11 +335,15 @@ export function formatComparison(c: Comparison, options: FormatOptions = {}): st
   const but: string[] = [];
   if (c.securityFailures.length > 0) but.push(plural(c.securityFailures.length, 'security failure'));
   if (failing > 0) but.push(`${plural(failing, 'failing test')} in all`);
-  if (c.regressions.length > 0)
+  if (c.regressions.length > 0) {
+    const kinds = (Object.keys(KIND_WORDS) as RegressionKind[])
+      .map((k) => [k, c.regressions.filter((r) => (r.kind ?? 'now-fails') === k).length] as const)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${n} ${KIND_WORDS[k]}`);
     lines.push(
-      `Verdict: ${cl} REGRESSES against ${bl}: ${plural(c.regressions.length, 'regression')}${but.length ? ` (${but.join(', ')})` : ''}.`,
+      `Verdict: ${cl} REGRESSES against ${bl}: ${plural(c.regressions.length, 'regression')} (${kinds.join(', ')}${but.length ? `; ${but.join(', ')}` : ''}).`,
     );
-  else if (but.length > 0) lines.push(`Verdict: no regression against ${bl}, but ${cl} has ${but.join(' and ')}.`);
+  } else if (but.length > 0) lines.push(`Verdict: no regression against ${bl}, but ${cl} has ${but.join(' and ')}.`);
   else lines.push(`Verdict: no regression against ${bl}.`);
   return lines.join('\n');
 }

@@ -147,7 +147,7 @@ describe('writeReport', () => {
       model.tests.find((t) => t.id === 'mqtt/will message on an unexpected loss')!.cells['c:sim-2.6.3']!.change,
     ).toBe('fix');
     expect(model.comparison!.headline).toBe(
-      'Changes since 2.6.2 (2.6.3 against it): 2 regressions, 1 fix, 1 new, 1 removed, 1 security failure',
+      'Changes since 2.6.2 (2.6.3 against it): 3 regressions, 1 fix, 1 new, 1 removed, 1 security failure',
     );
     // Rows are grouped by suite.
     const suites = model.tests.map((t) => t.suite);

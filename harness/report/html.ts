@@ -11,7 +11,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { emptyBundle, readEvidenceBundle } from './bundle.ts';
 import type { BundleLimits } from './bundle.ts';
 import { compareResults, formatComparison } from './compare.ts';
-import type { Comparison } from './compare.ts';
+import type { CompareOptions, Comparison } from './compare.ts';
 import { buildTimeline } from './timeline.ts';
 import type { TimelineEntry } from './timeline.ts';
 import type { KnownIssue, Outcome, RunResults, TestResult, VerdictSummary } from './types.ts';
@@ -80,6 +80,8 @@ export interface ReportModelOptions {
   baseline?: RunResults;
   baselineLabel?: string;
   candidateLabel?: string;
+  /** How to compare with the baseline (`allowRemoved`). */
+  compare?: CompareOptions;
   limits?: BundleLimits;
   /** Injectable clock for `generatedAt`. */
   now?: () => Date;
@@ -202,16 +204,17 @@ export async function buildReportModel(
   let comparison: ReportModel['comparison'];
   if (options.baseline) {
     for (const t of options.baseline.tests) rowOf(t).cells[columnKey('baseline', t.device)] = cellOf(t);
-    const c = compareResults(options.baseline, results);
+    const c = compareResults(options.baseline, results, options.compare);
     const mark = (list: Comparison['regressions'], change: CellView['change']): void => {
       for (const ch of list) {
         const cell = ch.candidate && rows.get(ch.id)?.cells[columnKey('candidate', ch.candidate.device)];
         if (cell) cell.change = change;
       }
     };
+    // A new test that fails is a regression: marked after "new" so the regression shows.
+    mark(c.newTests, 'new');
     mark(c.regressions, 'regression');
     mark(c.fixes, 'fix');
-    mark(c.newTests, 'new');
     const bl = options.baselineLabel ?? (c.baseline.firmware.join(' + ') || 'baseline');
     const cl = options.candidateLabel ?? (c.candidate.firmware.join(' + ') || 'candidate');
     comparison = {

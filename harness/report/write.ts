@@ -7,6 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BundleLimits } from './bundle.ts';
+import type { CompareOptions } from './compare.ts';
 import { buildReportModel, renderReportHtml } from './html.ts';
 import { redactValue } from './redact.ts';
 import type { RunResults } from './types.ts';
@@ -22,6 +23,8 @@ export interface WriteReportOptions {
   baseline?: RunResults;
   /** How to name the baseline in the change summary. Default: its firmware. */
   baselineLabel?: string;
+  /** How to compare with the baseline (`allowRemoved`). */
+  compare?: CompareOptions;
   /** Per-test limits on embedded evidence. Default 600 events and 200 KB of transcript. */
   limits?: BundleLimits;
 }

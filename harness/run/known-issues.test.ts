@@ -14,7 +14,15 @@ import {
   outcomeOf,
 } from './known-issues.ts';
 import { testIdFor } from './meta.ts';
-import { judgeRecord, summarize, summaryLine, toTestResult, type RawTestRecord } from './results.ts';
+import {
+  emptyRunProblem,
+  judgeRecord,
+  summarize,
+  summaryLine,
+  toTestResult,
+  type RawTestRecord,
+  type RunSummary,
+} from './results.ts';
 
 const cme918 = { code: 'BXHIL_CME', cme: 918 };
 const issues: KnownIssue[] = [
@@ -247,5 +255,25 @@ describe('results and progress lines read a known issue the same way', () => {
     const j = judgeRecord(raw({ status: 'passed', meta: { knownIssue: issues[0]! } }), []);
     expect(j).toMatchObject({ status: 'passed', outcome: 'fixed', knownIssue: issues[0] });
     expect(j.error).toBeUndefined();
+  });
+});
+
+describe('an empty run does not pass (issue 9 §3)', () => {
+  const summary = (pass: number, skip: number): RunSummary => ({
+    total: pass + skip,
+    byOutcome: { pass, fail: 0, 'expected-fail': 0, fixed: 0, skip },
+    securityFailures: 0,
+    ok: true,
+  });
+
+  test('nothing selected, or everything skipped, is named with the filters; one test that ran is enough', () => {
+    expect(emptyRunProblem(summary(0, 0), ['--test "nope"'])).toBe(
+      'no test ran: --test "nope" matched no test; fix the filter or the target, or pass --allow-empty where an empty run is expected',
+    );
+    expect(emptyRunProblem(summary(0, 0), [])).toMatch(/^no test ran: no test was found;/);
+    expect(emptyRunProblem(summary(0, 3), ['--suite mqtt'])).toMatch(
+      /^no test ran: the 3 tests selected \(--suite mqtt\) were all skipped \(the SKIP lines say why\);/,
+    );
+    expect(emptyRunProblem(summary(1, 3), ['--suite mqtt'])).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@
  * `compareResults`/`formatComparison` (harness/report/compare.ts). Lines to print are returned,
  * not printed (the CLI prints).
  */
-import { compareResults, formatComparison } from '../report/compare.ts';
+import { compareResults, formatComparison, type CompareOptions } from '../report/compare.ts';
 import type { RunResults } from '../report/types.ts';
 import { readRunResults } from '../report/validate.ts';
 import { writeReport } from '../report/write.ts';
@@ -11,11 +11,13 @@ import { writeReport } from '../report/write.ts';
 export interface FinishOptions {
   /** Path of an earlier results.json to compare with. */
   baseline?: string;
+  /** How to compare (`allowRemoved`: `--allow-removed`). */
+  compare?: CompareOptions;
 }
 
 export interface FinishResult {
   lines: string[];
-  /** The comparison found a regression (a test that passed in the baseline now fails). */
+  /** The comparison found a regression (harness/report/compare.ts: now fails, removed, new and failing). */
   regression: boolean;
 }
 
@@ -28,9 +30,10 @@ export async function finishReport(
   const lines: string[] = [];
   let regression = false;
   const base = options.baseline ? await readRunResults(options.baseline) : undefined;
-  const written = await writeReport(out, results, base ? { baseline: base } : {});
+  const compare = options.compare ?? {};
+  const written = await writeReport(out, results, base ? { baseline: base, compare } : {});
   if (base) {
-    const c = compareResults(base, results);
+    const c = compareResults(base, results, compare);
     lines.push(...formatComparison(c).split('\n'));
     regression = c.regressions.length > 0;
   }

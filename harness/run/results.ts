@@ -132,3 +132,20 @@ export function summaryLine(s: RunSummary): string {
     parts.push(`${s.securityFailures} SECURITY FAILURE${s.securityFailures === 1 ? '' : 'S'}`);
   return parts.join(', ');
 }
+
+/**
+ * Why a run that ran no test must not pass (issue 9 §3), or undefined when a test ran. A test
+ * "ran" when it passed or failed; an empty selection and one whose every test was skipped are
+ * both empty runs. `filters`: the selecting flags as typed (`--test "S5 "`, `--suite mqtt`).
+ */
+export function emptyRunProblem(s: RunSummary, filters: ReadonlyArray<string>): string | undefined {
+  if (s.total - s.byOutcome.skip > 0) return undefined;
+  const by = filters.length > 0 ? filters.join(' ') : 'no filter';
+  const what =
+    s.total === 0
+      ? filters.length > 0
+        ? `${by} matched no test`
+        : 'no test was found'
+      : `the ${s.total} test${s.total === 1 ? '' : 's'} selected (${by}) ${s.total === 1 ? 'was' : 'were all'} skipped (the SKIP lines say why)`;
+  return `no test ran: ${what}; fix the filter or the target, or pass --allow-empty where an empty run is expected`;
+}
