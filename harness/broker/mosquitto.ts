@@ -23,7 +23,7 @@ import { BrokerStartError, NoContainerRuntimeError } from './errors.ts';
 import { VerdictLog } from './verdict-log.ts';
 import type { BrokerFaults, BrokerRig, ConnectionRecord, ProfileName, Verdict, VerdictCode } from './types.ts';
 import { VERDICT_FIX } from './verdict.ts';
-import { killOnExit } from '../processes.ts';
+import { freePort, killOnExit, pollUntil, WaitTimeoutError } from '../processes.ts';
 
 export interface MosquittoRigOptions {
   /** Default `127.0.0.1`. */
@@ -42,18 +42,6 @@ export interface MosquittoRigOptions {
   bus?: EvidenceBus;
   /** Bound on waiting for the listener. Default 10000 (10 s). */
   startTimeoutMs?: number;
-}
-
-/** Bind port 0 on `host`, read the port back, release it. */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Log line -> what it tells (§4.2 [MEASURED] and dependencies.md §2.8). */
@@ -156,6 +144,8 @@ class MosquittoRig implements BrokerRig {
   #partial = '';
   #closed = false;
   #starting = false;
+  /** The readiness probe of the running start(), until Mosquitto has logged its connection. */
+  #probe: ReadinessProbe | undefined;
 
   constructor(
     host: string,
@@ -313,30 +303,109 @@ class MosquittoRig implements BrokerRig {
         ),
       );
     });
-    const deadline = Date.now() + (this.#opts.startTimeoutMs ?? 10_000);
-    const waitListening = (async () => {
-      for (;;) {
-        if (
-          this.#logLines.some((l) => /Opening ipv[46] listen socket on port/.test(l)) &&
-          (await canConnect(this.host, this.port))
-        )
-          return;
-        if (Date.now() > deadline) {
-          throw new BrokerStartError(
-            'mosquitto',
-            `mosquitto did not listen on ${this.host}:${this.port} within ${this.#opts.startTimeoutMs ?? 10_000} ms`,
-            this.#logLines.slice(-20).join('\n'),
+    const timeoutMs = this.#opts.startTimeoutMs ?? 10_000;
+    const t0 = Date.now();
+    const ready = (async () => {
+      // No event says "listening" (the "Opening ... listen socket" line comes before the bind):
+      // connect once it is logged. Mosquitto logs that probe like any client; its source port
+      // (chosen here, before connecting) tells its lines from a device's (#probeLine).
+      const probe = await pollUntil(
+        async () => {
+          if (proc.exitCode !== null || proc.signalCode !== null) throw new Error('mosquitto exited'); // spawnError says why
+          if (!this.#logLines.some((l) => /Opening ipv[46] listen socket on port/.test(l))) return undefined;
+          return this.#probeListener();
+        },
+        { timeoutMs, intervalMs: 50, what: `mosquitto to listen on ${this.host}:${this.port}` },
+      );
+      // Return only once the probe's lines are in, so none arrives later among a device's.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        probe.logged,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(new WaitTimeoutError(`mosquitto to log the readiness probe from port ${probe.port}`, timeoutMs)),
+            Math.max(0, timeoutMs - (Date.now() - t0)),
           );
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+        }),
+      ]).finally(() => clearTimeout(timer));
     })();
-    this.#starting = true;
-    await Promise.race([waitListening, spawnError]);
+    ready.catch(() => undefined); // when spawnError wins the race below
     spawnError.catch(() => undefined);
-    // The readiness probe's connection shows up in the log: do not record it.
-    await new Promise((r) => setTimeout(r, 100));
-    this.#starting = false;
+    try {
+      await Promise.race([ready, spawnError]);
+    } catch (err) {
+      if (!(err instanceof WaitTimeoutError)) throw err;
+      throw new BrokerStartError(
+        'mosquitto',
+        `mosquitto did not start within ${timeoutMs} ms: ${err.message}`,
+        this.#logLines.slice(-20).join('\n'),
+        { cause: err },
+      );
+    } finally {
+      this.#probe = undefined;
+    }
+  }
+
+  /**
+   * One readiness probe: a TCP connection to the listener from a source port chosen first (so
+   * #probeLine knows it before Mosquitto logs it), closed at once. Resolves the probe when the
+   * listener accepted it, undefined when it did not (not listening yet).
+   */
+  async #probeListener(): Promise<ReadinessProbe | undefined> {
+    const wildcard = this.host === '0.0.0.0' ? '127.0.0.1' : this.host === '::' ? '::1' : undefined;
+    const host = wildcard ?? this.host;
+    const address = net.isIP(host) ? host : undefined;
+    let settle!: () => void;
+    const probe: ReadinessProbe = {
+      address,
+      port: await freePort(address ?? '0.0.0.0'),
+      accepted: false,
+      logged: new Promise<void>((resolve) => (settle = resolve)),
+      settle: () => {
+        if (this.#probe === probe) this.#probe = undefined;
+        settle();
+      },
+    };
+    this.#probe = probe;
+    const accepted = await new Promise<boolean>((resolve) => {
+      const s = net.connect(
+        { host, port: this.port, localPort: probe.port, ...(address ? { localAddress: address } : {}) },
+        () => {
+          s.destroy();
+          resolve(true);
+        },
+      );
+      s.once('error', () => resolve(false));
+    });
+    if (accepted) return probe;
+    if (this.#probe === probe) this.#probe = undefined;
+    return undefined;
+  }
+
+  /**
+   * Whether `line` is about the readiness probe's connection; such lines are not the device's
+   * and are dropped. Plain listener: "New connection from <addr>:<probe port>", then "Client
+   * <unknown> closed its connection". TLS listener: "Client connection from <addr> failed: ..."
+   * (Mosquitto 2.0 names no port there; during start() no device knows the port yet).
+   */
+  #probeLine(line: string): boolean {
+    const probe = this.#probe;
+    if (!probe) return false;
+    const accept = /^New connection from ([\d.:a-f]+?):(\d+) on port/.exec(line);
+    if (accept) {
+      if (Number(accept[2]) !== probe.port || (probe.address && accept[1] !== probe.address)) return false;
+      probe.accepted = true;
+      return true;
+    }
+    const failed = /^Client connection from (\S+) failed: /.exec(line);
+    if (failed && (!probe.address || failed[1] === probe.address) && this.#open.length === 0) {
+      probe.settle();
+      return true;
+    }
+    if (!probe.accepted || this.#open.length > 0) return false;
+    if (/^Client <unknown> (?:disconnected|closed its connection|has exceeded timeout)/.test(line)) probe.settle();
+    return true;
   }
 
   #onLog(chunk: string): void {
@@ -360,6 +429,7 @@ class MosquittoRig implements BrokerRig {
 
   #onLine(line: string): void {
     if (this.#starting) return;
+    if (this.#probeLine(line)) return;
     const accept = /^New connection from ([\d.:a-f]+?):(\d+) on port (\d+)/.exec(line);
     if (accept) {
       const rec: ConnectionRecord = {
@@ -589,14 +659,17 @@ function mosquittoGid(): number | undefined {
   return Number.isInteger(gid) ? gid : undefined;
 }
 
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, host, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
+/** A readiness probe of MosquittoRig.start(): the connection that asks "listening yet?". */
+interface ReadinessProbe {
+  /** Its source address (undefined when the rig's host is a name, not an address). */
+  address: string | undefined;
+  /** Its source port, chosen before connecting. */
+  port: number;
+  /** Mosquitto has logged its accept line. */
+  accepted: boolean;
+  /** Resolves once Mosquitto has logged the end of the probe's connection. */
+  logged: Promise<void>;
+  settle(): void;
 }
 
 /** MQTT topic filter match (`+` one level, `#` the rest). */
