@@ -1,6 +1,7 @@
 /**
- * The CI material (ci/, docker-compose.yml): Docker cannot run here, so the compose file and the
- * CI examples are checked for structure (they parse and say what the docs promise), the rig
+ * The CI material (ci/, docker-compose.yml): the compose files and the CI examples are checked
+ * for structure (they parse and say what the docs promise; harness/broker/compose.test.ts brings
+ * the compose files up for real where an engine runs), the rig
  * examples go through the real rig parser, run-hil.sh is checked for its input errors, and the
  * certificate script + mosquitto.conf that the compose file mounts are run for real against the
  * Debian mosquitto (skipped with the reason when openssl/mosquitto are absent).
@@ -37,13 +38,28 @@ describe('docker-compose.yml', () => {
     const { certs, mosquitto } = doc.services as Y;
     expect(mosquitto!.image).toBe('eclipse-mosquitto:2');
     expect(mosquitto!.depends_on).toEqual({ certs: { condition: 'service_completed_successfully' } });
-    expect(mosquitto!.ports).toEqual(expect.arrayContaining(['8883:8883', '8884:8884']));
+    // Users get the ports from docker-compose.override.yml, which `up` reads by itself.
+    const published = (yamlOf('docker-compose.override.yml').services as Y).mosquitto!.ports;
+    expect(published).toEqual(expect.arrayContaining(['8883:8883', '8884:8884']));
     expect(certs!.command).toEqual(['sh', '/gen/gen-certs.sh', '/certs']);
     expect(Object.keys(doc.volumes as Y)).toEqual(['certs', 'certs-bx-hil']);
     const { 'certs-bx-hil': bxCerts, 'mosquitto-bx-hil': bxMosquitto } = doc.services as Y;
     expect(bxCerts!.profiles).toEqual(['bx-hil']);
     expect(bxMosquitto!.profiles).toEqual(['bx-hil']);
     expect(bxMosquitto!.depends_on).toEqual({ 'certs-bx-hil': { condition: 'service_completed_successfully' } });
+  });
+
+  test('CI override: host networking and a loopback config, over a base that publishes no port', () => {
+    // Debian's docker-compose 1.29 refuses host networking on a service that publishes ports,
+    // and no override can take a published port away: the base file must publish none.
+    for (const s of Object.values(doc.services as Y)) expect(s.ports).toBeUndefined();
+    expect(doc.name, 'docker-compose 1.29 refuses a top-level name').toBeUndefined();
+    const ci = yamlOf('docker-compose.ci.yml').services as Y;
+    expect(ci.mosquitto!.network_mode).toBe('host');
+    expect(ci.mosquitto!.volumes).toEqual([
+      expect.stringMatching(/^\$\{BX_HIL_MOSQUITTO_CONF:\?.*:\/mosquitto\/config\/mosquitto\.conf:ro$/),
+    ]);
+    expect(ci.certs!.network_mode).toBe('none');
   });
 
   test('every file it mounts exists in the repository, and the config points at the generated names', () => {
