@@ -352,6 +352,20 @@ function transcriptOf(events: ReadonlyArray<EvidenceEvent>): string {
   );
 }
 
+/**
+ * The module sent back stored key material during the test (the AT engine's `secret-echo`
+ * events, harness/secrets.ts): a SECURITY FAILURE even when the test itself passed.
+ */
+function secretEchoFinding(meta: SuiteTestMeta, events: ReadonlyArray<EvidenceEvent>): void {
+  const echoes = events.filter((e) => e.source === 'at' && e.kind === 'secret-echo').length;
+  if (echoes === 0) return;
+  meta.securityFailure = true;
+  throw new HarnessError(
+    'BXHIL_SECRET_ECHO',
+    `SECURITY FAILURE: the module echoed stored key material (${echoes} line${echoes === 1 ? '' : 's'}, redacted; the secret-echo events of the evidence say where)`,
+  );
+}
+
 interface FileFixtures {
   session: Session;
 }
@@ -414,7 +428,7 @@ export const test = base.extend<HilFixtures & FileFixtures>({
       beat.command(undefined);
       beat.explicit(undefined);
       const root = process.env[SUITE_ENV.evidenceDir];
-      if (!root) return;
+      if (!root) return secretEchoFinding(meta, events);
       const dirName = safeTestDir(id);
       const verdicts: Verdict[] = rigs.flatMap((r) => r.verdicts);
       const keylogs = rigs.map((r) => (r as { keylogPath?: string }).keylogPath).filter((p): p is string => !!p);
@@ -448,6 +462,7 @@ export const test = base.extend<HilFixtures & FileFixtures>({
         ...(keylog !== undefined ? { keylog } : {}),
       });
       meta.evidenceDir = join('evidence', dirName);
+      secretEchoFinding(meta, events);
     },
     { auto: true },
   ],
@@ -617,6 +632,8 @@ export function hil(title: string, options: HilTestOptions, fn: (ctx: HilContext
       try {
         await fn({ task, skip, target, bus, pki, pool, device, vm, evidence, rigs, meta });
       } catch (err) {
+        // The module sent back a stored key (harness/secrets.ts): a security failure.
+        if ((err as { code?: unknown })?.code === 'BXHIL_SECRET_ECHO') meta.securityFailure = true;
         // A skip from inside the test (Vitest's PendingError) and a security failure are never excused.
         if (!issue || meta.securityFailure || (err as { code?: unknown })?.code === 'VITEST_PENDING') throw err;
         // Only the failure the known issue names is expected (harness/run/known-issues.ts).

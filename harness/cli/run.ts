@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import type { Reporter, SerializedError, TestCase, TestModule } from 'vitest/node';
 import { ConfigError } from '../errors.ts';
+import { redactSecrets } from '../secrets.ts';
 import { oneLine, writeOut } from './console.ts';
 import { checkOutputDir, type OutputMarker } from '../files.ts';
 import type { RunResults } from '../report/types.ts';
@@ -40,6 +41,12 @@ import { checkTarget, getVirtualModule, openTarget } from '../targets.ts';
 import { readRunResults } from '../report/validate.ts';
 
 const targets = { open: openTarget, virtualModule: getVirtualModule };
+
+/** Vitest's JUnit reporter writes error messages as given: the one redaction pass over the file. */
+async function redactFile(path: string): Promise<void> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text !== undefined) await writeFile(path, redactSecrets(text));
+}
 import { finishReport } from '../run/report.ts';
 import { checkShardOptions } from '../run/shard.ts';
 
@@ -262,6 +269,7 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
   );
   try {
     await vitest.close();
+    await redactFile(join(outDir, 'junit.xml'));
   } finally {
     await rm(heartbeatDir, { recursive: true, force: true });
   }

@@ -11,6 +11,7 @@ import {
   type ExpectationOptions,
 } from './known-issues.ts';
 import { testIdFor, type SuiteTestMeta } from './meta.ts';
+import { redactSecrets } from '../secrets.ts';
 
 export interface RawTestRecord {
   /** Test file path (only the base name matters: it names the suite). */
@@ -53,7 +54,8 @@ export function judgeRecord(raw: RawTestRecord, issues: ReadonlyArray<KnownIssue
   // The fixture already worded a mismatch it saw; a failure it did not see gets the same words here.
   if (status === 'failed' && knownIssue && !matched && !m.securityFailure && !m.knownIssueMismatch)
     error = differentFailureMessage(knownIssue, error ?? 'no error message');
-  if (status === 'failed' && error) j.error = error;
+  // Errors quote the module (a line it sent, a transcript tail): the one redaction pass first.
+  if (status === 'failed' && error) j.error = redactSecrets(error);
   return j;
 }
 
@@ -76,7 +78,7 @@ export function toTestResult(raw: RawTestRecord, device: DeviceInfo, issues: Rea
   if (m.verdict) r.verdict = m.verdict;
   if (knownIssue) r.knownIssue = knownIssue;
   if (error) r.error = error;
-  if (status === 'skipped') r.skipReason = m.skipReason ?? raw.skipNote ?? 'skipped';
+  if (status === 'skipped') r.skipReason = redactSecrets(m.skipReason ?? raw.skipNote ?? 'skipped');
   if (m.evidenceDir) r.evidenceDir = m.evidenceDir;
   return r;
 }
