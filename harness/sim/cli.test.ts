@@ -7,31 +7,30 @@
  * Glossary: sim = the spawned `bx-hil sim` process; module = the virtual module inside it; tcp =
  * a raw TCP client of the sim (the "terminal"); broker = mosquitto; sub/pub = mosquitto_sub/pub.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SerialPort } from 'serialport';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createBasicPki, type BasicPki } from '../pki/factory.ts';
+import { canConnect, freePort, hasTool, killOnExit, pollUntil } from '../processes.ts';
 import { BUSY_LINE } from './server.ts';
-import { RawClient } from './raw-client.ts';
+import { FINAL, RawClient } from './raw-client.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'bin/bx-hil.js');
-const has = (tool: string, arg = '--help') => !spawnSync(tool, [arg], { stdio: 'ignore' }).error;
-const hasMosquitto =
-  has('mosquitto', '-h') && has('mosquitto_pub') && has('mosquitto_sub') && has('stdbuf', '--version');
-const hasSocat = has('socat', '-V');
+const hasMosquitto = ['mosquitto', 'mosquitto_pub', 'mosquitto_sub', 'stdbuf'].every(hasTool);
+const hasSocat = hasTool('socat');
 const START_MS = 60_000; // the CLI loads every command through tsx: slow on a busy 2-core machine
 
+/** Children still running, killed in afterAll (killOnExit covers a crashed worker). */
 const children = new Set<ChildProcess>();
 const killAll = () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 };
-process.on('exit', killAll);
 
 interface Sim {
   child: ChildProcess;
@@ -40,7 +39,7 @@ interface Sim {
 }
 
 function spawnTracked(cmd: string, args: string[]): ChildProcess {
-  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = killOnExit(spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;
@@ -81,30 +80,68 @@ function stopChild(child: ChildProcess | undefined): Promise<void> {
   });
 }
 
+/** Socket errors of each client, so that closing it reports them instead of losing them. */
+const socketErrors = new WeakMap<Socket, Error[]>();
+
 async function tcp(port: number): Promise<{ at: RawClient; sock: Socket }> {
   const sock = netConnect({ host: '127.0.0.1', port });
+  const errors: Error[] = [];
+  socketErrors.set(sock, errors);
   await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+  sock.on('error', (err) => errors.push(err));
   return { at: new RawClient(sock), sock };
 }
 
+/** End the client and wait for the close; an error the socket met on the way fails the caller. */
 async function closeTcp(sock: Socket): Promise<void> {
-  if (sock.destroyed) return;
-  await new Promise<void>((resolve) => {
-    sock.once('close', () => resolve());
-    sock.end();
-  });
+  if (!sock.destroyed) {
+    await new Promise<void>((resolve) => {
+      sock.once('close', () => resolve());
+      sock.end();
+    });
+  }
+  const errors = socketErrors.get(sock) ?? [];
+  if (errors.length > 0) throw errors[0];
 }
 
-/** Leave the shared module as the next test expects it: no sessions, echo on, client gone. */
-async function cleanup(at: RawClient, sock: Socket): Promise<void> {
-  try {
-    at.clear();
-    await at.cmd('AT+KMQTTCLOSE=1', 2_000).catch(() => undefined);
-    await at.cmd('AT+KMQTTDEL=1', 2_000).catch(() => undefined);
-    await at.cmd('ATE1', 2_000).catch(() => undefined);
-  } finally {
-    await closeTcp(sock);
+const escapeRe = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A client of the sim once its one client slot is free. A busy sim answers BUSY_LINE and closes
+ * (the observable sign the slot is still held, e.g. by a client whose close it has not yet
+ * seen), so each try sends AT and reads either that line or the answer; bounded.
+ */
+function connectWhenFree(port: number): Promise<{ at: RawClient; sock: Socket }> {
+  const answer = new RegExp(`${escapeRe(BUSY_LINE)}|${FINAL.source}`);
+  return pollUntil(
+    async () => {
+      const client = await tcp(port);
+      client.at.send('AT\r');
+      if (!(await client.at.until(answer)).includes(BUSY_LINE)) return client;
+      client.sock.destroy(); // refused: its reset, if any, is not news
+      return undefined;
+    },
+    { timeoutMs: 10_000, intervalMs: 20, what: `the sim's client slot on port ${port} to be free` },
+  );
+}
+
+/**
+ * Each test's own module state on the shared sim process: AT+RST (sessions, connections and
+ * echo back to their defaults), the stores emptied, and the result verified, so no test depends
+ * on what an earlier one left (or failed to clean up).
+ */
+async function freshModule(port: number): Promise<{ at: RawClient; sock: Socket }> {
+  const client = await connectWhenFree(port);
+  const { at } = client;
+  at.clear();
+  at.send('AT+RST\r');
+  expect(await at.until('READY\r\n', 10_000)).toMatch(/\r\nOK\r\n\r\nREADY\r\n$/);
+  for (const cmd of ['AT+KCERTDELETE=0', 'AT+KCERTDELETE=1,0', 'AT+KCERTDELETE=1,1', 'AT+KPRIVKDELETE=0']) {
+    expect(await at.cmd(cmd)).toBe(echoed(cmd, OK));
   }
+  expect(await at.cmd('AT+KMQTTCFG?')).toBe(echoed('AT+KMQTTCFG?', OK));
+  expect(await at.cmd('AT+KCERTSTORE?')).toBe(echoed('AT+KCERTSTORE?', `\r\n+KCERTSTORE\r\n${OK}`));
+  return client;
 }
 
 /** Echo is on over the CLI: every answer starts with the command and its CR. */
@@ -112,28 +149,9 @@ const echoed = (cmd: string, answer: string) => `${cmd}\r${answer}`;
 const OK = '\r\nOK\r\n';
 const CME = (n: number) => `\r\n+CME ERROR: ${n}\r\n`;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
+/** mosquitto cannot report a port it picked: listening shows only by a connection being accepted. */
 async function waitPort(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = netConnect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${port} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await pollUntil(() => canConnect(port), { timeoutMs: ms, intervalMs: 100, what: `mosquitto to listen on ${port}` });
 }
 
 let sim: Sim | undefined;
@@ -186,7 +204,7 @@ describe('bx-hil sim over TCP (raw bytes)', () => {
   );
 
   test('syntax and error codes of every command, in the reference order of precedence', async () => {
-    const { at, sock } = await tcp(sim!.port);
+    const { at, sock } = await freshModule(sim!.port);
     const transcript: Array<[string, string]> = [
       ['AT', OK],
       ['ATI', `\r\nBX3105\r\n${OK}`],
@@ -228,7 +246,7 @@ describe('bx-hil sim over TCP (raw bytes)', () => {
   });
 
   test('data mode over TCP: store, read back, delete; a CR-only upload answers ERROR [report]', async () => {
-    const { at, sock } = await tcp(sim!.port);
+    const { at, sock } = await freshModule(sim!.port);
     expect(await at.cmd('ATE0')).toBe(echoed('ATE0', OK));
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
     for (const [data, final] of [
@@ -237,7 +255,7 @@ describe('bx-hil sim over TCP (raw bytes)', () => {
     ]) {
       expect(await at.cmd(`AT+KCERTSTORE=1,${data!.length},1`)).toBe('\r\nCONNECT\r\n');
       at.send(data!);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 100)); // the guard time +++ needs (silence first) [BX-L 100 ms]
       at.send('+++');
       expect(await at.until(/\r\n(OK|ERROR)\r\n/, 5_000)).toBe(final);
     }
@@ -249,7 +267,7 @@ describe('bx-hil sim over TCP (raw bytes)', () => {
   });
 
   test('bad input: an over-long line, binary garbage and +++ outside data mode answer ERROR; the module stays usable', async () => {
-    const { at, sock } = await tcp(sim!.port);
+    const { at, sock } = await freshModule(sim!.port);
     expect(await at.cmd('ATE0')).toBe(echoed('ATE0', OK));
     expect(await at.cmd(`AT+KMQTTCFG=0,${'x'.repeat(5_000)},1883,4,id`, 10_000)).toBe('\r\nERROR\r\n');
     at.send(Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x0d]));
@@ -261,7 +279,7 @@ describe('bx-hil sim over TCP (raw bytes)', () => {
   });
 
   test('a second client is refused with one line while the first is connected; a new client finds the same state', async () => {
-    const first = await tcp(sim!.port);
+    const first = await freshModule(sim!.port);
     expect(await first.at.cmd('AT+KMQTTCFG=0,keep.example,1883,4,kept')).toBe(
       echoed('AT+KMQTTCFG=0,keep.example,1883,4,kept', `\r\n+KMQTTCFG: 1\r\n${OK}`),
     );
@@ -270,8 +288,8 @@ describe('bx-hil sim over TCP (raw bytes)', () => {
     await new Promise<void>((r) => (second.sock.destroyed ? r() : second.sock.once('close', () => r())));
     expect(await first.at.cmd('AT')).toBe(echoed('AT', OK));
     await closeTcp(first.sock);
-    await new Promise((r) => setTimeout(r, 100));
-    const third = await tcp(sim!.port);
+    // The sim frees the slot when it sees the close: wait for that, not for a time.
+    const third = await connectWhenFree(sim!.port);
     expect(await third.at.cmd('AT+KMQTTCFG?')).toBe(
       echoed('AT+KMQTTCFG?', `\r\n+KMQTTCFG: 1,"keep.example",1883,4,"kept",60,1,0,,,0,0,,\r\n${OK}`),
     );
@@ -413,17 +431,17 @@ describe.skipIf(!hasMosquitto)(
     }
 
     test('plain TCP: KMQTTPUB reaches mosquitto_sub, mosquitto_pub arrives as +KMQTT_DATA', async () => {
-      const { at, sock } = await tcp(sim!.port);
+      const { at, sock } = await freshModule(sim!.port);
       try {
         expect(await at.cmd('ATE0')).toBe(echoed('ATE0', OK));
         await roundTrip(at, `0,127.0.0.1,${plainPort},4,"bx-plain"`, [], plainPort, 'plain');
       } finally {
-        await cleanup(at, sock);
+        await closeTcp(sock);
       }
     }, 60_000);
 
     test('mutual TLS: certificates uploaded over AT, require_certificate broker, same round trip', async () => {
-      const { at, sock } = await tcp(sim!.port);
+      const { at, sock } = await freshModule(sim!.port);
       try {
         expect(await at.cmd('ATE0')).toBe(echoed('ATE0', OK));
         const uploads: Array<[string, string]> = [
@@ -434,14 +452,14 @@ describe.skipIf(!hasMosquitto)(
         for (const [cmd, data] of uploads) {
           expect(await at.cmd(cmd)).toBe('\r\nCONNECT\r\n');
           at.send(data);
-          await new Promise((r) => setTimeout(r, 100));
+          await new Promise((r) => setTimeout(r, 100)); // the guard time +++ needs [BX-L 100 ms]
           at.send('+++');
           expect(await at.until(/\r\n(OK|ERROR|\+CME ERROR: \d+)\r\n/, 5_000)).toBe(OK);
         }
         const tlsArgs = ['--cafile', files.ca, '--cert', files.clientCert, '--key', files.clientKey];
         await roundTrip(at, `1,"localhost",${tlsPort},4,"bx-mtls"`, tlsArgs, tlsPort, 'mtls');
       } finally {
-        await cleanup(at, sock);
+        await closeTcp(sock);
       }
     }, 60_000);
   },
