@@ -35,7 +35,7 @@ import { startBrokerRig, type BrokerRig, type BrokerRigOptions, type Verdict } f
 import type { Link } from '../harness/link/index.ts';
 import { Bx310x } from '../harness/bx310x/index.ts';
 import { getVirtualModule, openTarget } from '../harness/targets.ts';
-import { hasTool } from '../harness/processes.ts';
+import { hasTool, killOnExit } from '../harness/processes.ts';
 
 export type VirtualModule = NonNullable<ReturnType<typeof getVirtualModule>>;
 
@@ -243,11 +243,11 @@ async function startCapture(port: number, dir: string, n: number): Promise<Captu
     );
     return { stop: async () => {} };
   }
-  const child = spawn('tshark', ['-i', 'lo', '-f', `tcp port ${port}`, '-w', file, '-q'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const kill = () => child.kill('SIGKILL');
-  process.once('exit', kill);
+  const child = killOnExit(
+    spawn('tshark', ['-i', 'lo', '-f', `tcp port ${port}`, '-w', file, '-q'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
   let err = '';
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, CAPTURE_START_MS);
@@ -266,7 +266,6 @@ async function startCapture(port: number, dir: string, n: number): Promise<Captu
   return {
     stop: () =>
       new Promise<void>((resolve) => {
-        process.off('exit', kill);
         if (child.exitCode !== null || child.signalCode !== null) {
           if (!/Capturing on/.test(err))
             writeFileSync(join(dir, 'capture-missing.txt'), `tshark could not capture: ${err.trim()}\n`);

@@ -25,6 +25,7 @@ import { closeAll } from '../harness/errors.ts';
 import { openLink } from '../harness/link/index.ts';
 import { startSer2net, type Ser2net } from '../harness/link/testing.ts';
 import { createBasicPki, encodeKey, KeyPool, type BasicPki } from '../harness/pki/factory.ts';
+import { killOnExit } from '../harness/processes.ts';
 import { hasTool, hil } from './fixtures.ts';
 import { clientId, configureSession, provision, recordVerdict, tryConnect } from './helpers.ts';
 
@@ -65,9 +66,7 @@ function startSim(pty: string, rigPort: number): Promise<ChildProcess> {
         detached: false,
       },
     );
-    const kill = () => child.kill('SIGKILL');
-    process.once('exit', kill);
-    child.once('exit', () => process.off('exit', kill));
+    killOnExit(child);
     let out = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

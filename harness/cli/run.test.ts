@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
+import { killOnExit } from '../processes.ts';
 import { parseRunResults } from '../report/validate.ts';
 import { ProgressReporter } from './run.ts';
 
@@ -20,7 +21,6 @@ const children = new Set<ReturnType<typeof spawn>>();
 const killChildren = () => {
   for (const c of children) c.kill('SIGKILL');
 };
-process.once('exit', killChildren);
 afterAll(() => {
   killChildren();
   rmSync(dir, { recursive: true, force: true });
@@ -28,11 +28,12 @@ afterAll(() => {
 
 function cli(args: string[], timeoutMs = 150_000): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
+    // Not runTool: this keeps stdout and stderr interleaved in the order the user sees them.
     const child = spawn(process.execPath, [join(root, 'bin', 'bx-hil.js'), ...args], {
       cwd: root,
       env: { ...process.env, NO_COLOR: '1' },
     });
-    children.add(child);
+    children.add(killOnExit(child));
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import type { Reporter, SerializedError, TestCase, TestModule } from 'vitest/node';
 import { ConfigError } from '../errors.ts';
+import { killOnExit } from '../processes.ts';
 import { redactSecrets } from '../secrets.ts';
 import { oneLine, writeOut } from './console.ts';
 import { checkOutputDir, type OutputMarker } from '../files.ts';
@@ -312,9 +313,9 @@ async function runDevicesInParallel(rig: RigConfig, opts: RunOptions, out: strin
       if (opts.keylog) args.push('--keylog');
       if (opts.capture) args.push('--capture');
       const code = await new Promise<number>((resolveCode) => {
-        const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-        const kill = () => child.kill('SIGTERM');
-        process.once('exit', kill);
+        const child = killOnExit(
+          spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env }),
+        );
         const relay = (stream: NodeJS.ReadableStream, to: NodeJS.WriteStream) => {
           let buf = '';
           stream.on('data', (c: Buffer) => {
@@ -326,10 +327,7 @@ async function runDevicesInParallel(rig: RigConfig, opts: RunOptions, out: strin
         };
         relay(child.stdout, process.stdout);
         relay(child.stderr, process.stderr);
-        child.on('close', (c) => {
-          process.off('exit', kill);
-          resolveCode(c ?? 1);
-        });
+        child.on('close', (c) => resolveCode(c ?? 1));
       });
       try {
         const r = JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')) as RunResults;
