@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { EvidenceBus, EvidenceRecorder } from '../evidence.ts';
 import { scriptedLink, type ScriptedLink } from '../link/index.ts';
+import { pollUntil } from '../processes.ts';
 import { Bx310x, type Bx310xOptions } from './driver.ts';
 import type { MqttMessage } from './urc.ts';
 
@@ -535,7 +536,8 @@ describe('bad devices end in ONE error within the timeout, nothing left behind',
     const dev = new Bx310x(s.link, FAST);
     s.expectWrite('AT+KMQTTCNX=1\r').respond(OK);
     const p = rejection(dev.mqttConnect(1, { timeoutMs: 60_000 }));
-    await new Promise((r) => setTimeout(r, 10));
+    // In flight: the module has answered OK and the driver now waits for the URC.
+    await pollUntil(() => s.pending().length === 0, { timeoutMs: 5_000, intervalMs: 1, what: 'the OK to be sent' });
     await dev.close();
     expect((await p).code).toBe('BXHIL_AT_CLOSED');
     expect(s.link.isOpen).toBe(false);
