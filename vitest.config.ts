@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
  *   firmware profile (BX_DEVICE=sim:<profile>). Against hardware, `bx-hil run` drives the
  *   same suites with BX_DEVICE set to the real device.
  *
- * pool 'forks' is required: worker threads crash on real serial I/O (dependencies.md P1).
+ * pool 'forks' is required: worker threads crash on real serial I/O (docs/reference/dependencies.md P1).
  */
 const profiles = ['2.6.3', 'legacy', 'reference'];
 

@@ -5,7 +5,7 @@
  * for servers that cannot listen on port 0 and report it (`freePort`), and a bounded poll for
  * conditions that have no event (`pollUntil`).
  *
- * A crashed Vitest worker skips afterAll (dependencies.md P1), so every tracked child is also
+ * A crashed Vitest worker skips afterAll (docs/reference/dependencies.md P1), so every tracked child is also
  * killed when this process exits.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -1,6 +1,6 @@
 /**
  * cert-upload: the certificate and key stores (AT+KCERTSTORE / KCERTDELETE / KPRIVKSTORE /
- * KPRIVKDELETE, bx310x-at.md §3). Store, read back and delete the root, local and key slots;
+ * KPRIVKDELETE, docs/reference/bx310x-at.md §3). Store, read back and delete the root, local and key slots;
  * LF and CRLF; PKCS#1, PKCS#8 and EC keys; NbData that matches and that does not; junk data;
  * more than 3000 bytes; overwrite; persistence across a reset.
  *

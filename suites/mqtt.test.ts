@@ -1,5 +1,5 @@
 /**
- * mqtt: the module's MQTT client (AT+KMQTTCFG/CNX/PUB/SUB/UNSUB/CLOSE/DEL, bx310x-at.md §6)
+ * mqtt: the module's MQTT client (AT+KMQTTCFG/CNX/PUB/SUB/UNSUB/CLOSE/DEL, docs/reference/bx310x-at.md §6)
  * against the broker rig: QoS 0/1/2, retain, the will on an unexpected loss, keep-alive and
  * PINGREQ, clean session, payload limits, special topics, delivery to subscriptions, several
  * sessions, reconnect after a broker restart, withheld acknowledgements.

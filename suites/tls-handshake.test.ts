@@ -1,5 +1,5 @@
 /**
- * tls-handshake: the scenario catalogue (harness/pki/scenarios.ts; scenarios-and-anchors.md §5.5,
+ * tls-handshake: the scenario catalogue (harness/pki/scenarios.ts; docs/reference/scenarios-and-anchors.md §5.5,
  * S1-S27 and the device-side D1-D11) against the broker rig. Each test gives the module the
  * scenario's root, device certificate and key, presents the scenario's server side, and records
  * the module's result (`+KMQTT_IND`) and the rig's verdict.
@@ -21,7 +21,7 @@ import { configureSession, provision, recordVerdict, tryConnect } from './helper
 
 /** Scenarios the harness cannot stage, with the reason (the test is skipped with it). */
 const CANNOT_STAGE: Record<string, string> = {
-  S27: 'no AT command to configure TLS-PSK is known for the BX (bx310x-at.md §5.1)',
+  S27: 'no AT command to configure TLS-PSK is known for the BX (docs/reference/bx310x-at.md §5.1)',
   S21c: 'the broker rig has no client CRL check to stage a revoked client certificate',
   D11: 'the broker rig has no client key-size policy (it accepts an RSA-1024 client certificate), so the refusal cannot be staged',
 };

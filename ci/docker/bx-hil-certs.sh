@@ -10,6 +10,6 @@ set -eu
 out="${1:-/certs}"
 cd "$(dirname "$0")/../.."
 node bin/bx-hil.js certs --scenario "${BX_HIL_SCENARIO:-S1}" --host "${BX_HIL_CERT_HOST:-localhost}" --out "$out"
-# mosquitto drops root before it reads its key (dependencies.md P11).
+# mosquitto drops root before it reads its key (docs/reference/dependencies.md P11).
 chmod 640 "$out/server.key"
 if [ "$(id -u)" = "0" ]; then chown "${BX_HIL_CERT_OWNER:-1883:1883}" "$out/server.key"; fi

@@ -11,7 +11,7 @@
 #   BX_HIL_CERT_DAYS    validity in days (default 30)
 #   BX_HIL_CERT_OWNER   owner:group of the server key when run as root (default 1883:1883, the
 #                       mosquitto user of the eclipse-mosquitto image; mosquitto drops root
-#                       before it reads the key: dependencies.md P11)
+#                       before it reads the key: docs/reference/dependencies.md P11)
 #
 # Writes: ca.crt ca.key server.crt server.key client.crt client.key (PKCS#8)
 #         client.pkcs1.key (PKCS#1, "BEGIN RSA PRIVATE KEY", for firmware that wants it)
@@ -38,7 +38,7 @@ for i in $ips; do [ -n "$i" ] && san="${san:+$san,}IP:$i"; done
 IFS="$old_ifs"
 first_name="${names%%,*}"
 
-# CA: EC P-256, what the BX firmware and AWS IoT both accept [BX-T], [aws-iot-and-mosquitto.md].
+# CA: EC P-256, what the BX firmware and AWS IoT both accept [BX-T], [docs/reference/aws-iot-and-mosquitto.md].
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 -days "$((days + 1))" \
   -keyout ca.key -out ca.crt -subj '/CN=bx-hil docker CA/O=bx-hil' \
   -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' 2>/dev/null

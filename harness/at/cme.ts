@@ -1,5 +1,5 @@
 /**
- * `+CME ERROR: <n>` meanings (bx310x-at.md §2).
+ * `+CME ERROR: <n>` meanings (docs/reference/bx310x-at.md §2).
  *
  * 902-932 come from [HL-G] (Sierra Wireless HL78xx guide 41111821 rev. 11 §14.3.1); [BX-T]
  * shows the BX using the same numbers for the same conditions where it was tested (910, 915,

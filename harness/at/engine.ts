@@ -2,7 +2,7 @@
  * `AtEngine`: AT commands over a byte `Link`.
  *
  * Semantics (docs/at-and-driver.md has the long form):
- * - A command is sent as `<cmd>\r` (bx310x-at.md §1 [BX-T, BX-L]); answers are CRLF lines
+ * - A command is sent as `<cmd>\r` (docs/reference/bx310x-at.md §1 [BX-T, BX-L]); answers are CRLF lines
  *   (bare CR / LF tolerated, see `AtFramer`).
  * - One command in flight: calls queue in call order. A command's timeout starts when it is
  *   sent, not while it waits in the queue.

@@ -32,7 +32,7 @@ export class CmeError extends AtError {
     const meaning = options?.text ?? cmeMeaning(cmeCode);
     super(
       'BXHIL_CME',
-      `${command} failed with +CME ERROR: ${cmeCode >= 0 ? `${cmeCode} (${meaning})` : meaning}; check the parameters against bx310x-at.md and the module's state`,
+      `${command} failed with +CME ERROR: ${cmeCode >= 0 ? `${cmeCode} (${meaning})` : meaning}; check the parameters against docs/reference/bx310x-at.md and the module's state`,
       options,
     );
     this.cmeCode = cmeCode;
@@ -41,7 +41,7 @@ export class CmeError extends AtError {
   }
 }
 
-/** Plain `ERROR`: on the BX a syntax error, broken quoting, or an unsupported form (bx310x-at.md §1). */
+/** Plain `ERROR`: on the BX a syntax error, broken quoting, or an unsupported form (docs/reference/bx310x-at.md §1). */
 export class AtCommandError extends AtError {
   readonly command: string;
   /** Information lines that came before the `ERROR`. */

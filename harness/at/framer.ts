@@ -195,7 +195,7 @@ export class LineFramer extends DelimiterFramer {
 /** A final result code of an AT command, or the `CONNECT` prompt that enters data mode. */
 export type FinalKind = 'OK' | 'ERROR' | 'CME' | 'CONNECT';
 
-/** Classify a line as a final result (bx310x-at.md §1) or undefined for anything else. */
+/** Classify a line as a final result (docs/reference/bx310x-at.md §1) or undefined for anything else. */
 export function finalKindOf(text: string): { kind: FinalKind; cmeCode?: number; cmeText?: string } | undefined {
   if (text === 'OK') return { kind: 'OK' };
   if (text === 'ERROR') return { kind: 'ERROR' };

@@ -8,7 +8,7 @@
  * has no information response, so that line is always an incoming message).
  *
  * The engine takes a registry in its options; `defaultUrcRegistry()` knows the K-family and
- * SRW URCs named in bx310x-at.md §6-§8. The typed meaning of each URC's parameters (e.g.
+ * SRW URCs named in docs/reference/bx310x-at.md §6-§8. The typed meaning of each URC's parameters (e.g.
  * `+KMQTT_IND` codes) is the driver's business (`harness/bx310x/urc.ts`).
  */
 
@@ -138,7 +138,7 @@ export class UrcRegistry {
   }
 }
 
-/** URCs of the BX310x K-family and SRW Wi-Fi commands (bx310x-at.md §1, §6.5, §6.7, §7, §8). */
+/** URCs of the BX310x K-family and SRW Wi-Fi commands (docs/reference/bx310x-at.md §1, §6.5, §6.7, §7, §8). */
 export function defaultUrcRegistry(): UrcRegistry {
   return new UrcRegistry([
     { name: 'READY' }, // after AT+RST / AT&F and power-up [BX-T, BX-L]

@@ -1,6 +1,6 @@
 /**
  * aws-iot profile: each rule the rig enforces, broken once by a real client, and AWS's
- * behaviour seen (rule ids and tags from /work/shared/reference/aws-iot-and-mosquitto.md).
+ * behaviour seen (rule ids and tags from docs/reference/aws-iot-and-mosquitto.md).
  * Glossary: "device" = the client (s_client, mqtt.js, a raw TLS socket speaking MQTT);
  * "rig" = startBrokerRig({profile: 'aws-iot'}); "verdict" = its conclusion.
  */

@@ -4,7 +4,7 @@
  * testcontainers (loaded lazily; without an engine it says why it cannot start).
  *
  * Mosquitto's log is coarser than the aedes rig's front door: no ClientHello, and "certificate
- * verify failed" does not say which check failed (aws-iot-and-mosquitto.md §4.2 [MEASURED]).
+ * verify failed" does not say which check failed (docs/reference/aws-iot-and-mosquitto.md §4.2 [MEASURED]).
  * Log lines carry no connection id for TLS errors, so they are attributed to the most recent
  * connection still open (Mosquitto is single-threaded and logs in order).
  */
@@ -44,7 +44,7 @@ export interface MosquittoRigOptions {
   startTimeoutMs?: number;
 }
 
-/** Log line -> what it tells (§4.2 [MEASURED] and dependencies.md §2.8). */
+/** Log line -> what it tells (§4.2 [MEASURED] and docs/reference/dependencies.md §2.8). */
 const LOG_RULES: Array<{ re: RegExp; code: VerdictCode; summary: (m: RegExpExecArray) => string }> = [
   {
     re: /peer did not return a certificate/,
@@ -688,7 +688,7 @@ type TestcontainersModule = typeof Testcontainers;
 
 export interface ContainerRigOptions {
   /**
-   * Default `eclipse-mosquitto:2`, pulled when missing (dependencies.md §2.6: there is no
+   * Default `eclipse-mosquitto:2`, pulled when missing (docs/reference/dependencies.md §2.6: there is no
    * mosquitto module; use GenericContainer). Without registry access, build it offline with
    * ci/build-broker-image.sh (docs/broker.md).
    */
@@ -756,7 +756,7 @@ export async function probeContainerRuntime(): Promise<{ ok: true; engine: strin
  * Mosquitto in a container via testcontainers, loaded lazily, behind the same interface and log
  * mapping as startMosquittoRig. The container uses the host's network and Mosquitto listens on
  * 127.0.0.1 on a free port (only loopback carries test traffic). Without a Docker/Podman engine
- * it rejects fast with BXHIL_NO_CONTAINER_RUNTIME (dependencies.md §2.6: the runtime probe
+ * it rejects fast with BXHIL_NO_CONTAINER_RUNTIME (docs/reference/dependencies.md §2.6: the runtime probe
  * fails in a few ms). close() removes the container, also after a failed start.
  */
 export async function startContainerRig(options: ContainerRigOptions = {}): Promise<BrokerRig> {

@@ -1,6 +1,6 @@
 /**
  * Broker profiles: TLS settings and the MQTT rules a profile enforces. Every aws-iot rule
- * carries its tag from /work/shared/reference/aws-iot-and-mosquitto.md ([DOC], [DOC-OLD],
+ * carries its tag from docs/reference/aws-iot-and-mosquitto.md ([DOC], [DOC-OLD],
  * [OBS], [MEASURED], [GUESS]) and the rule id there (T1..T22, M1..M19).
  */
 import type { Packet } from 'mqtt-packet';

@@ -8,7 +8,7 @@
  *          --TLS--> tls.Server 'connection' (handshake, client certificate check, keylog)
  *          --MQTT-> MqttTap (packets, gate, withheld packets) --> aedes
  *
- * TLS settings follow dependencies.md P7: `requestCert: true, rejectUnauthorized: false`, then
+ * TLS settings follow docs/reference/dependencies.md P7: `requestCert: true, rejectUnauthorized: false`, then
  * the rig reads `authorized` / `authorizationError` itself and refuses, so the reason is known.
  */
 import { Aedes } from 'aedes';
@@ -281,7 +281,7 @@ class AedesRig implements BrokerRig {
     // T9 [DOC]: AWS IoT does not support the SessionTicket extension.
     if (t.noTickets) o.secureOptions = cryptoConstants.SSL_OP_NO_TICKET;
     if (alpn) o.ALPNProtocols = [AWS_MQTT_ALPN];
-    // TLS 1.0/1.1 need SECLEVEL 0 on OpenSSL 3 (dependencies.md); only when the range asks for them.
+    // TLS 1.0/1.1 need SECLEVEL 0 on OpenSSL 3 (docs/reference/dependencies.md); only when the range asks for them.
     if (t.minVersion === 'TLSv1' || t.minVersion === 'TLSv1.1') o.ciphers = `${o.ciphers ?? 'DEFAULT'}:@SECLEVEL=0`;
     return o;
   }

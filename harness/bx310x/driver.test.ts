@@ -1,6 +1,6 @@
 /**
  * Bx310x driver against a scripted link: the exact bytes of every method on the wire, parsing
- * of the read forms from bx310x-at.md (§3.1, §3.3, §6.1), parameter refusal, state guards and
+ * of the read forms from docs/reference/bx310x-at.md (§3.1, §3.3, §6.1), parameter refusal, state guards and
  * the broken state.
  *
  * Glossary: "module" = the script playing the BX310x; "device" = the Bx310x driver under test.

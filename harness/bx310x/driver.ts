@@ -108,7 +108,7 @@ export function parseBx310xOptions(input: Bx310xOptions = {}): ParsedBx310xOptio
 }
 
 /**
- * One MQTT session of `AT+KMQTTCFG` (bx310x-at.md §6.1): the 14 parameters in order.
+ * One MQTT session of `AT+KMQTTCFG` (docs/reference/bx310x-at.md §6.1): the 14 parameters in order.
  * Strings must not contain `"`, CR or LF (the module cannot carry them).
  */
 export interface MqttSessionConfig {
@@ -258,7 +258,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
     await this.at.expect((u) => u.name === 'READY', { since, timeoutMs: this.options.resetTimeoutMs });
   }
 
-  // ---- certificates and keys (bx310x-at.md §3) -------------------------------------------
+  // ---- certificates and keys (docs/reference/bx310x-at.md §3) -------------------------------------------
 
   /**
    * `AT+KCERTSTORE=<0|1>,<NbData>[,<index>]`, CONNECT, the PEM bytes, guard, `+++`, guard, OK.
@@ -277,11 +277,11 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
       const index =
         opts.index === undefined
           ? undefined
-          : intIn('index', opts.index, 0, 2, 'bx310x-at.md §3.1: 1 root and 3 local slots');
+          : intIn('index', opts.index, 0, 2, 'docs/reference/bx310x-at.md §3.1: 1 root and 3 local slots');
       const nb =
         opts.nbData === 'omit'
           ? ''
-          : String(intIn('nbData', opts.nbData ?? bytes.length, 1, 3000, 'bx310x-at.md §3.1'));
+          : String(intIn('nbData', opts.nbData ?? bytes.length, 1, 3000, 'docs/reference/bx310x-at.md §3.1'));
       const cmd =
         type === 0
           ? `AT+KCERTSTORE=0${nb !== '' || index !== undefined ? `,${nb}` : ''}${index !== undefined ? `,${index}` : ''}`
@@ -332,7 +332,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
   deleteCert(kind: 'root' | 'local', index?: number): Promise<void> {
     return this.#op('deleteCert', async () => {
       const type = certType(kind);
-      const i = index === undefined ? undefined : intIn('index', index, 0, 2, 'bx310x-at.md §3.2');
+      const i = index === undefined ? undefined : intIn('index', index, 0, 2, 'docs/reference/bx310x-at.md §3.2');
       await this.at.command(
         type === 0 ? `AT+KCERTDELETE=0${i !== undefined ? `,${i}` : ''}` : `AT+KCERTDELETE=1,${i ?? 0}`,
       );
@@ -345,9 +345,9 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
    */
   storeKey(index: number, pem: string | Buffer, opts: { nbData?: number; guardTimeMs?: number } = {}): Promise<void> {
     return this.#op('storeKey', async () => {
-      const i = intIn('index', index, 0, 2, 'bx310x-at.md §3.3');
+      const i = intIn('index', index, 0, 2, 'docs/reference/bx310x-at.md §3.3');
       const bytes = payloadBytes('pem', pem);
-      const nb = intIn('nbData', opts.nbData ?? bytes.length, 1, 3000, 'bx310x-at.md §3.3');
+      const nb = intIn('nbData', opts.nbData ?? bytes.length, 1, 3000, 'docs/reference/bx310x-at.md §3.3');
       await this.#upload(`AT+KPRIVKSTORE=${i},${nb}`, bytes, { guardTimeMs: opts.guardTimeMs, secret: true });
     });
   }
@@ -370,7 +370,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
 
   deleteKey(index: number): Promise<void> {
     return this.#op('deleteKey', async () => {
-      await this.at.command(`AT+KPRIVKDELETE=${intIn('index', index, 0, 2, 'bx310x-at.md §3.4')}`);
+      await this.at.command(`AT+KPRIVKDELETE=${intIn('index', index, 0, 2, 'docs/reference/bx310x-at.md §3.4')}`);
     });
   }
 
@@ -386,7 +386,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
     }
   }
 
-  // ---- MQTT (bx310x-at.md §6) -------------------------------------------------------------
+  // ---- MQTT (docs/reference/bx310x-at.md §6) -------------------------------------------------------------
 
   /** `AT+KMQTTCFG` with all 14 parameters; returns the session id from `+KMQTTCFG: <id>`. */
   mqttConfigure(cfg: MqttSessionConfig): Promise<number> {
@@ -431,10 +431,10 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
       const text = typeof payload === 'string' ? payload : payload.toString('latin1');
       checkString('payload', text, { allowEmpty: true });
       const p = typeof payload === 'string' ? wire(payload) : text;
-      const qos = intIn('qos', opts.qos ?? 0, 0, 2, 'bx310x-at.md §6.3');
+      const qos = intIn('qos', opts.qos ?? 0, 0, 2, 'docs/reference/bx310x-at.md §6.3');
       const since = this.at.marker();
       await this.at.command(`AT+KMQTTPUB=${sid},${t},${qos},${bit(opts.retain ?? false)},"${p}"`);
-      // [guess] no +KMQTT_IND for QoS 0 (bx310x-at.md §6.3).
+      // [guess] no +KMQTT_IND for QoS 0 (docs/reference/bx310x-at.md §6.3).
       if (qos > 0)
         await this.#waitInd(sid, KMQTT_IND.PUBACK, 'publish', since, opts.waitAckMs ?? this.options.pubAckTimeoutMs);
     });
@@ -445,7 +445,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
     return this.#op('mqttSubscribe', async () => {
       const sid = sessionId(id);
       const t = quoted('topic', topic);
-      const q = intIn('qos', qos, 0, 2, 'bx310x-at.md §6.4');
+      const q = intIn('qos', qos, 0, 2, 'docs/reference/bx310x-at.md §6.4');
       const since = this.at.marker();
       await this.at.command(`AT+KMQTTSUB=${sid},${t},${q}`);
       await this.#waitSubAck(sid, KMQTT_IND.SUBACK, 'subscribe', since);
@@ -549,16 +549,22 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
     }
   }
 
-  // ---- Wi-Fi (bx310x-at.md §8) --------------------------------------------------------------
+  // ---- Wi-Fi (docs/reference/bx310x-at.md §8) --------------------------------------------------------------
 
   /** `AT+SRWCFG=<mode>[,<country>]`: 0 off, 1 station, 2 AP, 3 both; country 0 CN, 1 JP, 2 US, 3 EU. */
   wifiConfigure(mode: WifiMode, country?: WifiCountry): Promise<void> {
     return this.#op('wifiConfigure', async () => {
-      const m = intIn('mode', typeof mode === 'string' ? MODE[mode] : mode, 0, 3, 'bx310x-at.md §8');
+      const m = intIn('mode', typeof mode === 'string' ? MODE[mode] : mode, 0, 3, 'docs/reference/bx310x-at.md §8');
       const c =
         country === undefined
           ? undefined
-          : intIn('country', typeof country === 'string' ? COUNTRY[country] : country, 0, 3, 'bx310x-at.md §8');
+          : intIn(
+              'country',
+              typeof country === 'string' ? COUNTRY[country] : country,
+              0,
+              3,
+              'docs/reference/bx310x-at.md §8',
+            );
       await this.at.command(`AT+SRWCFG=${m}${c !== undefined ? `,${c}` : ''}`);
     });
   }
@@ -704,7 +710,7 @@ function certType(kind: unknown): 0 | 1 {
 }
 
 function sessionId(id: unknown): number {
-  return intIn('id', id, 0, 65535, 'bx310x-at.md §6: session ids are 0..65535');
+  return intIn('id', id, 0, 65535, 'docs/reference/bx310x-at.md §6: session ids are 0..65535');
 }
 
 function payloadBytes(param: string, data: string | Buffer): Buffer {
@@ -713,7 +719,7 @@ function payloadBytes(param: string, data: string | Buffer): Buffer {
     throw new ParameterError(
       param,
       `${bytes.length} bytes`,
-      `${param} must be 1..3000 bytes (NbData range, bx310x-at.md §3.1/§3.3), got ${bytes.length}`,
+      `${param} must be 1..3000 bytes (NbData range, docs/reference/bx310x-at.md §3.1/§3.3), got ${bytes.length}`,
     );
   }
   return bytes;
@@ -743,11 +749,11 @@ export function kmqttcfgCommand(cfg: MqttSessionConfig): string {
       cfg.server,
       'server must be a bare host name or IP (no spaces, commas or paths)',
     );
-  const port = intIn('port', cfg.port ?? (secure ? 8883 : 1883), 0, 65535, 'bx310x-at.md §6.1');
-  const version = intIn('version', cfg.version ?? 4, 3, 4, 'bx310x-at.md §6.1: 3 = MQTT 3.1, 4 = 3.1.1');
+  const port = intIn('port', cfg.port ?? (secure ? 8883 : 1883), 0, 65535, 'docs/reference/bx310x-at.md §6.1');
+  const version = intIn('version', cfg.version ?? 4, 3, 4, 'docs/reference/bx310x-at.md §6.1: 3 = MQTT 3.1, 4 = 3.1.1');
   const clientId = quoted('clientId', cfg.clientId);
-  const keepAlive = intIn('keepAliveSeconds', cfg.keepAliveSeconds ?? 60, 0, 65535, 'bx310x-at.md §6.1');
-  const willQos = intIn('willQos', cfg.willQos ?? 0, 0, 2, 'bx310x-at.md §6.1');
+  const keepAlive = intIn('keepAliveSeconds', cfg.keepAliveSeconds ?? 60, 0, 65535, 'docs/reference/bx310x-at.md §6.1');
+  const willQos = intIn('willQos', cfg.willQos ?? 0, 0, 2, 'docs/reference/bx310x-at.md §6.1');
   const params = [
     bit(secure),
     server,

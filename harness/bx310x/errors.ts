@@ -29,7 +29,7 @@ export class ParameterError extends HarnessError {
 
 export class MqttSessionError extends HarnessError {
   readonly sessionId: number;
-  /** The `+KMQTT_IND` code received (0 = connection aborted, 5 = generic error, bx310x-at.md §6.7). */
+  /** The `+KMQTT_IND` code received (0 = connection aborted, 5 = generic error, docs/reference/bx310x-at.md §6.7). */
   readonly indCode: number;
   /** What the driver was waiting for, e.g. `connect` or `publish`. */
   readonly operation: string;
@@ -68,7 +68,7 @@ export class ResponseParseError extends HarnessError {
     const shown = redactSecrets(line);
     super(
       'BXHIL_PARSE',
-      `${command}: cannot parse ${JSON.stringify(shown)} (expected ${expected}); the firmware's read form differs from bx310x-at.md`,
+      `${command}: cannot parse ${JSON.stringify(shown)} (expected ${expected}); the firmware's read form differs from docs/reference/bx310x-at.md`,
     );
     this.command = command;
     this.line = shown;

@@ -3,7 +3,7 @@
  *
  * The BX cannot carry a double quote inside a quoted string parameter: unbalanced quotes give
  * plain ERROR [BX-T], nested quotes `+CME ERROR: 3` [3P HL7811], and no source documents an
- * escape (bx310x-at.md §6.3). CR/LF would end the command line early.
+ * escape (docs/reference/bx310x-at.md §6.3). CR/LF would end the command line early.
  */
 import { ParameterError } from './errors.ts';
 
@@ -37,7 +37,7 @@ export function checkString(
     throw new ParameterError(
       param,
       shown,
-      `${param} contains a double quote ("): the BX310x cannot carry a double quote inside a quoted AT parameter (bx310x-at.md §6.3: plain ERROR or +CME ERROR: 3, no escape exists); encode the value, e.g. as base64, or use single quotes`,
+      `${param} contains a double quote ("): the BX310x cannot carry a double quote inside a quoted AT parameter (docs/reference/bx310x-at.md §6.3: plain ERROR or +CME ERROR: 3, no escape exists); encode the value, e.g. as base64, or use single quotes`,
     );
   }
   if (/[\r\n]/.test(value)) {
@@ -49,7 +49,13 @@ export function checkString(
   }
 }
 
-export function intIn(param: string, value: unknown, min: number, max: number, source = 'bx310x-at.md'): number {
+export function intIn(
+  param: string,
+  value: unknown,
+  min: number,
+  max: number,
+  source = 'docs/reference/bx310x-at.md',
+): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ParameterError(
       param,

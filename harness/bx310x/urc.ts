@@ -1,5 +1,5 @@
 /**
- * Typed BX310x URCs on top of the engine's generic `Urc` (bx310x-at.md §6.5, §6.7, §8).
+ * Typed BX310x URCs on top of the engine's generic `Urc` (docs/reference/bx310x-at.md §6.5, §6.7, §8).
  */
 import type { Urc } from '../at/index.ts';
 

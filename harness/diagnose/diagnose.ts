@@ -5,18 +5,33 @@
  * are added as evidence, explain what the module saw, and decide the cases the broker cannot see
  * (the module never reached it; the module reports its key does not match its certificate).
  */
+import { parseParams, type AtParam } from '../at/index.ts';
+import { KMQTT_IND, toMqttInd, type MqttInd } from '../bx310x/index.ts';
 import type { EvidenceEvent } from '../evidence.ts';
-import { judgeRecord, VERDICT_FIX } from '../broker/verdict.ts';
-import type { ConnectionRecord, Verdict, VerdictCode } from '../broker/types.ts';
+import type { ConnectionRecord, Verdict, VerdictCode } from './record.ts';
+import { judgeRecord, VERDICT_FIX } from './verdict.ts';
 
-/** +KMQTT_IND codes ([BX-L]/[HL-Z] bx310x-at.md §6.7). */
-const KMQTT_IND: Record<string, string> = {
-  '0': 'connection aborted',
-  '1': 'connected',
-  '2': 'subscribed',
-  '3': 'unsubscribed',
-  '4': 'published',
-};
+const IND_PREFIX = '+KMQTT_IND:';
+
+/**
+ * The `+KMQTT_IND` a module event reports, with its meaning from the driver's one table. The AT
+ * engine's URC events carry the parsed URC (`data.name`, `data.params`), which is read as is;
+ * events that carry only the line (the virtual module's own URC events, a line given as text)
+ * are read with the AT layer's parameter parser.
+ */
+function mqttIndOf(summary: string, data?: Record<string, unknown>): MqttInd | undefined {
+  const line = summary.trim();
+  if (data?.['name'] === '+KMQTT_IND' && Array.isArray(data['params'])) {
+    return toMqttInd({ name: '+KMQTT_IND', params: data['params'] as AtParam[], line, seq: 0, t: 0 });
+  }
+  const at = line.indexOf(IND_PREFIX);
+  if (at < 0) return undefined;
+  const params = parseParams(line.slice(at + IND_PREFIX.length).trim());
+  return toMqttInd({ name: '+KMQTT_IND', params, line, seq: 0, t: 0 });
+}
+
+/** The module reported the MQTT connection aborted (`+KMQTT_IND: <id>,0`). */
+const reportsAborted = (e: EvidenceEvent): boolean => mqttIndOf(e.summary, e.data)?.code === KMQTT_IND.ABORTED;
 
 export interface DiagnoseOptions {
   /** Module lines this long before the accept and after the end count for a connection. Default 15000 (15 s). */
@@ -25,10 +40,13 @@ export interface DiagnoseOptions {
   tlsExpected?: boolean;
 }
 
-/** Explain one module line in words, e.g. `+KMQTT_IND: 1,0` -> "connection aborted". */
-export function explainModuleLine(summary: string): string {
-  const ind = /\+KMQTT_IND:\s*(\d+),(\d+)/.exec(summary);
-  if (ind) return `${summary.trim()} (session ${ind[1]}: ${KMQTT_IND[ind[2]!] ?? `code ${ind[2]}`})`;
+/**
+ * Explain one module line in words, e.g. `+KMQTT_IND: 1,0` -> "... connection aborted ...".
+ * `data` is the event's structured detail; when it holds the parsed URC, that is what is read.
+ */
+export function explainModuleLine(summary: string, data?: Record<string, unknown>): string {
+  const ind = mqttIndOf(summary, data);
+  if (ind) return `${summary.trim()} (session ${ind.sessionId}: ${ind.meaning})`;
   return summary.trim();
 }
 
@@ -78,7 +96,7 @@ export function diagnoseConnection(
   if (lines.length === 0) return base;
   const t0 = record.events[0]?.t ?? 0;
   const moduleEvidence = lines.map(
-    (e) => `module (${e.t - t0 >= 0 ? '+' : ''}${Math.round(e.t - t0)} ms): ${explainModuleLine(e.summary)}`,
+    (e) => `module (${e.t - t0 >= 0 ? '+' : ''}${Math.round(e.t - t0)} ms): ${explainModuleLine(e.summary, e.data)}`,
   );
   const v: Verdict = { ...base, evidence: [...base.evidence, ...moduleEvidence] };
   const mismatch = lines.find((e) => KEY_MISMATCH_LINE.test(e.summary));
@@ -98,7 +116,7 @@ export function diagnoseConnection(
       ),
     };
   }
-  const aborted = lines.find((e) => /\+KMQTT_IND:\s*\d+,0/.test(e.summary));
+  const aborted = lines.find(reportsAborted);
   if (aborted && base.code === 'HANDSHAKE_THEN_SILENT' && record.end?.by === 'client') {
     // The broker alone cannot tell why a device hung up after a good handshake; the module's
     // "connection aborted" decides it. Stacks that check the server certificate after the
@@ -141,14 +159,14 @@ export function diagnose(
   const out = records.map((r) => diagnoseConnection(r, moduleEvents, options));
   if (records.length === 0) {
     const tried = moduleEvents.filter(
-      (e) => isModuleEvent(e) && /AT\+KMQTTCNX|\+KMQTT_IND:\s*\d+,0|AT\+KTCPCNX/i.test(e.summary),
+      (e) => isModuleEvent(e) && (/AT\+KMQTTCNX|AT\+KTCPCNX/i.test(e.summary) || reportsAborted(e)),
     );
     if (tried.length > 0) {
       out.push(
         make(
           'BROKER_NOT_REACHED',
           'The module tried to connect, but no connection reached the broker at all (not even TCP).',
-          tried.map((e) => `module: ${explainModuleLine(e.summary)}`),
+          tried.map((e) => `module: ${explainModuleLine(e.summary, e.data)}`),
         ),
       );
     }

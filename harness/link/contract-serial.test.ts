@@ -50,7 +50,7 @@ if (hasTool('socat')) {
         throw err;
       }
     },
-    // A PTY whose other side vanished reports it only on the next write (dependencies.md §2.3).
+    // A PTY whose other side vanished reports it only on the next write (docs/reference/dependencies.md §2.3).
     { lossShowsOnWrite: true },
   );
 } else {

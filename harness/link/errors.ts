@@ -31,7 +31,7 @@ export class LinkError extends HarnessError {
 
 /**
  * The transport cannot do what was asked (e.g. DTR/RTS on a PTY, which has no modem-control
- * lines: dependencies.md P9), or the far end refused it (an RFC 2217 server that declines
+ * lines: docs/reference/dependencies.md P9), or the far end refused it (an RFC 2217 server that declines
  * COM-PORT-OPTION). Code `BXHIL_LINK_UNSUPPORTED`; `operation` names what failed.
  */
 export class LinkUnsupportedError extends HarnessError {

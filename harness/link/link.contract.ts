@@ -39,7 +39,7 @@ export interface ContractSubject {
 export interface LinkContractOptions {
   /**
    * The loss of the far end shows only on the next write (a PTY whose other side vanished:
-   * dependencies.md §2.3). The disconnect test then writes a byte every 50 ms until it fails.
+   * docs/reference/dependencies.md §2.3). The disconnect test then writes a byte every 50 ms until it fails.
    */
   lossShowsOnWrite?: boolean;
   /** Bound on each wait inside a test. Default 5000 ms. */

@@ -4,14 +4,14 @@
  *
  * - Options: see options.ts (`parseSerialOptions`); defaults 115200 8N1, no flow control.
  * - Ports are never enumerated: `SerialPort.list()` needs udevadm, which is absent here and
- *   kills the process when its rejection goes unhandled (dependencies.md P10). Take paths from
+ *   kills the process when its rejection goes unhandled (docs/reference/dependencies.md P10). Take paths from
  *   configuration; prefer `/dev/serial/by-id/...`, which survives re-plugging.
  * - serialport locks the port (`lock: true`), so a second opener gets EBUSY-style
  *   "Cannot lock port", mapped to `LinkOpenError` reason `EBUSY`.
  * - A PTY has no modem-control lines: `port.set({dtr, rts})` fails with "Inappropriate ioctl
  *   for device" (P9); `setSignals` turns that into `LinkUnsupportedError`.
  * - When the far side of a PTY goes away, the loss surfaces only on the next write (EIO), not
- *   at once (dependencies.md §2.3); a USB adapter unplugged fails the pending read at once.
+ *   at once (docs/reference/dependencies.md §2.3); a USB adapter unplugged fails the pending read at once.
  *   Either way the link closes with `BXHIL_LINK_DISCONNECTED`.
  */
 import createDebug from 'debug';

@@ -3,7 +3,7 @@
  * end. Used by the link tests; usable by any test that needs a serial-like device path.
  *
  * Every child process is killed by its `close()`, and on process exit as well (a crashed
- * Vitest worker skips afterAll: dependencies.md P1).
+ * Vitest worker skips afterAll: docs/reference/dependencies.md P1).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
  * pki must not import the simulator's profiles (layering: pki imports base only), so the
  * limits doctor needs are a small type of their own, with built-in values for the shipped
  * profile names and a reader for the `constraints` object of a JSON profile file.
- * Every value names its source tag (bx310x-at.md): most are [guess], because no BX source
+ * Every value names its source tag (docs/reference/bx310x-at.md): most are [guess], because no BX source
  * states them.
  */
 import { readFileSync, statSync } from 'node:fs';
@@ -48,9 +48,10 @@ export const BUILTIN_CONSTRAINTS: Readonly<Record<string, DeviceConstraints>> = 
     ...SLOT,
     sources: {
       maxRsaBits: '[guess] sim profile 2.6.3 (tls.maxRsaBits)',
-      ecCurves: '[guess] mbedTLS defaults; the AWS ECDSA chain is P-256 (aws-iot-and-mosquitto.md T11)',
+      ecCurves: '[guess] mbedTLS defaults; the AWS ECDSA chain is P-256 (docs/reference/aws-iot-and-mosquitto.md T11)',
       keyEncodings: '[guess] sim profile 2.6.3 (keys.forms); [BX-T] only ever uploads PKCS#1',
-      lineEndings: '[report] field-report-2.6.3.md: a pasted certificate answered ERROR; LF and CR LF accepted [guess]',
+      lineEndings:
+        '[report] docs/reference/field-report-2.6.3.md: a pasted certificate answered ERROR; LF and CR LF accepted [guess]',
       slotMaxBytes: '[BX-T] KCERTSTORE_0001 (NbData 1..3000)',
     },
   }),
@@ -78,7 +79,7 @@ export const BUILTIN_CONSTRAINTS: Readonly<Record<string, DeviceConstraints>> = 
     ...SLOT,
     sources: {
       maxRsaBits: '[guess] sim profile reference: a well-behaved module',
-      ecCurves: '[guess] AWS accepts P-256/384/521 device keys (aws-iot-and-mosquitto.md T14)',
+      ecCurves: '[guess] AWS accepts P-256/384/521 device keys (docs/reference/aws-iot-and-mosquitto.md T14)',
       keyEncodings: '[guess] every unencrypted encoding OpenSSL writes',
       lineEndings: '[BX-T, BX-L] LF with or without a final LF; CR LF [guess]',
       slotMaxBytes: '[BX-T] KCERTSTORE_0001 (NbData 1..3000)',

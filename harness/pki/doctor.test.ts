@@ -1,7 +1,7 @@
 /**
  * doctor on generated faulty files (from the scenario catalogue), on an AWS-style set (Amazon
  * Root CA 1, a device certificate from an AWS-like device CA, its PKCS#1 key and a KMQTTCFG line
- * with typographic quotes, field-report-2.6.3.md) and on unusable input.
+ * with typographic quotes, docs/reference/field-report-2.6.3.md) and on unusable input.
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -36,7 +36,7 @@ beforeAll(async () => {
     mkdirSync(join(dir, m.id));
     for (const f of m.files) writeFileSync(at(m.id, f.name), f.contents);
   }
-  // AWS-style set: the device CA looks like AWS's (aws-iot-and-mosquitto.md T16).
+  // AWS-style set: the device CA looks like AWS's (docs/reference/aws-iot-and-mosquitto.md T16).
   const rsa = { type: 'rsa', bits: 2048 } as const;
   awsCa = await issueCertificate({
     subject: 'OU=Amazon Web Services,O=Amazon.com Inc.,L=Seattle,ST=Washington,C=US',
@@ -65,7 +65,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('doctor: AWS-style set (field-report-2.6.3.md)', () => {
+describe('doctor: AWS-style set (docs/reference/field-report-2.6.3.md)', () => {
   test('names Amazon Root CA 1, pairs key and certificate, explains the AWS device CA and flags the typographic quotes', async () => {
     const r = await runDoctor(
       [at('aws', 'AmazonRootCA1.pem'), at('aws', 'certificate.pem.crt'), at('aws', 'private.pem.key')],

@@ -6,7 +6,7 @@
  * is never printed: keys are described by type, size and the SHA-256 of their public key.
  * Exit code: 2 when an input cannot be used, else 1 when a finding is an error, else 0.
  */
-import 'reflect-metadata'; // @peculiar/x509 v2 needs it before import (dependencies.md P5)
+import 'reflect-metadata'; // @peculiar/x509 v2 needs it before import (docs/reference/dependencies.md P5)
 import * as px from '@peculiar/x509';
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { loadConstraints, type DeviceConstraints } from './constraints.ts';
@@ -116,7 +116,7 @@ const DAY_MS = 86_400_000;
 const EXPIRY_WARNING_MS = 30 * DAY_MS;
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
-/** Issuer of AWS-generated device certificates (aws-iot-and-mosquitto.md T16). */
+/** Issuer of AWS-generated device certificates (docs/reference/aws-iot-and-mosquitto.md T16). */
 const AWS_DEVICE_CA = /OU=Amazon Web Services/;
 const TYPOGRAPHIC_QUOTES = /[\u201C\u201D\u201E\u201F\u2033\u00AB\u00BB\u2018\u2019\u201A\u201B\u2032]/g;
 
@@ -865,7 +865,7 @@ function checkAtFile(
         'AT_MISSING_PARAM',
         where,
         `${cmd} has ${line.args.trim() === '' ? 0 : params.length} parameter(s), needs at least ${rule.min}: the module answers +CME ERROR: 917 [BX-T]`,
-        `complete the command (bx310x-at.md lists the parameters of ${cmd})`,
+        `complete the command (docs/reference/bx310x-at.md lists the parameters of ${cmd})`,
       );
       continue;
     }

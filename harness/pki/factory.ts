@@ -1,12 +1,12 @@
 /**
  * Certificate factory: keys and X.509 certificates generated at run time with @peculiar/x509
- * on Node's WebCrypto, key encodings by Node itself (dependencies.md §2.5). Nothing here is
+ * on Node's WebCrypto, key encodings by Node itself (docs/reference/dependencies.md §2.5). Nothing here is
  * ever checked in; validity is relative to a clock so nothing in CI expires.
  *
  * Why not selfsigned: it cannot sign across key types (an EC leaf under an RSA CA) and
- * defaults to SHA-1 (dependencies.md P6).
+ * defaults to SHA-1 (docs/reference/dependencies.md P6).
  */
-import 'reflect-metadata'; // @peculiar/x509 v2 needs it before import (dependencies.md P5)
+import 'reflect-metadata'; // @peculiar/x509 v2 needs it before import (docs/reference/dependencies.md P5)
 import * as x509 from '@peculiar/x509';
 import {
   X509Certificate,

@@ -1,11 +1,11 @@
 /**
  * Well-known public root certificates, embedded as data (PUBLIC certificates only: no key
  * material) so doctor can say "this is Amazon Root CA 1" and the suites can store the real
- * root in the virtual module for the field-report test (field-report-2.6.3.md).
+ * root in the virtual module for the field-report test (docs/reference/field-report-2.6.3.md).
  *
  * Copied from Debian ca-certificates (/etc/ssl/certs/Amazon_Root_CA_{1,2,3,4}.pem); the
  * SHA-256 fingerprints below are of the DER and are checked against the PEMs by a test.
- * Which root a device needs (aws-iot-and-mosquitto.md T11): RSA suites lead to Amazon Root CA 1,
+ * Which root a device needs (docs/reference/aws-iot-and-mosquitto.md T11): RSA suites lead to Amazon Root CA 1,
  * ECDSA suites to Amazon Root CA 3; CA 2 (RSA 4096) and CA 4 (EC P-384) are reserved.
  */
 import { X509Certificate } from 'node:crypto';

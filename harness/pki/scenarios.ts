@@ -1,5 +1,5 @@
 /**
- * The certificate scenario catalogue, as DATA (issue 4; scenarios-and-anchors.md §5.5).
+ * The certificate scenario catalogue, as DATA (issue 4; docs/reference/scenarios-and-anchors.md §5.5).
  *
  * Every applicable scenario of §5.5 keeps its id (S1-S27; variants get a letter: S2b, S6b ...),
  * device-side scenarios have ids of their own (D1 ...). Each entry says what the server
@@ -13,7 +13,7 @@
  * The baseline every scenario deviates from is AWS-IoT-like mutual TLS: an RSA-2048 root →
  * intermediate → server leaf with SANs for the host, a device certificate issued by the root,
  * its key as PKCS#1 ([BX-T] KPRIVKSTORE_0001 uploads `BEGIN RSA PRIVATE KEY`; AWS hands out
- * PKCS#1, aws-iot-and-mosquitto.md T16), PEM with LF line endings and a final newline ([BX-T]).
+ * PKCS#1, docs/reference/aws-iot-and-mosquitto.md T16), PEM with LF line endings and a final newline ([BX-T]).
  */
 import type { HashName, KeyEncoding, KeySpec, PemLayout } from './factory.ts';
 import { UnknownScenarioError } from './errors.ts';
@@ -73,7 +73,7 @@ export interface ServerSide {
   requiresClientCert: boolean;
   /** The server checks the client certificate against `clientCrl` (the material has one). */
   checksClientCrl: boolean;
-  /** Node `tls` options for the front door. `ciphers` with `@SECLEVEL=0` lets Node load weak material (dependencies.md P12). */
+  /** Node `tls` options for the front door. `ciphers` with `@SECLEVEL=0` lets Node load weak material (docs/reference/dependencies.md P12). */
   tls: { minVersion?: TlsVersion; maxVersion?: TlsVersion; ciphers?: string };
   behaviour: ServerBehaviour;
 }
@@ -120,7 +120,7 @@ export interface ScenarioEntry {
   expected: Expected;
   /** Why that outcome is the secure one, in one or two sentences. */
   reason: string;
-  /** Where the scenario comes from (scenarios-and-anchors.md §5.5, reference tags). */
+  /** Where the scenario comes from (docs/reference/scenarios-and-anchors.md §5.5, reference tags). */
   anchors: string[];
   pki: {
     /** The module checking the server chain against its root, host name and clock. Absent: no server certificate. */
@@ -220,7 +220,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     expected: 'either',
     reason:
       'Connect if the firmware offers ECDHE-ECDSA suites (AWS serves ECDSA clients a chain to Amazon Root CA 3); a refusal is a capability gap, not a security fault.',
-    anchors: ['§5.5 S2', 'badssl ecc256', 'FLIT EC recipe', 'aws-iot-and-mosquitto.md T11'],
+    anchors: ['§5.5 S2', 'badssl ecc256', 'FLIT EC recipe', 'docs/reference/aws-iot-and-mosquitto.md T11'],
   }),
   entry({
     id: 'S2b',
@@ -378,7 +378,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'server-cert',
     server: { presents: { hash: 'SHA-1' }, tls: { ciphers: 'DEFAULT:@SECLEVEL=0' } },
     expected: 'refuse',
-    reason: 'SHA-1 signatures are forgeable in practice; AWS lists none (aws-iot-and-mosquitto.md T15).',
+    reason: 'SHA-1 signatures are forgeable in practice; AWS lists none (docs/reference/aws-iot-and-mosquitto.md T15).',
     anchors: ['§5.5 S14', 'badssl sha1-intermediate'],
     pki: pkiWith({ result: 68, policy: 'auth-level-2' }),
   }),
@@ -388,7 +388,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     category: 'server-cert',
     server: { presents: { key: { type: 'rsa', bits: 1024 } }, tls: { ciphers: 'DEFAULT:@SECLEVEL=0' } },
     expected: 'refuse',
-    reason: 'RSA-1024 is below every current policy (AWS requires 2048, aws-iot-and-mosquitto.md T14).',
+    reason: 'RSA-1024 is below every current policy (AWS requires 2048, docs/reference/aws-iot-and-mosquitto.md T14).',
     anchors: ['§5.5 S14', 'badssl rsa1024'],
     pki: pkiWith({ result: 66, policy: 'auth-level-2' }),
   }),
@@ -437,7 +437,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     expected: 'either',
     reason:
       'Secure either way: connect if the firmware has TLS 1.3, else fail cleanly (the BX is thought to be TLS 1.2 only [guess]).',
-    anchors: ['§5.5 S17', 'DA TLS 1.3 support', 'bx310x-at.md §5.1'],
+    anchors: ['§5.5 S17', 'DA TLS 1.3 support', 'docs/reference/bx310x-at.md §5.1'],
   }),
   entry({
     id: 'S17c',
@@ -446,7 +446,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     server: { tls: { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } },
     expected: 'connect',
     reason: 'TLS 1.2 is what AWS policies and the module are expected to share (T3, T4).',
-    anchors: ['§5.5 S17', 'aws-iot-and-mosquitto.md T3'],
+    anchors: ['§5.5 S17', 'docs/reference/aws-iot-and-mosquitto.md T3'],
   }),
   entry({
     id: 'S18',
@@ -465,7 +465,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     expected: 'either',
     reason:
       'Still in AWS TLS 1.2 policies (T5): connect if the module offers them, otherwise a clean handshake failure.',
-    anchors: ['§5.5 S18', 'badssl cipher-suite group', 'aws-iot-and-mosquitto.md T5'],
+    anchors: ['§5.5 S18', 'badssl cipher-suite group', 'docs/reference/aws-iot-and-mosquitto.md T5'],
   }),
   entry({
     id: 'S19',
@@ -475,7 +475,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     expected: 'connect',
     reason:
       'The server refuses a ClientHello without SNI or with another name; a module that sends the host name connects.',
-    anchors: ['§5.5 S19', 'DA FAQ (SNI required)', 'IDT SNI test', 'aws-iot-and-mosquitto.md T6-T8'],
+    anchors: ['§5.5 S19', 'DA FAQ (SNI required)', 'IDT SNI test', 'docs/reference/aws-iot-and-mosquitto.md T6-T8'],
   }),
   entry({
     id: 'S20',
@@ -580,7 +580,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     server: { presents: null, requiresClientCert: false, behaviour: 'psk', tls: { maxVersion: 'TLSv1.2' } },
     expected: 'either',
     reason:
-      'No BX source shows a PSK command (bx310x-at.md §5): a certificate-only module fails cleanly, a PSK-capable one connects as configured.',
+      'No BX source shows a PSK command (docs/reference/bx310x-at.md §5): a certificate-only module fails cleanly, a PSK-capable one connects as configured.',
     anchors: ['§5.5 S27', 'Paho 18888', 'Mosquitto 08-tls-psk'],
     pki: { server: undefined, client: OK, keyMatchesCert: true },
   }),
@@ -592,7 +592,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     expected: 'either',
     reason:
       'OpenSSL 3 writes PKCS#8 (`BEGIN PRIVATE KEY`); [BX-T] only shows PKCS#1. The module must use it or reject the upload, not accept it and fail later [guess].',
-    anchors: ['[BX-T] KPRIVKSTORE_0001', 'aws-iot-and-mosquitto.md key-format row'],
+    anchors: ['[BX-T] KPRIVKSTORE_0001', 'docs/reference/aws-iot-and-mosquitto.md key-format row'],
   }),
   entry({
     id: 'D2',
@@ -601,8 +601,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     device: { lineEndings: 'crlf' },
     expected: 'either',
     reason:
-      '[BX-T] and [BX-L] send LF; a forum answer suspected CR LF is expected (field-report-2.6.3.md). Record which the firmware takes.',
-    anchors: ['field-report-2.6.3.md', '[BX-T] KCERTSTORE_0001', '[BX-L] setCA'],
+      '[BX-T] and [BX-L] send LF; a forum answer suspected CR LF is expected (docs/reference/field-report-2.6.3.md). Record which the firmware takes.',
+    anchors: ['docs/reference/field-report-2.6.3.md', '[BX-T] KCERTSTORE_0001', '[BX-L] setCA'],
   }),
   entry({
     id: 'D3',
@@ -612,7 +612,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     expected: 'refuse',
     reason:
       'NbData is 1..3000 on the BX ([BX-T] 3001 gives +CME ERROR: 916): the upload is refused and the module has no root to trust.',
-    anchors: ['[BX-T] KCERTSTORE_0001', 'bx310x-at.md §3.1'],
+    anchors: ['[BX-T] KCERTSTORE_0001', 'docs/reference/bx310x-at.md §3.1'],
   }),
   entry({
     id: 'D4',
@@ -622,7 +622,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     expected: 'refuse',
     reason:
       'The module trusts Amazon Root CA 1 but the server chain ends at the scenario root: the classic "wrong root CA" field failure.',
-    anchors: ['aws-iot-and-mosquitto.md wrong-root row', 'field-report-2.6.3.md'],
+    anchors: ['docs/reference/aws-iot-and-mosquitto.md wrong-root row', 'docs/reference/field-report-2.6.3.md'],
     pki: pkiWith({ result: 20 }),
   }),
   entry({
@@ -632,8 +632,8 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     device: { clock: '1970-01-01T00:00:00Z' },
     expected: 'refuse',
     reason:
-      'At 1970 every certificate is not yet valid; a module that connects does not check validity at all. No BX command sets the clock (bx310x-at.md §8).',
-    anchors: ['bx310x-at.md §8', 'x509-limbo rfc5280::validity', '§5.5 S4'],
+      'At 1970 every certificate is not yet valid; a module that connects does not check validity at all. No BX command sets the clock (docs/reference/bx310x-at.md §8).',
+    anchors: ['docs/reference/bx310x-at.md §8', 'x509-limbo rfc5280::validity', '§5.5 S4'],
     pki: pkiWith({ result: 9 }, { result: 'ok' }),
   }),
   entry({
@@ -644,7 +644,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     expected: 'refuse',
     reason:
       'The AT interface has no passphrase parameter: the module cannot use the key, so the upload or the handshake must fail.',
-    anchors: ['bx310x-at.md §3.3', 'Mosquitto client-encrypted-key'],
+    anchors: ['docs/reference/bx310x-at.md §3.3', 'Mosquitto client-encrypted-key'],
   }),
   entry({
     id: 'D7',
@@ -653,7 +653,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     device: { clientKey: { type: 'ec', curve: 'P-256' }, keyEncoding: 'sec1' },
     expected: 'either',
     reason: 'AWS accepts P-256 device keys (T14); whether the BX reads `BEGIN EC PRIVATE KEY` is unknown [guess].',
-    anchors: ['aws-iot-and-mosquitto.md T14', 'aws-iot-and-mosquitto.md key-format row'],
+    anchors: ['docs/reference/aws-iot-and-mosquitto.md T14', 'docs/reference/aws-iot-and-mosquitto.md key-format row'],
   }),
   entry({
     id: 'D8',
@@ -662,7 +662,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     device: { lineEndings: 'json-escaped' },
     expected: 'refuse',
     reason: 'No PEM reader accepts a one-line PEM with backslash-n sequences; the upload must be rejected.',
-    anchors: ['issue 4 (PEM variants)', 'aws-iot-and-mosquitto.md key-format row'],
+    anchors: ['issue 4 (PEM variants)', 'docs/reference/aws-iot-and-mosquitto.md key-format row'],
     pki: pkiWith({ result: 'unreadable' }, { result: 'unreadable' }, undefined),
   }),
   entry({
@@ -673,7 +673,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     expected: 'connect',
     reason:
       '[BX-L] uploads PEM with no newline after the END line and it works; the stored length counts every byte sent.',
-    anchors: ['[BX-L] secure TCP-client example', 'bx310x-at.md §3.1'],
+    anchors: ['[BX-L] secure TCP-client example', 'docs/reference/bx310x-at.md §3.1'],
   }),
   entry({
     id: 'D10',
@@ -683,7 +683,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     expected: 'either',
     reason:
       'Valid, but may exhaust module memory (mbedTLS -0x7f00), and its PKCS#1 PEM (~3.2 KB) is over the 3000-byte slot [BX-T]: connect or fail cleanly.',
-    anchors: ['aws-iot-and-mosquitto.md out-of-memory row'],
+    anchors: ['docs/reference/aws-iot-and-mosquitto.md out-of-memory row'],
   }),
   entry({
     id: 'D11',
@@ -694,7 +694,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     device: { clientKey: { type: 'rsa', bits: 1024 } },
     expected: 'refuse',
     reason: 'The server (like AWS, T14) refuses device keys under 2048 bits.',
-    anchors: ['aws-iot-and-mosquitto.md T14', 'dependencies.md §2.8 (SECLEVEL 2)'],
+    anchors: ['docs/reference/aws-iot-and-mosquitto.md T14', 'docs/reference/dependencies.md §2.8 (SECLEVEL 2)'],
     pki: pkiWith(OK, { result: 66, policy: 'auth-level-2' }),
   }),
 ]);

@@ -1,6 +1,6 @@
 /**
  * `upload.at`: the exact AT sequence that stores a root, a device certificate and a key in a
- * BX310x (bx310x-at.md §3), and its parser (doctor reads user AT files with it).
+ * BX310x (docs/reference/bx310x-at.md §3), and its parser (doctor reads user AT files with it).
  *
  * File format (one convention for writing and reading):
  * - Lines starting with `#` are notes for a person and are not sent; `# <- X` notes an answer.
@@ -153,7 +153,7 @@ function parseCommand(t: string, line: number): AtLine {
 
 /**
  * Split set-form arguments on commas outside ASCII double quotes. Typographic quotes are NOT
- * quotes to the module ([report] field-report-2.6.3.md), so they are kept as plain characters.
+ * quotes to the module ([report] docs/reference/field-report-2.6.3.md), so they are kept as plain characters.
  */
 export function splitAtArgs(args: string): { params: string[]; unbalancedQuotes: boolean } {
   const params: string[] = [];

@@ -147,7 +147,7 @@ describe('preflight', () => {
     const tap = preflightToTap([bad]);
     const bin = join(process.cwd(), 'node_modules', '.bin', 'tap-junit');
     const r = spawnSync(bin, ['-o', dir, '-n', 'preflight.xml'], { input: tap, encoding: 'utf8', timeout: 20_000 });
-    // tap-junit exits 1 when a test failed, and still writes the file (dependencies.md §2.7).
+    // tap-junit exits 1 when a test failed, and still writes the file (docs/reference/dependencies.md §2.7).
     expect(r.status).toBe(1);
     const xml = await readFile(join(dir, 'preflight.xml'), 'utf8');
     expect(xml).toMatch(/<testsuites[^>]*name="preflight.xml"/);

@@ -2,7 +2,7 @@
  * The simulator's own reading of an AT command line. Deliberately independent of
  * `harness/at` (DESIGN.md: the simulator and the driver must not share a parser).
  *
- * Rules, from bx310x-at.md §1:
+ * Rules, from docs/reference/bx310x-at.md §1:
  * - A line is ended by CR; `AT` (any case) starts the command. [BX-T, BX-L]
  * - `AT+X=?` test form, `AT+X?` read form, `AT+X` action form, `AT+X=<params>` set form.
  * - Parameters are separated by commas; a string may be quoted or not. [BX-T]

@@ -311,7 +311,7 @@ describe.skipIf(!hasMosquitto)(
     beforeAll(async () => {
       pki = await createBasicPki();
       dir = mkdtempSync(join(tmpdir(), 'bxhil-mosq-'));
-      // mosquitto started as root drops to user mosquitto before reading its files (dependencies.md P11)
+      // mosquitto started as root drops to user mosquitto before reading its files (docs/reference/dependencies.md P11)
       chmodSync(dir, 0o755);
       const write = (name: string, text: string) => {
         const p = join(dir, name);

@@ -1,7 +1,7 @@
 /**
  * The module's own clock. The firmware checks the server certificate's dates against this
  * clock, not the host's: with `1970` (a clock never set since boot) a valid certificate is "not
- * yet valid" and `AT+KMQTTCNX` ends in `+KMQTT_IND: <id>,0` (bx310x-at.md §8, open question 11).
+ * yet valid" and `AT+KMQTTCNX` ends in `+KMQTT_IND: <id>,0` (docs/reference/bx310x-at.md §8, open question 11).
  */
 export type ClockSetting = 'host' | '1970' | Date;
 

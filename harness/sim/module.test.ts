@@ -1,5 +1,5 @@
 /**
- * In-process conformance of the virtual module's serial side against bx310x-at.md, over a
+ * In-process conformance of the virtual module's serial side against docs/reference/bx310x-at.md, over a
  * `duplexPair()` with raw bytes (no driver, no sockets).
  *
  * Glossary: module = the VirtualModule under test; host = the RawClient end of the pair, playing

@@ -1,7 +1,7 @@
 /**
  * The virtual BX310x module: speaks the BX dialect on any Node Duplex (its serial side) and
  * opens real TCP/TLS/MQTT connections on its network side. The serial framing follows
- * bx310x-at.md §1 [BX-T, BX-L]: commands end with CR, lines go out as CRLF, echo is on after
+ * docs/reference/bx310x-at.md §1 [BX-T, BX-L]: commands end with CR, lines go out as CRLF, echo is on after
  * boot, final results are `\r\nOK\r\n`, `\r\nERROR\r\n`, `\r\n+CME ERROR: <n>\r\n`, URCs are
  * `\r\n<line>\r\n`. Every behaviour that differs between firmwares is a profile knob.
  *
@@ -378,7 +378,7 @@ export class VirtualModule {
     reply.after?.();
   }
 
-  // ---- data mode (CONNECT … +++) [BX-T, BX-L] bx310x-at.md §4 ----------------------------------
+  // ---- data mode (CONNECT … +++) [BX-T, BX-L] docs/reference/bx310x-at.md §4 ----------------------------------
 
   #enterData(sink: DataSink): void {
     this.#mode = 'data';

@@ -178,7 +178,7 @@ describe('mutual TLS round trip (2.6.3)', () => {
   });
 });
 
-describe('field report reproduction [report] field-report-2.6.3.md', () => {
+describe('field report reproduction [report] docs/reference/field-report-2.6.3.md', () => {
   test('Amazon Root CA 1 stored, AWS endpoint resolved to a broker Amazon did not sign: OK then +KMQTT_IND: 1,0', async () => {
     const { m, at } = await module(
       '2.6.3',
@@ -241,7 +241,7 @@ describe('weak crypto per profile', () => {
       extendedKeyUsage: ['serverAuth'],
     });
     const sockets = new Set<Socket>();
-    // The front door itself must run at SECLEVEL 0 to load a SHA-1 certificate (dependencies.md P12)
+    // The front door itself must run at SECLEVEL 0 to load a SHA-1 certificate (docs/reference/dependencies.md P12)
     const server = createTlsServer({ key: weak.keyPem, cert: weak.certPem, ciphers: 'DEFAULT:@SECLEVEL=0' }, (s) =>
       broker.handle(s),
     );

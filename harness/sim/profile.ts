@@ -83,7 +83,7 @@ export interface Profile {
     sni: boolean;
     /** What is checked of the server certificate: chain to root slot 0, name, dates (module clock). */
     verify: { chain: boolean; name: boolean; dates: boolean };
-    /** Accept SHA-1 signatures and small keys (OpenSSL SECLEVEL 0, dependencies.md P12). */
+    /** Accept SHA-1 signatures and small keys (OpenSSL SECLEVEL 0, docs/reference/dependencies.md P12). */
     allowWeakCrypto: boolean;
     /** Largest RSA key (server or client) the stack handles, in bits. */
     maxRsaBits: number;

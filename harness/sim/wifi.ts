@@ -1,5 +1,5 @@
 /**
- * The simulated Wi-Fi station (AT+SRW* commands, bx310x-at.md §8). The join always succeeds for a
+ * The simulated Wi-Fi station (AT+SRW* commands, docs/reference/bx310x-at.md §8). The join always succeeds for a
  * configured SSID; the virtual module boots joined (profile `wifi.joinedAtBoot`, [guess]).
  */
 export interface WifiState {

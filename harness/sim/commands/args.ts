@@ -1,5 +1,5 @@
 /**
- * The order in which the firmware reports parameter errors (bx310x-at.md §1 and §9.6), in one
+ * The order in which the firmware reports parameter errors (docs/reference/bx310x-at.md §1 and §9.6), in one
  * place so every command applies it the same way:
  *
  * 1. broken quoting → plain `ERROR` [BX-T]

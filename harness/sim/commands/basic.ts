@@ -1,6 +1,6 @@
 /**
  * The one-letter and `&` commands, each a few lines: `AT`, `ATI`, `ATE0/1`, `AT&K`.
- * [BX-T, BX-L] bx310x-at.md §1.
+ * [BX-T, BX-L] docs/reference/bx310x-at.md §1.
  */
 import { error, ok, type CommandHandler } from './types.ts';
 

@@ -1,6 +1,6 @@
 /**
  * `AT+CCLK="yy/MM/dd,hh:mm:ss±zz"` / `AT+CCLK?` (zz in quarter hours) as on the HL78xx [3P]; no
- * BX source sets the clock (bx310x-at.md §8), so only profiles with `clock.settable` have it.
+ * BX source sets the clock (docs/reference/bx310x-at.md §8), so only profiles with `clock.settable` have it.
  */
 import { isReply, prelude, strParam } from './args.ts';
 import { cme, error, ok, type CommandHandler, type Reply } from './types.ts';

@@ -1,4 +1,4 @@
-/** Identity commands [BX-T, BX-L] bx310x-at.md §1: `AT+CGMR`, `AT+FMM`, `AT+MACADDR?`. */
+/** Identity commands [BX-T, BX-L] docs/reference/bx310x-at.md §1: `AT+CGMR`, `AT+FMM`, `AT+MACADDR?`. */
 import { ok, type CommandHandler } from './types.ts';
 
 /** `AT+CGMR` → the firmware version line, then OK. */

@@ -1,5 +1,5 @@
 /**
- * `AT+KCERTDELETE=<data_type>[,<index>]` [BX-T KCERTDELETE_0001/0002; BX-L]. bx310x-at.md §3.2.
+ * `AT+KCERTDELETE=<data_type>[,<index>]` [BX-T KCERTDELETE_0001/0002; BX-L]. docs/reference/bx310x-at.md §3.2.
  * A numeric index out of range gives 918 (not 916) [BX-T]; deleting an empty slot gives OK
  * [guess]; `AT+KCERTDELETE=1` without an index deletes local slot 0 [guess; BX-L sends it].
  */

@@ -1,6 +1,6 @@
 /**
  * `AT+KCERTSTORE=<data_type>[,<NbData>[,<index>]]` → CONNECT … +++ → OK, and the read form
- * [BX-T A_BX_EmbeddedSW_KCERTSTORE_0001, KCERTDELETE_0002; BX-L setCA]. bx310x-at.md §3.1.
+ * [BX-T A_BX_EmbeddedSW_KCERTSTORE_0001, KCERTDELETE_0002; BX-L setCA]. docs/reference/bx310x-at.md §3.1.
  */
 import { intParam } from '../atline.ts';
 import { LOCAL_SLOTS } from '../stores.ts';

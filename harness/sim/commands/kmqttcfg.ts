@@ -1,7 +1,7 @@
 /**
  * `AT+KMQTTCFG=<secure>,<server>,<port>,<version>,<clientid>[,<keepAlive>[,<cleanSession>
  * [,<willFlag>[,<willTopic>[,<willMessage>[,<willRetain>[,<willQos>[,<username>[,<password>]]]]]]]]]`
- * → `+KMQTTCFG: <id>` OK [BX-T A_BX_EmbeddedSW_KMQTTCFG_0001/0002; BX-L]. bx310x-at.md §6.1.
+ * → `+KMQTTCFG: <id>` OK [BX-T A_BX_EmbeddedSW_KMQTTCFG_0001/0002; BX-L]. docs/reference/bx310x-at.md §6.1.
  */
 import { intParam, type Param } from '../atline.ts';
 import type { SessionConfig } from '../net/session.ts';

@@ -1,6 +1,6 @@
 /**
  * `AT+KMQTTPUB=<session_id>,"<topic>",<qos>,<retained>,"<message>"` → OK, then for QoS ≥ 1
- * `+KMQTT_IND: <id>,4` on PUBACK/PUBCOMP [BX-T KMQTTPUB_0001/0002; BX-L]. bx310x-at.md §6.3.
+ * `+KMQTT_IND: <id>,4` on PUBACK/PUBCOMP [BX-T KMQTTPUB_0001/0002; BX-L]. docs/reference/bx310x-at.md §6.3.
  * Quotes inside the payload cannot be sent (ERROR) [BX-T]. Limits and "not connected" are
  * profile knobs [guess].
  */

@@ -1,7 +1,7 @@
 /**
  * `AT+KMQTTSUB=<session_id>,"<topic>",<qos>` → OK (then `+KMQTT_IND: <id>,2` on SUBACK where the
  * profile says so [HL-Z]); retained messages follow [BX-T KMQTTCFG_0002]. One subscription past
- * the profile's limit gives ERROR [BX-T KMQTTSUB_0005]. bx310x-at.md §6.4.
+ * the profile's limit gives ERROR [BX-T KMQTTSUB_0005]. docs/reference/bx310x-at.md §6.4.
  */
 import { intParam } from '../atline.ts';
 import { isReply, prelude, strParam } from './args.ts';

@@ -1,6 +1,6 @@
 /**
  * `AT+KMQTTUNSUB=<session_id>,"<topic>"` → OK (then `+KMQTT_IND: <id>,3` on UNSUBACK where the
- * profile says so [HL-Z]). bx310x-at.md §6.4.
+ * profile says so [HL-Z]). docs/reference/bx310x-at.md §6.4.
  */
 import { isReply, prelude, strParam } from './args.ts';
 import { cme, error, ok, type CommandHandler, type Reply } from './types.ts';

@@ -1,5 +1,5 @@
 /**
- * `AT+KPRIVKDELETE=<index>` [BX-T KPRIVKDELETE_0001/0002]. bx310x-at.md §3.4: an invalid index
+ * `AT+KPRIVKDELETE=<index>` [BX-T KPRIVKDELETE_0001/0002]. docs/reference/bx310x-at.md §3.4: an invalid index
  * (-1, 3, 3001, a) gives plain ERROR, not a CME code; `=` gives 917; a second parameter 915.
  */
 import { intParam } from '../atline.ts';

@@ -2,7 +2,7 @@
  * `AT+KPRIVKSTORE=<index>,<NbData>` → CONNECT … +++ → OK; NbData is mandatory here
  * [BX-T A_BX_EmbeddedSW_KPRIVKSTORE_0001]. The read form lists `private_key,<i>,<len>` and never
  * the key [BX-T KPRIVKDELETE_0002], or answers +CME ERROR: 918 on 2.6.3 ([report], profile
- * `keys.readForm`). bx310x-at.md §3.3.
+ * `keys.readForm`). docs/reference/bx310x-at.md §3.3.
  */
 import { intParam } from '../atline.ts';
 import { KEY_SLOTS } from '../stores.ts';

@@ -1,6 +1,6 @@
 /**
  * `AT+SRWCFG=<mode>[,<country>]`; read `+SRWCFG: <mode>,<country>,"<sta_mac>","<ap_mac>"`
- * [BX-T, BX-L]. bx310x-at.md §8. Error codes follow the K-command scheme [guess].
+ * [BX-T, BX-L]. docs/reference/bx310x-at.md §8. Error codes follow the K-command scheme [guess].
  */
 import { intParam } from '../atline.ts';
 import { isReply, optional, prelude } from './args.ts';

@@ -1,6 +1,6 @@
 /**
  * `AT+SRWSTACFG="<ssid>","<password>"[,<autoconnect 0|1>]`; read
- * `+SRWSTACFG: "<ssid>","<pw>",<autoconnect>` [BX-T, BX-L]. bx310x-at.md §8.
+ * `+SRWSTACFG: "<ssid>","<pw>",<autoconnect>` [BX-T, BX-L]. docs/reference/bx310x-at.md §8.
  */
 import { intParam } from '../atline.ts';
 import { isReply, optional, prelude, strParam } from './args.ts';

@@ -1,7 +1,7 @@
 /**
  * `AT+SRWSTACON=1` → OK, then `+SRWSTASTATUS: 1,"<ssid>","<bssid>",<channel>,<authmode>` and
  * `+SRWSTAIP: "<ip>","<netmask>","<gateway>"`; `AT+SRWSTACON=0` → OK, then
- * `+SRWSTASTATUS: 0,8` (8 = station leaving) [BX-T, BX-L]. bx310x-at.md §8.
+ * `+SRWSTASTATUS: 0,8` (8 = station leaving) [BX-T, BX-L]. docs/reference/bx310x-at.md §8.
  * The join is simulated and always succeeds for a configured SSID; with no SSID configured the
  * status is `0,201` (no AP found) [guess]. Live MQTT sessions drop with `+KMQTT_IND: <id>,0`
  * and their sockets are cut without DISCONNECT, so the broker sends the will [BX-T KMQTTCFG_0002].

@@ -1,5 +1,5 @@
 /**
- * The data phase shared by AT+KCERTSTORE and AT+KPRIVKSTORE (bx310x-at.md §3, §4): `CONNECT`,
+ * The data phase shared by AT+KCERTSTORE and AT+KPRIVKSTORE (docs/reference/bx310x-at.md §3, §4): `CONNECT`,
  * the raw PEM bytes, `+++` after the guard time, then the final result. Stored = every byte
  * between CONNECT and `+++` [derived from BX-T read-back lengths].
  *
