@@ -18,8 +18,10 @@ const allowed: Record<string, string[]> = {
   // The simulator implements the link contract but shares no parsing code with at/bx310x.
   sim: ['base', 'link', 'sim'],
   pki: ['base', 'pki'],
-  broker: ['base', 'pki', 'broker'],
-  diagnose: ['base', 'pki', 'broker', 'diagnose'],
+  // The judgement (evidence -> verdict) sits below the broker, which records and asks it; it
+  // reads the module's lines through the AT parser and the driver's URC table.
+  diagnose: ['base', 'link', 'at', 'bx310x', 'diagnose'],
+  broker: ['base', 'pki', 'diagnose', 'broker'],
   report: ['base', 'diagnose', 'report'],
   cli: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'diagnose', 'report', 'cli', 'run'],
   run: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'diagnose', 'report', 'run'],

@@ -5,26 +5,9 @@
  * Also classifies the first bytes of a connection: TLS, plaintext MQTT, HTTP or other.
  */
 
-/** What the device offered in its ClientHello. Names are IANA names where known, hex otherwise. */
-export interface ClientHello {
-  /** legacy_version of the record body, e.g. `TLS1.2` (TLS 1.3 clients also say TLS1.2 here). */
-  version: string;
-  /** From the supported_versions extension; when absent, just `[version]`. */
-  supportedVersions: string[];
-  cipherSuites: string[];
-  sni?: string;
-  alpn?: string[];
-  groups?: string[];
-  signatureAlgorithms?: string[];
-  /** Max Fragment Length in bytes (512..4096) when the extension is present (RFC 6066 §4). */
-  maxFragmentLength?: number;
-  /** True when the session_ticket extension is present (RFC 5077). */
-  sessionTicket: boolean;
-  /** Extension names in the order sent. */
-  extensions: string[];
-}
+import type { ClientHello, FirstBytesKind } from '../diagnose/index.ts';
 
-export type FirstBytesKind = 'tls' | 'mqtt' | 'http' | 'other';
+export type { ClientHello, FirstBytesKind };
 
 const VERSIONS: Record<number, string> = {
   0x0300: 'SSL3.0',
@@ -329,3 +312,13 @@ export const TLS_ALERTS: Record<number, string> = {
   116: 'certificate_required',
   120: 'no_application_protocol',
 };
+
+/** Alert name from Node's error code or OpenSSL reason, e.g. `ERR_SSL_TLSV1_ALERT_UNKNOWN_CA` -> `unknown_ca`. */
+export function alertFromError(code: string, message: string): string | undefined {
+  const m =
+    /(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)/.exec(code) ?? /(?:sslv3|tlsv1|tlsv13) alert ([a-z ]+)/.exec(message);
+  if (!m) return undefined;
+  const raw = m[1]!.toLowerCase().replace(/ /g, '_');
+  const known = Object.values(TLS_ALERTS).find((n) => n === raw);
+  return known ?? raw;
+}

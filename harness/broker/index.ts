@@ -1,7 +1,12 @@
 /** The broker rig's public surface. */
 export { startBrokerRig, parseBrokerRigOptions, packetSummary, AWS_MQTT_ALPN } from './rig.ts';
-export { parseClientHello, classifyFirstBytes, clientHelloBytesNeeded, TLS_ALERTS } from './client-hello.ts';
-export { judgeRecord, VERDICT_FIX, alertFromError } from './verdict.ts';
+export {
+  parseClientHello,
+  classifyFirstBytes,
+  clientHelloBytesNeeded,
+  TLS_ALERTS,
+  alertFromError,
+} from './client-hello.ts';
 export { AWS_POLICIES, AWS_LIMITS } from './profiles.ts';
 export {
   startMosquittoRig,

@@ -3,130 +3,25 @@
  * what the rig concluded from it (`Verdict`), and the rig interface shared by the aedes rig,
  * the Mosquitto process and the container adapter.
  */
-import type { EvidenceBus, EvidenceEvent } from '../evidence.ts';
+import type { EvidenceBus } from '../evidence.ts';
 import type { Issued } from '../pki/factory.ts';
-import type { ClientHello, FirstBytesKind } from './client-hello.ts';
+import type { ConnectionRecord, Verdict } from '../diagnose/index.ts';
 
-export type { ClientHello, FirstBytesKind };
+// The record and verdict shapes belong to the judgement (harness/diagnose); the rig's API hands them out.
+export type {
+  ClientHello,
+  ConnectInfo,
+  ConnectionRecord,
+  EndedBy,
+  FirstBytesKind,
+  PacketInfo,
+  PeerCertInfo,
+  TlsOutcome,
+  Verdict,
+  VerdictCode,
+} from '../diagnose/index.ts';
 
-/**
- * Stable verdict codes (spelled as in issue 5). Extra codes beyond the issue's list:
- * `CLIENT_CERT_NOT_YET_VALID`, `CLIENT_CERT_NOT_ACTIVE` (aws-iot registry), `NO_ALPN`,
- * `HANDSHAKE_THEN_SILENT`, `HANDSHAKE_ABORTED`, `CONNACK_WITHHELD`, `STALLED_BY_RIG`, `CLOSED_BY_RIG` (a close fault),
- * `BROKER_NOT_REACHED` (the module tried, the broker saw nothing: from diagnose), `UNKNOWN`.
- */
-export type VerdictCode =
-  | 'OK'
-  | 'NO_CLIENT_CERT'
-  | 'CLIENT_CERT_UNTRUSTED'
-  | 'CLIENT_CERT_EXPIRED'
-  | 'CLIENT_CERT_NOT_YET_VALID'
-  | 'CLIENT_CERT_NOT_ACTIVE'
-  | 'DEVICE_REJECTED_SERVER_CERT'
-  | 'KEY_MISMATCH'
-  | 'NO_SNI'
-  | 'SNI_MISMATCH'
-  | 'NO_ALPN'
-  | 'TLS_VERSION_MISMATCH'
-  | 'NO_SHARED_CIPHER'
-  | 'PLAINTEXT_ON_TLS_PORT'
-  | 'NEVER_SPOKE'
-  | 'HANDSHAKE_THEN_SILENT'
-  | 'HANDSHAKE_ABORTED'
-  | 'CONNECT_REFUSED'
-  | 'CONNACK_WITHHELD'
-  | 'POLICY_DISCONNECT'
-  | 'STALLED_BY_RIG'
-  | 'CLOSED_BY_RIG'
-  | 'BROKER_NOT_REACHED'
-  | 'UNKNOWN';
-
-export interface Verdict {
-  code: VerdictCode;
-  /** Plain words for a non-specialist. */
-  summary: string;
-  /** The evidence lines the verdict rests on (event summaries, log lines). */
-  evidence: string[];
-  /** What to change. */
-  fix: string;
-  connectionId?: string;
-  /** Which side has to change something. */
-  side?: 'device' | 'broker' | 'both';
-}
-
-export interface PeerCertInfo {
-  subject: string;
-  issuer: string;
-  fingerprint256: string;
-  validFrom: string;
-  validTo: string;
-}
-
-export interface TlsOutcome {
-  /** e.g. `TLSv1.3`; absent when the handshake failed. */
-  version?: string;
-  /** OpenSSL/IANA cipher name chosen. */
-  cipher?: string;
-  /** The client certificate verified against the rig's CA(s). */
-  authorized: boolean;
-  /** Node's `authorizationError` code, e.g. `CERT_HAS_EXPIRED`. */
-  authorizationError?: string;
-  alpn?: string;
-  sni?: string;
-  peerCert?: PeerCertInfo;
-  /** When the handshake failed: Node's error code and message (e.g. `ERR_SSL_NO_SHARED_CIPHER`). */
-  error?: { code: string; message: string };
-  /** A TLS alert involved in the failure, by name, and who sent it. */
-  alert?: { name: string; from: 'client' | 'server' };
-}
-
-/** MQTT CONNECT fields as recorded. The password value is never kept: only whether it was there. */
-export interface ConnectInfo {
-  clientId: string;
-  protocolVersion: number;
-  keepalive: number;
-  /** Keep-alive the broker applied after profile rules (aws-iot clamps it, M6). */
-  keepaliveApplied?: number;
-  clean: boolean;
-  username?: string;
-  password: 'present' | 'absent';
-  will?: { topic: string; qos: number; retain: boolean };
-}
-
-export interface PacketInfo {
-  t: number;
-  dir: 'in' | 'out';
-  cmd: string;
-  /** A short line such as `PUBLISH qos=1 topic=a/b 12 B`. */
-  summary: string;
-  returnCode?: number;
-  /** Set when the rig dropped the packet (fault injection or a profile rule). */
-  withheld?: boolean;
-}
-
-export type EndedBy = 'client' | 'server' | 'rig';
-
-export interface ConnectionRecord {
-  /** `conn-1`, `conn-2`, ... in accept order. */
-  id: string;
-  /** `address:port` of the peer. */
-  remote: string;
-  /** Every event of this connection in order (also published on the bus). */
-  events: EvidenceEvent[];
-  /** Which listener took it: the main one, or the aws-iot ALPN one. */
-  listener: 'main' | 'alpn';
-  firstBytes?: FirstBytesKind;
-  clientHello?: ClientHello;
-  tls?: TlsOutcome;
-  mqtt: { connect?: ConnectInfo; connack?: { returnCode: number; sessionPresent: boolean }; packets: PacketInfo[] };
-  /** A rule of the profile that refused or closed the connection, with its source tag. */
-  refusal?: { rule: string; source: string; reason: string; at: 'front-door' | 'handshake' | 'connect' | 'session' };
-  /** A fault the rig injected on this connection (e.g. `withhold CONNACK`). */
-  faults: string[];
-  end?: { reason: string; by: EndedBy; t: number };
-}
-
-/** Fault injection (issue 5). Every field is optional; `setFaults` merges. */
+/** Fault injection. Every field is optional; `setFaults` merges. */
 export interface BrokerFaults {
   /** Drop outgoing packets of these types (e.g. `['connack']`). Default none. */
   withhold?: Array<'connack' | 'puback' | 'suback' | 'pingresp' | 'unsuback'>;

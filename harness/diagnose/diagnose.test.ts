@@ -124,5 +124,32 @@ describe('diagnose', () => {
   test('explainModuleLine names +KMQTT_IND codes', () => {
     expect(explainModuleLine('+KMQTT_IND: 1,0')).toContain('connection aborted');
     expect(explainModuleLine('+KMQTT_IND: 2,1')).toContain('connected');
+    // All six codes of the driver's table, not a second copy of five.
+    expect(explainModuleLine('+KMQTT_IND: 1,5')).toContain('generic error');
+  });
+
+  test("the AT engine's parsed URC (data.params) is what is read, not the summary text", () => {
+    const b = new EvidenceBus();
+    // The engine's event: the summary is the (redacted) line, data holds the parsed URC.
+    const parsed = { name: '+KMQTT_IND', params: [3, 0] };
+    expect(explainModuleLine('+KMQTT_IND: <redacted>', parsed)).toContain('session 3: MQTT connection aborted');
+    const ev = [b.emit({ source: 'at', kind: 'urc', summary: '+KMQTT_IND: <redacted>', data: parsed })];
+    const vs = diagnose([], ev);
+    expect(vs.map((v) => v.code)).toEqual(['BROKER_NOT_REACHED']);
+    expect(vs[0]!.evidence.join('\n')).toContain('connection aborted');
+    // A +KMQTT_IND that is not an abort is no attempt that failed to reach the broker.
+    expect(
+      diagnose(
+        [],
+        [
+          b.emit({
+            source: 'at',
+            kind: 'urc',
+            summary: '+KMQTT_IND: 1,0',
+            data: { name: '+KMQTT_IND', params: [1, 1] },
+          }),
+        ],
+      ),
+    ).toEqual([]);
   });
 });

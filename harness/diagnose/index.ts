@@ -1,4 +1,19 @@
-/** Evidence -> verdict (both sides). */
+/**
+ * Evidence -> verdict (DESIGN.md): the connection record and verdict shapes, the judgement of a
+ * broker record (`judgeRecord`, which the broker rig calls live) and the two-sided diagnosis
+ * that adds the module's lines.
+ */
 export { diagnose, diagnoseConnection, explainModuleLine, formatVerdict, type DiagnoseOptions } from './diagnose.ts';
-export { VERDICT_FIX, judgeRecord } from '../broker/verdict.ts';
-export type { Verdict, VerdictCode, ConnectionRecord } from '../broker/types.ts';
+export { VERDICT_FIX, judgeRecord } from './verdict.ts';
+export type {
+  ClientHello,
+  ConnectInfo,
+  ConnectionRecord,
+  EndedBy,
+  FirstBytesKind,
+  PacketInfo,
+  PeerCertInfo,
+  TlsOutcome,
+  Verdict,
+  VerdictCode,
+} from './record.ts';
