@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
 import { killOnExit } from '../processes.ts';
 import { parseRunResults } from '../report/validate.ts';
 import { ProgressReporter } from './run.ts';
@@ -270,7 +270,13 @@ describe('bx-hil preflight', () => {
 });
 
 describe('progress reporter', () => {
+  // Fake timers: the reporter's polls run on the test's clock, not after a wall-clock sleep.
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   test('prints what a long-running test waits on, from the heartbeat files, once per 10 s', async () => {
+    vi.useFakeTimers();
     const hb = join(dir, 'hb');
     mkdirSync(hb, { recursive: true });
     writeFileSync(
@@ -279,19 +285,20 @@ describe('progress reporter', () => {
     );
     const lines: string[] = [];
     const reporter = new ProgressReporter({ heartbeatDir: hb, pollMs: 20, write: (l) => lines.push(l) });
-    await new Promise((r) => setTimeout(r, 200));
+    await vi.advanceTimersByTimeAsync(200); // ten polls
     reporter.onTestRunEnd([], []);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/mqtt\/connect\/slow: waiting on AT\+KMQTTCNX=1 \(4 s\)/);
   });
 
   test('a wait shorter than 3 s is not announced', async () => {
+    vi.useFakeTimers();
     const hb = join(dir, 'hb2');
     mkdirSync(hb, { recursive: true });
     writeFileSync(join(hb, '1.json'), JSON.stringify({ test: 't', waitingOn: 'AT', since: Date.now() }));
     const lines: string[] = [];
     const reporter = new ProgressReporter({ heartbeatDir: hb, pollMs: 20, write: (l) => lines.push(l) });
-    await new Promise((r) => setTimeout(r, 150));
+    await vi.advanceTimersByTimeAsync(150);
     reporter.onTestRunEnd([], []);
     expect(lines).toEqual([]);
   });
