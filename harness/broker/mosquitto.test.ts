@@ -29,10 +29,14 @@ describe('mosquitto adapter', () => {
       const rig = await startMosquittoRig({});
       try {
         const got: string[] = [];
-        const off = await rig.subscribe('t/#', (topic, p) => got.push(`${topic}=${p.toString()}`));
+        let arrived!: () => void;
+        const first = new Promise<void>((resolve) => (arrived = resolve));
+        const off = await rig.subscribe('t/#', (topic, p) => {
+          got.push(`${topic}=${p.toString()}`);
+          arrived();
+        });
         await rig.publish('t/1', 'hello', { qos: 1 });
-        const deadline = Date.now() + 5000;
-        while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await first; // the message's own arrival, not a polled deadline
         expect(got).toEqual(['t/1=hello']);
         await off();
       } finally {
