@@ -1,5 +1,5 @@
 /**
- * Broker rig vs Mosquitto, same certificates, same run (issue 5):
+ * Broker rig vs Mosquitto, same certificates, same run:
  * - handshake + CONNECT -> CONNACK latency, median and p99 over 200 sequential connects each,
  *   alternating between the two brokers
  *   (raw `tls.connect` + mqtt-packet, mutual TLS, each connection closed after its CONNACK);

@@ -2,7 +2,7 @@
  * `npm run bench -- pki`: time to generate the whole scenario catalogue with a fresh KeyPool,
  * and, in the same run, the time the openssl CLI takes to generate as many RSA-2048 keys and
  * self-signed certificates (`openssl req -x509 -newkey rsa:2048 -nodes`, one per certificate,
- * sequentially). Goal (issue 4): the catalogue in under 2 s and at most 1/4 of the CLI's time.
+ * sequentially). Goal: the catalogue in under 2 s and at most 1/4 of the CLI's time.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

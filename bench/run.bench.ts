@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- run`: the wall time of `bx-hil run` on the virtual module, and the harness's
- * own share of it (issue 6), measured two ways on the same run:
+ * own share of it, measured two ways on the same run:
  *
  * 1. Process accounting: CPU time of every process of the run (the CLI, the Vitest workers, the
  *    in-process simulator and broker) against wall time, from bash's `times` (children's user +

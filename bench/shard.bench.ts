@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- shard`: what sharding buys two identical benches (issue 13). The wall time
+ * `npm run bench -- shard`: what sharding buys two identical benches. The wall time
  * of the whole suite list on `sim:2.6.3` as one run (one shard), against two shards run at once
  * on two virtual modules (`bx-hil run --shard 1/2` and `--shard 2/2`, each its own process tree
  * with its own simulator and broker rigs), balanced by the durations the one-shard run recorded

@@ -65,7 +65,7 @@ describe('runTool', () => {
   });
 
   test('a tool that exits before reading its input: its exit code, and no unhandled EPIPE', async () => {
-    // execFile + child.stdin.end(input) raised "Unhandled error: write EPIPE" here (issue 9):
+    // execFile + child.stdin.end(input) raised "Unhandled error: write EPIPE" here:
     // 1 MiB cannot fit the pipe, so the write always meets the closed read end.
     const uncaught: unknown[] = [];
     const onUncaught = (err: unknown) => uncaught.push(err);

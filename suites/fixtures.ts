@@ -590,8 +590,8 @@ export function tag(task: TestContext['task'], scenario: string): void {
 }
 
 /**
- * Fail the test as a SECURITY FAILURE: the module accepted a connection it must refuse (issue 6
- * asks for these words). Never excused by a known issue.
+ * Fail the test as a SECURITY FAILURE: the module accepted a connection it must refuse, named
+ * in those words so a reader of the report finds it. Never excused by a known issue.
  */
 export function securityFailure(meta: SuiteTestMeta, what: string): never {
   meta.securityFailure = true;

@@ -1,6 +1,6 @@
 /**
  * Hostile modules against the AtEngine: a module that echoes a stored key, one whose echo stops
- * inside the Wi-Fi password, and a tcp:// peer that floods 8 KB garbage lines (issue 9 §4, §6).
+ * inside the Wi-Fi password, and a tcp:// peer that floods 8 KB garbage lines (secrets stay out, memory stays bounded).
  *
  * Glossary: "module" = the fake on the far side of the link (a scripted link, or a net.Server
  * on 127.0.0.1 reached through the real tcp:// link); "engine" = the AtEngine under test;

@@ -12,7 +12,7 @@ import { DEFAULT_TRANSCRIPT_MAX_BYTES, Transcript, escapeBytes } from './transcr
 const dir = mkdtempSync(join(tmpdir(), 'bxhil-transcript-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** An 8 KB line of printable garbage (the flood of issue 9), numbered so the newest can be found. */
+/** An 8 KB line of printable garbage (a hostile peer's flood), numbered so the newest can be found. */
 const garbageLine = (i: number): string => `${String(i).padStart(8, '0')}${'Zq7#'.repeat(2046)}\r\n`;
 
 describe('Transcript', () => {

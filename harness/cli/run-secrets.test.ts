@@ -1,5 +1,5 @@
 /**
- * `bx-hil run` against a module that echoes a stored key (issue 9 §4), end to end through the
+ * `bx-hil run` against a module that echoes a stored key (no sink may show it), end to end through the
  * real CLI in a child process, as a user runs it.
  *
  * Glossary: "hostile module" = a net.Server on 127.0.0.1 (port 0) in front of the virtual module

@@ -452,7 +452,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     for (const line of r.lines) writeOut(`${line}\n`);
     if (r.regression) code = 1;
     process.stdout.write(`${summaryLine(summary)}\n`);
-    // "0 passed" is not a pass: a filter that matched nothing must not open the gate (issue 9 §3).
+    // "0 passed" is not a pass: a filter that matched nothing must not open the gate.
     const empty = opts.allowEmpty ? undefined : emptyRunProblem(summary, selectingFlags(opts));
     if (empty) {
       process.stderr.write(`bx-hil run: ${empty}\n`);

@@ -1,5 +1,5 @@
 /**
- * `bx-hil doctor --at`: a fix line that quotes a command never shows its password (issue 9 §4):
+ * `bx-hil doctor --at`: a fix line that quotes a command never shows its password:
  * the Wi-Fi password of `AT+SRWSTACFG` and the MQTT user name and password of `AT+KMQTTCFG`,
  * whatever the form of the line.
  */

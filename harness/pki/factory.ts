@@ -358,7 +358,7 @@ export async function issueCrl(options: {
 }
 
 /**
- * How a PEM text is laid out on its way to the module (issue 4: "PEM variants").
+ * How a PEM text is laid out on its way to the module (the PEM variants a device may be given).
  * - `lf`: LF line endings with a final newline (what [BX-T] sends).
  * - `crlf`: CR LF line endings with a final CR LF.
  * - `lf-no-final-newline`: LF, nothing after the last `-----END ...-----` ([BX-L] examples).

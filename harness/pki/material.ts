@@ -1,7 +1,7 @@
 /**
  * `buildScenario(id)`: the certificates, keys, variants and `upload.at` of one catalogue entry,
  * generated at run time (relative to `now`, so nothing expires in CI). Keys come from a
- * KeyPool: each kind once per run, reused across scenarios (issue 4: key generation is the slow
+ * KeyPool: each kind once per run, reused across scenarios (key generation is the slow
  * part); a scenario that needs "another key" asks the pool for another label.
  */
 import { randomBytes } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * Every generated scenario is checked with the real openssl CLI (issue 4 "Done when"): the
+ * Every generated scenario is checked with the real openssl CLI: the
  * verifier the module would be (openssl verify with the module's root, host name and clock),
  * the verifier the server would be (openssl verify with the client CA), `openssl x509` on what
  * was issued and `openssl pkey` on the key the module gets. Each shows the outcome the

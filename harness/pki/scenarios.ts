@@ -1,5 +1,5 @@
 /**
- * The certificate scenario catalogue, as DATA (issue 4; docs/reference/scenarios-and-anchors.md §5.5).
+ * The certificate scenario catalogue, as DATA (docs/reference/scenarios-and-anchors.md §5.5).
  *
  * Every applicable scenario of §5.5 keeps its id (S1-S27; variants get a letter: S2b, S6b ...),
  * device-side scenarios have ids of their own (D1 ...). Each entry says what the server
@@ -662,7 +662,7 @@ export const scenarios: readonly ScenarioEntry[] = Object.freeze([
     device: { lineEndings: 'json-escaped' },
     expected: 'refuse',
     reason: 'No PEM reader accepts a one-line PEM with backslash-n sequences; the upload must be rejected.',
-    anchors: ['issue 4 (PEM variants)', 'docs/reference/aws-iot-and-mosquitto.md key-format row'],
+    anchors: ['PEM variants (factory pemLayout)', 'docs/reference/aws-iot-and-mosquitto.md key-format row'],
     pki: pkiWith({ result: 'unreadable' }, { result: 'unreadable' }, undefined),
   }),
   entry({

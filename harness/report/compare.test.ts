@@ -23,7 +23,7 @@ function candTest(over: Partial<TestResult>): TestResult {
   return t;
 }
 
-/** A candidate whose every test is new: one fails, one is a security failure (issue 9 §3). */
+/** A candidate whose every test is new: one fails, one is a security failure. */
 const newFailing: RunResults = {
   ...cand,
   tests: [

@@ -9,7 +9,7 @@
  *
  * Classes of change (outcomes of types.ts):
  * - regression, of one of four kinds (`RegressionKind`), so a shrunken or empty candidate cannot
- *   pass (issue 9 §3):
+ *   pass:
  *   - `now-fails`: pass / fixed / expected-fail -> fail. (expected-fail -> fail means the
  *     candidate no longer lists the known issue but still fails: a failure it must answer for.)
  *   - `removed`: a test that passed (pass / fixed) in the baseline did not run in the candidate,

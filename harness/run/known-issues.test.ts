@@ -116,7 +116,7 @@ describe('known issues and outcomes', () => {
   });
 });
 
-describe('a known issue states how its test fails (issue 9 §2)', () => {
+describe('a known issue states how its test fails', () => {
   test('the stated failure matches: a CME number, a timeout, a verdict, a message pattern', () => {
     expect(matchesExpectation(cme918, failureFacts(new CmeError('AT+KPRIVKSTORE?', 918)))).toBe(true);
     expect(
@@ -258,7 +258,7 @@ describe('results and progress lines read a known issue the same way', () => {
   });
 });
 
-describe('an empty run does not pass (issue 9 §3)', () => {
+describe('an empty run does not pass', () => {
   const summary = (pass: number, skip: number): RunSummary => ({
     total: pass + skip,
     byOutcome: { pass, fail: 0, 'expected-fail': 0, fixed: 0, skip },

@@ -1,7 +1,7 @@
 /**
- * Expectations per firmware (issue 6): a profile or a rig file lists known issues; a known
+ * Expectations per firmware: a profile or a rig file lists known issues; a known
  * issue that fails AS IT STATES (`expects`, harness/known-issue.ts) is `expected-fail`, one that
- * passes is `fixed`, any other failure is `fail` (issue 9: a known issue excuses only the
+ * passes is `fixed`, any other failure is `fail` (a known issue excuses only the
  * failure it names, in the manner of pytest's `xfail(raises=…)`).
  *
  * Policy (documented in docs/suites.md): `fixed` meets its expectation by default, so the run
@@ -95,7 +95,7 @@ export function describeFailure(facts: FailureFacts): string {
   return `${kind}${verdict}: ${facts.message.split('\n')[0]}`;
 }
 
-/** The words every sink carries for a known-issue test that failed another way (issue 9). */
+/** The words every sink carries for a known-issue test that failed another way. */
 export const DIFFERENT_FAILURE = 'failed differently from the known issue';
 
 /** `failed differently from the known issue (<source>): it expects <expectation>; the test failed with <actual>`. */

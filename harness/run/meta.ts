@@ -17,7 +17,7 @@ export interface SuiteTestMeta {
    * rethrew a `KnownIssueMismatchError` whose message says "failed differently from the known issue".
    */
   knownIssueMismatch?: { expected: string; actual: string };
-  /** The module accepted a connection it must refuse (issue 6: "security failure"). */
+  /** The module accepted a connection it must refuse: a "security failure". */
   securityFailure?: boolean;
   /** The rig's verdict for the test's connection, when there was one. */
   verdict?: VerdictSummary;

@@ -1,5 +1,5 @@
 /**
- * Preflight (issue 6): before the suites, check per device that the port opens, AT answers, the
+ * Preflight: before the suites, check per device that the port opens, AT answers, the
  * firmware can be read (and is the expected one), Wi-Fi is joined and the broker on the test
  * host is reachable from the module. Each step is labelled `rig` (fix the bench: cable, port,
  * power, Wi-Fi, firewall) or `firmware` (the module answers, but wrongly: a finding), so a rig

@@ -1,6 +1,6 @@
 /**
  * finishReport: the end of `bx-hil run --baseline`: the comparison's lines, its regression flag
- * and the HTML page agree, with and without `--allow-removed` (issue 9 §3).
+ * and the HTML page agree, with and without `--allow-removed`.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

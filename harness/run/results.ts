@@ -136,7 +136,7 @@ export function summaryLine(s: RunSummary): string {
 }
 
 /**
- * Why a run that ran no test must not pass (issue 9 §3), or undefined when a test ran. A test
+ * Why a run that ran no test must not pass, or undefined when a test ran. A test
  * "ran" when it passed or failed; an empty selection and one whose every test was skipped are
  * both empty runs. `filters`: the selecting flags as typed (`--test "S5 "`, `--suite mqtt`).
  */

@@ -1,5 +1,5 @@
 /**
- * The virtual BX310x module (issue 3). Imports only the base files and `harness/link`; shares
+ * The virtual BX310x module. Imports only the base files and `harness/link`; shares
  * no parser with `harness/at` or `harness/bx310x` (DESIGN.md).
  */
 export { createVirtualModule, parseHostTarget, VirtualModule, type VirtualModuleOptions } from './module.ts';

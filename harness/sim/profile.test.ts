@@ -27,7 +27,7 @@ describe('shipped profiles', () => {
     const legacy = loadProfile('legacy');
     const reference = loadProfile('reference');
     expect(v263.keys.readForm).toBe('cme918');
-    // The 2.6.3 known issue excuses only the CME 918 it is about (issue 9).
+    // The 2.6.3 known issue excuses only the CME 918 it is about.
     expect(v263.knownIssues.map((k) => k.expects)).toEqual([{ code: 'BXHIL_CME', cme: 918 }]);
     expect(v263.params.trailingEmptyOptional).toBe('default');
     expect(legacy.mqtt.incomingUrc).toBe('kmqttsub');
