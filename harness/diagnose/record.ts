@@ -28,7 +28,7 @@ export interface ClientHello {
 export type FirstBytesKind = 'tls' | 'mqtt' | 'http' | 'other';
 
 /**
- * Stable verdict codes (spelled as in issue 5). Extra codes beyond the issue's list:
+ * Stable verdict codes (tests, docs and reports spell them this way). Codes beyond the first list:
  * `CLIENT_CERT_NOT_YET_VALID`, `CLIENT_CERT_NOT_ACTIVE` (aws-iot registry), `NO_ALPN`,
  * `HANDSHAKE_THEN_SILENT`, `HANDSHAKE_ABORTED`, `CONNACK_WITHHELD`, `STALLED_BY_RIG`, `CLOSED_BY_RIG` (a close fault),
  * `BROKER_NOT_REACHED` (the module tried, the broker saw nothing: from diagnose), `UNKNOWN`.
