@@ -31,6 +31,7 @@
  * redacts with it. Everything here is synchronous and pure apart from the registry's state.
  */
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import { splitAtArgs } from './at-args.ts';
 
 /** Replacement for a password-like value (the report layer's marker). */
 export const REDACTED = '[REDACTED]';
@@ -235,22 +236,6 @@ const SECRET_FIELD =
 const KEYLOG_LINE =
   /^(CLIENT_RANDOM|CLIENT_EARLY_TRAFFIC_SECRET|CLIENT_HANDSHAKE_TRAFFIC_SECRET|SERVER_HANDSHAKE_TRAFFIC_SECRET|CLIENT_TRAFFIC_SECRET_0|SERVER_TRAFFIC_SECRET_0|EARLY_EXPORTER_SECRET|EXPORTER_SECRET) ([0-9A-Fa-f]+) [0-9A-Fa-f]+$/gm;
 
-/** Splits an AT parameter list on commas outside double quotes; keeps each field's raw text. */
-function splitAtParams(params: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (const ch of params) {
-    if (ch === '"') quoted = !quoted;
-    if (ch === ',' && !quoted) {
-      out.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  out.push(cur);
-  return out;
-}
-
 function isMarked(field: string): boolean {
   return field.includes(REDACTED) || field.includes(AT_REDACTED);
 }
@@ -267,7 +252,7 @@ export function redactAtPasswords(text: string, marker = REDACTED): string {
   // Wi-Fi station settings: AT+SRWSTACFG="<ssid>","<password>"[,<autoconnect>] and the read
   // form +SRWSTACFG: "<ssid>","<pw>",<autoconnect> ([BX-T]); the password is the 2nd field.
   let out = text.replace(/((?:AT)?\+SRWSTACFG(?:=|:\s*))([^\r\n]*)/gi, (_m, head: string, rest: string) => {
-    const f = splitAtParams(rest);
+    const f = splitAtArgs(rest).fields;
     if (f.length >= 2) f[1] = redactField(f[1]!, marker);
     return head + f.join(',');
   });
@@ -276,7 +261,7 @@ export function redactAtPasswords(text: string, marker = REDACTED): string {
   // a PDP profile first ([3P], not BX), which shifts the password to the 15th field: told apart
   // by whether the 2nd field is the quoted server or a number.
   out = out.replace(/((?:AT)?\+KMQTTCFG(?:=|:\s*))([^\r\n]*)/gi, (_m, head: string, rest: string) => {
-    const f = splitAtParams(rest);
+    const f = splitAtArgs(rest).fields;
     const shifted = f.length >= 3 && /^\s*\d+\s*$/.test(f[1] ?? '') && /^\s*"/.test(f[2] ?? '');
     const index = shifted ? 14 : 13;
     if (f.length > index) f[index] = redactField(f[index]!, marker);

@@ -12,6 +12,7 @@
  *   ends with a newline, `+++` is on a line of its own; when it does not ([BX-L] style), it
  *   follows the `-----END ...-----` marker on the same line.
  */
+import { splitAtArgs as splitFields } from '../at-args.ts';
 
 /** One store operation: what goes where. */
 export interface UploadItem {
@@ -151,23 +152,8 @@ function parseCommand(t: string, line: number): AtLine {
   return { line, text: t, name, form: 'action', args: '' };
 }
 
-/**
- * Split set-form arguments on commas outside ASCII double quotes. Typographic quotes are NOT
- * quotes to the module ([report] docs/reference/field-report-2.6.3.md), so they are kept as plain characters.
- */
+/** Set-form arguments split as the module splits them (`harness/at-args.ts`), each field trimmed. */
 export function splitAtArgs(args: string): { params: string[]; unbalancedQuotes: boolean } {
-  const params: string[] = [];
-  let cur = '';
-  let inQuotes = false;
-  for (const ch of args) {
-    if (ch === '"') inQuotes = !inQuotes;
-    if (ch === ',' && !inQuotes) {
-      params.push(cur);
-      cur = '';
-      continue;
-    }
-    cur += ch;
-  }
-  params.push(cur);
-  return { params: params.map((p) => p.trim()), unbalancedQuotes: inQuotes };
+  const { fields, unbalancedQuotes } = splitFields(args);
+  return { params: fields.map((p) => p.trim()), unbalancedQuotes };
 }
