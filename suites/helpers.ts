@@ -3,6 +3,7 @@
  * waiting on the rig. Kept in one place so the suites read as the behaviour they check.
  */
 import { HarnessError } from '../harness/errors.ts';
+import { pollUntil, WaitTimeoutError } from '../harness/processes.ts';
 import type { BrokerRig, Verdict } from '../harness/broker/index.ts';
 import { diagnoseConnection } from '../harness/diagnose/index.ts';
 import type { VerdictSummary } from '../harness/report/types.ts';
@@ -187,11 +188,11 @@ export async function eventually(
   timeoutMs: number,
   everyMs = 25,
 ): Promise<boolean> {
-  const end = performance.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return true;
-    if (performance.now() >= end) return false;
-    await new Promise((r) => setTimeout(r, everyMs));
+  try {
+    return await pollUntil(cond, { timeoutMs, intervalMs: everyMs, what: 'the condition' });
+  } catch (err) {
+    if (err instanceof WaitTimeoutError) return false;
+    throw err;
   }
 }
 
@@ -248,19 +249,19 @@ export async function brokerSubscribed(rig: BrokerRig, topic: string, timeoutMs 
 /**
  * Lose Wi-Fi the way the target can: the virtual module drops the access point
  * (`+SRWSTASTATUS: 0,200`, an unexpected loss); real hardware leaves the network with
- * `AT+SRWSTACON=0` (only when the rig file gives credentials to rejoin). Returns a reason when
+ * `AT+SRWSTACON=0` (only when the lab file gives credentials to rejoin). Returns a reason when
  * the target cannot, for the caller to skip with.
  */
 export async function loseWifi(ctx: {
   device: Bx310x;
   vm?: { wifiDrop(reason?: number): void } | undefined;
-  target: { rigDevice?: { wifi?: unknown } };
+  target: { labDevice?: { wifi?: unknown } };
 }): Promise<string | undefined> {
   if (ctx.vm) {
     ctx.vm.wifiDrop(200);
     return undefined;
   }
-  if (!ctx.target.rigDevice?.wifi) return 'no Wi-Fi credentials in the rig file to rejoin after the loss';
+  if (!ctx.target.labDevice?.wifi) return 'no Wi-Fi credentials in the lab file to rejoin after the loss';
   await ctx.device.wifiDisconnect();
   return undefined;
 }
