@@ -14,12 +14,20 @@
  * - The driver owns the link once `open()` resolved: `close()` closes the engine, then the link.
  */
 import { EventEmitter } from 'node:events';
-import { ConfigError, StateError } from '../errors.ts';
-import type { EvidenceBus } from '../evidence.ts';
+import { StateError } from '../errors.ts';
 import { openLink, type Link } from '../link/index.ts';
-import { AtEngine, AtResyncError, AtTimeoutError, parseParams, type AtEngineOptions, type Urc } from '../at/index.ts';
+import { AtEngine, AtResyncError, AtTimeoutError, parseParams, type Urc } from '../at/index.ts';
 import { MqttSessionError, ParameterError, ResponseParseError, WifiError } from './errors.ts';
-import { bit, checkString, intIn, optionalQuoted, quoted, wire } from './params.ts';
+import {
+  kmqttcfgCommand,
+  parseSessionLine,
+  sessionId,
+  type MqttSessionConfig,
+  type MqttSessionInfo,
+} from './mqtt-config.ts';
+import { parseBx310xOptions, type Bx310xOptions, type ParsedBx310xOptions } from './options.ts';
+import { bit, checkString, intIn, quoted, wire } from './params.ts';
+import { certType, parseCertStore, type CertInfo } from './stores.ts';
 import {
   KMQTT_IND,
   toMqttInd,
@@ -30,139 +38,20 @@ import {
   type MqttMessage,
   type WifiEvent,
 } from './urc.ts';
+import { srwcfgCommand, type WifiCountry, type WifiMode } from './wifi.ts';
+
+export { kmqttcfgCommand, parseSessionLine, type MqttSessionConfig, type MqttSessionInfo } from './mqtt-config.ts';
+export { parseBx310xOptions, type Bx310xOptions, type ParsedBx310xOptions } from './options.ts';
+export { type CertInfo } from './stores.ts';
+export { type WifiCountry, type WifiMode } from './wifi.ts';
 
 export type Bx310xState = 'closed' | 'open' | 'dataMode' | 'broken';
-
-export interface Bx310xOptions {
-  /** Evidence bus for the engine's (`source: 'at'`) events. Default: none. */
-  bus?: EvidenceBus;
-  /** Timeout of one AT command, ms. Default 5000 (5 s). */
-  defaultTimeoutMs?: number;
-  /** Write the AT transcript to this file. Default: none. */
-  transcriptPath?: string;
-  /** Evidence scope, e.g. `dev0`. Default: none. */
-  scope?: string;
-  /** Guard time before and after `+++` of uploads, ms. Default 1000 (1 s); [BX-T] 1500, [BX-L] 100. */
-  guardTimeMs?: number;
-  /** Wait for `READY` after AT+RST / AT&F, ms. Default 15000 (15 s). */
-  resetTimeoutMs?: number;
-  /** Wait for `+KMQTT_IND: <id>,1` after AT+KMQTTCNX's OK, ms. Default 30000 (30 s; [3P] HL7811 waits 30 s). */
-  connectTimeoutMs?: number;
-  /** Wait for `+KMQTT_IND: <id>,4` after a QoS >= 1 publish, ms. Default 12000 (12 s, as [BX-L]). */
-  pubAckTimeoutMs?: number;
-  /**
-   * SUBACK/UNSUBACK URCs (`+KMQTT_IND: <id>,2/3`) are HL-confirmed but not seen in BX sources
-   * [guess for BX]. `require`: wait for them (fail on timeout); `none`: do not wait; `auto`
-   * (default): wait up to `subAckTimeoutMs` the first time, then keep waiting only if the
-   * firmware sent one.
-   */
-  subAck?: 'auto' | 'require' | 'none';
-  /** Bounded wait for SUBACK/UNSUBACK URCs, ms. Default 2000 (2 s). */
-  subAckTimeoutMs?: number;
-  /** Wait for the Wi-Fi join (`+SRWSTAIP`), ms. Default 30000 (30 s). */
-  wifiTimeoutMs?: number;
-  /** Send `AT` until `OK` when opening. Default true. */
-  sync?: boolean;
-  /** Lower-level engine options (timers, resync bounds, URC registry). */
-  engine?: Omit<AtEngineOptions, 'bus' | 'scope' | 'defaultTimeoutMs' | 'transcriptPath'>;
-}
-
-export type ParsedBx310xOptions = Required<Omit<Bx310xOptions, 'bus' | 'transcriptPath' | 'scope' | 'engine'>> &
-  Pick<Bx310xOptions, 'bus' | 'transcriptPath' | 'scope' | 'engine'>;
-
-const DEFAULTS = Object.freeze({
-  defaultTimeoutMs: 5_000, // 5 s
-  guardTimeMs: 1_000, // 1 s
-  resetTimeoutMs: 15_000, // 15 s
-  connectTimeoutMs: 30_000, // 30 s
-  pubAckTimeoutMs: 12_000, // 12 s
-  subAck: 'auto' as const,
-  subAckTimeoutMs: 2_000, // 2 s
-  wifiTimeoutMs: 30_000, // 30 s
-  sync: true,
-});
-
-/** Validate driver options once, at the edge. */
-export function parseBx310xOptions(input: Bx310xOptions = {}): ParsedBx310xOptions {
-  const o = {
-    ...DEFAULTS,
-    ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)),
-  } as ParsedBx310xOptions;
-  for (const f of [
-    'defaultTimeoutMs',
-    'guardTimeMs',
-    'resetTimeoutMs',
-    'connectTimeoutMs',
-    'pubAckTimeoutMs',
-    'subAckTimeoutMs',
-    'wifiTimeoutMs',
-  ] as const) {
-    const v = o[f];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (f !== 'guardTimeMs' && v === 0)) {
-      throw new ConfigError(f, v, `${f} must be a positive number of milliseconds, got ${String(v)}`);
-    }
-  }
-  if (!['auto', 'require', 'none'].includes(o.subAck))
-    throw new ConfigError('subAck', o.subAck, `subAck must be auto, require or none, got ${String(o.subAck)}`);
-  return o;
-}
-
-/**
- * One MQTT session of `AT+KMQTTCFG` (docs/reference/bx310x-at.md §6.1): the 14 parameters in order.
- * Strings must not contain `"`, CR or LF (the module cannot carry them).
- */
-export interface MqttSessionConfig {
-  /** Param 1 `<secure>`: TLS (true) or plain TCP. Default false. The read form does not echo it, so `mqttSessions()` leaves it undefined. */
-  secure?: boolean;
-  /** Param 2 `<server>`: host name or IP. Required. */
-  server: string;
-  /** Param 3 `<port>`, 0..65535. Default 8883 when `secure`, else 1883. */
-  port?: number;
-  /** Param 4 `<version>`: 3 = MQTT 3.1, 4 = MQTT 3.1.1. Default 4. */
-  version?: 3 | 4;
-  /** Param 5 `<clientid>`. Required, non-empty. */
-  clientId: string;
-  /** Param 6 `<keepAlive>`, seconds, 0..65535. Default 60 (60 s). */
-  keepAliveSeconds?: number;
-  /** Param 7 `<cleanSession>`. Default true. */
-  cleanSession?: boolean;
-  /** Param 8 `<willFlag>`. Default false. */
-  willFlag?: boolean;
-  /** Param 9 `<willTopic>`. Default '' (sent as an empty field). */
-  willTopic?: string;
-  /** Param 10 `<willMessage>`. Default ''. */
-  willMessage?: string;
-  /** Param 11 `<willRetain>`. Default false. */
-  willRetain?: boolean;
-  /** Param 12 `<willQos>`, 0..2. Default 0. */
-  willQos?: 0 | 1 | 2;
-  /** Param 13 `<username>`. Default ''. */
-  username?: string;
-  /** Param 14 `<password>`. Default ''. Redacted from the transcript and the evidence. */
-  password?: string;
-}
-
-export type MqttSessionInfo = Required<Omit<MqttSessionConfig, 'secure'>> & { id: number; secure?: boolean };
-
-export interface CertInfo {
-  index: number;
-  /** Stored length in bytes, as the module reports it. */
-  length: number;
-  /** The stored PEM as echoed by the read form [BX-T] (line ends rebuilt to match `length` when possible). */
-  pem: string;
-}
-
-export type WifiMode = 0 | 1 | 2 | 3 | 'off' | 'station' | 'ap' | 'station+ap';
-export type WifiCountry = 0 | 1 | 2 | 3 | 'CN' | 'JP' | 'US' | 'EU';
 
 export interface Bx310xEvents {
   message: [MqttMessage];
   mqttInd: [MqttInd];
   wifi: [WifiEvent];
 }
-
-const MODE: Record<string, number> = { off: 0, station: 1, ap: 2, 'station+ap': 3 };
-const COUNTRY: Record<string, number> = { CN: 0, JP: 1, US: 2, EU: 3 };
 
 export class Bx310x extends EventEmitter<Bx310xEvents> {
   readonly at: AtEngine;
@@ -294,37 +183,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
   listCerts(): Promise<{ root?: CertInfo; local: CertInfo[] }> {
     return this.#op('listCerts', async () => {
       const { lines } = await this.at.command('AT+KCERTSTORE?');
-      const out: { root?: CertInfo; local: CertInfo[] } = { local: [] };
-      let current: { kind: string; index: number; length: number; body: string[] } | undefined;
-      const flush = (): void => {
-        if (!current) return;
-        const info: CertInfo = {
-          index: current.index,
-          length: current.length,
-          pem: rebuildPem(current.body, current.length),
-        };
-        if (current.kind === 'root_cert') out.root = info;
-        else out.local.push(info);
-        current = undefined;
-      };
-      for (const line of lines) {
-        if (line === '+KCERTSTORE' || line.startsWith('+KCERTSTORE:')) continue;
-        const m = /^(root_cert|local_cert),(\d+),(\d+)$/.exec(line.trim());
-        if (m) {
-          flush();
-          current = { kind: m[1]!, index: Number(m[2]), length: Number(m[3]), body: [] };
-        } else if (current) {
-          current.body.push(line);
-        } else {
-          throw new ResponseParseError(
-            'AT+KCERTSTORE?',
-            line,
-            '+KCERTSTORE, root_cert,<i>,<len> or local_cert,<i>,<len>',
-          );
-        }
-      }
-      flush();
-      return out;
+      return parseCertStore(lines);
     });
   }
 
@@ -554,18 +413,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
   /** `AT+SRWCFG=<mode>[,<country>]`: 0 off, 1 station, 2 AP, 3 both; country 0 CN, 1 JP, 2 US, 3 EU. */
   wifiConfigure(mode: WifiMode, country?: WifiCountry): Promise<void> {
     return this.#op('wifiConfigure', async () => {
-      const m = intIn('mode', typeof mode === 'string' ? MODE[mode] : mode, 0, 3, 'docs/reference/bx310x-at.md §8');
-      const c =
-        country === undefined
-          ? undefined
-          : intIn(
-              'country',
-              typeof country === 'string' ? COUNTRY[country] : country,
-              0,
-              3,
-              'docs/reference/bx310x-at.md §8',
-            );
-      await this.at.command(`AT+SRWCFG=${m}${c !== undefined ? `,${c}` : ''}`);
+      await this.at.command(srwcfgCommand(mode, country));
     });
   }
 
@@ -699,20 +547,6 @@ function isFatal(err: unknown): boolean {
   return code === 'BXHIL_LINK_DISCONNECTED' || code === 'BXHIL_LINK_CLOSED';
 }
 
-function certType(kind: unknown): 0 | 1 {
-  if (kind === 'root') return 0;
-  if (kind === 'local') return 1;
-  throw new ParameterError(
-    'kind',
-    kind,
-    `certificate kind must be 'root' (KCERTSTORE type 0) or 'local' (type 1), got ${String(kind)}`,
-  );
-}
-
-function sessionId(id: unknown): number {
-  return intIn('id', id, 0, 65535, 'docs/reference/bx310x-at.md §6: session ids are 0..65535');
-}
-
 function payloadBytes(param: string, data: string | Buffer): Buffer {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
   if (bytes.length < 1 || bytes.length > 3000) {
@@ -730,73 +564,4 @@ function firstLine(r: { lines: string[] }, cmd: string): string {
   if (line === undefined) throw new ResponseParseError(cmd, '(no line)', 'one information line');
   const prefix = `+${cmd.replace(/^AT\+?/, '')}:`;
   return (line.startsWith(prefix) ? line.slice(prefix.length) : line).trim().replace(/^"(.*)"$/, '$1');
-}
-
-/** Rebuild a PEM echoed line by line so its length matches what the module reports. */
-function rebuildPem(body: string[], length: number): string {
-  const candidates = [`${body.join('\n')}\n`, body.join('\n'), `${body.join('\r\n')}\r\n`, body.join('\r\n')];
-  return candidates.find((c) => Buffer.byteLength(c, 'latin1') === length) ?? candidates[0]!;
-}
-
-export function kmqttcfgCommand(cfg: MqttSessionConfig): string {
-  if (cfg === null || typeof cfg !== 'object')
-    throw new ParameterError('cfg', cfg, 'mqttConfigure needs a session config object');
-  const secure = cfg.secure ?? false;
-  const server = quoted('server', cfg.server);
-  if (/[\s,]/.test(cfg.server))
-    throw new ParameterError(
-      'server',
-      cfg.server,
-      'server must be a bare host name or IP (no spaces, commas or paths)',
-    );
-  const port = intIn('port', cfg.port ?? (secure ? 8883 : 1883), 0, 65535, 'docs/reference/bx310x-at.md §6.1');
-  const version = intIn('version', cfg.version ?? 4, 3, 4, 'docs/reference/bx310x-at.md §6.1: 3 = MQTT 3.1, 4 = 3.1.1');
-  const clientId = quoted('clientId', cfg.clientId);
-  const keepAlive = intIn('keepAliveSeconds', cfg.keepAliveSeconds ?? 60, 0, 65535, 'docs/reference/bx310x-at.md §6.1');
-  const willQos = intIn('willQos', cfg.willQos ?? 0, 0, 2, 'docs/reference/bx310x-at.md §6.1');
-  const params = [
-    bit(secure),
-    server,
-    port,
-    version,
-    clientId,
-    keepAlive,
-    bit(cfg.cleanSession ?? true),
-    bit(cfg.willFlag ?? false),
-    optionalQuoted('willTopic', cfg.willTopic),
-    optionalQuoted('willMessage', cfg.willMessage),
-    bit(cfg.willRetain ?? false),
-    willQos,
-    optionalQuoted('username', cfg.username),
-    optionalQuoted('password', cfg.password, { secret: true }),
-  ];
-  return `AT+KMQTTCFG=${params.join(',')}`;
-}
-
-/** `+KMQTTCFG: <id>,"<server>",<port>,<version>,"<clientid>",<ka>,<clean>,<will>,<wt>,<wm>,<wr>,<wq>,<user>,<pw>` [BX-T]. */
-export function parseSessionLine(line: string): MqttSessionInfo {
-  const p = parseParams(line.slice(line.indexOf(':') + 1).trim());
-  const n = (i: number): number => {
-    const v = p[i];
-    if (typeof v !== 'number') throw new ResponseParseError('AT+KMQTTCFG?', line, `a number as parameter ${i + 1}`);
-    return v;
-  };
-  const s = (i: number): string => Buffer.from(String(p[i] ?? ''), 'latin1').toString('utf8');
-  if (p.length < 14) throw new ResponseParseError('AT+KMQTTCFG?', line, '14 fields: id and the 13 echoed parameters');
-  return {
-    id: n(0),
-    server: s(1),
-    port: n(2),
-    version: n(3) as 3 | 4,
-    clientId: s(4),
-    keepAliveSeconds: n(5),
-    cleanSession: n(6) === 1,
-    willFlag: n(7) === 1,
-    willTopic: s(8),
-    willMessage: s(9),
-    willRetain: n(10) === 1,
-    willQos: n(11) as 0 | 1 | 2,
-    username: s(12),
-    password: s(13),
-  };
 }
