@@ -637,10 +637,6 @@ class MosquittoRig implements BrokerRig {
     });
   }
 
-  stop(): Promise<void> {
-    return this.close();
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

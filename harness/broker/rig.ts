@@ -925,10 +925,6 @@ class AedesRig implements BrokerRig {
     await this.#listen(this.#port, this.#alpnPort);
   }
 
-  stop(): Promise<void> {
-    return this.close();
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

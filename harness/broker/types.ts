@@ -153,8 +153,6 @@ export interface BrokerRig {
   setFaults(partial: BrokerFaults): void;
   /** Stop and start again on the same port(s), keeping records. */
   restart(): Promise<void>;
-  /** Alias of close. */
-  stop(): Promise<void>;
   /** Idempotent. */
   close(): Promise<void>;
 }
