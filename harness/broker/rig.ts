@@ -8,6 +8,10 @@
  *          --TLS--> tls.Server 'connection' (handshake, client certificate check, keylog)
  *          --MQTT-> MqttTap (packets, gate, withheld packets) --> aedes
  *
+ * This file is the composition: listeners, evidence, verdicts, retention and the MQTT
+ * bookkeeping. The front door is front-door.ts, the profiles' accept rules accept-rules.ts
+ * (the MQTT gate profiles.ts), what a handshake left tls-outcome.ts, the options rig-options.ts.
+ *
  * TLS settings follow docs/reference/dependencies.md P7: `requestCert: true, rejectUnauthorized: false`, then
  * the rig reads `authorized` / `authorizationError` itself and refuses, so the reason is known.
  */
@@ -17,151 +21,43 @@ import createDebug from 'debug';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { constants as cryptoConstants } from 'node:crypto';
 import type { Packet } from 'mqtt-packet';
-import { ConfigError, closeAll } from '../errors.ts';
+import { closeAll } from '../errors.ts';
 import { EvidenceBus, type EvidenceEvent, type EvidenceSource } from '../evidence.ts';
 import { openAppendPrivate } from '../files.ts';
 import { createBasicPki } from '../pki/factory.ts';
-import { classifyFirstBytes, clientHelloBytesNeeded, parseClientHello } from './client-hello.ts';
+import { firstRefusal, handshakeRules, type Refusal } from './accept-rules.ts';
 import { BrokerStartError } from './errors.ts';
-import { RETAIN_BYTES_DEFAULT, RollingWindow, VerdictLog } from './verdict-log.ts';
+import { admit, type FrontDoorHost, type LiveConnection } from './front-door.ts';
+import { aedesClientStream, tlsParentSocket } from './internals.ts';
+import { VerdictLog } from './verdict-log.ts';
+import { connectInfo, packetSummary } from './mqtt-record.ts';
 import { MqttTap } from './mqtt-tap.ts';
-import { gatePacket, profileTls, type GateContext, type ProfileTls } from './profiles.ts';
+import { gatePacket, type GateContext } from './profiles.ts';
+import { RecordWindow } from './record-window.ts';
+import { parseBrokerRigOptions, tlsServerOptions, type ParsedRigOptions } from './rig-options.ts';
+import { failedOutcome, secureOutcome, type TlsEvidence } from './tls-outcome.ts';
 import type {
-  AwsIotOptions,
   BrokerFaults,
   BrokerRig,
   BrokerRigOptions,
   ConnectionRecord,
-  EndedBy,
   PacketInfo,
   ProfileName,
   Verdict,
 } from './types.ts';
-import { alertFromError, judgeRecord } from './verdict.ts';
+import { judgeRecord } from '../diagnose/index.ts';
+
+export { AWS_MQTT_ALPN } from './accept-rules.ts';
+export { packetSummary } from './mqtt-record.ts';
+export { parseBrokerRigOptions, type ParsedRigOptions } from './rig-options.ts';
 
 const debug = createDebug('bx-hil:broker');
 
-const PROFILES: readonly ProfileName[] = ['strict', 'mosquitto-like', 'aws-iot', 'tls-server-only', 'plain'];
-const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
-/** ALPN of AWS IoT's MQTT-over-mTLS on port 443 (T1 [DOC-OLD]/[DOC]). */
-export const AWS_MQTT_ALPN = 'x-amzn-mqtt-ca';
-/** A ClientHello larger than this is not waited for (a real one is < 2 KB; 16 KB record max). */
-const HELLO_MAX_BYTES = 20_000;
 /** Per connection, packets beyond this many are counted but not kept as events (bench runs). */
 const PACKET_EVENTS_PER_CONNECTION = 500;
 /** Packets that decide verdicts: always parsed and recorded. */
 const ALWAYS_PARSE = new Set(['connect', 'connack', 'disconnect']);
-
-export interface ParsedRigOptions {
-  host: string;
-  port: number;
-  profile: ProfileName;
-  tls: ProfileTls;
-  aws: GateContext['aws'];
-  allowedClientIds?: string[];
-  faults: BrokerFaults;
-  keylogPath?: string;
-  clientCaPem?: string;
-  crlPem?: string;
-  connectTimeoutMs: number;
-  clientHelloTimeoutMs: number;
-  retainBytes: number;
-}
-
-/** At least one ended connection of any size fits; below this a budget is a typo. */
-const RETAIN_BYTES_MIN = 16 * 1024; // 16 KiB
-
-function retainBytes(value: number | undefined): number {
-  const v = value ?? RETAIN_BYTES_DEFAULT;
-  if (!(Number.isSafeInteger(v) && v >= RETAIN_BYTES_MIN))
-    throw new ConfigError(
-      'retainBytes',
-      value,
-      `retainBytes must be a whole number of bytes, at least ${RETAIN_BYTES_MIN} (default ${RETAIN_BYTES_DEFAULT})`,
-    );
-  return v;
-}
-
-/** Validate options once, at the edge (STYLE.md §6). Throws ConfigError naming the field. */
-export function parseBrokerRigOptions(options: BrokerRigOptions): ParsedRigOptions {
-  const profile = options.profile ?? 'strict';
-  if (!PROFILES.includes(profile))
-    throw new ConfigError(
-      'profile',
-      profile,
-      `unknown broker profile "${String(profile)}": use one of ${PROFILES.join(', ')}`,
-    );
-  const host = options.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host === '')
-    throw new ConfigError('host', host, 'host must be an address such as 127.0.0.1');
-  const port = options.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError('port', port, `port must be an integer 0..65535 (0 = pick a free one), got ${String(port)}`);
-  const ms = (field: string, value: number | undefined, dflt: number): number => {
-    const v = value ?? dflt;
-    if (!(typeof v === 'number' && v > 0))
-      throw new ConfigError(field, value, `${field} must be a positive number of milliseconds`);
-    return v;
-  };
-  const aws: AwsIotOptions = options.aws ?? {};
-  if (aws.sniMode && !['optional', 'required', 'match'].includes(aws.sniMode)) {
-    throw new ConfigError('aws.sniMode', aws.sniMode, 'aws.sniMode must be optional, required or match');
-  }
-  const t = profileTls(profile, aws);
-  const tlsOpt = options.tls ?? {};
-  for (const f of ['minVersion', 'maxVersion'] as const) {
-    const v = tlsOpt[f];
-    if (v !== undefined && !TLS_VERSIONS.includes(v))
-      throw new ConfigError(`tls.${f}`, v, `tls.${f} must be one of ${TLS_VERSIONS.join(', ')}`);
-  }
-  const merged: ProfileTls = {
-    ...t,
-    minVersion: tlsOpt.minVersion ?? t.minVersion,
-    maxVersion: tlsOpt.maxVersion ?? t.maxVersion,
-    requestCert: tlsOpt.requestCert ?? t.requestCert,
-  };
-  if (tlsOpt.ciphers !== undefined) merged.ciphers = tlsOpt.ciphers;
-  if (options.serverCertChainPem !== undefined && options.serverKeyPem === undefined) {
-    throw new ConfigError(
-      'serverKeyPem',
-      '(absent)',
-      'serverCertChainPem needs serverKeyPem (the key of its leaf certificate)',
-    );
-  }
-  const parsed: ParsedRigOptions = {
-    host,
-    port,
-    profile,
-    tls: merged,
-    aws: {
-      ...aws,
-      sniMode: aws.sniMode ?? 'optional',
-      unknownCertMode: aws.unknownCertMode ?? 'close-after-connect',
-      endpoint: aws.endpoint ?? 'localhost',
-    },
-    faults: { ...(options.faults ?? {}) },
-    connectTimeoutMs: ms('connectTimeoutMs', options.connectTimeoutMs, 10_000), // 10 s
-    clientHelloTimeoutMs: ms('clientHelloTimeoutMs', options.clientHelloTimeoutMs, 5_000), // 5 s
-    retainBytes: retainBytes(options.retainBytes),
-  };
-  if (options.allowedClientIds) parsed.allowedClientIds = options.allowedClientIds;
-  if (options.keylogPath) parsed.keylogPath = options.keylogPath;
-  if (options.clientCaPem) parsed.clientCaPem = options.clientCaPem;
-  if (options.crlPem) parsed.crlPem = options.crlPem;
-  return parsed;
-}
-
-interface Live {
-  rec: ConnectionRecord;
-  raw: net.Socket;
-  timers: NodeJS.Timeout[];
-  pendingEnd?: { by: EndedBy; reason: string };
-  connackSent: boolean;
-  packetCount: number;
-  tap?: MqttTap;
-}
 
 /** Start the aedes rig. Closes what it built if any step fails. */
 export async function startBrokerRig(options: BrokerRigOptions = {}): Promise<BrokerRig> {
@@ -187,15 +83,17 @@ class AedesRig implements BrokerRig {
   readonly records: ConnectionRecord[] = [];
   readonly #verdicts = new VerdictLog('aedes');
   /** Ended connections, oldest first, under `retainBytes` (a bench session runs for days). */
-  readonly #retained: RollingWindow<ConnectionRecord>;
+  readonly #retained: RecordWindow;
   #port = 0;
   #alpnPort: number | undefined;
   readonly #opts: ParsedRigOptions;
+  /** What the front door may use of the rig. */
+  readonly #door: FrontDoorHost;
   readonly #serverChainPem: string;
   readonly #serverKeyPem: string;
   readonly #judged = new Map<string, Verdict>();
-  readonly #live = new Map<net.Socket, Live>();
-  readonly #byTap = new WeakMap<object, Live>();
+  readonly #live = new Map<net.Socket, LiveConnection>();
+  readonly #byTap = new WeakMap<object, LiveConnection>();
   #aedes: Aedes | undefined;
   #servers: { main?: net.Server; alpn?: net.Server } = {};
   #tlsServers: { main?: tls.Server; alpn?: tls.Server } = {};
@@ -205,11 +103,25 @@ class AedesRig implements BrokerRig {
 
   constructor(opts: ParsedRigOptions, pki: BrokerRig['pki'], raw: BrokerRigOptions) {
     this.#opts = opts;
-    this.#retained = new RollingWindow(opts.retainBytes);
     this.host = opts.host;
     this.profile = opts.profile;
     this.pki = pki;
     this.bus = raw.bus ?? new EvidenceBus();
+    this.#retained = new RecordWindow(opts.retainBytes, this.records, this.#verdicts, this.bus, (gone) => {
+      for (const id of gone) {
+        this.#judged.delete(id);
+        this.#judged.delete(`${id}#2`);
+      }
+    });
+    this.#door = {
+      opts,
+      record: (...args) => void this.#record(...args),
+      judge: (rec) => this.#judge(rec),
+      refuse: (live, refusal, endReason, sock) => this.#refuse(live, refusal, endReason, sock),
+      endByRig: (live, reason, sock) => this.#endByRig(live, reason, sock),
+      startMqtt: (live, sock) => this.#startMqtt(live, sock),
+      tlsServer: (listener) => this.#tlsServers[listener],
+    };
     this.#serverChainPem = raw.serverCertChainPem ?? pki.server.certPem;
     this.#serverKeyPem = raw.serverKeyPem ?? pki.server.keyPem;
   }
@@ -219,6 +131,9 @@ class AedesRig implements BrokerRig {
   }
   get alpnPort(): number | undefined {
     return this.#alpnPort;
+  }
+  get keylogPath(): string | undefined {
+    return this.#opts.keylogPath;
   }
   get url(): string {
     return `${this.#opts.tls.enabled ? 'mqtts' : 'mqtt'}://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.#port}`;
@@ -234,7 +149,7 @@ class AedesRig implements BrokerRig {
     );
     this.#aedes.on('clientError', (client: AedesClient, err: Error) => {
       const live = this.#liveOf(client);
-      if (live) this.#ev(live.rec, 'broker', 'client-error', `aedes client error: ${err.message}`);
+      if (live) this.#record(live.rec, 'broker', 'client-error', `aedes client error: ${err.message}`);
     });
     if (this.#opts.keylogPath) {
       // Opened now, so a bad path fails start (BXHIL_CONFIG): no symlink followed, created 0600,
@@ -249,8 +164,8 @@ class AedesRig implements BrokerRig {
     );
   }
 
-  #liveOf(client: AedesClient): Live | undefined {
-    const conn = (client as unknown as { conn?: object }).conn;
+  #liveOf(client: AedesClient): LiveConnection | undefined {
+    const conn = aedesClientStream(client);
     return conn ? this.#byTap.get(conn) : undefined;
   }
 
@@ -259,38 +174,17 @@ class AedesRig implements BrokerRig {
     if (live && !live.pendingEnd) live.pendingEnd = { by: 'server', reason };
   }
 
-  #secureOptions(alpn: boolean): tls.TlsOptions {
-    const t = this.#opts.tls;
-    const chain = this.#opts.faults.serverCert?.chainPem ?? this.#serverChainPem;
-    const key = this.#opts.faults.serverCert?.keyPem ?? this.#serverKeyPem;
-    const ca = this.#opts.clientCaPem ?? [this.pki.ca.certPem, ...(this.pki.extraCa ?? []).map((c) => c.certPem)];
-    const o: tls.TlsOptions = {
-      cert: chain,
-      key,
-      ca,
-      requestCert: t.requestCert,
-      // P7: never let OpenSSL refuse silently; the rig reads authorizationError and refuses.
-      rejectUnauthorized: false,
-      minVersion: t.minVersion,
-      maxVersion: t.maxVersion,
-      // A stalled or silent handshake is judged by the rig's own bound.
-      handshakeTimeout: this.#opts.connectTimeoutMs,
-    };
-    if (this.#opts.crlPem) o.crl = this.#opts.crlPem;
-    if (t.ciphers) o.ciphers = t.ciphers + (t.ciphersuites ? `:${t.ciphersuites}` : '');
-    // T9 [DOC]: AWS IoT does not support the SessionTicket extension.
-    if (t.noTickets) o.secureOptions = cryptoConstants.SSL_OP_NO_TICKET;
-    if (alpn) o.ALPNProtocols = [AWS_MQTT_ALPN];
-    // TLS 1.0/1.1 need SECLEVEL 0 on OpenSSL 3 (docs/reference/dependencies.md); only when the range asks for them.
-    if (t.minVersion === 'TLSv1' || t.minVersion === 'TLSv1.1') o.ciphers = `${o.ciphers ?? 'DEFAULT'}:@SECLEVEL=0`;
-    return o;
-  }
-
   #buildTlsServers(): void {
     if (!this.#opts.tls.enabled) return;
     for (const which of ['main', 'alpn'] as const) {
       if (which === 'alpn' && !(this.#opts.profile === 'aws-iot' && this.#opts.aws.alpnListener)) continue;
-      const s = tls.createServer(this.#secureOptions(which === 'alpn'));
+      const s = tls.createServer(
+        tlsServerOptions(this.#opts, this.pki, {
+          chainPem: this.#opts.faults.serverCert?.chainPem ?? this.#serverChainPem,
+          keyPem: this.#opts.faults.serverCert?.keyPem ?? this.#serverKeyPem,
+          alpn: which === 'alpn',
+        }),
+      );
       s.on('secureConnection', (sock: tls.TLSSocket) => this.#onSecure(sock));
       s.on('tlsClientError', (err: Error & { code?: string }, sock: tls.TLSSocket) => this.#onTlsError(err, sock));
       if (this.#keylog) {
@@ -330,7 +224,7 @@ class AedesRig implements BrokerRig {
 
   // ---- evidence ----
 
-  #ev(
+  #record(
     rec: ConnectionRecord,
     source: EvidenceSource,
     kind: string,
@@ -367,11 +261,11 @@ class AedesRig implements BrokerRig {
   }
 
   #emitVerdict(rec: ConnectionRecord, v: Verdict): void {
-    this.#ev(rec, 'diagnose', 'verdict', `${v.code}: ${v.summary}`, { verdict: v });
+    this.#record(rec, 'diagnose', 'verdict', `${v.code}: ${v.summary}`, { verdict: v });
     this.#verdicts.add(v);
   }
 
-  // ---- front door ----
+  // ---- accept (the front door takes it from there: front-door.ts) ----
 
   #onConnection(raw: net.Socket, listener: 'main' | 'alpn'): void {
     const rec: ConnectionRecord = {
@@ -383,175 +277,48 @@ class AedesRig implements BrokerRig {
       faults: [],
     };
     this.records.push(rec);
-    const live: Live = { rec, raw, timers: [], connackSent: false, packetCount: 0 };
+    const live: LiveConnection = { rec, raw, timers: [], connackSent: false, packetCount: 0 };
     this.#live.set(raw, live);
-    this.#ev(
+    this.#record(
       rec,
       'broker',
       'accept',
       `TCP accept from ${rec.remote} on ${listener === 'alpn' ? 'the ALPN port' : 'port'} ${listener === 'alpn' ? this.#alpnPort : this.#port}`,
     );
     raw.setNoDelay(true);
-    raw.on('error', (err) => this.#ev(rec, 'broker', 'socket-error', `socket error: ${err.message}`));
+    raw.on('error', (err) => this.#record(rec, 'broker', 'socket-error', `socket error: ${err.message}`));
     raw.on('close', (hadError) => this.#onClose(live, hadError));
 
-    const f = this.#opts.faults;
-    const silentTimer = setTimeout(() => {
-      if (rec.mqtt.connect) return;
-      const what =
-        rec.firstBytes === undefined
-          ? 'no bytes'
-          : rec.tls?.version
-            ? 'no MQTT CONNECT after the handshake'
-            : 'no completed handshake';
-      this.#endByRig(live, `${what} within ${this.#opts.connectTimeoutMs} ms`);
-    }, this.#opts.connectTimeoutMs);
-    live.timers.push(silentTimer);
-    if (f.closeAfterMs !== undefined) {
-      rec.faults.push(`close after ${f.closeAfterMs} ms`);
-      live.timers.push(
-        setTimeout(() => this.#endByRig(live, `fault: close after ${f.closeAfterMs} ms`), f.closeAfterMs),
-      );
-    }
-    if (f.plainAnswer !== undefined) {
-      rec.faults.push('plain answer on the TLS port');
-      this.#ev(
-        rec,
-        'broker',
-        'fault',
-        `fault: answering ${Buffer.byteLength(f.plainAnswer)} plain bytes instead of TLS`,
-      );
-      live.pendingEnd = { by: 'rig', reason: 'fault: plain answer then close' };
-      raw.end(f.plainAnswer);
-      return;
-    }
-    if (!this.#opts.tls.enabled) {
-      this.#startMqtt(live, raw);
-      return;
-    }
-    let buf = Buffer.alloc(0);
-    let done = false;
-    const proceed = (): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(helloTimer);
-      raw.removeListener('data', onData);
-      raw.pause();
-      this.#afterHello(live, buf);
-    };
-    const onData = (chunk: Buffer): void => {
-      buf = Buffer.concat([buf, chunk]);
-      if (rec.firstBytes === undefined) {
-        rec.firstBytes = classifyFirstBytes(buf);
-        this.#ev(rec, 'tls', 'first-bytes', `first bytes: ${rec.firstBytes} (${buf.subarray(0, 5).toString('hex')})`);
-        if (rec.firstBytes !== 'tls') {
-          done = true;
-          clearTimeout(helloTimer);
-          raw.removeListener('data', onData);
-          this.#judge(rec);
-          this.#endByRig(live, `not TLS: ${rec.firstBytes} bytes on the TLS port`);
-          return;
-        }
-      }
-      const need = clientHelloBytesNeeded(buf);
-      if (need !== 0 || buf.length > HELLO_MAX_BYTES) proceed();
-    };
-    const helloTimer = setTimeout(proceed, this.#opts.clientHelloTimeoutMs);
-    live.timers.push(helloTimer);
-    raw.on('data', onData);
+    admit(live, this.#door);
   }
 
-  #afterHello(live: Live, buf: Buffer): void {
-    const { rec, raw } = live;
-    const hello = parseClientHello(buf);
-    if (hello) {
-      rec.clientHello = hello;
-      this.#ev(
-        rec,
-        'tls',
-        'client-hello',
-        `ClientHello: ${hello.supportedVersions.join('/')}, SNI ${hello.sni ?? '(none)'}, ALPN ${hello.alpn?.join(',') ?? '(none)'}, ${hello.cipherSuites.length} suites` +
-          (hello.maxFragmentLength ? `, max_fragment_length ${hello.maxFragmentLength}` : ''),
-        { clientHello: hello },
-      );
-    } else {
-      this.#ev(rec, 'tls', 'client-hello', `no complete ClientHello in the first ${buf.length} bytes`);
-    }
-    // SNI rules apply to any profile that sets aws.sniMode (a scenario's `require-sni`); ALPN only to aws-iot.
-    {
-      const aws = this.#opts.aws;
-      const sni = hello?.sni;
-      let refusal: ConnectionRecord['refusal'];
-      if (rec.listener === 'alpn' && !hello?.alpn?.includes(AWS_MQTT_ALPN)) {
-        // T1/T2 [DOC]: on 443, X.509 MQTT needs ALPN x-amzn-mqtt-ca; without it the connection fails.
-        refusal = {
-          rule: 'alpn',
-          source: '[DOC] T1/T2',
-          reason: `ALPN ${hello?.alpn?.join(',') ?? '(none)'} instead of ${AWS_MQTT_ALPN}`,
-          at: 'front-door',
-        };
-      } else if (aws.sniMode === 'required' && !sni) {
-        // T7 [DOC-OLD]: "Connection attempts that don't include the SNI are refused".
-        refusal = {
-          rule: 'sni-required',
-          source: '[DOC-OLD] T7',
-          reason: 'the ClientHello carries no SNI',
-          at: 'front-door',
-        };
-      } else if (aws.sniMode === 'match' && sni !== aws.endpoint) {
-        // T6 [DOC]: "incorrect or invalid host_name value will fail".
-        refusal = sni
-          ? {
-              rule: 'sni-match',
-              source: '[DOC] T6',
-              reason: `SNI "${sni}" is not the endpoint "${aws.endpoint}"`,
-              at: 'front-door',
-            }
-          : {
-              rule: 'sni-required',
-              source: '[DOC] T6',
-              reason: `no SNI; the endpoint "${aws.endpoint}" requires it`,
-              at: 'front-door',
-            };
-      }
-      if (refusal) {
-        rec.refusal = refusal;
-        this.#judge(rec);
-        this.#endByRig(live, `refused: ${refusal.reason}`);
-        return;
-      }
-    }
-    const stall = this.#opts.faults.stallHandshakeMs ?? 0;
-    const handover = (): void => {
-      if (raw.destroyed) return;
-      raw.unshift(buf);
-      const server = this.#tlsServers[rec.listener];
-      if (!server) return;
-      server.emit('connection', raw);
-    };
-    if (stall > 0) {
-      rec.faults.push(`stall handshake ${stall === Infinity ? 'forever' : `${stall} ms`}`);
-      this.#ev(
-        rec,
-        'broker',
-        'fault',
-        `fault: holding the handshake ${stall === Infinity ? 'forever' : `${stall} ms`}`,
-      );
-      if (stall !== Infinity) live.timers.push(setTimeout(handover, stall));
-      return;
-    }
-    handover();
+  /** A rule refused the connection: the record and the evidence name the rule, then judge and close. */
+  #refuse(live: LiveConnection, refusal: Refusal, endReason: string, sock?: net.Socket): void {
+    this.#recordRefusal(live.rec, refusal);
+    this.#judge(live.rec);
+    this.#endByRig(live, endReason, sock);
   }
 
-  #liveOfTls(sock: tls.TLSSocket): Live | undefined {
-    // Node keeps the wrapped net.Socket as `_parent` (stable since Node 0.x); fall back to the peer port.
-    const parent = (sock as unknown as { _parent?: net.Socket })._parent;
+  #recordRefusal(rec: ConnectionRecord, refusal: Refusal): void {
+    rec.refusal = refusal;
+    this.#record(rec, 'broker', 'refusal', `rule ${refusal.rule} ${refusal.source}: ${refusal.reason}`, { refusal });
+  }
+
+  // ---- TLS ----
+
+  #liveOfTls(sock: tls.TLSSocket): LiveConnection | undefined {
+    const parent = tlsParentSocket(sock);
     const byParent = parent ? this.#live.get(parent) : undefined;
     if (byParent) return byParent;
+    // Without the parent (see internals.ts), the peer address and port name the connection.
     for (const live of this.#live.values()) {
       if (live.raw.remotePort === sock.remotePort && live.raw.remoteAddress === sock.remoteAddress) return live;
     }
     return undefined;
+  }
+
+  #recordTls(rec: ConnectionRecord, events: TlsEvidence[]): void {
+    for (const e of events) this.#record(rec, 'tls', e.kind, e.summary, e.data);
   }
 
   #onSecure(sock: tls.TLSSocket): void {
@@ -561,69 +328,24 @@ class AedesRig implements BrokerRig {
       return;
     }
     const { rec } = live;
-    const cipher = sock.getCipher();
-    const peer = sock.getPeerX509Certificate();
-    const outcome: NonNullable<ConnectionRecord['tls']> = {
-      version: sock.getProtocol() ?? undefined,
-      cipher: cipher.standardName ?? cipher.name,
-      authorized: sock.authorized,
-    };
-    if (sock.authorizationError) outcome.authorizationError = String(sock.authorizationError);
-    if (sock.alpnProtocol) outcome.alpn = sock.alpnProtocol;
-    const servername = (sock as unknown as { servername?: string | false }).servername;
-    if (servername) outcome.sni = servername;
-    if (peer) {
-      outcome.peerCert = {
-        subject: peer.subject.replace(/\n/g, ', '),
-        issuer: peer.issuer.replace(/\n/g, ', '),
-        fingerprint256: peer.fingerprint256,
-        validFrom: peer.validFrom,
-        validTo: peer.validTo,
-      };
-    }
+    const { outcome, events } = secureOutcome(sock, this.#opts.tls.requestCert);
     rec.tls = outcome;
-    this.#ev(
-      rec,
-      'tls',
-      'tls-outcome',
-      `handshake done: ${outcome.version} ${outcome.cipher}` +
-        (this.#opts.tls.requestCert
-          ? `, client certificate ${peer ? `"${outcome.peerCert?.subject}"` : 'none'}: ${outcome.authorized ? 'trusted' : (outcome.authorizationError ?? 'not trusted')}`
-          : ''),
-      { tls: outcome },
-    );
-    if (peer)
-      this.#ev(
-        rec,
-        'tls',
-        'peer-cert',
-        `peer certificate ${outcome.peerCert?.subject}, issuer ${outcome.peerCert?.issuer}, valid ${peer.validFrom} .. ${peer.validTo}, sha256 ${peer.fingerprint256}`,
-      );
+    this.#recordTls(rec, events);
     if (this.#opts.tls.requestCert && !sock.authorized) {
       this.#judge(rec);
       this.#endByRig(live, `client certificate refused: ${outcome.authorizationError ?? 'none sent'}`, sock);
       return;
     }
-    const aws = this.#opts.aws;
-    if (this.#opts.profile === 'aws-iot' && aws.registry && aws.unknownCertMode === 'handshake') {
-      const entry = peer ? aws.registry[peer.fingerprint256] : undefined;
-      if (!entry || entry.status !== 'ACTIVE') {
-        // T18 (a) [OBS]: refused in the handshake (AWS sends alert 46; Node cannot choose the
-        // alert after the fact, so the rig closes right after the handshake).
-        rec.refusal = {
-          rule: 'registry-status',
-          source: '[OBS] T18',
-          reason: entry ? `certificate status is ${entry.status}` : 'certificate is not registered',
-          at: 'handshake',
-        };
-        this.#judge(rec);
-        this.#endByRig(live, `registry: ${rec.refusal.reason}`, sock);
-        return;
-      }
+    const ctx = { profile: this.#opts.profile, aws: this.#opts.aws, listener: rec.listener, hello: rec.clientHello };
+    const fp = outcome.peerCert?.fingerprint256;
+    const refusal = firstRefusal(handshakeRules, fp ? { ...ctx, peerFingerprint: fp } : ctx);
+    if (refusal) {
+      this.#refuse(live, refusal, `registry: ${refusal.reason}`, sock);
+      return;
     }
     if (this.#opts.faults.closeAfterHandshake) {
       rec.faults.push('close after handshake');
-      this.#ev(rec, 'broker', 'fault', 'fault: closing right after the TLS handshake');
+      this.#record(rec, 'broker', 'fault', 'fault: closing right after the TLS handshake');
       this.#endByRig(live, 'fault: close after handshake', sock);
       return;
     }
@@ -634,28 +356,9 @@ class AedesRig implements BrokerRig {
     const live = this.#liveOfTls(sock);
     if (!live) return;
     const { rec } = live;
-    const code = err.code ?? 'UNKNOWN';
-    const outcome: NonNullable<ConnectionRecord['tls']> = { authorized: false, error: { code, message: err.message } };
-    const alert = alertFromError(code, err.message);
-    if (alert) outcome.alert = { name: alert, from: 'client' };
-    else if (/no.shared.cipher/i.test(err.message)) outcome.alert = { name: 'handshake_failure', from: 'server' };
-    else if (/unsupported.protocol|version too low/i.test(err.message))
-      outcome.alert = { name: 'protocol_version', from: 'server' };
+    const { outcome, events } = failedOutcome(err);
     rec.tls = outcome;
-    this.#ev(
-      rec,
-      'tls',
-      'tls-error',
-      `handshake failed: ${code}: ${err.message}${outcome.alert ? ` (alert ${outcome.alert.name} from the ${outcome.alert.from === 'client' ? 'device' : 'rig'})` : ''}`,
-      { error: outcome.error },
-    );
-    if (outcome.alert)
-      this.#ev(
-        rec,
-        'tls',
-        'alert',
-        `alert ${outcome.alert.name} from the ${outcome.alert.from === 'client' ? 'device' : 'rig'}`,
-      );
+    this.#recordTls(rec, events);
     if (!live.pendingEnd)
       live.pendingEnd = { by: outcome.alert?.from === 'server' ? 'server' : 'client', reason: `TLS: ${err.message}` };
     this.#judge(rec);
@@ -663,7 +366,7 @@ class AedesRig implements BrokerRig {
 
   // ---- MQTT ----
 
-  #startMqtt(live: Live, sock: net.Socket | tls.TLSSocket): void {
+  #startMqtt(live: LiveConnection, sock: net.Socket | tls.TLSSocket): void {
     const { rec } = live;
     const aws = this.#opts.aws;
     const fp = rec.tls?.peerCert?.fingerprint256;
@@ -675,9 +378,8 @@ class AedesRig implements BrokerRig {
       connackSent: () => live.connackSent,
       subscriptionCount: 0,
       refuse: (rule, source, reason, at) => {
-        rec.refusal = { rule, source, reason, at };
+        this.#recordRefusal(rec, { rule, source, reason, at });
         live.pendingEnd = { by: 'server', reason: `rule ${rule}: ${reason}` };
-        this.#ev(rec, 'broker', 'refusal', `rule ${rule} ${source}: ${reason}`);
       },
     };
     if (this.#opts.allowedClientIds) ctx.allowedClientIds = this.#opts.allowedClientIds;
@@ -707,7 +409,7 @@ class AedesRig implements BrokerRig {
       },
       onRefuse: () => this.#judge(rec),
       onMalformed: (dir, err) =>
-        this.#ev(
+        this.#record(
           rec,
           'mqtt',
           'malformed',
@@ -727,7 +429,7 @@ class AedesRig implements BrokerRig {
     this.#aedes?.handle(tap);
   }
 
-  #onPacket(live: Live, dir: 'in' | 'out', p: Packet, withheld: boolean, original?: Packet): void {
+  #onPacket(live: LiveConnection, dir: 'in' | 'out', p: Packet, withheld: boolean, original?: Packet): void {
     const { rec } = live;
     live.packetCount++;
     const info: PacketInfo = { t: this.bus.clock.now(), dir, cmd: p.cmd, summary: '' };
@@ -736,7 +438,7 @@ class AedesRig implements BrokerRig {
     if (live.packetCount <= PACKET_EVENTS_PER_CONNECTION || ALWAYS_PARSE.has(p.cmd)) {
       info.summary = packetSummary(p);
       rec.mqtt.packets.push(info);
-      this.#ev(
+      this.#record(
         rec,
         'mqtt',
         'packet',
@@ -744,18 +446,9 @@ class AedesRig implements BrokerRig {
       );
     }
     if (dir === 'in' && p.cmd === 'connect') {
-      rec.mqtt.connect = {
-        clientId: p.clientId,
-        protocolVersion: p.protocolVersion ?? 4,
-        keepalive: (original?.cmd === 'connect' ? original.keepalive : p.keepalive) ?? 0,
-        clean: p.clean ?? true,
-        password: p.password === undefined ? 'absent' : 'present',
-      };
-      if (p.username !== undefined) rec.mqtt.connect.username = p.username;
-      if (p.will) rec.mqtt.connect.will = { topic: p.will.topic, qos: p.will.qos ?? 0, retain: p.will.retain ?? false };
-      if (!withheld) rec.mqtt.connect.keepaliveApplied = p.keepalive ?? 0;
+      rec.mqtt.connect = connectInfo(p, withheld, original);
       if (original && original.cmd === 'connect' && original.keepalive !== p.keepalive) {
-        this.#ev(
+        this.#record(
           rec,
           'broker',
           'rule',
@@ -793,13 +486,13 @@ class AedesRig implements BrokerRig {
     }
   }
 
-  #endByRig(live: Live, reason: string, sock?: net.Socket): void {
+  #endByRig(live: LiveConnection, reason: string, sock?: net.Socket): void {
     if (!live.pendingEnd) live.pendingEnd = { by: 'rig', reason };
     (sock ?? live.raw).destroy();
     if (sock) live.raw.destroy();
   }
 
-  #onClose(live: Live, hadError: boolean): void {
+  #onClose(live: LiveConnection, hadError: boolean): void {
     const { rec } = live;
     for (const t of live.timers) clearTimeout(t);
     this.#live.delete(live.raw);
@@ -808,51 +501,9 @@ class AedesRig implements BrokerRig {
       reason: hadError ? 'connection reset by the device' : 'closed by the device',
     };
     rec.end = { ...end, t: this.bus.clock.now() };
-    this.#ev(rec, 'broker', 'end', `connection ended by ${end.by}: ${end.reason}`);
+    this.#record(rec, 'broker', 'end', `connection ended by ${end.by}: ${end.reason}`);
     this.#judge(rec, true);
-    this.#retain(rec);
-  }
-
-  /**
-   * An ended record joins the retention window; past `retainBytes` the oldest ended records
-   * leave `records` (with their verdicts), and one `records-dropped` event says so. Each was
-   * judged and published on the bus when it happened; only the in-memory copy goes.
-   */
-  #retain(rec: ConnectionRecord): void {
-    let bytes: number;
-    try {
-      bytes = Buffer.byteLength(JSON.stringify(rec));
-    } catch {
-      bytes = 4_096; // not JSON-able (never seen): count it as a large attempt
-    }
-    const dropped = this.#retained.add(rec, bytes);
-    if (dropped.length === 0) return;
-    const gone = new Set(dropped.map((r) => r.id));
-    let kept = 0;
-    for (const r of this.records) if (!gone.has(r.id)) this.records[kept++] = r;
-    this.records.length = kept;
-    for (const id of gone) {
-      this.#judged.delete(id);
-      this.#judged.delete(`${id}#2`);
-    }
-    this.#verdicts.forget((v) => v.connectionId !== undefined && gone.has(v.connectionId));
-    const w = this.#retained;
-    this.bus.emit({
-      source: 'broker',
-      kind: 'records-dropped',
-      summary:
-        `dropped the ${dropped.length} oldest ended connections (${dropped[0]?.id} .. ${dropped.at(-1)?.id}) ` +
-        `from memory to stay under ${w.capBytes} bytes; ${w.droppedCount} dropped so far, the last ${this.records.length} kept`,
-      data: {
-        dropped: dropped.length,
-        first: dropped[0]?.id,
-        last: dropped.at(-1)?.id,
-        droppedTotal: w.droppedCount,
-        droppedBytesTotal: w.droppedBytes,
-        keptBytes: w.bytes,
-        capBytes: w.capBytes,
-      },
-    });
+    this.#retained.retain(rec);
   }
 
   // ---- public API ----
@@ -937,33 +588,5 @@ class AedesRig implements BrokerRig {
       ],
       'broker rig close',
     );
-  }
-}
-
-/** One line per packet; never includes password bytes or payload contents. */
-export function packetSummary(p: Packet): string {
-  switch (p.cmd) {
-    case 'connect':
-      return `CONNECT v${p.protocolVersion ?? 4} id="${p.clientId}" keepalive=${p.keepalive ?? 0} clean=${p.clean ?? true} user=${p.username === undefined ? 'absent' : `"${p.username}"`} password=${p.password === undefined ? 'absent' : 'present'}${p.will ? ` will=${p.will.topic}@${p.will.qos ?? 0}` : ''}`;
-    case 'connack':
-      return `CONNACK rc=${p.returnCode ?? p.reasonCode ?? 0} sessionPresent=${p.sessionPresent}`;
-    case 'publish': {
-      const len = typeof p.payload === 'string' ? Buffer.byteLength(p.payload) : p.payload.length;
-      return `PUBLISH qos=${p.qos} topic=${p.topic}${p.retain ? ' retain' : ''}${p.messageId !== undefined ? ` id=${p.messageId}` : ''} ${len} B`;
-    }
-    case 'subscribe':
-      return `SUBSCRIBE id=${p.messageId} ${p.subscriptions.map((s) => `${s.topic}@${s.qos}`).join(' ')}`;
-    case 'suback':
-      return `SUBACK id=${p.messageId} granted=${(p.granted as Array<number | { qos?: number }>).map((g) => (typeof g === 'number' ? g : g.qos)).join(',')}`;
-    case 'unsubscribe':
-      return `UNSUBSCRIBE id=${p.messageId} ${p.unsubscriptions.join(' ')}`;
-    case 'puback':
-    case 'pubrec':
-    case 'pubrel':
-    case 'pubcomp':
-    case 'unsuback':
-      return `${p.cmd.toUpperCase()} id=${p.messageId}`;
-    default:
-      return p.cmd.toUpperCase();
   }
 }
