@@ -50,7 +50,7 @@ async function rejection(p: Promise<unknown>): Promise<AtError> {
   throw new Error('expected a rejection');
 }
 
-function rig(opts: AtEngineOptions = {}) {
+function setup(opts: AtEngineOptions = {}) {
   const s = scriptedLink();
   const secrets = new SecretRegistry();
   const bus = new EvidenceBus();
@@ -68,7 +68,7 @@ describe('a module that echoes a stored key', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bxhil-echo-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, 'transcript.txt');
-    const { s, at, rec } = rig({ transcriptPath: path });
+    const { s, at, rec } = setup({ transcriptPath: path });
     s.expectWrite(`AT+KPRIVKSTORE=1,${keyPem.length}\r`).respond('\r\nCONNECT\r\n');
     s.expectWrite(keyPem);
     s.expectWrite('+++').respond('\r\nOK\r\n');
@@ -113,7 +113,7 @@ describe('a module that echoes a stored key', () => {
   });
 
   test('a body line cut in two, or surrounded by other text, is still caught', async () => {
-    const { s, at, secrets } = rig();
+    const { s, at, secrets } = setup();
     secrets.addKey(keyPem);
     const line = bodyLines(keyPem)[10]!;
     s.expectWrite('AT+KPRIVKSTORE?\r').respond(
@@ -129,7 +129,7 @@ describe('a module that echoes a stored key', () => {
   });
 
   test('the public part (what a certificate carries too) is no echo of the key', async () => {
-    const { s, at, secrets } = rig();
+    const { s, at, secrets } = setup();
     secrets.addKey(keyPem);
     // Only runs that lie wholly inside the public key; a read form showing a certificate's key.
     const pub = bodyLines(certLikePem).slice(1, -1);
@@ -139,7 +139,7 @@ describe('a module that echoes a stored key', () => {
   });
 
   test('key material in a line nobody waits for is still a finding', async () => {
-    const { s, at, rec, secrets } = rig();
+    const { s, at, rec, secrets } = setup();
     secrets.addKey(keyPem);
     const line = bodyLines(keyPem)[5]!;
     s.expectWrite('AT\r').respond('\r\nOK\r\n').thenEmit(`\r\n+KPRIVKSTORE: ${line}\r\n`, { delayMs: 20 });
@@ -157,7 +157,7 @@ describe('the Wi-Fi password in a timeout tail', () => {
     ['inside the password', 'AT+SRWSTACFG="lab","hunter2p'],
     ['after two characters of it', 'AT+SRWSTACFG="lab","hu'],
   ])('an echo that stops %s never shows it', async (_what, partialEcho) => {
-    const { s, at, rec } = rig({ defaultTimeoutMs: 30, resyncAttempts: 1, resyncTimeoutMs: 5, resyncEscape: false });
+    const { s, at, rec } = setup({ defaultTimeoutMs: 30, resyncAttempts: 1, resyncTimeoutMs: 5, resyncEscape: false });
     at.addSecret('hunter2pass');
     s.expectWrite('AT+SRWSTACFG="lab","hunter2pass",1\r').respond(partialEcho);
     const err = await rejection(at.command('AT+SRWSTACFG="lab","hunter2pass",1'));
@@ -174,7 +174,7 @@ describe('the Wi-Fi password in a timeout tail', () => {
   });
 
   test('a registered password cut off anywhere (not only in AT+SRWSTACFG) loses its 4+ character prefix', async () => {
-    const { s, at } = rig({ defaultTimeoutMs: 30 });
+    const { s, at } = setup({ defaultTimeoutMs: 30 });
     at.addSecret('hunter2pass');
     s.expectWrite('AT+KMQTTCFG?\r').respond('\r\n+X: user=bob pw hunte');
     const err = await rejection(at.command('AT+KMQTTCFG?'));

@@ -20,7 +20,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function rig(opts: AtEngineOptions = {}): { s: ScriptedLink; at: AtEngine } {
+function setup(opts: AtEngineOptions = {}): { s: ScriptedLink; at: AtEngine } {
   const s = scriptedLink();
   const at = new AtEngine(s.link, opts);
   cleanups.push(
@@ -43,7 +43,7 @@ const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('commands and final results', () => {
   test('OK with information lines, echo off', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+KMQTTCFG=0,"h",1883,4,"id"\r').respond('\r\n+KMQTTCFG: 1\r\n\r\nOK\r\n');
     const r = await at.command('AT+KMQTTCFG=0,"h",1883,4,"id"');
     expect(r).toEqual({ command: 'AT+KMQTTCFG=0,"h",1883,4,"id"', lines: ['+KMQTTCFG: 1'], final: 'OK' });
@@ -52,7 +52,7 @@ describe('commands and final results', () => {
   });
 
   test('echo on: the echoed command line is dropped, not taken as a response', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('ATI\r').respond('ATI\r\r\nBX3105\r\n\r\nOK\r\n');
     s.expectWrite('AT+CGMR\r').respond('AT+CGMR\r\r\n2.6.3\r\n\r\nOK\r\n');
     expect((await at.command('ATI')).lines).toEqual(['BX3105']);
@@ -61,7 +61,7 @@ describe('commands and final results', () => {
   });
 
   test('plain ERROR rejects AtCommandError (BXHIL_AT_ERROR) with the command', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+KMQTTPUB=?\r').respond('\r\nERROR\r\n');
     const err = await rejection(at.command('AT+KMQTTPUB=?'));
     expect(err.code).toBe('BXHIL_AT_ERROR');
@@ -69,7 +69,7 @@ describe('commands and final results', () => {
   });
 
   test('+CME ERROR rejects CmeError with the code, its meaning and the command', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+KMQTTCLOSE=2\r').respond('\r\n+CME ERROR: 910\r\n');
     const err = (await rejection(at.command('AT+KMQTTCLOSE=2'))) as CmeError;
     expect(err.code).toBe('BXHIL_CME');
@@ -79,7 +79,7 @@ describe('commands and final results', () => {
   });
 
   test('verbose +CME ERROR: <text> is a final result too (CmeError, cmeCode -1, the text as meaning)', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+X\r').respond('\r\n+CME ERROR: invalid index\r\n');
     const err = (await rejection(at.command('AT+X', { timeoutMs: 1000 }))) as CmeError;
     expect(err.code).toBe('BXHIL_CME');
@@ -88,7 +88,7 @@ describe('commands and final results', () => {
   });
 
   test('a command with CR in it is refused before sending', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     const err = await rejection(at.command('AT\rAT'));
     expect(err.code).toBe('BXHIL_CONFIG');
     expect(s.writes).toHaveLength(0);
@@ -97,13 +97,13 @@ describe('commands and final results', () => {
 
 describe('echo edge cases', () => {
   test('an answer line that merely ends like the command is not taken as echo (echo off)', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+X\r').respond('\r\nVALUE AT+X\r\nOK\r\n');
     expect((await at.command('AT+X')).lines).toEqual(['VALUE AT+X']);
   });
 
   test('an echo behind line noise is still recognised (and the noise marks a resync)', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('ATI\r').respond('\x00\xffATI\r\r\nBX3105\r\nOK\r\n');
     expect((await at.command('ATI')).lines).toEqual(['BX3105']);
     expect(at.echo).toBe(true);
@@ -113,7 +113,7 @@ describe('echo edge cases', () => {
 
 describe('unexpected CONNECT', () => {
   test('CONNECT to command() rejects AtProtocolError; the next command escapes with guarded +++ and resyncs', async () => {
-    const { s, at } = rig({ escapeGuardMs: 10 });
+    const { s, at } = setup({ escapeGuardMs: 10 });
     s.expectWrite('AT+KCERTSTORE=0\r').respond('\r\nCONNECT\r\n');
     s.expectWrite('+++').respond('\r\nOK\r\n');
     s.expectWrite('AT\r').respond('\r\nOK\r\n');
@@ -127,7 +127,7 @@ describe('unexpected CONNECT', () => {
   });
 
   test('a CONNECT arriving after its command timed out: the next command escapes data mode before AT', async () => {
-    const { s, at } = rig({ escapeGuardMs: 5 });
+    const { s, at } = setup({ escapeGuardMs: 5 });
     s.expectWrite('AT+KCERTSTORE=0,3\r');
     s.expectWrite('+++').respond('\r\nOK\r\n');
     s.expectWrite('AT\r').respond('\r\nOK\r\n');
@@ -141,7 +141,7 @@ describe('unexpected CONNECT', () => {
   });
 
   test('OK where CONNECT was due rejects AtProtocolError without sending data', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+KCERTSTORE=0,3\r').respond('\r\nOK\r\n');
     expect((await rejection(at.dataMode('AT+KCERTSTORE=0,3', 'abc', { guardTimeMs: 0 }))).code).toBe(
       'BXHIL_AT_PROTOCOL',
@@ -152,7 +152,7 @@ describe('unexpected CONNECT', () => {
 
 describe('URCs', () => {
   test('URCs inside a response go to subscribers and never into the lines', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     const seen: Urc[] = [];
     at.onUrc((u) => seen.push(u));
     s.expectWrite('AT+KCERTSTORE?\r').respond(
@@ -167,7 +167,7 @@ describe('URCs', () => {
   });
 
   test("an information line carrying the in-flight command's prefix belongs to it; the same prefix idle is delivered as a URC", async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     const seen: string[] = [];
     at.onUrc((u) => seen.push(u.line));
     s.expectWrite('AT+SRWSTASTATUS?\r').respond('\r\n+SRWSTASTATUS: 1,"ssid"\r\nOK\r\n');
@@ -177,7 +177,7 @@ describe('URCs', () => {
   });
 
   test('legacy +KMQTTSUB: "t","m" is a URC even while AT+KMQTTSUB is in flight', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     const seen: Urc[] = [];
     at.onUrc((u) => seen.push(u));
     s.expectWrite('AT+KMQTTSUB=1,"t",0\r').respond('\r\n+KMQTTSUB: "t","retained"\r\nOK\r\n');
@@ -186,7 +186,7 @@ describe('URCs', () => {
   });
 
   test('expect waits for the NEXT matching URC; with since it also sees earlier ones', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     const mark = at.marker();
     s.emitData('\r\n+KMQTT_IND: 1,1\r\n');
     const fromMark = await at.expect(/^\+KMQTT_IND: 1,1/, { since: mark, timeoutMs: 1000 });
@@ -197,7 +197,7 @@ describe('URCs', () => {
   });
 
   test('expect timeout names the pattern, the time waited and the transcript tail', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.emitData('\r\n+KMQTT_IND: 1,0\r\n');
     const err = await rejection(at.expect(/\+KMQTT_IND: 1,1/, { timeoutMs: 50 }));
     expect(err.code).toBe('BXHIL_AT_TIMEOUT');
@@ -208,7 +208,7 @@ describe('URCs', () => {
   });
 
   test('urcs() iterates URCs and ends on close', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     const it = at.urcs();
     s.emitData('\r\nREADY\r\n\r\n+KTCP_NOTIF: 1,4\r\n');
     expect((await it.next()).value?.name).toBe('READY');
@@ -223,7 +223,7 @@ describe('chunking', () => {
   test('a response split at every byte boundary is parsed the same', async () => {
     const response = 'AT+KMQTTCFG?\r\r\n+KMQTTCFG: 1,"b",1883,4,"c",60,1,0,,,0,0,,\r\n+KMQTT_IND: 1,1\r\n\r\nOK\r\n';
     for (let i = 1; i < response.length; i++) {
-      const { s, at } = rig();
+      const { s, at } = setup();
       const urcs: string[] = [];
       at.onUrc((u) => urcs.push(u.line));
       s.expectWrite('AT+KMQTTCFG?\r');
@@ -254,7 +254,7 @@ describe('chunking', () => {
 
 describe('one command in flight', () => {
   test('concurrent callers are serialised: the next command is written only after the previous final result', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     const order: string[] = [];
     s.onWrite((c) => order.push(`w:${c.toString('latin1').trim()}`));
     s.expectWrite('AT+A\r').respond('\r\nOK\r\n', { delayMs: 20 });
@@ -273,7 +273,7 @@ describe('one command in flight', () => {
 describe('timeouts, resets, resync', () => {
   test('timeout (fake timers): AtTimeoutError with command, waitedMs, tail; no timer left', async () => {
     vi.useFakeTimers();
-    const { s, at } = rig({ now: () => Date.now() });
+    const { s, at } = setup({ now: () => Date.now() });
     s.expectWrite('AT+KMQTTCNX=1\r').respond('\r\n+KMQ');
     const p = rejection(at.command('AT+KMQTTCNX=1', { timeoutMs: 5000 }));
     await vi.advanceTimersByTimeAsync(4999);
@@ -290,7 +290,7 @@ describe('timeouts, resets, resync', () => {
   });
 
   test('a short timeout after a long one still fires on time (shared deadline timer re-arms earlier)', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+A\r').respond('\r\nOK\r\n');
     s.expectWrite('AT+B\r');
     await at.command('AT+A', { timeoutMs: 60_000 });
@@ -302,7 +302,7 @@ describe('timeouts, resets, resync', () => {
 
   test('a long timeout after a short one is not cut short (fake timers)', async () => {
     vi.useFakeTimers();
-    const { s, at } = rig({ now: () => Date.now() });
+    const { s, at } = setup({ now: () => Date.now() });
     s.expectWrite('AT+A\r').respond('\r\nOK\r\n');
     s.expectWrite('AT+B\r');
     await at.command('AT+A', { timeoutMs: 100 });
@@ -318,7 +318,7 @@ describe('timeouts, resets, resync', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bxhil-at-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, 'dev0.at.txt');
-    const { s, at } = rig({ transcriptPath: path });
+    const { s, at } = setup({ transcriptPath: path });
     s.expectWrite('AT+KMQTTCNX=1\r');
     const err = (await rejection(at.command('AT+KMQTTCNX=1', { timeoutMs: 30 }))) as AtError & {
       transcriptPath?: string;
@@ -329,7 +329,7 @@ describe('timeouts, resets, resync', () => {
   });
 
   test('after a timeout the next command first resynchronises with AT until OK', async () => {
-    const { s, at } = rig({ resyncTimeoutMs: 100 });
+    const { s, at } = setup({ resyncTimeoutMs: 100 });
     s.expectWrite('AT+SLOW\r');
     s.expectWrite('AT\r'); // first resync attempt unanswered
     s.expectWrite('AT\r').respond('\r\nOK\r\n');
@@ -340,7 +340,7 @@ describe('timeouts, resets, resync', () => {
   });
 
   test('garbage while idle makes the next command resync first', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.emitData('\x00\xff#garbage!\r\n');
     expect(at.needsResync).toBe(true);
     s.expectWrite('AT\r').respond('\r\nOK\r\n');
@@ -350,7 +350,7 @@ describe('timeouts, resets, resync', () => {
   });
 
   test('a module that never answers: ONE AtResyncError after bounded attempts (AT, AT, guarded +++, AT)', async () => {
-    const { s, at } = rig({ resyncAttempts: 2, resyncTimeoutMs: 30, escapeGuardMs: 5 });
+    const { s, at } = setup({ resyncAttempts: 2, resyncTimeoutMs: 30, escapeGuardMs: 5 });
     s.emitData('garbage\r\n');
     s.expectWrite('AT\r').times(2);
     s.expectWrite('+++');
@@ -362,7 +362,7 @@ describe('timeouts, resets, resync', () => {
   });
 
   test('a module stuck in data mode (a previous run died mid-upload) is recovered by the guarded +++', async () => {
-    const { s, at } = rig({ resyncAttempts: 1, resyncTimeoutMs: 30, escapeGuardMs: 5 });
+    const { s, at } = setup({ resyncAttempts: 1, resyncTimeoutMs: 30, escapeGuardMs: 5 });
     s.emitData('garbage\r\n');
     s.expectWrite('AT\r'); // taken as data by the module: no answer
     s.expectWrite('+++').respond('\r\nOK\r\n');
@@ -373,7 +373,7 @@ describe('timeouts, resets, resync', () => {
   });
 
   test('resyncEscape: false gives up after the AT attempts alone', async () => {
-    const { s, at } = rig({ resyncAttempts: 1, resyncTimeoutMs: 30, resyncEscape: false });
+    const { s, at } = setup({ resyncAttempts: 1, resyncTimeoutMs: 30, resyncEscape: false });
     s.emitData('garbage\r\n');
     s.expectWrite('AT\r');
     expect((await rejection(at.command('ATI'))).code).toBe('BXHIL_AT_RESYNC');
@@ -381,7 +381,7 @@ describe('timeouts, resets, resync', () => {
   });
 
   test('READY in the middle of a command fails it at once with ModuleResetError', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+KMQTTCNX=1\r').respond('\r\nREADY\r\n');
     const started = Date.now();
     const err = await rejection(at.command('AT+KMQTTCNX=1', { timeoutMs: 5000 }));
@@ -390,7 +390,7 @@ describe('timeouts, resets, resync', () => {
   });
 
   test('with expectReset, READY completes AT+RST and can be awaited with since', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+RST\r').respond('\r\nOK\r\n').thenEmit('\r\nREADY\r\n', { delayMs: 10 });
     const mark = at.marker();
     await at.command('AT+RST', { expectReset: true });
@@ -399,7 +399,7 @@ describe('timeouts, resets, resync', () => {
   });
 
   test('the link going away mid-command rejects with the link error', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('ATI\r');
     const p = rejection(at.command('ATI'));
     await tick();
@@ -413,7 +413,7 @@ describe('timeouts, resets, resync', () => {
 describe('data mode', () => {
   test('CONNECT, data, guard time, +++ without CR, guard time, OK (fake timers)', async () => {
     vi.useFakeTimers();
-    const { s, at } = rig({ now: () => Date.now() });
+    const { s, at } = setup({ now: () => Date.now() });
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
     s.expectWrite(`AT+KCERTSTORE=0,${pem.length}\r`).respond('\r\nCONNECT\r\n');
     const data = s.expectWrite(pem);
@@ -437,7 +437,7 @@ describe('data mode', () => {
   });
 
   test('ERROR after +++ names the upload, not the quoting, as the cause', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+KCERTSTORE=0,3\r').respond('\r\nCONNECT\r\n');
     s.expectWrite('abc');
     s.expectWrite('+++').respond('\r\nERROR\r\n');
@@ -474,7 +474,7 @@ describe('data mode', () => {
   });
 
   test('paced chunks and a custom end pattern', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+KCERTSTORE=0,10\r').respond('CONNECT\r\n');
     s.expectWrite('0123456789');
     s.expectWrite('--EOF--Pattern--').respond('OK\r\n');
@@ -490,7 +490,7 @@ describe('data mode', () => {
   });
 
   test('a CME error instead of CONNECT rejects and sends no data', async () => {
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+KCERTSTORE=1\r').respond('\r\n+CME ERROR: 917\r\n');
     const err = (await rejection(at.dataMode('AT+KCERTSTORE=1', 'x', { guardTimeMs: 0 }))) as CmeError;
     expect(err.cmeCode).toBe(917);
@@ -503,7 +503,7 @@ describe('data mode', () => {
     const bus = new EvidenceBus();
     const rec = new EvidenceRecorder(bus);
     const path = join(dir, 'transcript.txt');
-    const { s, at } = rig({ bus, transcriptPath: path });
+    const { s, at } = setup({ bus, transcriptPath: path });
     const key = '-----BEGIN RSA PRIVATE KEY-----\nSECRETKEYMATERIAL\n-----END RSA PRIVATE KEY-----\n';
     s.expectWrite(`AT+KPRIVKSTORE=0,${key.length}\r`).respond('\r\nCONNECT\r\n');
     s.expectWrite(key);
@@ -521,7 +521,7 @@ describe('data mode', () => {
   test('registered secrets (passwords) are redacted both ways and in errors', async () => {
     const bus = new EvidenceBus();
     const rec = new EvidenceRecorder(bus);
-    const { s, at } = rig({ bus });
+    const { s, at } = setup({ bus });
     at.addSecret('hunter2');
     s.expectWrite('AT+KMQTTCFG=0,"h",1,4,"c",60,1,0,,,0,0,"u","hunter2"\r').respond('\r\n+CME ERROR: 916\r\n');
     const err = (await rejection(at.command('AT+KMQTTCFG=0,"h",1,4,"c",60,1,0,,,0,0,"u","hunter2"'))) as CmeError;
@@ -536,7 +536,7 @@ describe('evidence and transcript', () => {
   test('command, line, final and urc events with source at; transcript text format', async () => {
     const bus = new EvidenceBus();
     const rec = new EvidenceRecorder(bus);
-    const { s, at } = rig({ bus, scope: 'dev0' });
+    const { s, at } = setup({ bus, scope: 'dev0' });
     s.expectWrite('AT+KMQTTCNX=1\r').respond('\r\nOK\r\n').thenEmit('\r\n+KMQTT_IND: 1,0\r\n');
     const mark = at.marker();
     await at.command('AT+KMQTTCNX=1');
@@ -557,7 +557,7 @@ describe('evidence and transcript', () => {
 describe('close', () => {
   test('close rejects queued commands, clears timers and is idempotent; no handle left', async () => {
     const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    const { s, at } = rig();
+    const { s, at } = setup();
     s.expectWrite('AT+WAIT\r');
     const inFlight = rejection(at.command('AT+WAIT', { timeoutMs: 60_000 }));
     const queued = rejection(at.command('AT+NEXT'));

@@ -421,7 +421,7 @@ class MosquittoRig implements BrokerRig {
     }
   }
 
-  #ev(rec: ConnectionRecord, kind: string, summary: string): EvidenceEvent {
+  #record(rec: ConnectionRecord, kind: string, summary: string): EvidenceEvent {
     const e = this.bus.emit({ source: 'broker', kind, scope: rec.id, summary });
     rec.events.push(e);
     return e;
@@ -442,7 +442,7 @@ class MosquittoRig implements BrokerRig {
       };
       this.records.push(rec);
       this.#open.push(rec);
-      this.#ev(rec, 'accept', `mosquitto: ${line}`);
+      this.#record(rec, 'accept', `mosquitto: ${line}`);
       return;
     }
     const failed = /^Client connection from (\S+) failed: (.*)$/.exec(line);
@@ -457,7 +457,7 @@ class MosquittoRig implements BrokerRig {
         faults: [],
       };
       this.records.push(rec);
-      this.#ev(rec, 'log', `mosquitto: ${line}`);
+      this.#record(rec, 'log', `mosquitto: ${line}`);
       rec.end = { by: 'server', reason: line, t: this.bus.clock.now() };
       const rule = LOG_RULES.find((r) => r.re.test(failed[2]!));
       const m = rule?.re.exec(failed[2]!);
@@ -482,13 +482,13 @@ class MosquittoRig implements BrokerRig {
       };
       if (connected[7] !== undefined) rec.mqtt.connect.username = connected[7];
       rec.mqtt.connack = { returnCode: 0, sessionPresent: false };
-      this.#ev(rec, 'connected', `mosquitto: ${line}`);
+      this.#record(rec, 'connected', `mosquitto: ${line}`);
       this.#decide(rec, 'OK', `The device connected to Mosquitto as "${connected[3]}".`);
       return;
     }
     const rec = this.#open.at(-1);
     if (!rec) return;
-    this.#ev(rec, 'log', `mosquitto: ${line}`);
+    this.#record(rec, 'log', `mosquitto: ${line}`);
     for (const rule of LOG_RULES) {
       const m = rule.re.exec(line);
       if (m) {

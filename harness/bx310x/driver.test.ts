@@ -35,7 +35,7 @@ const FAST: Bx310xOptions = {
   engine: { resyncAttempts: 2, resyncTimeoutMs: 50, escapeGuardMs: 5 },
 };
 
-function rig(opts: Bx310xOptions = {}): { s: ScriptedLink; dev: Bx310x } {
+function setup(opts: Bx310xOptions = {}): { s: ScriptedLink; dev: Bx310x } {
   const s = scriptedLink();
   const dev = new Bx310x(s.link, { ...FAST, ...opts });
   cleanups.push(() => dev.close());
@@ -87,7 +87,7 @@ describe('open, identity, module control', () => {
   });
 
   test('identity(): ATI, AT+CGMR, AT+FMM first lines', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('ATI\r').respond('\r\nBX3105\r\n' + OK);
     s.expectWrite('AT+CGMR\r').respond('\r\n2.6.3\r\nbuild 42\r\n' + OK);
     s.expectWrite('AT+FMM\r').respond('\r\nBX310x\r\n' + OK);
@@ -96,7 +96,7 @@ describe('open, identity, module control', () => {
   });
 
   test('setEcho, reset (AT+RST then READY) and factoryReset (AT&F then READY)', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('ATE0\r').respond(OK);
     s.expectWrite('AT+RST\r').respond(OK).thenEmit('\r\nREADY\r\n', { delayMs: 20 });
     s.expectWrite('AT&F\r').respond('\r\nOK\r\n\r\nREADY\r\n');
@@ -107,7 +107,7 @@ describe('open, identity, module control', () => {
   });
 
   test('reset() without READY fails with BXHIL_AT_TIMEOUT after resetTimeoutMs', async () => {
-    const { s, dev } = rig({ resetTimeoutMs: 50 });
+    const { s, dev } = setup({ resetTimeoutMs: 50 });
     s.expectWrite('AT+RST\r').respond(OK);
     expect((await rejection(dev.reset())).code).toBe('BXHIL_AT_TIMEOUT');
   });
@@ -115,7 +115,7 @@ describe('open, identity, module control', () => {
 
 describe('certificates and keys', () => {
   test('storeCert root: AT+KCERTSTORE=0,<exact bytes>, CONNECT, PEM, +++ without CR, OK', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite(`AT+KCERTSTORE=0,${CERT.length}\r`).respond('\r\nCONNECT\r\n');
     s.expectWrite(CERT);
     s.expectWrite('+++').respond(OK);
@@ -125,7 +125,7 @@ describe('certificates and keys', () => {
   });
 
   test('storeCert local with index, NbData omitted ([BX-T] =1,,<idx>), root without NbData ([BX-L])', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     const utf8 = CERT.replace('Q0FGRQ==', 'Q0FGRQ==é'); // NbData counts bytes, not characters
     s.expectWrite(`AT+KCERTSTORE=1,${Buffer.byteLength(utf8)},2\r`).respond('\r\nCONNECT\r\n');
     s.expectBytes(Buffer.byteLength(utf8));
@@ -143,7 +143,7 @@ describe('certificates and keys', () => {
   });
 
   test('storeCert refuses out-of-range input before sending anything', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     expect((await rejection(dev.storeCert('local', CERT, { index: 3 }))).code).toBe('BXHIL_PARAM');
     expect((await rejection(dev.storeCert('root', 'x'.repeat(3001)))).code).toBe('BXHIL_PARAM');
     expect((await rejection(dev.storeCert('root', ''))).code).toBe('BXHIL_PARAM');
@@ -152,7 +152,7 @@ describe('certificates and keys', () => {
   });
 
   test('a CME error on upload (e.g. 931) rejects CmeError and leaves the device open', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite(`AT+KCERTSTORE=0,${CERT.length}\r`).respond('\r\nCONNECT\r\n');
     s.expectWrite(CERT);
     s.expectWrite('+++').respond('\r\n+CME ERROR: 931\r\n');
@@ -163,13 +163,13 @@ describe('certificates and keys', () => {
   });
 
   test('listCerts parses the empty store literally as in [BX-T]', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('AT+KCERTSTORE?\r').respond('\r\n+KCERTSTORE\r\n\r\nOK\r\n');
     expect(await dev.listCerts()).toEqual({ local: [] });
   });
 
   test('listCerts parses root_cert and local_cert blocks with the echoed PEM (§3.1)', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     const local = CERT.replace('MIIB', 'MIIC');
     s.expectWrite('AT+KCERTSTORE?\r').respond(
       `\r\n+KCERTSTORE\r\nroot_cert,0,${CERT.length}\r\n${CERT}\r\nlocal_cert,1,${local.length}\r\n${local}\r\n\r\nOK\r\n`,
@@ -183,7 +183,7 @@ describe('certificates and keys', () => {
   test('storeKey: exact bytes on the wire, key never in transcript or evidence', async () => {
     const bus = new EvidenceBus();
     const rec = new EvidenceRecorder(bus);
-    const { s, dev } = rig({ bus });
+    const { s, dev } = setup({ bus });
     s.expectWrite(`AT+KPRIVKSTORE=0,${KEY.length}\r`).respond('\r\nCONNECT\r\n');
     s.expectWrite(KEY);
     s.expectWrite('+++').respond(OK);
@@ -195,7 +195,7 @@ describe('certificates and keys', () => {
   });
 
   test('listKeys parses private_key lines (§3.3); deleteKey / deleteCert bytes', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('AT+KPRIVKSTORE?\r').respond(
       '\r\n+KPRIVKSTORE\r\nprivate_key,0,1675\r\nprivate_key,2,227\r\n\r\nOK\r\n',
     );
@@ -217,7 +217,7 @@ describe('certificates and keys', () => {
 
 describe('MQTT', () => {
   test('mqttConfigure sends all 14 parameters (§6.8) and returns the session id; the password is redacted', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('AT+KMQTTCFG=1,"broker.example",8883,4,"dev1",60,1,0,,,0,0,"user","pw-s3cret"\r').respond(
       '\r\n+KMQTTCFG: 1\r\n' + OK,
     );
@@ -234,7 +234,7 @@ describe('MQTT', () => {
   });
 
   test('mqttConfigure with every field set', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('AT+KMQTTCFG=0,"srv",1883,3,"BX_DUT",120,0,1,"TMA/DUT/status","OFFLINE",1,2,,\r').respond(
       '\r\n+KMQTTCFG: 7\r\n' + OK,
     );
@@ -254,7 +254,7 @@ describe('MQTT', () => {
   });
 
   test('parameters with a double quote, CR/LF or out of range are refused before sending', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     const cases: [Promise<unknown>, string][] = [
       [dev.mqttPublish(1, 't', '{"alert":1}'), 'payload'],
       [dev.mqttPublish(1, 't"x', 'p'), 'topic'],
@@ -280,7 +280,7 @@ describe('MQTT', () => {
   });
 
   test('mqttConnect: OK then +KMQTT_IND: 1,1 (even in the same chunk as OK)', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('AT+KMQTTCNX=1\r').respond('\r\nOK\r\n\r\n+KMQTT_IND: 1,1\r\n');
     s.expectWrite('AT+KMQTTCNX=2\r').respond(OK).thenEmit('\r\n+KMQTT_IND: 2,1\r\n', { delayMs: 20 });
     await dev.mqttConnect(1);
@@ -288,7 +288,7 @@ describe('MQTT', () => {
   });
 
   test('mqttConnect: +KMQTT_IND: 1,0 rejects MqttSessionError with sessionId and indCode', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     const inds: number[] = [];
     dev.on('mqttInd', (i) => inds.push(i.code));
     s.expectWrite('AT+KMQTTCNX=1\r').respond(OK).thenEmit('\r\n+KMQTT_IND: 1,0\r\n', { delayMs: 10 });
@@ -301,7 +301,7 @@ describe('MQTT', () => {
   });
 
   test('mqttPublish: QoS 0 does not wait; QoS 1 waits for +KMQTT_IND: <id>,4', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('AT+KMQTTPUB=1,"dev1/tele",0,0,"hello, world"\r').respond(OK);
     s.expectWrite('AT+KMQTTPUB=1,"dev1/tele",1,1,"x"\r')
       .respond(OK)
@@ -315,7 +315,7 @@ describe('MQTT', () => {
   test('mqttSubscribe (auto): waits for SUBACK once, stops waiting when the firmware sends none', async () => {
     // Fake timers: the waits are measured in the driver's own time, not a loaded machine's.
     vi.useFakeTimers();
-    const { s, dev } = rig({ subAckTimeoutMs: 40 });
+    const { s, dev } = setup({ subAckTimeoutMs: 40 });
     s.expectWrite('AT+KMQTTSUB=1,"dev1/cmd",1\r').respond(OK);
     s.expectWrite('AT+KMQTTSUB=1,"dev1/b",0\r').respond(OK);
     s.expectWrite('AT+KMQTTUNSUB=1,"dev1/cmd"\r').respond(OK);
@@ -338,7 +338,7 @@ describe('MQTT', () => {
   });
 
   test('mqttSubscribe (auto): SUBACK seen, then UNSUBACK required', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('AT+KMQTTSUB=1,"a",0\r').respond('\r\nOK\r\n\r\n+KMQTT_IND: 1,2\r\n');
     s.expectWrite('AT+KMQTTUNSUB=1,"a"\r').respond(OK).thenEmit('\r\n+KMQTT_IND: 1,3\r\n', { delayMs: 60 });
     await dev.mqttSubscribe(1, 'a');
@@ -346,7 +346,7 @@ describe('MQTT', () => {
   });
 
   test('mqttClose / mqttDelete bytes; CME 922 passes through', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('AT+KMQTTCLOSE=1\r').respond(OK);
     s.expectWrite('AT+KMQTTCLOSE=1\r').respond('\r\n+CME ERROR: 922\r\n');
     s.expectWrite('AT+KMQTTDEL=1\r').respond(OK);
@@ -358,7 +358,7 @@ describe('MQTT', () => {
   });
 
   test('mqttSessions parses the read form examples of §6.1', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('AT+KMQTTCFG?\r').respond(
       '\r\n+KMQTTCFG: 1,"broker",1883,4,"test_id",60,1,0,,,0,0,,\r\n+KMQTTCFG: 2,"srv",1883,4,"BX_DUT",60,1,1,"TMA/DUT/status","OFFLINE",0,0,"user","pass"\r\n' +
         OK,
@@ -402,7 +402,7 @@ describe('MQTT', () => {
   });
 
   test('messages(): +KMQTT_DATA and legacy +KMQTTSUB, filtered by session; message events', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     const events: MqttMessage[] = [];
     dev.on('message', (m) => events.push(m));
     const ac = new AbortController();
@@ -423,7 +423,7 @@ describe('MQTT', () => {
 
 describe('Wi-Fi', () => {
   test('configure, station config (password redacted), connect returns the IP', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     const wifi: string[] = [];
     dev.on('wifi', (w) => wifi.push(w.kind));
     s.expectWrite('AT+SRWCFG=1,3\r').respond(OK);
@@ -440,7 +440,7 @@ describe('Wi-Fi', () => {
   });
 
   test('connect failure +SRWSTASTATUS: 0,202 rejects WifiError with the reason; disconnect', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('AT+SRWSTACON=1\r').respond('\r\nOK\r\n\r\n+SRWSTASTATUS: 0,202\r\n');
     s.expectWrite('AT+SRWSTACON=0\r').respond('\r\nOK\r\n\r\n+SRWSTASTATUS: 0,8\r\n');
     const err = await rejection(dev.wifiConnect());
@@ -452,7 +452,7 @@ describe('Wi-Fi', () => {
 
 describe('state guards and the broken state', () => {
   test('a call during an upload gets StateError naming the method and dataMode', async () => {
-    const { s, dev } = rig({ guardTimeMs: 30 });
+    const { s, dev } = setup({ guardTimeMs: 30 });
     s.expectWrite(`AT+KCERTSTORE=0,${CERT.length}\r`).respond('\r\nCONNECT\r\n');
     s.expectWrite(CERT);
     s.expectWrite('+++').respond(OK);
@@ -467,7 +467,7 @@ describe('state guards and the broken state', () => {
   });
 
   test('after close every call gets StateError; close is idempotent', async () => {
-    const { dev } = rig();
+    const { dev } = setup();
     await dev.close();
     await dev.close();
     expect(dev.state).toBe('closed');
@@ -477,7 +477,7 @@ describe('state guards and the broken state', () => {
   });
 
   test('link lost: broken, and later calls fail at once with the original cause chained', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('ATI\r');
     const first = rejection(dev.identity());
     await new Promise((r) => setImmediate(r));
@@ -497,13 +497,13 @@ describe('state guards and the broken state', () => {
   });
 
   test('unresponsive after a timeout and resync: broken with the AtResyncError as cause', async () => {
-    const { s, dev } = rig({ defaultTimeoutMs: 40 });
+    const { s, dev } = setup({ defaultTimeoutMs: 40 });
     s.expectWrite('ATI\r');
     s.expectWrite('AT\r').times(2);
     s.expectWrite('+++');
     s.expectWrite('AT\r');
     expect((await rejection(dev.identity())).code).toBe('BXHIL_AT_TIMEOUT');
-    expect(dev.state).toBe('open'); // one timeout alone does not break the rig
+    expect(dev.state).toBe('open'); // one timeout alone does not break the driver
     const resync = await rejection(dev.identity());
     expect(resync.code).toBe('BXHIL_AT_RESYNC');
     expect(dev.state).toBe('broken');
@@ -514,7 +514,7 @@ describe('state guards and the broken state', () => {
 
 describe('bad devices end in ONE error within the timeout, nothing left behind', () => {
   test('garbage answer then silence: one AtTimeoutError, then resync fails once', async () => {
-    const { s, dev } = rig({ defaultTimeoutMs: 50 });
+    const { s, dev } = setup({ defaultTimeoutMs: 50 });
     s.expectWrite('AT+KCERTSTORE?\r').respond('\x00\xfe\xff garbage \x1b[0m');
     const err = await rejection(dev.listCerts());
     expect(err.code).toBe('BXHIL_AT_TIMEOUT');
@@ -522,7 +522,7 @@ describe('bad devices end in ONE error within the timeout, nothing left behind',
   });
 
   test('a module that resets mid-command: one ModuleResetError at once', async () => {
-    const { s, dev } = rig();
+    const { s, dev } = setup();
     s.expectWrite('AT+KMQTTCFG=0,"h",1883,4,"c",60,1,0,,,0,0,,\r').respond('\r\nREADY\r\n');
     const t0 = Date.now();
     const err = await rejection(dev.mqttConfigure({ server: 'h', clientId: 'c' }));

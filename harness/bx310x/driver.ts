@@ -26,7 +26,7 @@ import {
   type MqttSessionInfo,
 } from './mqtt-config.ts';
 import { parseBx310xOptions, type Bx310xOptions, type ParsedBx310xOptions } from './options.ts';
-import { bit, checkString, intIn, quoted, wire } from './params.ts';
+import { bit, checkString, intIn, quoted, utf8AsLatin1 } from './params.ts';
 import { certType, parseCertStore, type CertInfo } from './stores.ts';
 import {
   KMQTT_IND,
@@ -251,7 +251,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
   mqttConfigure(cfg: MqttSessionConfig): Promise<number> {
     return this.#op('mqttConfigure', async () => {
       const cmd = kmqttcfgCommand(cfg);
-      if (cfg.password) this.at.addSecret(wire(cfg.password));
+      if (cfg.password) this.at.addSecret(utf8AsLatin1(cfg.password));
       const { lines } = await this.at.command(cmd);
       const line = lines.find((l) => l.startsWith('+KMQTTCFG:'));
       const id = line === undefined ? undefined : parseParams(line.slice(line.indexOf(':') + 1).trim())[0];
@@ -289,7 +289,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
         throw new ParameterError('topic', topic, 'a publish topic must not contain the wildcards + or #');
       const text = typeof payload === 'string' ? payload : payload.toString('latin1');
       checkString('payload', text, { allowEmpty: true });
-      const p = typeof payload === 'string' ? wire(payload) : text;
+      const p = typeof payload === 'string' ? utf8AsLatin1(payload) : text;
       const qos = intIn('qos', opts.qos ?? 0, 0, 2, 'docs/reference/bx310x-at.md §6.3');
       const since = this.at.marker();
       await this.at.command(`AT+KMQTTPUB=${sid},${t},${qos},${bit(opts.retain ?? false)},"${p}"`);
@@ -422,7 +422,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
     return this.#op('wifiStationConfig', async () => {
       const s = quoted('ssid', ssid);
       const p = quoted('password', password, { allowEmpty: true, secret: true });
-      if (password) this.at.addSecret(wire(password));
+      if (password) this.at.addSecret(utf8AsLatin1(password));
       await this.at.command(`AT+SRWSTACFG=${s},${p}${autoconnect === undefined ? '' : `,${bit(autoconnect)}`}`);
     });
   }

@@ -29,4 +29,4 @@ export {
   type MqttMessage,
   type WifiEvent,
 } from './urc.ts';
-export { checkString, intIn, quoted, wire } from './params.ts';
+export { checkString, intIn, quoted, utf8AsLatin1 } from './params.ts';

@@ -8,14 +8,14 @@
 import { ParameterError } from './errors.ts';
 
 /** UTF-8 bytes of `value` as a latin1 string: what the engine writes byte for byte. */
-export function wire(value: string): string {
+export function utf8AsLatin1(value: string): string {
   return Buffer.from(value, 'utf8').toString('latin1');
 }
 
 /** Check a string parameter and return it quoted for the command line. */
 export function quoted(param: string, value: string, opts: { allowEmpty?: boolean; secret?: boolean } = {}): string {
   checkString(param, value, opts);
-  return `"${wire(value)}"`;
+  return `"${utf8AsLatin1(value)}"`;
 }
 
 /** A string parameter that is sent as nothing when empty (`,,`), quoted otherwise. */

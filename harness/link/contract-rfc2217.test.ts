@@ -25,13 +25,13 @@ function closePort(port: SerialPort): Promise<void> {
   return port.isOpen ? new Promise((r) => port.close(() => r())) : Promise.resolve();
 }
 
-interface Rig {
+interface Setup {
   pty: PtyPair;
   ser2net: Ser2net;
   close(): Promise<void>;
 }
 
-async function rig(): Promise<Rig> {
+async function setup(): Promise<Setup> {
   const pty = await socatPtyPair();
   try {
     const ser2net = await startSer2net({ device: pty.b });
@@ -57,7 +57,7 @@ function sttySpeed(path: string): number {
 
 if (tools) {
   linkContract('rfc2217:// through ser2net to a socat PTY pair', async () => {
-    const r = await rig();
+    const r = await setup();
     try {
       const link = await openLink(`rfc2217://127.0.0.1:${r.ser2net.port}?baud=115200`);
       const peerPort = await openPort(r.pty.a);
@@ -83,10 +83,10 @@ if (tools) {
   });
 
   describe('rfc2217:// line control through ser2net', () => {
-    let r: Rig;
+    let r: Setup;
     let link: Link | undefined;
     beforeAll(async () => {
-      r = await rig();
+      r = await setup();
     });
     afterAll(async () => {
       link?.destroy();

@@ -51,7 +51,7 @@ describe('framing [BX-T, BX-L] §1', () => {
     expect(await at.cmd('AT')).toBe(OK);
     at.send('AT\r\n');
     expect(await at.until(OK)).toBe(OK);
-    expect(await at.quiet(50)).toBe('');
+    expect(await at.drainAfter(50)).toBe('');
     expect(await at.cmd('ATE1')).toBe(OK);
     expect(await at.cmd('at')).toBe(`at\r${OK}`);
   });
@@ -70,7 +70,7 @@ describe('framing [BX-T, BX-L] §1', () => {
     expect(await at.cmd('HELLO')).toBe(ERROR);
     expect(await at.cmd('+++')).toBe(ERROR);
     at.send('+++');
-    await at.quiet(120);
+    await at.drainAfter(120);
     expect(await at.cmd('AT')).toBe(OK); // "+++AT" still runs AT
     at.send(Buffer.from([0x00, 0xff, 0x81, 0x1b, 0x0d]));
     expect(await at.until(/\r\n(OK|ERROR)\r\n/)).toBe(ERROR);
@@ -241,7 +241,7 @@ describe('data mode §4', () => {
     await new Promise((r) => setTimeout(r, 10));
     at.send('abc\n-----END CERTIFICATE-----\n');
     module.wifiDrop(200);
-    expect(await at.quiet(120)).toBe('');
+    expect(await at.drainAfter(120)).toBe('');
     at.send('+++');
     expect(await at.until(OK)).toBe(OK);
     expect(await at.until('+SRWSTASTATUS: 0,200\r\n')).toBe('\r\n+SRWSTASTATUS: 0,200\r\n');
@@ -460,7 +460,7 @@ describe('fault knobs', () => {
       const { at, module } = await fresh('2.6.3');
       module.setFaults({ dropRate: 0.3, direction: 'tx', seed: 42 });
       at.send('AT+CGMR\r');
-      return at.quiet(150);
+      return at.drainAfter(150);
     };
     const a = await run();
     const b = await run();
@@ -472,7 +472,7 @@ describe('fault knobs', () => {
     const { at, module } = await fresh('2.6.3');
     module.setFaults({ corruptRate: 1, direction: 'rx' });
     at.send('AT+CGMR\r');
-    expect(await at.quiet(120)).not.toContain('2.6.3');
+    expect(await at.drainAfter(120)).not.toContain('2.6.3');
   });
 });
 

@@ -153,7 +153,7 @@ describe('mutual TLS round trip (2.6.3)', () => {
     expect(await at.cmd('AT+KMQTTCNX=1')).toBe('\r\n+CME ERROR: 911\r\n');
     expect(await at.cmd('AT+KMQTTCLOSE=1')).toBe(OK);
     expect(await at.cmd('AT+KMQTTCLOSE=1')).toBe('\r\n+CME ERROR: 922\r\n');
-    expect(await at.quiet(100)).toBe(''); // a clean close raises no URC [guess]
+    expect(await at.drainAfter(100)).toBe(''); // a clean close raises no URC [guess]
   });
 
   test('legacy: no SNI, incoming messages as +KMQTTSUB: "<topic>","<payload>", no ,2 after SUB', async () => {
@@ -295,7 +295,7 @@ describe('losing the connection', () => {
       expect(await at.cmd('AT+KMQTTCNX=1')).toBe(OK);
       expect(await at.until(/\+KMQTT_IND: 1,\d\r\n/, 10_000)).toBe('\r\n+KMQTT_IND: 1,1\r\n');
     }
-    expect(await at.quiet(1_300)).toBe(''); // past the 1 s bound of the last close's cleanup
+    expect(await at.drainAfter(1_300)).toBe(''); // past the 1 s bound of the last close's cleanup
     expect(m.session(1)?.state).toBe('connected');
   });
 

@@ -71,8 +71,8 @@ export class RawClient {
     this.buffer = '';
   }
 
-  /** Resolves after `ms` of silence-free waiting (for "nothing else arrives" checks). */
-  async quiet(ms: number): Promise<string> {
+  /** Waits `ms`, then returns and drops what arrived meanwhile (for "nothing else arrives" checks). */
+  async drainAfter(ms: number): Promise<string> {
     await new Promise((r) => setTimeout(r, ms));
     const rest = this.buffer;
     this.buffer = '';
