@@ -87,7 +87,7 @@ export interface ReportModelOptions {
   now?: () => Date;
 }
 
-/** What a module that connects anyway failed to refuse, per scenario (scenarios-and-anchors §5.5). */
+/** What a module that connects anyway failed to refuse, per scenario (docs/reference/scenarios-and-anchors.md §5.5). */
 const SECURITY_REASONS: Record<string, string> = {
   S3: 'expired server certificate',
   S4: 'server certificate not yet valid',
