@@ -150,6 +150,25 @@ describe('the repository stands alone', () => {
     expect(cited.filter((c) => !known.has(`docs/reference/${c.file}`))).toEqual([]);
   });
 
+  test('a reference file is cited by its path, never by its bare name', () => {
+    const names = [...known]
+      .filter((p) => p.startsWith('docs/reference/') && p.endsWith('.md') && p !== 'docs/reference/README.md')
+      .map((p) => p.slice('docs/reference/'.length));
+    expect(names.length).toBeGreaterThanOrEqual(5); // the AT dialect, the broker rules, ...
+    const bare = new RegExp(`(?<![\\w./-])(${names.map((n) => n.replace(/[.]/g, '\\.')).join('|')})`, 'g');
+    const found = files
+      .filter((f) => !f.path.startsWith('docs/reference/'))
+      .flatMap((f) =>
+        f.text.split('\n').flatMap((line, i) =>
+          // In Markdown the text of a link may be the bare name: its target is the path.
+          [...(f.path.endsWith('.md') ? line.replace(/\[[^\]]*\]\([^)]*\)/g, '') : line).matchAll(bare)].map(
+            (m) => `${f.path}:${i + 1}: ${m[1]}`,
+          ),
+        ),
+      );
+    expect(found).toEqual([]);
+  });
+
   test('the checks themselves: each kind of outside path and broken link is caught', () => {
     const dots = ['..', 'shared', 'reference', 'x.md'].join('/');
     expect(outsideReferences('a.ts', `// see ${dots}`)).toHaveLength(1);
