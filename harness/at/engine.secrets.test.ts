@@ -16,7 +16,7 @@ import { EvidenceBus, EvidenceRecorder } from '../evidence.ts';
 import { openLink, scriptedLink } from '../link/index.ts';
 import { MIN_KEY_RUN, SecretRegistry } from '../secrets.ts';
 import { AtEngine, type AtEngineOptions } from './engine.ts';
-import type { AtError } from './errors.ts';
+import { rejection } from './testing.ts';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -39,15 +39,6 @@ function keyRuns(pem: string): string[] {
 function assertNoKey(text: string, what: string): void {
   for (const line of bodyLines(keyPem)) expect(text.includes(line), `${what} holds a body line`).toBe(false);
   for (const run of keyRuns(keyPem)) expect(text.includes(run), `${what} holds a ${MIN_KEY_RUN}-char run`).toBe(false);
-}
-
-async function rejection(p: Promise<unknown>): Promise<AtError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as AtError;
-  }
-  throw new Error('expected a rejection');
 }
 
 function setup(opts: AtEngineOptions = {}) {

@@ -12,6 +12,7 @@ import { EvidenceBus, EvidenceRecorder } from '../evidence.ts';
 import { lineTimeMs, memoryLinkPair, pacedMemoryLinkPair, scriptedLink, type ScriptedLink } from '../link/index.ts';
 import { AtEngine, type AtEngineOptions } from './engine.ts';
 import type { AtError, CmeError } from './errors.ts';
+import { rejection } from './testing.ts';
 import type { Urc } from './urc.ts';
 
 const cleanups: (() => unknown)[] = [];
@@ -28,15 +29,6 @@ function setup(opts: AtEngineOptions = {}): { s: ScriptedLink; at: AtEngine } {
     () => s.link.close(),
   );
   return { s, at };
-}
-
-async function rejection(p: Promise<unknown>): Promise<AtError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as AtError;
-  }
-  throw new Error('expected a rejection');
 }
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -34,17 +34,15 @@
 import createDebug from 'debug';
 import { ConfigError } from '../errors.ts';
 import { LinkError, type Link } from '../link/index.ts';
+import { AtClosedError, AtProtocolError, AtResyncError, AtTimeoutError, ModuleResetError } from './errors.ts';
 import {
-  AtClosedError,
-  AtCommandError,
-  AtProtocolError,
-  AtResyncError,
-  AtTimeoutError,
-  CmeError,
-  ModuleResetError,
-  SecretEchoError,
-} from './errors.ts';
-import { endExchange, failExchange, type Exchange, type ExchangeState, type Final } from './exchange.ts';
+  endExchange,
+  failExchange,
+  finishExchange,
+  type Exchange,
+  type ExchangeState,
+  type Final,
+} from './exchange.ts';
 import {
   parseAtEngineOptions,
   parseDataModeOptions,
@@ -466,21 +464,7 @@ export class AtEngine {
   }
 
   #finish(ex: Exchange, final: Final, errorRemedy?: string): AtResponse {
-    this.#end(ex);
-    // The answer held stored key material: that is the finding, whatever the final result said.
-    if (ex.secretEcho) throw new SecretEchoError(ex.shown);
-    switch (final.kind) {
-      case 'OK':
-      case 'READY':
-        return { command: ex.shown, lines: ex.lines, final: 'OK' };
-      case 'ERROR':
-        throw new AtCommandError(ex.shown, ex.lines, errorRemedy);
-      case 'CME':
-        throw new CmeError(ex.shown, final.cmeCode, final.cmeText !== undefined ? { text: final.cmeText } : {});
-      default:
-        this.#s.needsResync = true;
-        throw new AtProtocolError(ex.shown, final.kind, 'a final result');
-    }
+    return finishExchange(this.#s, ex, final, errorRemedy);
   }
 
   #end(ex: Exchange): void {

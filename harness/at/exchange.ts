@@ -2,6 +2,8 @@
  * One command's exchange with the module, and the state the engine's sending side (engine.ts)
  * and its receiving side (receiver.ts) share.
  */
+import { AtCommandError, AtProtocolError, CmeError, SecretEchoError } from './errors.ts';
+import type { AtResponse } from './options.ts';
 
 export type Final =
   | { kind: 'OK' | 'ERROR' | 'CONNECT' | 'READY'; cmeCode?: undefined }
@@ -59,4 +61,23 @@ export function endExchange(state: ExchangeState, ex: Exchange): void {
 export function failExchange(state: ExchangeState, ex: Exchange, err: Error): void {
   endExchange(state, ex);
   settle(ex, err);
+}
+
+/** End the exchange and turn its final result into the answer, or the error it means. */
+export function finishExchange(state: ExchangeState, ex: Exchange, final: Final, errorRemedy?: string): AtResponse {
+  endExchange(state, ex);
+  // The answer held stored key material: that is the finding, whatever the final result said.
+  if (ex.secretEcho) throw new SecretEchoError(ex.shown);
+  switch (final.kind) {
+    case 'OK':
+    case 'READY':
+      return { command: ex.shown, lines: ex.lines, final: 'OK' };
+    case 'ERROR':
+      throw new AtCommandError(ex.shown, ex.lines, errorRemedy);
+    case 'CME':
+      throw new CmeError(ex.shown, final.cmeCode, final.cmeText !== undefined ? { text: final.cmeText } : {});
+    default:
+      state.needsResync = true;
+      throw new AtProtocolError(ex.shown, final.kind, 'a final result');
+  }
 }
