@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { freePort, hasTool, killOnExit, runTool } from '../processes.ts';
-import { probeContainerRuntime } from './mosquitto.ts';
+import { probeContainerRuntime } from './container.ts';
 import { mosquittoTlsArgs, tempFiles } from './testing.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));

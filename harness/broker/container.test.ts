@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { runTool } from '../processes.ts';
 import { defineConnectCases } from './cases.contract.ts';
-import { CONTAINER_LABEL, probeContainerRuntime, startContainerRig } from './mosquitto.ts';
+import { CONTAINER_LABEL, probeContainerRuntime, startContainerRig } from './container.ts';
 
 const engine = await probeContainerRuntime();
 

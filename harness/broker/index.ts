@@ -8,13 +8,8 @@ export {
   alertFromError,
 } from './client-hello.ts';
 export { AWS_POLICIES, AWS_LIMITS } from './profiles.ts';
-export {
-  startMosquittoRig,
-  startContainerRig,
-  topicMatches,
-  type MosquittoRigOptions,
-  type ContainerRigOptions,
-} from './mosquitto.ts';
+export { startMosquittoRig, topicMatches, type MosquittoRigOptions } from './mosquitto.ts';
+export { startContainerRig, type ContainerRigOptions } from './container.ts';
 export { startCertSwapProxy, type SwapProxy } from './key-mismatch.ts';
 export { BrokerError, BrokerStartError, NoContainerRuntimeError, VerdictTimeoutError } from './errors.ts';
 export type * from './types.ts';

@@ -6,7 +6,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { defineConnectCases } from './cases.contract.ts';
-import { probeContainerRuntime, startContainerRig, startMosquittoRig, topicMatches } from './mosquitto.ts';
+import { probeContainerRuntime, startContainerRig } from './container.ts';
+import { startMosquittoRig, topicMatches } from './mosquitto.ts';
 import { hasTool } from './testing.ts';
 
 const MOSQUITTO = hasTool('mosquitto');

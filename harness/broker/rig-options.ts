@@ -32,7 +32,8 @@ export interface ParsedRigOptions {
 /** At least one ended connection of any size fits; below this a budget is a typo. */
 const RETAIN_BYTES_MIN = 16 * 1024; // 16 KiB
 
-function retainBytes(value: number | undefined): number {
+/** `retainBytes` of a rig's options, checked (ConfigError naming the field), default 8 MiB. */
+export function parseRetainBytes(value: number | undefined): number {
   const v = value ?? RETAIN_BYTES_DEFAULT;
   if (!(Number.isSafeInteger(v) && v >= RETAIN_BYTES_MIN))
     throw new ConfigError(
@@ -103,7 +104,7 @@ export function parseBrokerRigOptions(options: BrokerRigOptions): ParsedRigOptio
     faults: { ...(options.faults ?? {}) },
     connectTimeoutMs: ms('connectTimeoutMs', options.connectTimeoutMs, 10_000), // 10 s
     clientHelloTimeoutMs: ms('clientHelloTimeoutMs', options.clientHelloTimeoutMs, 5_000), // 5 s
-    retainBytes: retainBytes(options.retainBytes),
+    retainBytes: parseRetainBytes(options.retainBytes),
   };
   if (options.allowedClientIds) parsed.allowedClientIds = options.allowedClientIds;
   if (options.keylogPath) parsed.keylogPath = options.keylogPath;
