@@ -15,13 +15,11 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CHROMIUM, haveChromium, openReportPage } from './chromium.testing.ts';
 import { shardedSample, writeInputs } from './merge.testing.ts';
 
-const CHROMIUM = process.env.BX_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const screenshots = join(root, 'reports', 'screenshots');
 
@@ -49,26 +47,10 @@ describe.skipIf(!haveChromium)(title, () => {
     // The 2.6.3 sample has failing tests: exit 1 is the merge reporting them, not an error.
     expect(merged.status, merged.stdout + merged.stderr).toBe(1);
     expect(merged.stdout).toContain('merged 3 input(s) into 2 device column(s)');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 45_000,
-    });
-    page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
-    page.setDefaultTimeout(10_000);
-    page.on('request', (r) => requests.push(r.url()));
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(pathToFileURL(join(dir, 'lab', 'index.html')).href);
-    await page.waitForSelector('body[data-ready="true"]');
+    ({ browser, page } = await openReportPage(pathToFileURL(join(dir, 'lab', 'index.html')).href, {
+      requests,
+      pageErrors,
+    }));
   }, 120_000);
 
   afterAll(async () => {

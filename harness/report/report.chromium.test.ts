@@ -14,14 +14,12 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CHROMIUM, haveChromium, openReportPage } from './chromium.testing.ts';
 import { sampleRun, writeSampleBundles } from './sample.ts';
 import { writeReport } from './write.ts';
 
-const CHROMIUM = process.env.BX_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 const screenshots = fileURLToPath(new URL('../../reports/screenshots/', import.meta.url));
 const S3 = 'tls-handshake/S3 expired server certificate';
 
@@ -45,26 +43,7 @@ describe.skipIf(!haveChromium)(title, () => {
     await writeSampleBundles(dir, candidate);
     const { htmlPath } = await writeReport(dir, candidate, { baseline });
     url = pathToFileURL(htmlPath).href;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 45_000,
-    });
-    page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
-    page.setDefaultTimeout(10_000);
-    page.on('request', (r) => requests.push(r.url()));
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(url);
-    await page.waitForSelector('body[data-ready="true"]');
+    ({ browser, page } = await openReportPage(url, { requests, pageErrors }));
   });
 
   afterAll(async () => {
