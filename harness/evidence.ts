@@ -13,7 +13,7 @@ import createDebug from 'debug';
 
 const debug = createDebug('bx-hil:evidence');
 
-export type EvidenceSource = 'link' | 'at' | 'driver' | 'tls' | 'mqtt' | 'broker' | 'sim' | 'diagnose' | 'suite';
+export type EvidenceSource = 'link' | 'at' | 'driver' | 'tls' | 'mqtt' | 'broker' | 'sim' | 'dns' | 'diagnose' | 'suite';
 
 export interface EvidenceEvent {
   /** Monotonic milliseconds. */

@@ -22,9 +22,11 @@ const allowed: Record<string, string[]> = {
   // reads the module's lines through the AT parser and the driver's URC table.
   diagnose: ['base', 'link', 'at', 'bx310x', 'diagnose'],
   broker: ['base', 'pki', 'diagnose', 'broker'],
+  // Lab services (the DNS responder) sit beside the broker: base and evidence, never the driver.
+  lab: ['base', 'diagnose', 'lab'],
   report: ['base', 'diagnose', 'report'],
-  cli: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'diagnose', 'report', 'cli', 'run'],
-  run: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'diagnose', 'report', 'run'],
+  cli: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'lab', 'diagnose', 'report', 'cli', 'run'],
+  run: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'lab', 'diagnose', 'report', 'run'],
 };
 
 function files(dir: string): string[] {

@@ -1,0 +1,13 @@
+/**
+ * The lab's own services (DESIGN.md `harness/lab/`): what a real module needs from the network
+ * besides the broker. Today the DNS responder that answers the run's host names.
+ */
+export {
+  DnsResponder,
+  normalizeDnsName,
+  parseDnsAddress,
+  parseDnsName,
+  startDnsResponder,
+  type DnsQuery,
+  type DnsResponderOptions,
+} from './dns.ts';
