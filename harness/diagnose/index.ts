@@ -5,6 +5,14 @@
  */
 export { diagnose, diagnoseConnection, explainModuleLine, formatVerdict, type DiagnoseOptions } from './diagnose.ts';
 export { VERDICT_FIX, judgeRecord } from './verdict.ts';
+export {
+  dnsQueriesFrom,
+  editDistance,
+  judgeDnsQueries,
+  type DnsQuerySeen,
+  type DnsVerdict,
+  type DnsVerdictCode,
+} from './dns.ts';
 export type {
   ClientHello,
   ConnectInfo,
