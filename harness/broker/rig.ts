@@ -29,6 +29,7 @@ import { createBasicPki } from '../pki/factory.ts';
 import { firstRefusal, handshakeRules, type Refusal } from './accept-rules.ts';
 import { BrokerStartError } from './errors.ts';
 import { admit, type FrontDoorHost, type LiveConnection } from './front-door.ts';
+import { publishInProcess, subscribeInProcess } from './in-process.ts';
 import { aedesClientStream, tlsParentSocket } from './internals.ts';
 import { VerdictLog } from './verdict-log.ts';
 import { connectInfo, packetSummary } from './mqtt-record.ts';
@@ -523,36 +524,13 @@ class AedesRig implements BrokerRig {
   publish(topic: string, payload: string | Buffer, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
     const aedes = this.#aedes;
     if (!aedes) return Promise.reject(new BrokerStartError('aedes', 'publish() before the rig started'));
-    return new Promise((resolve, reject) => {
-      aedes.publish(
-        {
-          cmd: 'publish',
-          topic,
-          payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
-          qos: options.qos ?? 0,
-          retain: options.retain ?? false,
-          dup: false,
-        },
-        (err) => (err ? reject(err) : resolve()),
-      );
-    });
+    return publishInProcess(aedes, topic, payload, options);
   }
 
   subscribe(topic: string, cb: (topic: string, payload: Buffer) => void): Promise<() => Promise<void>> {
     const aedes = this.#aedes;
     if (!aedes) return Promise.reject(new BrokerStartError('aedes', 'subscribe() before the rig started'));
-    const deliver = (packet: { topic: string; payload: Buffer | string }, done: () => void): void => {
-      try {
-        cb(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
-      } finally {
-        done();
-      }
-    };
-    return new Promise((resolve) => {
-      aedes.subscribe(topic, deliver, () =>
-        resolve(() => new Promise<void>((res) => aedes.unsubscribe(topic, deliver, () => res()))),
-      );
-    });
+    return subscribeInProcess(aedes, topic, cb);
   }
 
   setFaults(partial: BrokerFaults): void {
