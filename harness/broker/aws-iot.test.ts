@@ -10,7 +10,7 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createBasicPki, KeyPool, type BasicPki } from '../pki/factory.ts';
 import { startBrokerRig } from './rig.ts';
-import type { AwsIotOptions, BrokerRig, BrokerRigOptions } from './types.ts';
+import type { AwsIotOptions, BrokerRig, BrokerRigOptions, Verdict } from './types.ts';
 import { connectBytes, hasTool, killAllClients, runClient, tempFiles } from './testing.ts';
 
 const OPENSSL = hasTool('openssl');
@@ -38,6 +38,14 @@ async function connect(r: BrokerRig, o: mqtt.IClientOptions = {}): Promise<mqtt.
   clients.push(c);
   return c;
 }
+/** Do `act` on the client and wait until the broker closes the connection; returns the first verdict that is not OK. */
+async function closedBy(r: BrokerRig, c: mqtt.MqttClient, act: () => unknown): Promise<Verdict> {
+  const closed = new Promise<void>((res) => c.once('close', () => res()));
+  act();
+  await closed;
+  return r.waitForVerdict((x) => x.code !== 'OK');
+}
+
 /** A client that may be refused: resolves with the client or the error. */
 function tryConnect(
   r: BrokerRig,
@@ -364,10 +372,7 @@ describe('aws-iot: MQTT rules', () => {
   test('M4 [OBS]: a QoS 2 PUBLISH closes the connection -> POLICY_DISCONNECT after OK', async () => {
     const r = await aws();
     const c = await connect(r);
-    const closed = new Promise<void>((res) => c.once('close', () => res()));
-    c.publish('a/b', 'x', { qos: 2 });
-    await closed;
-    expect((await r.waitForVerdict((v) => v.code !== 'OK')).code).toBe('POLICY_DISCONNECT');
+    expect((await closedBy(r, c, () => c.publish('a/b', 'x', { qos: 2 }))).code).toBe('POLICY_DISCONNECT');
     expect(r.verdicts.map((v) => v.code)).toEqual(['OK', 'POLICY_DISCONNECT']);
   });
 
@@ -385,10 +390,7 @@ describe('aws-iot: MQTT rules', () => {
   test('M9 [DOC-OLD][GUESS]: a PUBLISH over 128 KB closes the connection', async () => {
     const r = await aws();
     const c = await connect(r);
-    const closed = new Promise<void>((res) => c.once('close', () => res()));
-    c.publish('big', Buffer.alloc(128 * 1024 + 1), { qos: 1 });
-    await closed;
-    const v = await r.waitForVerdict((x) => x.code !== 'OK');
+    const v = await closedBy(r, c, () => c.publish('big', Buffer.alloc(128 * 1024 + 1), { qos: 1 }));
     expect(v.code).toBe('POLICY_DISCONNECT');
     expect(v.summary).toContain('128 KB');
   });
@@ -396,31 +398,20 @@ describe('aws-iot: MQTT rules', () => {
   test('M10 [DOC-OLD]: a topic with more than 7 slashes closes the connection', async () => {
     const r = await aws();
     const c = await connect(r);
-    const closed = new Promise<void>((res) => c.once('close', () => res()));
-    c.publish('a/b/c/d/e/f/g/h/i', 'x', { qos: 0 });
-    await closed;
-    expect((await r.waitForVerdict((x) => x.code !== 'OK')).summary).toContain('slashes');
+    expect((await closedBy(r, c, () => c.publish('a/b/c/d/e/f/g/h/i', 'x', { qos: 0 }))).summary).toContain('slashes');
   });
 
   test('M10 [DOC-OLD]: a topic over 256 bytes closes the connection', async () => {
     const r = await aws();
     const c = await connect(r);
-    const closed = new Promise<void>((res) => c.once('close', () => res()));
-    c.publish('t'.repeat(257), 'x', { qos: 0 });
-    await closed;
-    expect((await r.waitForVerdict((x) => x.code !== 'OK')).summary).toContain('257 bytes');
+    expect((await closedBy(r, c, () => c.publish('t'.repeat(257), 'x', { qos: 0 }))).summary).toContain('257 bytes');
   });
 
   test('M11 [DOC-OLD]: more than 8 filters in one SUBSCRIBE closes the connection', async () => {
     const r = await aws();
     const c = await connect(r);
-    const closed = new Promise<void>((res) => c.once('close', () => res()));
-    c.subscribe(
-      Array.from({ length: 9 }, (_, i) => `f/${i}`),
-      { qos: 1 },
-    );
-    await closed;
-    expect((await r.waitForVerdict((x) => x.code !== 'OK')).summary).toContain('9 filters');
+    const filters = Array.from({ length: 9 }, (_, i) => `f/${i}`);
+    expect((await closedBy(r, c, () => c.subscribe(filters, { qos: 1 }))).summary).toContain('9 filters');
   });
 
   test('M11 [DOC-OLD]: more than 50 subscriptions on one connection closes it', async () => {
@@ -431,10 +422,7 @@ describe('aws-iot: MQTT rules', () => {
         Array.from({ length: 5 }, (_, j) => `s/${i + j}`),
         { qos: 1 },
       );
-    const closed = new Promise<void>((res) => c.once('close', () => res()));
-    c.subscribe('s/extra', { qos: 1 });
-    await closed;
-    expect((await r.waitForVerdict((x) => x.code !== 'OK')).summary).toContain('50 subscriptions');
+    expect((await closedBy(r, c, () => c.subscribe('s/extra', { qos: 1 }))).summary).toContain('50 subscriptions');
   });
 
   test('M3 [DOC]: a SUBSCRIBE sent before CONNACK closes the connection', async () => {
