@@ -1,8 +1,8 @@
 /**
- * `bx-hil run [--device <uri> | --rig <file>] [--suite <name>...] [--out <dir>] [--baseline <results.json>] [--keylog] [--capture]`
+ * `bx-hil run [--device <uri> | --lab <file>] [--suite <name>...] [--out <dir>] [--baseline <results.json>] [--keylog] [--capture]`
  *
  * Runs the HIL suites (suites/*.test.ts) through Vitest's Node API against one device, or
- * against every device of a rig file in parallel (one child process per device, each with its
+ * against every device of a lab file in parallel (one child process per device, each with its
  * own broker rig on its own port; one device's failure does not stop the others), and writes
  * into `--out`: `junit.xml`, `results.json`, `evidence/<test>/` per test and the HTML report.
  * Progress is printed test by test, and during long waits the command being waited on (read
@@ -22,6 +22,7 @@ import { Option, type Command } from 'commander';
 import type { Reporter, SerializedError, TestCase, TestModule } from 'vitest/node';
 import { ConfigError } from '../errors.ts';
 import { killOnExit } from '../processes.ts';
+import { foldLabAlias, rigAlias } from './lab-option.ts';
 import { redactSecrets } from '../secrets.ts';
 import { oneLine, writeOut } from './console.ts';
 import { checkOutputDir, type OutputMarker } from '../files.ts';
@@ -36,10 +37,10 @@ import {
   summaryLine,
   type RawTestRecord,
 } from '../run/results.ts';
-import { loadRigFile, rigFromDevice, type RigConfig } from '../run/rig.ts';
+import { loadLabFile, labFromDevice, type LabConfig } from '../run/lab.ts';
 import { preflightWithDriver } from '../run/preflight-driver.ts';
 import { checkTarget, getVirtualModule, openTarget } from '../targets.ts';
-import { readRunResults } from '../report/validate.ts';
+import { OUTCOME_LABELS, readRunResults } from '../report/index.ts';
 
 const targets = { open: openTarget, virtualModule: getVirtualModule };
 
@@ -57,13 +58,13 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { ve
 
 export interface RunOptions {
   device?: string;
-  rig?: string;
-  /** Internal: run only this device of the rig file (the per-device child). */
-  rigDevice?: string;
+  lab?: string;
+  /** Internal: run only this device of the lab file (the per-device child). */
+  labDevice?: string;
   suite?: string[];
   /** Only tests whose full name matches this regular expression. */
   test?: string;
-  /** The test host's address as the module sees it (with --device; a rig file has its own). */
+  /** The test host's address as the module sees it (with --device; a lab file has its own). */
   hostAddress?: string;
   out: string;
   baseline?: string;
@@ -117,8 +118,6 @@ function toRaw(test: TestCase): RawTestRecord {
   if (result.state === 'skipped' && result.note) raw.skipNote = result.note;
   return raw;
 }
-
-const LABEL = { pass: 'PASS ', fail: 'FAIL ', 'expected-fail': 'XFAIL', fixed: 'FIXED', skip: 'SKIP ' } as const;
 
 /**
  * Collects raw records and prints one line per finished test; every `pollMs` it reads the
@@ -186,7 +185,7 @@ export class ProgressReporter implements Reporter {
     // The same reading as results.json (a known issue excuses only the failure it expects).
     const { id, outcome, knownIssue, error } = judgeRecord(raw, []);
     const secs = (raw.durationMs / 1000).toFixed(1);
-    let line = `${this.#prefix}  ${LABEL[outcome]} ${id} (${secs} s)`;
+    let line = `${this.#prefix}  ${OUTCOME_LABELS[outcome].tag.padEnd(5)} ${id} (${secs} s)`;
     // Reasons, errors and verdicts quote the module and the network: oneLine() escapes them.
     if (outcome === 'skip') line += `: ${oneLine(raw.meta.skipReason ?? raw.skipNote ?? 'skipped')}`;
     if (outcome === 'expected-fail') line += `: known issue (${knownIssue?.source ?? '?'})`;
@@ -224,9 +223,9 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
     [SUITE_ENV.evidenceDir]: join(outDir, 'evidence'),
     [SUITE_ENV.heartbeatDir]: heartbeatDir,
   };
-  if (opts.rig) {
-    env[SUITE_ENV.rigFile] = resolve(opts.rig);
-    env[SUITE_ENV.rigDevice] = ctx.device.id;
+  if (opts.lab) {
+    env[SUITE_ENV.labFile] = resolve(opts.lab);
+    env[SUITE_ENV.labDevice] = ctx.device.id;
   } else if (opts.hostAddress) {
     env[SUITE_ENV.hostAddress] = opts.hostAddress;
   }
@@ -278,17 +277,17 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
 }
 
 async function runOneDevice(
-  rig: RigConfig,
+  lab: LabConfig,
   deviceId: string,
   opts: RunOptions,
   outDir: string,
   prefix = '',
 ): Promise<RunResults> {
-  const device = rig.devices.find((d) => d.id === deviceId)!;
+  const device = lab.devices.find((d) => d.id === deviceId)!;
   const log = (line: string) => process.stdout.write(`${prefix}${line}\n`);
   log(`bx-hil run: ${device.id} (${device.uri}) -> ${outDir}`);
   return runDevice(
-    { device, rig, outDir },
+    { device, lab, outDir },
     {
       harnessVersion: pkg.version,
       log,
@@ -299,12 +298,12 @@ async function runOneDevice(
 }
 
 /** Run each device in its own child process (own Vitest, own rigs, own ports); merge. */
-async function runDevicesInParallel(rig: RigConfig, opts: RunOptions, out: string): Promise<RunResults> {
+async function runDevicesInParallel(lab: LabConfig, opts: RunOptions, out: string): Promise<RunResults> {
   const bin = join(ROOT, 'bin', 'bx-hil.js');
   const runs = await Promise.all(
-    rig.devices.map(async (device) => {
+    lab.devices.map(async (device) => {
       const dir = join(out, 'devices', device.id);
-      const args = [bin, 'run', '--rig', resolve(opts.rig!), '--rig-device', device.id, '--out', dir, '--no-report'];
+      const args = [bin, 'run', '--lab', resolve(opts.lab!), '--lab-device', device.id, '--out', dir, '--no-report'];
       for (const s of opts.suite ?? []) args.push('--suite', s);
       if (opts.test) args.push('--test', opts.test);
       if (opts.shard) args.push('--shard', opts.shard);
@@ -395,8 +394,8 @@ function selectingFlags(opts: RunOptions): string[] {
 }
 
 export async function runCommand(opts: RunOptions): Promise<number> {
-  if (opts.device && opts.rig)
-    throw new ConfigError('--device', opts.device, 'give either --device or --rig, not both');
+  if (opts.device && opts.lab)
+    throw new ConfigError('--device', opts.device, 'give either --device or --lab, not both');
   await checkShardOptions(opts);
   const known = suiteNames();
   for (const s of opts.suite ?? []) {
@@ -404,17 +403,17 @@ export async function runCommand(opts: RunOptions): Promise<number> {
       throw new ConfigError('--suite', s, `unknown suite "${s}": choose from ${known.join(', ')}`);
   }
   if (opts.test !== undefined) checkTestPattern(opts.test);
-  const rig = opts.rig
-    ? await loadRigFile(opts.rig)
-    : rigFromDevice(
+  const lab = opts.lab
+    ? await loadLabFile(opts.lab)
+    : labFromDevice(
         opts.device ?? process.env[SUITE_ENV.device] ?? 'sim:2.6.3',
         opts.hostAddress ? { hostAddress: opts.hostAddress } : {},
       );
-  for (const w of rig.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
+  for (const w of lab.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
   // Every device URI and the baseline are checked before anything starts or is written: bad
   // input is exit 2 with one line, not a "rig problem" in a report.
-  for (const [i, d] of rig.devices.entries())
-    await checkTarget(d.uri, opts.rig ? `${opts.rig}: devices[${i}].uri` : '--device');
+  for (const [i, d] of lab.devices.entries())
+    await checkTarget(d.uri, opts.lab ? `${opts.lab}: devices[${i}].uri` : '--device');
   if (opts.baseline) await readRunResults(opts.baseline);
   if (opts.baseline) {
     // The report folder is cleared below: a baseline inside what is cleared would be lost.
@@ -429,15 +428,15 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   const out = checkOutputDir(opts.out, '--out', { marker: REPORT_MARKER, clear: REPORT_ENTRIES });
 
   let results: RunResults;
-  if (opts.rigDevice) {
-    if (!rig.devices.some((d) => d.id === opts.rigDevice)) {
-      throw new ConfigError('--rig-device', opts.rigDevice, `no device "${opts.rigDevice}" in ${opts.rig}`);
+  if (opts.labDevice) {
+    if (!lab.devices.some((d) => d.id === opts.labDevice)) {
+      throw new ConfigError('--lab-device', opts.labDevice, `no device "${opts.labDevice}" in ${opts.lab}`);
     }
-    results = await runOneDevice(rig, opts.rigDevice, opts, out);
-  } else if (rig.devices.length === 1) {
-    results = await runOneDevice(rig, rig.devices[0]!.id, opts, out);
+    results = await runOneDevice(lab, opts.labDevice, opts, out);
+  } else if (lab.devices.length === 1) {
+    results = await runOneDevice(lab, lab.devices[0]!.id, opts, out);
   } else {
-    results = await runDevicesInParallel(rig, opts, out);
+    results = await runDevicesInParallel(lab, opts, out);
   }
 
   await writeFile(join(out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -466,13 +465,14 @@ export function register(program: Command): void {
   program
     .command('run')
     .description(
-      'run the HIL suites against a device (default sim:2.6.3) or every device of a rig file, and write the report',
+      'run the HIL suites against a device (default sim:2.6.3) or every device of a lab file, and write the report',
     )
     .option(
       '--device <uri>',
       'device URI: sim:<profile>, /dev/serial/by-id/..., serial:, tcp://, rfc2217:// (default sim:2.6.3)',
     )
-    .option('--rig <file>', 'rig file (YAML or JSON) listing devices; see docs/rig-file.md')
+    .option('--lab <file>', 'lab file (YAML or JSON) listing devices; see docs/lab-file.md')
+    .addOption(rigAlias())
     .option('--suite <name...>', `suites to run (default all): ${suiteNames().join(', ')}`)
     .option(
       '--host-address <ip>',
@@ -492,9 +492,9 @@ export function register(program: Command): void {
     .option('--allow-empty', 'exit 0 when no test ran (the filters matched none, or all were skipped); default exit 1')
     .option('--shard <i/n>', 'run only shard i of n of the test list, e.g. 1/2 and 2/2 on two identical benches')
     .option('--durations <results.json>', 'with --shard: balance the shards by the durations of an earlier run')
-    .addOption(new Option('--rig-device <id>', 'run only this device of the rig file').hideHelp())
+    .addOption(new Option('--lab-device <id>', 'run only this device of the lab file').hideHelp())
     .addOption(new Option('--no-report', 'write results.json only').hideHelp())
-    .action(async (o: RunOptions) => {
-      process.exitCode = await runCommand(o);
+    .action(async (o: RunOptions & { rig?: string }) => {
+      process.exitCode = await runCommand(foldLabAlias(o));
     });
 }

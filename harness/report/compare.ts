@@ -25,6 +25,7 @@
  * marked new when the baseline did not have them.
  */
 import type { Outcome, RunResults, TestResult } from './types.ts';
+import { KNOWN_FAILURE_OUTCOMES, OUTCOME_LABELS, OUTCOMES, PASSING_OUTCOMES, zeroCounts } from './outcomes.ts';
 
 /** Why a change is a regression (see the file comment). */
 export type RegressionKind = 'now-fails' | 'removed' | 'new-failure' | 'new-security-failure';
@@ -72,11 +73,11 @@ export interface RunSide {
   counts: Record<Outcome, number>;
 }
 
-const PASSING: readonly Outcome[] = ['pass', 'fixed'];
-const FAILING_KNOWN: readonly Outcome[] = ['expected-fail'];
+const PASSING = PASSING_OUTCOMES;
+const FAILING_KNOWN = KNOWN_FAILURE_OUTCOMES;
 
 function side(r: RunResults): RunSide {
-  const counts: Record<Outcome, number> = { pass: 0, fail: 0, 'expected-fail': 0, fixed: 0, skip: 0 };
+  const counts = zeroCounts();
   for (const t of r.tests) counts[t.outcome]++;
   const firmware = [...new Set([...r.devices.map((d) => d.firmware), ...r.tests.map((t) => t.firmware)])];
   const devices = [...new Set([...r.devices.map((d) => d.id), ...r.tests.map((t) => t.device)])];
@@ -189,14 +190,6 @@ export interface FormatOptions {
   candidateLabel?: string;
 }
 
-const OUTCOME_WORDS: Record<Outcome, string> = {
-  pass: 'passing',
-  fail: 'failing',
-  'expected-fail': 'failing as a known issue',
-  fixed: 'passing (a known issue looks fixed)',
-  skip: 'skipped',
-};
-
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
@@ -216,7 +209,7 @@ function sentence(ch: TestChange, bl: string, cl: string): string {
   const was =
     b.outcome === 'expected-fail' && b.knownIssue
       ? `was a known failure on ${bl} (${b.knownIssue.reason})`
-      : `was ${OUTCOME_WORDS[b.outcome]} on ${bl}`;
+      : `was ${OUTCOME_LABELS[b.outcome].state} on ${bl}`;
   switch (c.outcome) {
     case 'fail':
       return `${was}, now fails on ${cl}: ${why(c)}`;
@@ -250,7 +243,7 @@ const KIND_WORDS: Record<RegressionKind, string> = {
 function regressionSentence(ch: TestChange, kind: RegressionKind, bl: string, cl: string): string {
   switch (kind) {
     case 'removed':
-      return `was ${OUTCOME_WORDS[ch.baseline!.outcome]} on ${bl}, did not run on ${cl} (if it was removed on purpose, compare with --allow-removed)`;
+      return `was ${OUTCOME_LABELS[ch.baseline!.outcome].state} on ${bl}, did not run on ${cl} (if it was removed on purpose, compare with --allow-removed)`;
     case 'new-failure':
       return `new on ${cl}, and fails: ${why(ch.candidate)}`;
     case 'new-security-failure':
@@ -272,7 +265,7 @@ export function formatComparison(c: Comparison, options: FormatOptions = {}): st
   const cl = options.candidateLabel ?? firmwareLabel(c.candidate);
   const lines: string[] = [];
   const count = (s: RunSide): string =>
-    `${plural(s.tests, 'test')}: ${s.counts.pass} pass, ${s.counts.fail} fail, ${s.counts['expected-fail']} expected-fail, ${s.counts.fixed} fixed, ${s.counts.skip} skip`;
+    `${plural(s.tests, 'test')}: ${OUTCOMES.map((o) => `${s.counts[o]} ${o}`).join(', ')}`;
   lines.push(`Comparing ${cl} (candidate) with ${bl} (baseline)`);
   lines.push(`  baseline  ${bl}: ${count(c.baseline)}`);
   lines.push(`  candidate ${cl}: ${count(c.candidate)}`);
@@ -313,7 +306,7 @@ export function formatComparison(c: Comparison, options: FormatOptions = {}): st
     if (b.outcome === cand.outcome)
       return [
         `  - ${ch.label}`,
-        `      ${OUTCOME_WORDS[cand.outcome]} on both, for another reason:`,
+        `      ${OUTCOME_LABELS[cand.outcome].state} on both, for another reason:`,
         `        ${bl}: ${why(b)}`,
         `        ${cl}: ${why(cand)}`,
       ];

@@ -12,6 +12,7 @@ import { emptyBundle, readEvidenceBundle } from './bundle.ts';
 import type { BundleLimits } from './bundle.ts';
 import { compareResults, formatComparison } from './compare.ts';
 import type { CompareOptions, Comparison } from './compare.ts';
+import { OUTCOME_LABELS, OUTCOMES } from './outcomes.ts';
 import { buildTimeline } from './timeline.ts';
 import type { TimelineEntry } from './timeline.ts';
 import type { KnownIssue, Outcome, RunResults, TestResult, VerdictSummary } from './types.ts';
@@ -69,9 +70,18 @@ export interface ReportModel {
   harnessVersion: string;
   startedAt: string;
   finishedAt: string;
+  /** The outcomes in display order with their words (`outcomes.ts`): the page script has no copy. */
+  outcomes: OutcomeView[];
   columns: ReportColumn[];
   tests: TestRow[];
   comparison?: { headline: string; text: string; regressions: number; fixes: number };
+}
+
+/** One outcome as the page shows it: the matrix cell's word and the detail view's sentence. */
+export interface OutcomeView {
+  id: Outcome;
+  cell: string;
+  long: string;
 }
 
 export interface ReportModelOptions {
@@ -235,6 +245,7 @@ export async function buildReportModel(
     harnessVersion: results.harnessVersion,
     startedAt: results.startedAt,
     finishedAt: results.finishedAt,
+    outcomes: OUTCOMES.map((id) => ({ id, cell: OUTCOME_LABELS[id].cell, long: OUTCOME_LABELS[id].long })),
     columns,
     tests,
   };

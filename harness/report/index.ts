@@ -9,12 +9,13 @@ export type { BundleLimits, EvidenceBundle, LoadedBundle, WriteBundleOptions } f
 export { REDACTED, containsPrivateKey, redactSecrets, redactValue, PrivateKeyStreamRedactor } from './redact.ts';
 export { compareResults, formatComparison } from './compare.ts';
 export type { Comparison, FormatOptions, RunSide, SecurityFailure, TestChange } from './compare.ts';
-export { OUTCOMES, RESULTS_SCHEMA, parseRunResults, readRunResults } from './validate.ts';
+export { RESULTS_SCHEMA, parseRunResults, readRunResults } from './validate.ts';
+export { OUTCOMES, OUTCOME_LABELS, type OutcomeLabel } from './outcomes.ts';
 export { ResultsFileError } from './errors.ts';
 export { buildTimeline, classifyEvent } from './timeline.ts';
 export type { Arrow, Lane, TimelineEntry } from './timeline.ts';
 export { buildReportModel, renderReportHtml, securityReason } from './html.ts';
-export type { ReportModel, ReportModelOptions } from './html.ts';
+export type { OutcomeView, ReportModel, ReportModelOptions } from './html.ts';
 export { HTML_FILE, RESULTS_FILE, writeReport } from './write.ts';
 export type { WriteReportOptions } from './write.ts';
 export { sampleEvents, sampleRun, writeSampleBundles } from './sample.ts';

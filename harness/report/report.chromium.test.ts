@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CHROMIUM, haveChromium, openReportPage } from './chromium.testing.ts';
+import { OUTCOME_LABELS } from './outcomes.ts';
 import { sampleRun, writeSampleBundles } from './sample.ts';
 import { writeReport } from './write.ts';
 
@@ -57,6 +58,8 @@ describe.skipIf(!haveChromium)(title, () => {
     for (const t of candidate.tests) {
       const cell = page.locator(`tr.test[data-test="${t.id}"] button.cell[data-col="c:sim-2.6.3"]`);
       expect(await cell.getAttribute('class')).toContain(`o-${t.outcome}`);
+      // The cell's word comes from the model's outcome labels (outcomes.ts), not a copy in the script.
+      expect(await cell.textContent()).toContain(OUTCOME_LABELS[t.outcome].cell);
     }
     expect(await page.locator(`tr.test[data-test="${S3}"] button.cell.sec`).count()).toBe(1);
     expect(await page.locator('.banner-sec').first().textContent()).toContain('SECURITY FAILURE');

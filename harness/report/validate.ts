@@ -6,9 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ResultsFileError } from './errors.ts';
-import type { Outcome, RunResults, TestResult } from './types.ts';
+import { OUTCOMES } from './outcomes.ts';
+import type { RunResults, TestResult } from './types.ts';
 
-export const OUTCOMES: readonly Outcome[] = ['pass', 'fail', 'expected-fail', 'fixed', 'skip'];
 const STATUSES: readonly TestResult['status'][] = ['passed', 'failed', 'skipped'];
 export const RESULTS_SCHEMA = 'bx-hil/results@1';
 

@@ -1,30 +1,60 @@
+// @ts-check
 // bx-hil report page script. Inlined into index.html by harness/report/html.ts; works from
 // file:// with no network. Reads the model from <script type="application/json" id="bx-data">,
 // builds the matrix, the filters and the detail view with DOM calls only (no innerHTML with
 // data), and keeps the selection in location.hash so a link can point at a test.
+// Checked by `tsc -p .` (`// @ts-check`) against the model's types in html.ts.
+/** @typedef {import('../html.ts').ReportModel} ReportModel */
+/** @typedef {import('../html.ts').ReportColumn} ReportColumn */
+/** @typedef {import('../html.ts').TestRow} TestRow */
+/** @typedef {import('../html.ts').CellView} CellView */
+/** @typedef {import('../html.ts').EvidenceView} EvidenceView */
+/** @typedef {Node | string | null | undefined | false} Child */
 (function () {
   'use strict';
-  var model = JSON.parse(document.getElementById('bx-data').textContent);
-  var OUTCOMES = ['pass', 'fail', 'expected-fail', 'fixed', 'skip'];
-  var WORDS = { pass: 'pass', fail: 'FAIL', 'expected-fail': 'expected', fixed: 'fixed', skip: 'skip' };
-  var LONG = {
-    pass: 'passed',
-    fail: 'failed',
-    'expected-fail': 'failed as expected (known issue)',
-    fixed: 'passed although a known issue says it fails (looks fixed)',
-    skip: 'skipped',
-  };
+  /**
+   * The element with this id; the page's template (html.ts) has every one the script uses.
+   * @param {string} id
+   * @returns {HTMLElement}
+   */
+  function byId(id) {
+    var el = document.getElementById(id);
+    if (!el) throw new Error('bx-hil report: the page has no #' + id);
+    return el;
+  }
 
+  /** @type {ReportModel} */
+  var model = JSON.parse(byId('bx-data').textContent || '');
+  // The outcome vocabulary comes with the model (harness/report/outcomes.ts), in display order.
+  var OUTCOMES = model.outcomes.map(function (o) {
+    return o.id;
+  });
+  /** @type {Record<string, string>} */
+  var WORDS = {};
+  /** @type {Record<string, string>} */
+  var LONG = {};
+  model.outcomes.forEach(function (o) {
+    WORDS[o.id] = o.cell;
+    LONG[o.id] = o.long;
+  });
+
+  /**
+   * An element with attributes (`text`, `class`, `on<event>` handlers) and children; never innerHTML.
+   * @template {keyof HTMLElementTagNameMap} K
+   * @param {K} tag
+   * @param {Record<string, unknown> | null} [attrs]
+   * @returns {HTMLElementTagNameMap[K]}
+   */
   function h(tag, attrs) {
     var el = document.createElement(tag);
     if (attrs) {
       Object.keys(attrs).forEach(function (k) {
         var v = attrs[k];
         if (v === undefined || v === null || v === false) return;
-        if (k === 'text') el.textContent = v;
-        else if (k === 'class') el.className = v;
-        else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
-        else el.setAttribute(k, v === true ? '' : v);
+        if (k === 'text') el.textContent = String(v);
+        else if (k === 'class') el.className = String(v);
+        else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), /** @type {EventListener} */ (v));
+        else el.setAttribute(k, v === true ? '' : String(v));
       });
     }
     for (var i = 2; i < arguments.length; i++) {
@@ -41,11 +71,18 @@
 
   // Keys from the page's address (a deep link anyone can craft) are looked up as own properties
   // only: `col=__proto__` or `col=constructor` must not find Object.prototype's members.
+  /**
+   * @template T
+   * @param {Record<string, T>} obj
+   * @param {string | null | undefined} key
+   * @returns {T | undefined}
+   */
   function own(obj, key) {
     return key !== null && key !== undefined && Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
   }
 
   // decodeURIComponent throws on a malformed escape (`%zz`); such a link selects nothing.
+  /** @param {string} s */
   function decode(s) {
     try {
       return decodeURIComponent(s);
@@ -54,6 +91,7 @@
     }
   }
 
+  /** @param {number} ms */
   function fmtMs(ms) {
     if (ms >= 60000) return (ms / 60000).toFixed(1) + ' min';
     if (ms >= 1000) return (ms / 1000).toFixed(2) + ' s';
@@ -61,7 +99,11 @@
   }
 
   // ---------- header ----------
-  var counts = { pass: 0, fail: 0, 'expected-fail': 0, fixed: 0, skip: 0 };
+  /** @type {Record<string, number>} */
+  var counts = {};
+  OUTCOMES.forEach(function (o) {
+    counts[o] = 0;
+  });
   var securityCount = 0;
   var current = model.columns.filter(function (c) {
     return c.run === 'candidate';
@@ -74,43 +116,40 @@
       if (r.securityFailure) securityCount++;
     });
   });
-  var chips = document.getElementById('chips');
+  var chips = byId('chips');
   OUTCOMES.forEach(function (o) {
     chips.appendChild(h('span', { class: 'chip o-' + o, 'data-outcome': o }, counts[o] + ' ' + LONG[o].split(' (')[0]));
   });
   if (securityCount > 0) {
-    document
-      .getElementById('security')
-      .appendChild(
-        h(
-          'p',
-          { class: 'banner-sec', role: 'alert' },
-          'SECURITY FAILURE: ' +
-            securityCount +
-            (securityCount === 1 ? ' test shows' : ' tests show') +
-            ' the module connecting to a server it must refuse. Look for the outlined cells.',
-        ),
-      );
+    byId('security').appendChild(
+      h(
+        'p',
+        { class: 'banner-sec', role: 'alert' },
+        'SECURITY FAILURE: ' +
+          securityCount +
+          (securityCount === 1 ? ' test shows' : ' tests show') +
+          ' the module connecting to a server it must refuse. Look for the outlined cells.',
+      ),
+    );
   }
   if (model.comparison) {
-    document
-      .getElementById('changes')
-      .appendChild(
-        h(
-          'details',
-          { class: 'changes' },
-          h('summary', { text: model.comparison.headline }),
-          h('pre', { text: model.comparison.text }),
-        ),
-      );
+    byId('changes').appendChild(
+      h(
+        'details',
+        { class: 'changes' },
+        h('summary', { text: model.comparison.headline }),
+        h('pre', { text: model.comparison.text }),
+      ),
+    );
   }
 
   // ---------- filters ----------
+  /** @type {{ outcomes: Record<string, boolean>, suite: string, text: string, selected: { index: number, key: string } | null }} */
   var state = { outcomes: {}, suite: '', text: '', selected: null };
   OUTCOMES.forEach(function (o) {
     state.outcomes[o] = true;
   });
-  var outcomeBox = document.getElementById('f-outcomes');
+  var outcomeBox = byId('f-outcomes');
   OUTCOMES.forEach(function (o) {
     var cb = h('input', {
       type: 'checkbox',
@@ -125,11 +164,12 @@
       h('label', null, cb, ' ', h('span', { class: 'cell o-' + o, style: 'min-width:0;cursor:inherit' }, WORDS[o])),
     );
   });
+  /** @type {string[]} */
   var suites = [];
   model.tests.forEach(function (t) {
     if (suites.indexOf(t.suite) < 0) suites.push(t.suite);
   });
-  var suiteSel = document.getElementById('f-suite');
+  var suiteSel = /** @type {HTMLSelectElement} */ (byId('f-suite'));
   suites.forEach(function (s) {
     suiteSel.appendChild(h('option', { value: s, text: s }));
   });
@@ -137,15 +177,15 @@
     state.suite = suiteSel.value;
     applyFilters();
   });
-  var search = document.getElementById('f-text');
+  var search = /** @type {HTMLInputElement} */ (byId('f-text'));
   search.addEventListener('input', function () {
     state.text = search.value.trim().toLowerCase();
     applyFilters();
   });
 
   // ---------- matrix ----------
-  var thead = document.getElementById('m-head');
-  var tbody = document.getElementById('m-body');
+  var thead = byId('m-head');
+  var tbody = byId('m-body');
   var headRow = h('tr', null, h('th', { scope: 'col' }, 'Test'));
   model.columns.forEach(function (c) {
     headRow.appendChild(
@@ -161,7 +201,9 @@
   });
   thead.appendChild(headRow);
 
+  /** @type {Array<{ suite: string, suiteRow?: HTMLElement, tr?: HTMLElement, test?: TestRow }>} */
   var rows = [];
+  /** @type {string | null} */
   var lastSuite = null;
   model.tests.forEach(function (t, i) {
     if (t.suite !== lastSuite) {
@@ -203,7 +245,7 @@
             'data-col': c.key,
             'aria-label': label,
             title: label,
-            onclick: function (ev) {
+            onclick: /** @param {Event} ev */ function (ev) {
               ev.stopPropagation();
               select(i, c.key, true);
             },
@@ -232,13 +274,14 @@
           return x.tr === tr;
         });
         var next = visible[at + (ev.key === 'ArrowDown' ? 1 : -1)];
-        if (next) next.tr.focus();
+        if (next && next.tr) next.tr.focus();
       }
     });
     tbody.appendChild(tr);
     rows.push({ tr: tr, test: t, suite: t.suite });
   });
 
+  /** @param {TestRow} t */
   function matches(t) {
     if (state.suite && t.suite !== state.suite) return false;
     if (state.text) {
@@ -249,7 +292,7 @@
         ' ' +
         Object.keys(t.cells)
           .map(function (k) {
-            var r = own(t.cells, k);
+            var r = /** @type {CellView} */ (own(t.cells, k));
             return (
               (r.verdict ? r.verdict.code + ' ' + r.verdict.summary : '') +
               ' ' +
@@ -263,16 +306,17 @@
       if (hay.indexOf(state.text) < 0) return false;
     }
     return Object.keys(t.cells).some(function (k) {
-      return state.outcomes[own(t.cells, k).outcome];
+      return state.outcomes[/** @type {CellView} */ (own(t.cells, k)).outcome];
     });
   }
 
   function applyFilters() {
     var shown = 0;
+    /** @type {Record<string, boolean>} */
     var suiteVisible = {};
     rows.forEach(function (r) {
       if (!r.tr) return;
-      var ok = matches(r.test);
+      var ok = matches(/** @type {TestRow} */ (r.test));
       r.tr.hidden = !ok;
       if (ok) {
         shown++;
@@ -282,12 +326,17 @@
     rows.forEach(function (r) {
       if (r.suiteRow) r.suiteRow.hidden = !suiteVisible[r.suite];
     });
-    document.getElementById('shown').textContent = shown + ' of ' + model.tests.length + ' tests shown';
+    byId('shown').textContent = shown + ' of ' + model.tests.length + ' tests shown';
   }
 
   // ---------- detail ----------
-  var detail = document.getElementById('detail');
+  var detail = byId('detail');
 
+  /**
+   * @param {number} index
+   * @param {string | null} colKey
+   * @param {boolean} focus
+   */
   function select(index, colKey, focus) {
     var t = model.tests[index];
     if (!t) return;
@@ -299,12 +348,14 @@
         return own(t.cells, c.key);
       });
       var failing = cols.filter(function (c) {
-        return c.run === 'candidate' && own(t.cells, c.key).outcome === 'fail';
+        return c.run === 'candidate' && /** @type {CellView} */ (own(t.cells, c.key)).outcome === 'fail';
       });
       var cur = cols.filter(function (c) {
         return c.run === 'candidate';
       });
-      key = (failing[0] || cur[0] || cols[0]).key;
+      var first = failing[0] || cur[0] || cols[0];
+      if (!first) return;
+      key = first.key;
     }
     state.selected = { index: index, key: key };
     rows.forEach(function (r) {
@@ -328,13 +379,15 @@
     });
     history.replaceState(null, '', location.pathname + location.search);
     if (sel) {
+      var was = model.tests[sel.index];
       var row = rows.filter(function (r) {
-        return r.tr && r.test === model.tests[sel.index];
+        return r.tr && r.test === was;
       })[0];
-      if (row) row.tr.focus();
+      if (row && row.tr) row.tr.focus();
     }
   }
 
+  /** @param {CellView} r */
   function securityBanner(r) {
     return h(
       'p',
@@ -343,6 +396,7 @@
     );
   }
 
+  /** @param {CellView} r */
   function renderVerdict(r) {
     var box = h('div', { class: 'verdict o-' + r.outcome });
     box.appendChild(h('div', null, h('strong', { text: LONG[r.outcome] })));
@@ -378,6 +432,10 @@
 
   var showRaw = false;
 
+  /**
+   * @param {EvidenceView} ev
+   * @param {ReportColumn} c
+   */
   function renderTimeline(ev, c) {
     var wrap = h('div', { id: 'timeline' });
     var entries = ev.timeline.filter(function (e) {
@@ -400,7 +458,7 @@
         showRaw = rawBox.checked;
         var s = state.selected;
         if (s) {
-          renderDetail(model.tests[s.index], s.key);
+          renderDetail(/** @type {TestRow} */ (model.tests[s.index]), s.key);
           var cb = document.getElementById('show-raw');
           if (cb) cb.focus();
         }
@@ -476,11 +534,16 @@
     return wrap;
   }
 
+  /**
+   * @param {TestRow} t
+   * @param {string} key
+   */
   function renderDetail(t, key) {
     var r = own(t.cells, key);
     var c = model.columns.filter(function (x) {
       return x.key === key;
     })[0];
+    if (!r || !c) return;
     detail.textContent = '';
     var head = h(
       'div',
@@ -523,7 +586,7 @@
           { class: 'meta' },
           'Also ran on: ',
           others.map(function (x) {
-            var o = own(t.cells, x.key);
+            var o = /** @type {CellView} */ (own(t.cells, x.key));
             return h(
               'button',
               {
@@ -562,6 +625,10 @@
         : h('p', { class: 'empty', text: 'no AT transcript' }),
     );
     var facts = h('dl', { class: 'kv' });
+    /**
+     * @param {string} k
+     * @param {Child | Child[]} v
+     */
     function fact(k, v) {
       if (v && (!Array.isArray(v) || v.length)) {
         facts.appendChild(h('dt', { text: k }));
@@ -569,10 +636,17 @@
       }
     }
     // Relative links: they work from file:// and from an unpacked CI artifact.
+    /** @param {string[]} parts */
     function href(parts) {
-      return ev.dir.split('/').concat(parts).map(encodeURIComponent).join('/');
+      return /** @type {EvidenceView} */ (ev).dir.split('/').concat(parts).map(encodeURIComponent).join('/');
     }
+    /**
+     * @param {string[]} names
+     * @param {string} [prefix]
+     * @returns {Child[]}
+     */
     function links(names, prefix) {
+      /** @type {Child[]} */
       var out = [];
       names.forEach(function (n, i) {
         if (i) out.push(', ');
