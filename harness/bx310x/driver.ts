@@ -26,7 +26,7 @@ import {
   type MqttSessionInfo,
 } from './mqtt-config.ts';
 import { parseBx310xOptions, type Bx310xOptions, type ParsedBx310xOptions } from './options.ts';
-import { bit, checkString, intIn, quoted, utf8AsLatin1 } from './params.ts';
+import { bit, checkString, intIn, MAX_NB_DATA, quoted, utf8AsLatin1 } from './params.ts';
 import { certType, parseCertStore, type CertInfo } from './stores.ts';
 import {
   KMQTT_IND,
@@ -170,7 +170,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
       const nb =
         opts.nbData === 'omit'
           ? ''
-          : String(intIn('nbData', opts.nbData ?? bytes.length, 1, 3000, 'docs/reference/bx310x-at.md §3.1'));
+          : String(intIn('nbData', opts.nbData ?? bytes.length, 1, MAX_NB_DATA, 'docs/reference/bx310x-at.md §3.1'));
       const cmd =
         type === 0
           ? `AT+KCERTSTORE=0${nb !== '' || index !== undefined ? `,${nb}` : ''}${index !== undefined ? `,${index}` : ''}`
@@ -206,7 +206,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
     return this.#op('storeKey', async () => {
       const i = intIn('index', index, 0, 2, 'docs/reference/bx310x-at.md §3.3');
       const bytes = payloadBytes('pem', pem);
-      const nb = intIn('nbData', opts.nbData ?? bytes.length, 1, 3000, 'docs/reference/bx310x-at.md §3.3');
+      const nb = intIn('nbData', opts.nbData ?? bytes.length, 1, MAX_NB_DATA, 'docs/reference/bx310x-at.md §3.3');
       await this.#upload(`AT+KPRIVKSTORE=${i},${nb}`, bytes, { guardTimeMs: opts.guardTimeMs, secret: true });
     });
   }
@@ -549,11 +549,11 @@ function isFatal(err: unknown): boolean {
 
 function payloadBytes(param: string, data: string | Buffer): Buffer {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
-  if (bytes.length < 1 || bytes.length > 3000) {
+  if (bytes.length < 1 || bytes.length > MAX_NB_DATA) {
     throw new ParameterError(
       param,
       `${bytes.length} bytes`,
-      `${param} must be 1..3000 bytes (NbData range, docs/reference/bx310x-at.md §3.1/§3.3), got ${bytes.length}`,
+      `${param} must be 1..${MAX_NB_DATA} bytes (NbData range, docs/reference/bx310x-at.md §3.1/§3.3), got ${bytes.length}`,
     );
   }
   return bytes;

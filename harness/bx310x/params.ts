@@ -7,6 +7,12 @@
  */
 import { ParameterError } from './errors.ts';
 
+/**
+ * The largest `<NbData>` of a data-mode command (AT+KCERTSTORE, AT+KPRIVKSTORE, AT+KMQTTPUB):
+ * 3000 bytes (docs/reference/bx310x-at.md §3.1/§3.3).
+ */
+export const MAX_NB_DATA = 3000;
+
 /** UTF-8 bytes of `value` as a latin1 string: what the engine writes byte for byte. */
 export function utf8AsLatin1(value: string): string {
   return Buffer.from(value, 'utf8').toString('latin1');
