@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# bx-hil on a self-hosted runner with modules attached: rig file in, reports out, and the exit
+# bx-hil on a self-hosted runner with modules attached: lab file in, reports out, and the exit
 # code of `bx-hil run --rig` (0 every outcome met its expectation, 1 a failure or a regression,
-# 2 bad input such as an invalid rig file).
+# 2 bad input such as an invalid lab file).
 #
-# Usage: ci/run-hil.sh <rig-file> [out-dir] [-- extra `bx-hil run` arguments]
+# Usage: ci/run-hil.sh <lab-file> [out-dir] [-- extra `bx-hil run` arguments]
 #
 # Environment (all optional):
 #   BX_HIL_BASELINE     results.json of the previous firmware: the run compares with it and a
@@ -31,7 +31,7 @@ if [[ $# -gt 0 && "$1" != "--" ]]; then out="$1"; shift; fi
 if [[ $# -gt 0 && "$1" == "--" ]]; then shift; fi
 
 if [[ ! -r "$rig" ]]; then
-  echo "run-hil: cannot read the rig file '$rig': give the path of a rig YAML/JSON (see docs/rig-file.md)" >&2
+  echo "run-hil: cannot read the lab file '$rig': give the path of a lab YAML/JSON (see docs/lab-file.md)" >&2
   exit 2
 fi
 rig="$(cd "$(dirname "$rig")" && pwd)/$(basename "$rig")"
@@ -50,7 +50,7 @@ if [[ ! -d node_modules && "${BX_HIL_NO_INSTALL:-0}" != "1" ]]; then
 fi
 
 # One job per rig at a time: two jobs driving the same serial ports would corrupt each other's
-# AT sessions. The lock is keyed on the rig file's path.
+# AT sessions. The lock is keyed on the lab file's path.
 lock="${TMPDIR:-/tmp}/bx-hil-$(printf '%s' "$rig" | sha256sum | cut -c1-16).lock"
 exec 9>"$lock"
 if command -v flock >/dev/null 2>&1; then
@@ -68,7 +68,7 @@ export NO_COLOR=1 FORCE_COLOR=0
 pre="$(mktemp -d "${TMPDIR:-/tmp}/bx-hil-preflight.XXXXXX")"
 trap 'rm -rf "$pre"' EXIT
 set +e
-npx --no-install bx-hil preflight --rig "$rig" --tap >"$pre/preflight.tap"
+npx --no-install bx-hil preflight --lab "$rig" --tap >"$pre/preflight.tap"
 preflight_rc=$?
 # tap-junit 5 resolves even absolute paths against the working directory: run it inside $pre.
 repo="$PWD"
@@ -77,12 +77,12 @@ repo="$PWD"
 set -e
 if [[ $preflight_rc -eq 2 ]]; then
   mv -f "$pre"/preflight.* "$out"/
-  echo "run-hil: the rig file is invalid (see above); nothing was run" >&2
+  echo "run-hil: the lab file is invalid (see above); nothing was run" >&2
   exit 2
 fi
 [[ $preflight_rc -ne 0 ]] && echo "run-hil: preflight found problems (see $out/preflight.tap); devices that failed it are reported as such"
 
-args=(run --rig "$rig" --out "$out")
+args=(run --lab "$rig" --out "$out")
 [[ -n "${BX_HIL_BASELINE:-}" ]] && args+=(--baseline "$BX_HIL_BASELINE")
 if [[ -n "${BX_HIL_SUITES:-}" ]]; then
   # shellcheck disable=SC2206 # word splitting of the suite list is intended

@@ -1,6 +1,6 @@
 /**
  * The shape of a known issue, shared by the simulator's profiles (`harness/sim/profile.ts`) and
- * rig files (`harness/run/rig.ts`), and written into results.json (`harness/report/types.ts`).
+ * rig files (`harness/run/lab.ts`), and written into results.json (`harness/report/types.ts`).
  * It lives here, at the base, because `sim` and `run` may not import each other.
  *
  * A known issue names a test a firmware is known to fail AND how it fails (pytest's

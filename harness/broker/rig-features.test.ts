@@ -240,6 +240,7 @@ describe('recorded ClientHello and TLS outcome', () => {
     try {
       const path = dir.path('keys.log');
       const r = await rig({ keylogPath: path });
+      expect(r.keylogPath).toBe(path);
       const done = sclient(r.port, mtls(), connectBytes('kl'));
       await r.waitForVerdict();
       await done;
@@ -249,6 +250,7 @@ describe('recorded ClientHello and TLS outcome', () => {
         /^(CLIENT_HANDSHAKE_TRAFFIC_SECRET|CLIENT_RANDOM|SERVER_HANDSHAKE_TRAFFIC_SECRET) [0-9a-f]{64} [0-9a-f]+$/m,
       );
       const r2 = await rig();
+      expect(r2.keylogPath).toBeUndefined();
       const done2 = sclient(r2.port, mtls(), connectBytes('kl2'));
       await r2.waitForVerdict();
       await done2;

@@ -143,6 +143,8 @@ export interface BrokerRig {
   readonly bus: EvidenceBus;
   readonly records: ConnectionRecord[];
   readonly verdicts: Verdict[];
+  /** Where the TLS key log is appended (the `keylogPath` option); undefined when none is written. */
+  readonly keylogPath?: string;
   /** Resolve with the first verdict (past or future) matching `filter`; default bound 10 s. */
   waitForVerdict(filter?: (v: Verdict) => boolean, timeoutMs?: number): Promise<Verdict>;
   onVerdict(cb: (v: Verdict) => void): () => void;

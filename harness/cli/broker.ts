@@ -9,7 +9,7 @@ import { closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, HarnessError } from '../errors.ts';
-import { checkHostAddress } from '../run/rig.ts';
+import { checkHostAddress } from '../run/lab.ts';
 import { oneLine, writeOut } from './console.ts';
 import { checkOutputDir, openAppendPrivate, writeFileAtomic } from '../files.ts';
 import { CERTS_MARKER } from './certs.ts';

@@ -129,12 +129,12 @@ function writeFixtures(d: string): void {
   w('empty.json', results([]));
   // A known issue that does not say how its test fails would excuse any failure: refused.
   w(
-    'rig-no-expects.yaml',
+    'lab-no-expects.yaml',
     'devices:\n  - uri: sim:2.6.3\n    knownIssues:\n      - { test: "cert-upload/*", reason: r, source: s }\n',
   );
-  w('rig-number-password.yaml', 'devices:\n  - uri: sim:2.6.3\n    wifi:\n      ssid: lab\n      password: 00000000\n');
+  w('lab-number-password.yaml', 'devices:\n  - uri: sim:2.6.3\n    wifi:\n      ssid: lab\n      password: 00000000\n');
   w(
-    'rig-ssid-newline.json',
+    'lab-ssid-newline.json',
     JSON.stringify({ devices: [{ uri: 'sim:2.6.3', wifi: { ssid: 'lab\nok 9 - FORGED', password: 'x' } }] }),
   );
   copyFileSync(join(root, 'harness', 'sim', 'fixtures', 'AmazonRootCA1.pem'), join(d, 'root.pem'));

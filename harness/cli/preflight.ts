@@ -1,9 +1,9 @@
 /**
- * `bx-hil preflight [--rig <file> | --device <uri>] [--tap [file]]`: per device, the port opens,
+ * `bx-hil preflight [--lab <file> | --device <uri>] [--tap [file]]`: per device, the port opens,
  * AT answers, the firmware is read (and is the expected one), Wi-Fi is joined and the broker is
  * reachable. Each failure is labelled a rig problem or a firmware failure. `--tap` writes TAP
  * (stdout, or a file), which `tap-junit` turns into JUnit for CI dashboards:
- * `npx bx-hil preflight --rig rig.yaml --tap | npx tap-junit -o reports -n preflight.xml`.
+ * `npx bx-hil preflight --lab lab.yaml --tap | npx tap-junit -o reports -n preflight.xml`.
  *
  * Exit code 0 when every device passed, 1 otherwise, 2 on bad input.
  */
@@ -16,31 +16,32 @@ import { preflightWithDriver } from '../run/preflight-driver.ts';
 import { checkTarget, getVirtualModule, openTarget } from '../targets.ts';
 
 const targets = { open: openTarget, virtualModule: getVirtualModule };
-import { loadRigFile, rigFromDevice } from '../run/rig.ts';
+import { loadLabFile, labFromDevice } from '../run/lab.ts';
+import { foldLabAlias, rigAlias } from './lab-option.ts';
 
 interface PreflightCliOptions {
-  rig?: string;
+  lab?: string;
   device?: string;
   tap?: string | boolean;
   hostAddress?: string;
 }
 
 export async function preflightCommand(o: PreflightCliOptions): Promise<number> {
-  if (o.rig && o.device) throw new ConfigError('--device', o.device, 'give either --device or --rig, not both');
-  const rig = o.rig
-    ? await loadRigFile(o.rig)
-    : rigFromDevice(
+  if (o.lab && o.device) throw new ConfigError('--device', o.device, 'give either --device or --lab, not both');
+  const lab = o.lab
+    ? await loadLabFile(o.lab)
+    : labFromDevice(
         o.device ?? process.env['BX_DEVICE'] ?? 'sim:2.6.3',
         o.hostAddress ? { hostAddress: o.hostAddress } : {},
       );
-  for (const w of rig.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
+  for (const w of lab.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
   // A malformed device URI is bad input (exit 2), not a "rig problem" found by a probe.
-  for (const [i, d] of rig.devices.entries())
-    await checkTarget(d.uri, o.rig ? `${o.rig}: devices[${i}].uri` : '--device');
+  for (const [i, d] of lab.devices.entries())
+    await checkTarget(d.uri, o.lab ? `${o.lab}: devices[${i}].uri` : '--device');
   // The TAP file's folder is checked now, not after every check has run.
   const tapFile = typeof o.tap === 'string' ? checkOutputFile(o.tap, '--tap') : undefined;
   // Devices in parallel: each probe broker listens on its own port.
-  const results = await Promise.all(rig.devices.map((d) => preflightWithDriver(d, targets)));
+  const results = await Promise.all(lab.devices.map((d) => preflightWithDriver(d, targets)));
   const tapToStdout = o.tap === true;
   // Step titles, details and the firmware string come from the module: oneLine() escapes their
   // control characters, so a module cannot forge an "ok" line or drive the terminal.
@@ -71,11 +72,12 @@ export function register(program: Command): void {
     .description(
       'check each device is ready (port, AT, firmware, Wi-Fi, broker reachable); tells rig problems from firmware failures',
     )
-    .option('--rig <file>', 'rig file (YAML or JSON)')
+    .option('--lab <file>', 'lab file (YAML or JSON) listing devices; see docs/lab-file.md')
+    .addOption(rigAlias())
     .option('--device <uri>', 'one device URI (default sim:2.6.3)')
     .option('--host-address <ip>', "with --device: the test host's address as the module sees it")
     .option('--tap [file]', 'write TAP to stdout (or the file), for tap-junit')
-    .action(async (o: PreflightCliOptions) => {
-      process.exitCode = await preflightCommand(o);
+    .action(async (o: PreflightCliOptions & { rig?: string }) => {
+      process.exitCode = await preflightCommand(foldLabAlias(o));
     });
 }

@@ -86,7 +86,7 @@ describe('bx-hil run', () => {
         '',
       ].join('\n'),
     );
-    const r = await cli(['run', '--rig', rigFile, '--suite', 'cert-upload', '--out', out]);
+    const r = await cli(['run', '--lab', rigFile, '--suite', 'cert-upload', '--out', out]);
     expect(r.code, r.out).toBe(1);
     expect(r.out).toContain('[good]');
     expect(r.out).toContain('[bad] bad: powerCycle FAILED (rig problem)');
@@ -147,6 +147,8 @@ describe('bx-hil run', () => {
       out,
     ]);
     expect(r.code, r.out).toBe(1);
+    // --rig is the old name of --lab: it still works and says so once.
+    expect(r.out.split('--rig is now --lab').length - 1).toBe(1);
     expect(r.out).toMatch(/FAIL {2}cert-upload\/private keys\/read form lists the stored keys/);
     const said =
       'failed differently from the known issue (rig file 917): it expects BXHIL_CME (+CME ERROR: 917); the test failed with BXHIL_CME (+CME ERROR: 918): AT+KPRIVKSTORE? failed';
@@ -244,13 +246,16 @@ describe('bx-hil run', () => {
     expect(allowed.out).not.toContain('no test ran');
   }, 180_000);
 
-  test('bad input: an unknown suite and --device with --rig exit 2 naming the flag', async () => {
+  test('bad input: an unknown suite and --device with --lab (or its old name --rig) exit 2 naming the flag', async () => {
     const a = await cli(['run', '--suite', 'nope', '--out', join(dir, 'x')], 60_000);
     expect(a.code, a.out).toBe(2);
     expect(a.out).toContain('unknown suite "nope"');
-    const b = await cli(['run', '--device', 'sim:2.6.3', '--rig', 'r.yaml'], 60_000);
+    const b = await cli(['run', '--device', 'sim:2.6.3', '--lab', 'r.yaml'], 60_000);
     expect(b.code, b.out).toBe(2);
-    expect(b.out).toContain('either --device or --rig');
+    expect(b.out).toContain('either --device or --lab');
+    const c = await cli(['run', '--device', 'sim:2.6.3', '--rig', 'r.yaml'], 60_000);
+    expect(c.code, c.out).toBe(2);
+    expect(c.out).toContain('either --device or --lab');
   }, 120_000);
 });
 

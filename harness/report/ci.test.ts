@@ -19,7 +19,7 @@ import { X509Certificate } from 'node:crypto';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { canConnect, freePort, hasTool, killOnExit, pollUntil, runTool, type ToolResult } from '../processes.ts';
-import { loadRigFile } from '../run/rig.ts';
+import { loadLabFile } from '../run/lab.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const read = (p: string): string => readFileSync(join(repo, p), 'utf8');
@@ -80,7 +80,7 @@ describe('CI examples', () => {
     expect((hil.strategy as Y)['fail-fast']).toBe(false);
     const rigs = ((hil.strategy as Y).matrix as Y).rig as unknown as string[];
     expect(rigs.length).toBeGreaterThan(1);
-    for (const r of rigs) expect(existsSync(join(repo, `ci/rigs/${r}.yaml`)), r).toBe(true);
+    for (const r of rigs) expect(existsSync(join(repo, `ci/labs/${r}.yaml`)), r).toBe(true);
     const steps = hil.steps as unknown as Record<string, unknown>[];
     expect(steps.some((s) => String(s.run ?? '').includes('ci/run-hil.sh'))).toBe(true);
     const upload = steps.find((s) => String(s.uses ?? '').startsWith('actions/upload-artifact'))!;
@@ -95,7 +95,7 @@ describe('CI examples', () => {
     const gl = yamlOf('ci/gitlab-ci.yml');
     const job = gl['hil:rig']!;
     const rigs = ((job.parallel as Y).matrix as unknown as { RIG: string[] }[])[0]!.RIG;
-    for (const r of rigs) expect(existsSync(join(repo, `ci/rigs/${r}.yaml`)), r).toBe(true);
+    for (const r of rigs) expect(existsSync(join(repo, `ci/labs/${r}.yaml`)), r).toBe(true);
     expect(job.resource_group).toBe('bx-hil-$RIG');
     expect(job.extends).toBe('.reports');
     const artifacts = gl['.reports']!.artifacts as Y;
@@ -104,10 +104,10 @@ describe('CI examples', () => {
     expect(((gl['hil:lab']!.artifacts as Y).reports as Y).junit).toEqual(['reports/lab/junit.xml']);
   });
 
-  test.each(['ci/rigs/bench-1.yaml', 'ci/rigs/bench-2.yaml', 'ci/rigs/lab-rack3.yaml', 'ci/rigs/virtual.yaml'])(
-    '%s is a valid rig file',
+  test.each(['ci/labs/bench-1.yaml', 'ci/labs/bench-2.yaml', 'ci/labs/lab-rack3.yaml', 'ci/labs/virtual.yaml'])(
+    '%s is a valid lab file',
     async (p) => {
-      const rig = await loadRigFile(join(repo, p));
+      const rig = await loadLabFile(join(repo, p));
       expect(rig.devices.length).toBeGreaterThan(0);
     },
   );
@@ -121,7 +121,7 @@ describe('ci/run-hil.sh input errors', () => {
   test('exit 2 with a clear message when the rig file is missing or not given', async () => {
     const missing = await run('ci/run-hil.sh', ['/nonexistent/rig.yaml']);
     expect(missing.code).toBe(2);
-    expect(missing.err).toMatch(/cannot read the rig file/);
+    expect(missing.err).toMatch(/cannot read the lab file/);
     expect((await run('ci/run-hil.sh', [])).code).toBe(2);
   });
 

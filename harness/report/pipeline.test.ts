@@ -73,7 +73,7 @@ describe('the lab pipeline (ci/github-actions.yml): two virtual benches as two s
   test('the job env names the shell steps read', () => {
     const hil = workflow.jobs.hil!.env!;
     expect(hil).toMatchObject({
-      BX_HIL_RIG_FILE: 'ci/rigs/${{ matrix.rig }}.yaml',
+      BX_HIL_LAB_FILE: 'ci/labs/${{ matrix.rig }}.yaml',
       BX_HIL_OUT: 'reports/${{ matrix.rig }}',
       BX_HIL_SHARD: '${{ matrix.shard }}',
     });
@@ -86,7 +86,7 @@ describe('the lab pipeline (ci/github-actions.yml): two virtual benches as two s
   test('bench steps on two virtual benches at once, then the lab step', async () => {
     const bench = stepRunning('hil', 'ci/run-hil.sh');
     const lab = stepRunning('lab', 'ci/merge-hil.sh');
-    // Two identical benches: the same device id in both rig files, as ci/rigs/bench-1.yaml and bench-2.yaml.
+    // Two identical benches: the same device id in both rig files, as ci/labs/bench-1.yaml and bench-2.yaml.
     for (const b of ['bench-a', 'bench-b'])
       await writeFile(join(dir, `${b}.yaml`), 'version: 1\ndevices:\n  - id: vbench-2.6.3\n    uri: sim:2.6.3\n');
     const expected = await collectSuiteTests({
@@ -119,7 +119,7 @@ describe('the lab pipeline (ci/github-actions.yml): two virtual benches as two s
     const benches = await Promise.all(
       (['bench-a', 'bench-b'] as const).map((b, i) =>
         runStep(bench, {
-          BX_HIL_RIG_FILE: join(dir, `${b}.yaml`),
+          BX_HIL_LAB_FILE: join(dir, `${b}.yaml`),
           BX_HIL_OUT: join(dir, 'reports', b),
           BX_HIL_SHARD: `${i + 1}/2`,
           BX_HIL_PREVIOUS: join(dir, 'previous', 'results.json'),

@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { RigCommandError } from './errors.ts';
-import type { RigCommand } from './rig.ts';
+import type { LabCommand } from './lab.ts';
 
 export interface RigCommandResult {
   exitCode: number;
@@ -47,7 +47,7 @@ export function redactUrlCredentials(text: string): string {
  */
 export function runRigCommand(
   step: string,
-  cmd: RigCommand,
+  cmd: LabCommand,
   vars: { device: string; uri: string },
   options: { signal?: AbortSignal; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RigCommandResult> {

@@ -36,10 +36,10 @@ export const SUITE_ENV = {
   device: 'BX_DEVICE',
   /** Where per-test evidence bundles go; unset = none written. */
   evidenceDir: 'BX_HIL_EVIDENCE_DIR',
-  /** A rig file and the id of the device in it (Wi-Fi, host address, known issues). */
-  rigFile: 'BX_HIL_RIG',
-  rigDevice: 'BX_HIL_RIG_DEVICE',
-  /** The test host's address as the module sees it, without a rig file (`bx-hil run --host-address`). */
+  /** A lab file and the id of the device in it (Wi-Fi, host address, known issues). */
+  labFile: 'BX_HIL_LAB',
+  labDevice: 'BX_HIL_LAB_DEVICE',
+  /** The test host's address as the module sees it, without a lab file (`bx-hil run --host-address`). */
   hostAddress: 'BX_HIL_HOST_ADDRESS',
   /** Directory where each worker writes `<pid>.json` heartbeats (the command being waited on). */
   heartbeatDir: 'BX_HIL_HEARTBEAT_DIR',

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { runDevice, type DeviceRunDeps } from './orchestrate.ts';
 import type { PreflightResult } from './preflight.ts';
 import type { RawTestRecord } from './results.ts';
-import { parseRig } from './rig.ts';
+import { parseLab } from './lab.ts';
 
 const raw = (names: string[], status: RawTestRecord['status'], extra: Partial<RawTestRecord> = {}): RawTestRecord => ({
   file: '/x/suites/mqtt.test.ts',
@@ -38,7 +38,7 @@ function deps(over: Partial<DeviceRunDeps> = {}): DeviceRunDeps & { lines: strin
   };
 }
 
-const rig = parseRig({
+const rig = parseLab({
   devices: [
     {
       id: 'd',
@@ -55,7 +55,7 @@ const device = rig.devices[0]!;
 describe('runDevice', () => {
   test('raw records become results: firmware read from the module, rig known issues applied, unhandled errors reported', async () => {
     const d = deps();
-    const r = await runDevice({ device, rig, outDir: '/tmp' }, d);
+    const r = await runDevice({ device, lab: rig, outDir: '/tmp' }, d);
     expect(r.devices).toEqual([{ id: 'd', uri: 'sim:2.6.3', firmware: '9.9.9', model: 'BX3105' }]);
     expect(r.tests.map((t) => [t.id, t.outcome, t.firmware])).toEqual([
       ['mqtt/connect/ok', 'pass', '9.9.9'],
@@ -88,7 +88,7 @@ describe('runDevice', () => {
       ],
     };
     const d = deps({ preflight: async () => pf });
-    const r = await runDevice({ device, rig, outDir: '/tmp' }, d);
+    const r = await runDevice({ device, lab: rig, outDir: '/tmp' }, d);
     expect(d.suitesRan()).toBe(false);
     expect(r.tests).toEqual([
       expect.objectContaining({ id: 'preflight/at', outcome: 'fail', error: 'rig problem: no answer within 5000 ms' }),
@@ -97,7 +97,7 @@ describe('runDevice', () => {
   });
 
   test('a failing flash command stops that device before preflight and suites', async () => {
-    const bad = parseRig({ devices: [{ id: 'f', uri: 'sim:2.6.3', flash: { command: 'exit 9', timeoutMs: 5000 } }] });
+    const bad = parseLab({ devices: [{ id: 'f', uri: 'sim:2.6.3', flash: { command: 'exit 9', timeoutMs: 5000 } }] });
     let preflighted = false;
     const d = deps({
       preflight: async () => {
@@ -105,7 +105,7 @@ describe('runDevice', () => {
         return { device: 'f', uri: 'sim:2.6.3', ok: true, steps: [] };
       },
     });
-    const r = await runDevice({ device: bad.devices[0]!, rig: bad, outDir: '/tmp' }, d);
+    const r = await runDevice({ device: bad.devices[0]!, lab: bad, outDir: '/tmp' }, d);
     expect(preflighted).toBe(false);
     expect(d.suitesRan()).toBe(false);
     expect(r.tests).toEqual([
@@ -119,7 +119,7 @@ describe('runDevice', () => {
         throw new Error('vitest could not start');
       },
     });
-    const r = await runDevice({ device, rig, outDir: '/tmp' }, d);
+    const r = await runDevice({ device, lab: rig, outDir: '/tmp' }, d);
     expect(r.tests).toEqual([
       expect.objectContaining({ id: 'run/suites', error: expect.stringContaining('vitest could not start') }),
     ]);

@@ -11,11 +11,11 @@ import { redactUrlCredentials, runRigCommand } from './exec.ts';
 import { mergeKnownIssues } from './known-issues.ts';
 import { preflightFailure, type PreflightResult } from './preflight.ts';
 import { toTestResult, type RawTestRecord } from './results.ts';
-import type { RigConfig, RigDevice } from './rig.ts';
+import type { LabConfig, LabDevice } from './lab.ts';
 
 export interface DeviceRunContext {
-  device: RigDevice;
-  rig: RigConfig;
+  device: LabDevice;
+  lab: LabConfig;
   /** Directory this device's report files go to. */
   outDir: string;
 }
@@ -28,7 +28,7 @@ export interface SuiteRunOutput {
 
 export interface DeviceRunDeps {
   /** Omit to skip preflight. */
-  preflight?(device: RigDevice): Promise<PreflightResult>;
+  preflight?(device: LabDevice): Promise<PreflightResult>;
   runSuites(ctx: DeviceRunContext): Promise<SuiteRunOutput>;
   /** Progress lines (one per step). */
   log(line: string): void;
@@ -104,7 +104,7 @@ export async function runDevice(ctx: DeviceRunContext, deps: DeviceRunDeps): Pro
     tests.push(syntheticFailure(info, 'run/suites', 'suites ran', `the suites could not run: ${msg}`));
     return done();
   }
-  const issues = mergeKnownIssues(ctx.rig.knownIssues, device.knownIssues);
+  const issues = mergeKnownIssues(ctx.lab.knownIssues, device.knownIssues);
   for (const raw of out.records) {
     const r = toTestResult(raw, info, issues);
     tests.push(r);

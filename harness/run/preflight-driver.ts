@@ -1,12 +1,12 @@
 /**
- * Preflight wired to the real pieces: the `Bx310x` driver over a target opener (the CLI passes
+ * Preflight wired to the real pieces: a `DeviceSession` over a target opener (the CLI passes
  * `openTarget` from harness/targets.ts, so `sim:` works too: the run layer may not import it) and
- * a `plain` broker rig on the test host as the reachability probe. The logic and the rig/firmware
+ * a `plain` broker rig on the test host as the reachability probe. The logic and the lab/firmware
  * labels live in `preflight.ts`.
  */
 import { startBrokerRig } from '../broker/index.ts';
-import { Bx310x } from '../bx310x/index.ts';
-import type { Link } from '../link/index.ts';
+import { brokerBindHost, DeviceSession, type TargetOpener } from './device-session.ts';
+import type { LabDevice } from './lab.ts';
 import {
   preflightDevice,
   type PreflightModule,
@@ -14,30 +14,35 @@ import {
   type PreflightPort,
   type PreflightResult,
 } from './preflight.ts';
-import type { RigDevice } from './rig.ts';
+
+export type { TargetOpener };
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 /** Bound on `AT` answering at open, ms. */
 const OPEN_SYNC_MS = 5_000; // 5 s
 
-/** How to open a target and reach the virtual module's host overrides (undefined on hardware). */
-export interface TargetOpener {
-  open(uri: string): Promise<Link>;
-  virtualModule(link: Link): { setResolve(host: string, target: { host: string; port: number }): void } | undefined;
-}
-
-export function driverPreflightPort(targets: TargetOpener): PreflightPort {
+export function driverPreflightPort(targets: TargetOpener, device?: LabDevice): PreflightPort {
   return {
     async open(uri) {
-      const link = await targets.open(uri);
-      const vm = targets.virtualModule(link);
-      let driver: Bx310x;
+      // sync: false: "AT answers" is its own step, so a silent module is labelled correctly.
+      const session = new DeviceSession({
+        uri,
+        targets,
+        ...(device ? { device } : {}),
+        driver: { sync: false, defaultTimeoutMs: OPEN_SYNC_MS },
+      });
       try {
-        // sync: false: "AT answers" is its own step, so a silent module is labelled correctly.
-        driver = await Bx310x.open(link, { sync: false, defaultTimeoutMs: OPEN_SYNC_MS });
+        await session.link();
       } catch (err) {
-        await link.close().catch(() => undefined);
+        await session.close().catch((closeErr: unknown) => {
+          throw new AggregateError([err, closeErr], `${uri}: the open failed, and so did closing what it opened`);
+        });
         throw err;
       }
+      const driver = session.driver!;
       const mod: PreflightModule = {
         async ping(timeoutMs) {
           await driver.at.command('AT', { timeoutMs }).catch(async () => {
@@ -45,44 +50,49 @@ export function driverPreflightPort(targets: TargetOpener): PreflightPort {
             await driver.at.sync();
           });
         },
-        identity: () => driver.identity(),
-        async joinWifi(ssid, password, timeoutMs) {
-          await driver.wifiStationConfig(ssid, password, true);
-          await driver.wifiConnect({ timeoutMs });
-        },
+        identity: () => session.identify(),
+        // The lab file's Wi-Fi (preflight calls this only when it gives one).
+        joinWifi: (_ssid, _password, timeoutMs) => session.provision({ wifiTimeoutMs: timeoutMs }),
         async mqttProbe(host, port, timeoutMs) {
           // On the virtual module the host is reached directly (its sessions dial 127.0.0.1 as given).
-          if (vm && host !== '127.0.0.1') vm.setResolve(host, { host: '127.0.0.1', port });
+          if (session.vm && host !== '127.0.0.1') session.vm.setResolve(host, { host: '127.0.0.1', port });
           const id = await driver.mqttConfigure({
             secure: false,
             server: host,
             port,
             clientId: `bx-hil-preflight-${process.pid}`,
           });
+          let failure: unknown;
           try {
             await driver.mqttConnect(id, { timeoutMs });
-            await driver.mqttClose(id).catch(() => undefined);
-          } finally {
-            await driver.mqttDelete(id).catch(() => undefined);
+            await driver.mqttClose(id);
+          } catch (err) {
+            failure = err;
           }
+          // The probe session is deleted either way; a failed delete is reported with, not instead of, the probe's failure.
+          await driver.mqttDelete(id).catch((err: unknown) => {
+            throw failure === undefined
+              ? err
+              : new AggregateError([failure, err], `${describe(failure)}; deleting the probe session failed too`);
+          });
+          if (failure !== undefined) throw failure;
         },
-        close: () => driver.close(),
+        close: () => session.close(),
       };
       return mod;
     },
     async startProbeBroker(hostAddress) {
-      // Listen where the module can reach us: loopback for a local address, every interface otherwise.
-      const bind = hostAddress === '127.0.0.1' || hostAddress === 'localhost' ? '127.0.0.1' : '0.0.0.0';
-      const rig = await startBrokerRig({ host: bind, port: 0, profile: 'plain' });
+      // Listen where the module can reach us (device-session.ts says where, once).
+      const rig = await startBrokerRig({ host: brokerBindHost(hostAddress), port: 0, profile: 'plain' });
       return { port: rig.port, close: () => rig.close() };
     },
   };
 }
 
 export function preflightWithDriver(
-  device: RigDevice,
+  device: LabDevice,
   targets: TargetOpener,
   options: PreflightOptions = {},
 ): Promise<PreflightResult> {
-  return preflightDevice(device, driverPreflightPort(targets), options);
+  return preflightDevice(device, driverPreflightPort(targets, device), options);
 }

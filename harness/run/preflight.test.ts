@@ -11,7 +11,7 @@ import {
   type PreflightModule,
   type PreflightPort,
 } from './preflight.ts';
-import { parseRig } from './rig.ts';
+import { parseLab } from './lab.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'bxhil-preflight-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -64,7 +64,7 @@ function fakePort(o: FakeOpts = {}) {
   return { port, calls, closed: () => ({ brokerClosed, moduleClosed }) };
 }
 
-const rig = parseRig({
+const rig = parseLab({
   devices: [
     { id: 'a', uri: 'sim:2.6.3', firmware: '2.6.3', wifi: { ssid: 'lab', password: 'pw-secret' } },
     { id: 'b', uri: 'sim:legacy' },

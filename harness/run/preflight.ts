@@ -9,7 +9,7 @@
  * (`preflight-driver.ts` wires the real driver and broker), so this logic is tested with fakes.
  */
 import { HarnessError } from '../errors.ts';
-import type { RigDevice } from './rig.ts';
+import type { LabDevice } from './lab.ts';
 
 export type PreflightCategory = 'rig' | 'firmware';
 
@@ -76,7 +76,7 @@ function describe(err: unknown): { code?: string; message: string } {
 
 /** Run the preflight steps for one device. Never throws for a device problem: it reports it. */
 export async function preflightDevice(
-  device: RigDevice,
+  device: LabDevice,
   port: PreflightPort,
   options: PreflightOptions = {},
 ): Promise<PreflightResult> {

@@ -1,9 +1,10 @@
 /**
- * The rig file (docs/rig-file.md): which modules are attached, how to reach them, what firmware
- * each should run, and what is known to fail on it. YAML or JSON, validated once at the edge into
+ * The lab file (docs/lab-file.md), the bench of devices: which modules are attached, how to
+ * reach them, what firmware each should run, and what is known to fail on it. ("Rig" names the
+ * broker the harness starts, `BrokerRig`.) YAML or JSON, validated once at the edge into
  * a complete typed object (STYLE.md §6); every error names the field (`devices[1].uri: ...`).
  *
- * Secrets: `wifi.password` is never put into an error, a log line or `describeRig()`.
+ * Secrets: `wifi.password` is never put into an error, a log line or `describeLab()`.
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -13,7 +14,7 @@ import { parseLinkUri } from '../link/open.ts';
 import { checkExpectation, isExpectationProblem, type KnownIssue } from '../known-issue.ts';
 
 /** A shell command the runner executes before the suites, with a bound. */
-export interface RigCommand {
+export interface LabCommand {
   /** Run through `/bin/sh -c`. `{device}` and `{uri}` are replaced by the device's id and URI. */
   command: string;
   /** Killed (and the device marked failed) after this long. Default 60 000 ms (1 min). */
@@ -26,7 +27,7 @@ export interface WifiCredentials {
   password: string;
 }
 
-export interface RigDevice {
+export interface LabDevice {
   /** Unique id, used in reports and evidence paths. Default: derived from the URI. */
   id: string;
   /** Link URI: `/dev/serial/by-id/...` (recommended: stable across reboots), `serial:`, `tcp://`, `rfc2217://`, `sim:`. */
@@ -37,27 +38,27 @@ export interface RigDevice {
   wifi?: WifiCredentials;
   /**
    * The test host's address as the module sees it (the broker rig listens there and its
-   * server certificate names it). Default: rig-level `hostAddress`, else 127.0.0.1 (sim only).
+   * server certificate names it). Default: lab-level `hostAddress`, else 127.0.0.1 (sim only).
    */
   hostAddress: string;
   /** Run before the suites (e.g. a relay or a USB hub port toggle). */
-  powerCycle?: RigCommand;
+  powerCycle?: LabCommand;
   /** Run before the suites, before the power cycle (e.g. the vendor's flashing tool). */
-  flash?: RigCommand;
-  /** Known issues of this device's firmware, added to the rig-level list. */
+  flash?: LabCommand;
+  /** Known issues of this device's firmware, added to the lab-level list. */
   knownIssues: KnownIssue[];
 }
 
-export interface RigConfig {
-  devices: RigDevice[];
+export interface LabConfig {
+  devices: LabDevice[];
   /** Known issues for every device. */
   knownIssues: KnownIssue[];
   /** Warnings found while validating (e.g. an unstable /dev/ttyUSB0 path). Not errors. */
   warnings: string[];
 }
 
-/** Defaults merged into every rig (STYLE.md §6). */
-export const RIG_DEFAULTS = Object.freeze({
+/** Defaults merged into every lab (STYLE.md §6). */
+export const LAB_DEFAULTS = Object.freeze({
   hostAddress: '127.0.0.1',
   commandTimeoutMs: 60_000, // 1 min
 });
@@ -114,7 +115,7 @@ function str(o: Obj, key: string, field: string, required = false): string | und
 }
 
 /**
- * Rig strings reach AT commands, TAP lines, the console and reports: a CR or LF in an SSID
+ * Lab strings reach AT commands, TAP lines, the console and reports: a CR or LF in an SSID
  * would forge a TAP line, an ESC would drive the terminal. Refuse every control character
  * (`allow` lists the ones a field may hold, e.g. the line breaks of a multi-line shell command).
  * `secret`: the value is never quoted.
@@ -148,11 +149,11 @@ export function checkHostAddress(value: string, path: string): string {
   return value;
 }
 
-function parseCommand(v: unknown, field: string): RigCommand | undefined {
+function parseCommand(v: unknown, field: string): LabCommand | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'string') {
     checkNoControl(v, field, { allow: '\n\t' });
-    return { command: v, timeoutMs: RIG_DEFAULTS.commandTimeoutMs };
+    return { command: v, timeoutMs: LAB_DEFAULTS.commandTimeoutMs };
   }
   if (!isObj(v)) throw new ConfigError(field, v, `${field}: expected a command string or { command, timeoutMs }`);
   checkKeys(v, field, ['command', 'timeoutMs']);
@@ -160,7 +161,7 @@ function parseCommand(v: unknown, field: string): RigCommand | undefined {
   if (typeof command !== 'string' || command.trim() === '')
     throw new ConfigError(`${field}.command`, command, `${field}.command: required (a non-empty string)`);
   checkNoControl(command, `${field}.command`, { allow: '\n\t' });
-  const t = v['timeoutMs'] ?? RIG_DEFAULTS.commandTimeoutMs;
+  const t = v['timeoutMs'] ?? LAB_DEFAULTS.commandTimeoutMs;
   if (typeof t !== 'number' || !Number.isInteger(t) || t <= 0 || t > 3_600_000) {
     throw new ConfigError(
       `${field}.timeoutMs`,
@@ -227,9 +228,9 @@ function validateUri(uri: string, field: string, warnings: string[]): void {
   }
 }
 
-/** Validate a parsed rig document (from YAML or JSON) into a complete `RigConfig`. */
-export function parseRig(doc: unknown): RigConfig {
-  if (!isObj(doc)) throw new ConfigError('(root)', doc, 'rig file: expected a mapping with a `devices` list');
+/** Validate a parsed lab document (from YAML or JSON) into a complete `LabConfig`. */
+export function parseLab(doc: unknown): LabConfig {
+  if (!isObj(doc)) throw new ConfigError('(root)', doc, 'lab file: expected a mapping with a `devices` list');
   checkKeys(doc, '', ['version', 'hostAddress', 'devices', 'knownIssues']);
   if (doc['version'] !== undefined && doc['version'] !== 1) {
     throw new ConfigError(
@@ -239,14 +240,14 @@ export function parseRig(doc: unknown): RigConfig {
     );
   }
   const rootHost = str(doc, 'hostAddress', '(root)');
-  const hostAddress = rootHost === undefined ? RIG_DEFAULTS.hostAddress : checkHostAddress(rootHost, 'hostAddress');
+  const hostAddress = rootHost === undefined ? LAB_DEFAULTS.hostAddress : checkHostAddress(rootHost, 'hostAddress');
   const list = doc['devices'];
   if (!Array.isArray(list) || list.length === 0) {
     throw new ConfigError('devices', list, 'devices: required, a non-empty list of { uri, ... }');
   }
   const warnings: string[] = [];
   const ids = new Set<string>();
-  const devices = list.map((item, i): RigDevice => {
+  const devices = list.map((item, i): LabDevice => {
     const f = `devices[${i}]`;
     if (typeof item === 'string') item = { uri: item };
     if (!isObj(item)) throw new ConfigError(f, item, `${f}: expected { uri, ... } or a URI string`);
@@ -264,7 +265,7 @@ export function parseRig(doc: unknown): RigConfig {
     if (ids.has(id))
       throw new ConfigError(`${f}.id`, id, `${f}.id: "${id}" is used by another device; give each device a unique id`);
     ids.add(id);
-    const device: RigDevice = {
+    const device: LabDevice = {
       id,
       uri,
       hostAddress: checkHostAddress(str(item, 'hostAddress', f) ?? hostAddress, `${f}.hostAddress`),
@@ -283,8 +284,8 @@ export function parseRig(doc: unknown): RigConfig {
   return { devices, knownIssues: parseKnownIssues(doc['knownIssues'], 'knownIssues'), warnings };
 }
 
-/** Parse rig file text; JSON when it starts with `{`, else YAML (YAML is a superset anyway). */
-export function parseRigText(text: string, source = 'rig file'): RigConfig {
+/** Parse lab file text; JSON when it starts with `{`, else YAML (YAML is a superset anyway). */
+export function parseLabText(text: string, source = 'lab file'): LabConfig {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true });
@@ -296,30 +297,30 @@ export function parseRigText(text: string, source = 'rig file'): RigConfig {
       { cause },
     );
   }
-  return parseRig(doc);
+  return parseLab(doc);
 }
 
-export async function loadRigFile(path: string): Promise<RigConfig> {
+export async function loadLabFile(path: string): Promise<LabConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
     throw new ConfigError(
-      '--rig',
+      '--lab',
       path,
-      `cannot read rig file ${path}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}; check the path`,
+      `cannot read lab file ${path}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}; check the path`,
       { cause },
     );
   }
-  return parseRigText(text, path);
+  return parseLabText(text, path);
 }
 
-/** A rig for one `--device <uri>` (what `bx-hil run` without `--rig` uses). */
-export function rigFromDevice(uri: string, options: { hostAddress?: string } = {}): RigConfig {
-  return parseRig({ devices: [{ uri, ...(options.hostAddress ? { hostAddress: options.hostAddress } : {}) }] });
+/** A lab for one `--device <uri>` (what `bx-hil run` without `--lab` uses). */
+export function labFromDevice(uri: string, options: { hostAddress?: string } = {}): LabConfig {
+  return parseLab({ devices: [{ uri, ...(options.hostAddress ? { hostAddress: options.hostAddress } : {}) }] });
 }
 
-/** The rig as printable JSON, with Wi-Fi passwords replaced by `***`. */
-export function describeRig(rig: RigConfig): string {
-  return JSON.stringify(rig, (key, value: unknown) => (key === 'password' ? '***' : value), 2);
+/** The lab as printable JSON, with Wi-Fi passwords replaced by `***`. */
+export function describeLab(lab: LabConfig): string {
+  return JSON.stringify(lab, (key, value: unknown) => (key === 'password' ? '***' : value), 2);
 }

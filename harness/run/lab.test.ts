@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { ConfigError } from '../errors.ts';
-import { deviceIdFromUri, describeRig, loadRigFile, parseRig, parseRigText, rigFromDevice } from './rig.ts';
+import { deviceIdFromUri, describeLab, loadLabFile, parseLab, parseLabText, labFromDevice } from './lab.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'bxhil-rig-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -40,9 +40,9 @@ knownIssues:
   - { test: "mqtt/qos 2*", reason: "QoS 2 not implemented", source: "[guess]", expects: { code: BXHIL_AT_TIMEOUT } }
 `;
 
-describe('rig file', () => {
+describe('lab file', () => {
   test('a complete YAML rig parses into typed devices with defaults filled', () => {
-    const rig = parseRigText(yaml);
+    const rig = parseLabText(yaml);
     expect(rig.devices).toHaveLength(2);
     const [a, b] = rig.devices;
     expect(a).toMatchObject({
@@ -59,13 +59,13 @@ describe('rig file', () => {
     expect(rig.warnings).toEqual([]);
   });
 
-  test('the example rig files (examples/rig.yaml, the README) parse, and their known issue states CME 918', async () => {
+  test('the example lab files (examples/lab.yaml, the README) parse, and their known issue states CME 918', async () => {
     const repo = new URL('../../', import.meta.url);
-    const example = await loadRigFile(new URL('examples/rig.yaml', repo).pathname);
+    const example = await loadLabFile(new URL('examples/lab.yaml', repo).pathname);
     const readme = readFileSync(new URL('README.md', repo), 'utf8');
     const block = /## Rig file\n\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(block, 'README "## Rig file" yaml block').toBeDefined();
-    for (const rig of [example, parseRigText(block!, 'README.md')]) {
+    for (const rig of [example, parseLabText(block!, 'README.md')]) {
       const issues = rig.devices.flatMap((d) => d.knownIssues);
       expect(issues).toEqual([
         expect.objectContaining({
@@ -79,36 +79,36 @@ describe('rig file', () => {
   test('JSON is accepted too', async () => {
     const path = join(dir, 'rig.json');
     await writeFile(path, JSON.stringify({ devices: [{ uri: 'sim:legacy', id: 'virt' }] }));
-    const rig = await loadRigFile(path);
+    const rig = await loadLabFile(path);
     expect(rig.devices[0]).toMatchObject({ id: 'virt', uri: 'sim:legacy', hostAddress: '127.0.0.1' });
   });
 
   test('errors name the field', () => {
-    expect(configErr(() => parseRig({ devices: [{ uri: 'sim:2.6.3' }, { id: 'x' }] })).field).toBe('devices[1].uri');
-    expect(configErr(() => parseRig({ devices: [] })).field).toBe('devices');
+    expect(configErr(() => parseLab({ devices: [{ uri: 'sim:2.6.3' }, { id: 'x' }] })).field).toBe('devices[1].uri');
+    expect(configErr(() => parseLab({ devices: [] })).field).toBe('devices');
     expect(
-      configErr(() => parseRig({ devices: [{ uri: 'sim:a', powerCycle: { command: 'x', timeoutMs: -1 } }] })).field,
+      configErr(() => parseLab({ devices: [{ uri: 'sim:a', powerCycle: { command: 'x', timeoutMs: -1 } }] })).field,
     ).toBe('devices[0].powerCycle.timeoutMs');
     expect(
-      configErr(() => parseRig({ devices: [{ uri: 'sim:a', knownIssues: [{ test: 't', reason: 'r' }] }] })).field,
+      configErr(() => parseLab({ devices: [{ uri: 'sim:a', knownIssues: [{ test: 't', reason: 'r' }] }] })).field,
     ).toBe('devices[0].knownIssues[0].source');
-    // A known issue states how its test fails; without it, it would excuse any failure (issue 9).
+    // A known issue states how its test fails; without it, it would excuse any failure.
     const noExpects = configErr(() =>
-      parseRig({ devices: [{ uri: 'sim:a' }], knownIssues: [{ test: 't', reason: 'r', source: 's' }] }),
+      parseLab({ devices: [{ uri: 'sim:a' }], knownIssues: [{ test: 't', reason: 'r', source: 's' }] }),
     );
     expect(noExpects.field).toBe('knownIssues[0].expects');
     expect(noExpects.message).toMatch(/^knownIssues\[0\]\.expects: required: .*\{ code: BXHIL_CME, cme: 918 \}/);
     expect(
       configErr(() =>
-        parseRig({
+        parseLab({
           devices: [{ uri: 'sim:a', knownIssues: [{ test: 't', reason: 'r', source: 's', expects: { cme: 918 } }] }],
         }),
       ).field,
     ).toBe('devices[0].knownIssues[0].expects.cme');
-    expect(configErr(() => parseRig({ devices: [{ uri: 'sim:a', baud: 9600 }] })).field).toBe('devices[0].baud');
+    expect(configErr(() => parseLab({ devices: [{ uri: 'sim:a', baud: 9600 }] })).field).toBe('devices[0].baud');
     expect(
       configErr(() =>
-        parseRig({
+        parseLab({
           devices: [
             { uri: 'sim:a', id: 'd' },
             { uri: 'sim:b', id: 'd' },
@@ -116,30 +116,30 @@ describe('rig file', () => {
         }),
       ).field,
     ).toBe('devices[1].id');
-    expect(configErr(() => parseRig({ devices: [{ uri: 'not a uri' }] })).field).toBe('devices[0].uri');
-    expect(configErr(() => parseRig({ version: 2, devices: [{ uri: 'sim:a' }] })).field).toBe('version');
-    expect(configErr(() => parseRigText('devices: [ {uri: ')).code).toBe('BXHIL_CONFIG');
+    expect(configErr(() => parseLab({ devices: [{ uri: 'not a uri' }] })).field).toBe('devices[0].uri');
+    expect(configErr(() => parseLab({ version: 2, devices: [{ uri: 'sim:a' }] })).field).toBe('version');
+    expect(configErr(() => parseLabText('devices: [ {uri: ')).code).toBe('BXHIL_CONFIG');
   });
 
   test('a missing file is a config error that names the path', async () => {
-    const err = await loadRigFile(join(dir, 'nope.yaml')).catch((e: unknown) => e);
+    const err = await loadLabFile(join(dir, 'nope.yaml')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).field).toBe('--rig');
+    expect((err as ConfigError).field).toBe('--lab');
   });
 
-  test('the Wi-Fi password never appears in errors or in describeRig', () => {
+  test('the Wi-Fi password never appears in errors or in describeLab', () => {
     const err = configErr(() =>
-      parseRig({ devices: [{ uri: 'sim:a', wifi: { ssid: 'x', password: { nested: 'hunter2' } } }] }),
+      parseLab({ devices: [{ uri: 'sim:a', wifi: { ssid: 'x', password: { nested: 'hunter2' } } }] }),
     );
     expect(err.field).toBe('devices[0].wifi.password');
     expect(err.message + JSON.stringify(err.value)).not.toContain('hunter2');
-    const text = describeRig(parseRigText(yaml));
+    const text = describeLab(parseLabText(yaml));
     expect(text).not.toContain('s3cret!');
     expect(text).toContain('"password": "***"');
   });
 
   test('an unstable /dev/ttyUSB path is a warning, not an error', () => {
-    const rig = parseRig({ devices: ['/dev/ttyUSB0'] });
+    const rig = parseLab({ devices: ['/dev/ttyUSB0'] });
     expect(rig.devices[0]!.uri).toBe('/dev/ttyUSB0');
     expect(rig.warnings[0]).toMatch(/by-id/);
   });
@@ -148,28 +148,28 @@ describe('rig file', () => {
     expect(deviceIdFromUri('sim:2.6.3')).toBe('sim-2.6.3');
     expect(deviceIdFromUri('/dev/serial/by-id/usb-Sierra_BX-if00')).toBe('usb-Sierra_BX-if00');
     expect(deviceIdFromUri('tcp://10.0.0.2:4000')).toBe('tcp-10.0.0.2-4000');
-    expect(rigFromDevice('sim:legacy').devices[0]!.id).toBe('sim-legacy');
+    expect(labFromDevice('sim:legacy').devices[0]!.id).toBe('sim-legacy');
   });
 });
 
-describe('rig strings are what the user wrote (issue 9)', () => {
+describe('lab strings are what the user wrote', () => {
   test.each(['00000000', '0123456789', '12345678'])(
     'a YAML number as wifi.password (%s) is refused with "quote it", never quoted back',
     (pw) => {
       const err = configErr(() =>
-        parseRigText(`devices:\n  - uri: sim:2.6.3\n    wifi: { ssid: lab, password: ${pw} }\n`),
+        parseLabText(`devices:\n  - uri: sim:2.6.3\n    wifi: { ssid: lab, password: ${pw} }\n`),
       );
       expect(err.field).toBe('devices[0].wifi.password');
       expect(err.message).toMatch(/quote it/);
       expect(err.message + JSON.stringify(err.value)).not.toMatch(/\d{4}/);
       // Quoted, the same text is kept exactly.
-      const rig = parseRigText(`devices:\n  - uri: sim:2.6.3\n    wifi: { ssid: lab, password: "${pw}" }\n`);
+      const rig = parseLabText(`devices:\n  - uri: sim:2.6.3\n    wifi: { ssid: lab, password: "${pw}" }\n`);
       expect(rig.devices[0]!.wifi!.password).toBe(pw);
     },
   );
 
   test('a YAML number as wifi.ssid is refused with "quote it"', () => {
-    const err = configErr(() => parseRigText('devices:\n  - uri: sim:2.6.3\n    wifi: { ssid: 0042, password: x }\n'));
+    const err = configErr(() => parseLabText('devices:\n  - uri: sim:2.6.3\n    wifi: { ssid: 0042, password: x }\n'));
     expect(err.field).toBe('devices[0].wifi.ssid');
     expect(err.message).toMatch(/quote it/);
   });
@@ -186,23 +186,23 @@ describe('rig strings are what the user wrote (issue 9)', () => {
       { uri: 'sim:2.6.3', knownIssues: [{ test: 't', reason: 'r\u009b', source: 's' }] },
     ],
   ])('a control character in %s is refused, naming the field', (field, device) => {
-    const err = configErr(() => parseRig({ devices: [device] }));
+    const err = configErr(() => parseLab({ devices: [device] }));
     expect(err.field).toBe(field);
     expect(err.message).toMatch(/control character \\x[0-9a-f]{2}/);
     if (field.endsWith('password')) expect(err.message + JSON.stringify(err.value)).not.toContain('pw');
   });
 
   test('a multi-line shell command keeps its line breaks', () => {
-    const rig = parseRig({ devices: [{ uri: 'sim:2.6.3', powerCycle: 'relay off\nsleep 1\nrelay on' }] });
+    const rig = parseLab({ devices: [{ uri: 'sim:2.6.3', powerCycle: 'relay off\nsleep 1\nrelay on' }] });
     expect(rig.devices[0]!.powerCycle!.command).toBe('relay off\nsleep 1\nrelay on');
   });
 
   test.each(['not an ip', '999.1.1.1', 'host_name', '-bad.example'])('hostAddress "%s" is refused', (host) => {
-    expect(configErr(() => parseRig({ hostAddress: host, devices: ['sim:2.6.3'] })).field).toBe('hostAddress');
-    expect(configErr(() => rigFromDevice('sim:2.6.3', { hostAddress: host })).field).toBe('devices[0].hostAddress');
+    expect(configErr(() => parseLab({ hostAddress: host, devices: ['sim:2.6.3'] })).field).toBe('hostAddress');
+    expect(configErr(() => labFromDevice('sim:2.6.3', { hostAddress: host })).field).toBe('devices[0].hostAddress');
   });
 
   test.each(['192.168.1.10', '::1', 'bench-pc.local', 'localhost'])('hostAddress "%s" is accepted', (host) => {
-    expect(rigFromDevice('sim:2.6.3', { hostAddress: host }).devices[0]!.hostAddress).toBe(host);
+    expect(labFromDevice('sim:2.6.3', { hostAddress: host }).devices[0]!.hostAddress).toBe(host);
   });
 });
