@@ -33,6 +33,15 @@ const opts = (o: mqtt.IClientOptions = {}): mqtt.IClientOptions => ({
   connectTimeout: 3000,
   ...o,
 });
+/** A raw TLS connection to the rig as the test device (its certificate, the name the rig serves). */
+const rawTls = (r: BrokerRig): tls.ConnectionOptions => ({
+  port: r.port,
+  host: '127.0.0.1',
+  ca: pki.ca.certPem,
+  cert: pki.client.certPem,
+  key: pki.client.keyPem,
+  servername: 'localhost',
+});
 async function connect(r: BrokerRig, o: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
   const c = await mqtt.connectAsync(r.url, opts(o));
   clients.push(c);
@@ -65,22 +74,12 @@ function rawSession(r: BrokerRig, packets: Packet[][], gapMs = 150): Promise<Pac
     const got: Packet[] = [];
     const parser = mqttPacket.parser();
     parser.on('packet', (p: Packet) => got.push(p));
-    const s = tls.connect(
-      {
-        port: r.port,
-        host: '127.0.0.1',
-        ca: pki.ca.certPem,
-        cert: pki.client.certPem,
-        key: pki.client.keyPem,
-        servername: 'localhost',
-      },
-      async () => {
-        for (const batch of packets) {
-          s.write(Buffer.concat(batch.map((p) => mqttPacket.generate(p))));
-          await new Promise((res) => setTimeout(res, gapMs));
-        }
-      },
-    );
+    const s = tls.connect(rawTls(r), async () => {
+      for (const batch of packets) {
+        s.write(Buffer.concat(batch.map((p) => mqttPacket.generate(p))));
+        await new Promise((res) => setTimeout(res, gapMs));
+      }
+    });
     s.on('data', (d: Buffer) => parser.parse(d));
     s.on('error', () => undefined);
     s.on('close', () => resolve(got));
@@ -228,23 +227,12 @@ describe('aws-iot: TLS rules', () => {
   test('T9 [DOC]: no SessionTicket is issued (strict profile issues one)', async () => {
     const ticketOf = (r: BrokerRig) =>
       new Promise<Buffer | undefined>((resolve) => {
-        const s = tls.connect(
-          {
-            port: r.port,
-            host: '127.0.0.1',
-            ca: pki.ca.certPem,
-            cert: pki.client.certPem,
-            key: pki.client.keyPem,
-            servername: 'localhost',
-            maxVersion: 'TLSv1.2',
-          },
-          () => {
-            setTimeout(() => {
-              resolve(s.getTLSTicket());
-              s.destroy();
-            }, 100);
-          },
-        );
+        const s = tls.connect({ ...rawTls(r), maxVersion: 'TLSv1.2' }, () => {
+          setTimeout(() => {
+            resolve(s.getTLSTicket());
+            s.destroy();
+          }, 100);
+        });
         s.on('error', () => resolve(undefined));
       });
     const r = await aws();

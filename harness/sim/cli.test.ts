@@ -352,19 +352,18 @@ describe.skipIf(!hasMosquitto)(
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
+    /** The mosquitto_sub/mosquitto_pub arguments naming the broker and the topic. */
+    function target(topic: string, tlsArgs: string[], port: number): string[] {
+      return ['-h', tlsArgs.length ? 'localhost' : '127.0.0.1', '-p', String(port), ...tlsArgs, '-t', topic];
+    }
+
     /** mosquitto_sub that has its SUBACK; resolves the first "topic payload" line. */
     async function subscriber(topic: string, tlsArgs: string[], port: number): Promise<{ line: Promise<string> }> {
       // stdbuf: mosquitto_sub's stdout is a pipe, fully buffered; we need the SUBACK line at once
       const child = spawnTracked('stdbuf', [
         '-oL',
         'mosquitto_sub',
-        '-h',
-        tlsArgs.length ? 'localhost' : '127.0.0.1',
-        '-p',
-        String(port),
-        ...tlsArgs,
-        '-t',
-        topic,
+        ...target(topic, tlsArgs, port),
         '-C',
         '1',
         '-W',
@@ -394,19 +393,7 @@ describe.skipIf(!hasMosquitto)(
     }
 
     function publish(topic: string, message: string, tlsArgs: string[], port: number): Promise<number | null> {
-      const child = spawnTracked('mosquitto_pub', [
-        '-h',
-        tlsArgs.length ? 'localhost' : '127.0.0.1',
-        '-p',
-        String(port),
-        ...tlsArgs,
-        '-t',
-        topic,
-        '-m',
-        message,
-        '-q',
-        '1',
-      ]);
+      const child = spawnTracked('mosquitto_pub', [...target(topic, tlsArgs, port), '-m', message, '-q', '1']);
       return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     }
 
