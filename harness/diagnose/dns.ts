@@ -1,5 +1,5 @@
 /**
- * Evidence -> verdict for the lab's DNS record (issue 11 §4): before a module can reach the
+ * Evidence -> verdict for the lab's DNS record: before a module can reach the
  * broker it must ask for the broker's name. The DNS responder (`harness/lab`) puts every query
  * on the bus as `source: 'dns', kind: 'query'`; this judges them against the name the module
  * was configured with:

@@ -1,6 +1,6 @@
 /**
  * The lab's DNS responder: a real module finds its broker through DNS from the Wi-Fi network's
- * DHCP, so the harness answers the run's names itself (issue 11 §4). Built on `dns-packet` (the
+ * DHCP, so the harness answers the run's names itself. Built on `dns-packet` (the
  * codec) over `node:dgram` (the socket); nothing here parses DNS by hand.
  *
  * - A known name (case-insensitive, trailing dot tolerated) gets its A record; any other query
