@@ -10,7 +10,7 @@
  * Glossary: module = the device under test; vm = the virtual module's knobs; rig = the broker.
  */
 import { describe, expect } from 'vitest';
-import { HarnessError } from '../harness/errors.ts';
+import { HarnessError, type HarnessErrorCode } from '../harness/errors.ts';
 import { encodeKey, issueCertificate } from '../harness/pki/factory.ts';
 import { hil, type HilContext } from './fixtures.ts';
 import {
@@ -48,10 +48,10 @@ const EXPECTED_FAILURE_CODES = [
   'BXHIL_AT_PROTOCOL',
   'BXHIL_AT_RESET',
   'BXHIL_AT_RESYNC',
-  'BXHIL_RESPONSE_PARSE',
+  'BXHIL_PARSE',
   'BXHIL_STATE',
   'BXHIL_MQTT_ABORTED',
-];
+] satisfies readonly HarnessErrorCode[];
 
 describe('resets', () => {
   hil(

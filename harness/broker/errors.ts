@@ -2,14 +2,14 @@
  * Errors of the broker rig layer (STYLE.md §4): stable `code`, typed fields, messages that name
  * the cause and the fix.
  */
-import { HarnessError } from '../errors.ts';
+import { HarnessError, type HarnessErrorCode } from '../errors.ts';
 
 /** The rig could not start or was used wrongly. */
 export class BrokerError extends HarnessError {
   /** Which rig (`aedes`, `mosquitto`, `container`). */
   readonly rig: string;
 
-  constructor(code: string, rig: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: HarnessErrorCode, rig: string, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.rig = rig;
   }
