@@ -8,11 +8,14 @@
  * - `resolve=<host>=<ip>[:<port>]` (repeatable): host override; SNI and the name check still
  *   use `<host>`.
  * - `clock=host|1970|<ISO date>`: the module clock.
+ * - `dns=<ip>[:<port>]`: the DNS server the module got from DHCP; names without a `resolve=`
+ *   override are looked up there with real queries (the lab's responder, `bx-hil dns`).
  * - `echo=0|1`: echo after open. Default 1 (the profile's boot setting).
  * - `store=<file>`: keep the certificate/key stores in a JSON file, as flash would.
  */
 import { duplexPair } from 'node:stream';
 import { ConfigError } from './errors.ts';
+import { parseDnsAddress } from './lab/index.ts';
 import { checkLinkUri, openLink, registerLinkScheme, StreamLink, type Link } from './link/index.ts';
 import {
   createVirtualModule,
@@ -80,6 +83,11 @@ export function parseSimUri(url: URL): { options: VirtualModuleOptions; echo?: b
       case 'clock':
         options.clock = parseClockSetting(value, 'device.clock');
         break;
+      case 'dns': {
+        const { host, port } = parseDnsAddress(value, 'device.dns');
+        options.dns = `${host}:${port}`;
+        break;
+      }
       case 'echo':
         if (value !== '0' && value !== '1')
           throw new ConfigError('device.echo', value, `echo must be 0 or 1, not "${value}"`);
@@ -98,7 +106,7 @@ export function parseSimUri(url: URL): { options: VirtualModuleOptions; echo?: b
         throw new ConfigError(
           `device.${key}`,
           value,
-          `unknown sim: option "${key}": use resolve, clock, echo or store`,
+          `unknown sim: option "${key}": use resolve, dns, clock, echo or store`,
         );
     }
   }

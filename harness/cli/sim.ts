@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { checkOutputFile } from '../files.ts';
+import { parseDnsAddress } from '../lab/index.ts';
 import { serveModule, type SimServer } from '../sim/index.ts';
 import { createSimModule, parseClockSetting, parseResolveArg } from '../targets.ts';
 
@@ -24,6 +25,7 @@ interface SimOptions {
   clock?: string;
   store?: string;
   echo?: string;
+  dns?: string;
 }
 
 const PTY_WAIT_MS = 15_000; // 15 s for socat to create the pty and connect (a busy CI machine)
@@ -92,6 +94,7 @@ export async function runSim(o: SimOptions): Promise<void> {
   const resolve = Object.fromEntries(o.resolve.map((r) => parseResolveArg(r, '--resolve')));
   if (o.echo !== undefined && o.echo !== '0' && o.echo !== '1')
     throw new ConfigError('--echo', o.echo, `--echo must be 0 or 1, not "${o.echo}"`);
+  const dns = o.dns === undefined ? undefined : parseDnsAddress(o.dns, '--dns');
   // A malformed --store file is bad input (exit 2), like a bad --profile.
   const module = createSimModule(
     {
@@ -101,6 +104,7 @@ export async function runSim(o: SimOptions): Promise<void> {
       storePath: o.store,
       // Run by a person: names without an override are looked up in DNS (tests always map).
       allowExternalDns: true,
+      ...(dns ? { dns: `${dns.host}:${dns.port}` } : {}),
     },
     '--store',
   );
@@ -158,5 +162,9 @@ export function register(program: Command): void {
     .option('--clock <host|1970|iso>', 'module clock: host time, counting from 1970 at boot, or from an ISO date')
     .option('--store <file>', 'keep certificates and keys in this JSON file across runs, as flash would (mode 0600)')
     .option('--echo <0|1>', 'echo after start (default: the profile, on)')
+    .option(
+      '--dns <ip[:port]>',
+      'DNS server the module resolves names through (as DHCP would give it), e.g. the one `bx-hil dns` runs',
+    )
     .action(async (o: SimOptions) => runSim(o));
 }

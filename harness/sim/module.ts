@@ -45,6 +45,8 @@ export interface VirtualModuleOptions {
   faults?: SimFaults;
   /** Look up host names without an override in DNS. Default false: tests only ever reach mapped or loopback addresses. */
   allowExternalDns?: boolean;
+  /** `<ip>:<port>` of a DNS server to resolve names without an override through (real queries), as DHCP would give. */
+  dns?: string;
 }
 
 type Mode = 'command' | 'data' | 'booting';
@@ -59,6 +61,7 @@ export class VirtualModule {
 
   readonly #bus: EvidenceBus | undefined;
   readonly #resolve = new Map<string, HostOverride>();
+  readonly #env: NetEnv;
   #faults: Required<SimFaults> = defaultFaults;
   #random: () => number = seededRandom(defaultFaults.seed);
   #duplex: Duplex | undefined;
@@ -103,9 +106,11 @@ export class VirtualModule {
       clock: this.clock,
       resolve: this.#resolve,
       allowExternalDns: options.allowExternalDns ?? false,
+      ...(options.dns === undefined ? {} : { dnsServer: options.dns }),
       bus: options.bus,
       urc: (line) => this.#urc(line),
     };
+    this.#env = env;
     this.sessions = new SessionTable(env);
     // Handlers see live views of the module state (wifi is replaced on reboot).
     const ctx = {
@@ -168,6 +173,15 @@ export class VirtualModule {
   setResolve(host: string, target: HostOverride | string): void {
     const t = typeof target === 'string' ? parseHostTarget(target) : target;
     this.#resolve.set(host.toLowerCase(), t);
+  }
+
+  /**
+   * Resolve names without a host override through this DNS server (`<ip>:<port>`, real
+   * queries, as DHCP would give the module), or stop doing so (`undefined`).
+   */
+  setDnsServer(address: string | undefined): void {
+    if (address === undefined) delete this.#env.dnsServer;
+    else this.#env.dnsServer = address;
   }
 
   /** Change fault knobs (merged over the current ones); a new `seed` restarts the RNG. */

@@ -6,7 +6,7 @@
  * success in `+KMQTT_IND: <id>,1` [BX-L, HL-Z].
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
+import { Resolver, lookup } from 'node:dns/promises';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -71,6 +71,11 @@ export interface NetEnv {
   readonly resolve: Map<string, HostOverride>;
   /** Look names without an override up in DNS (the CLI only; tests always map). */
   readonly allowExternalDns: boolean;
+  /**
+   * `<ip>:<port>` of the DNS server the module got from DHCP (`sim:...?dns=`): names without an
+   * override are resolved there with real queries, as a module on the lab's Wi-Fi would.
+   */
+  dnsServer?: string;
   readonly bus?: EvidenceBus;
   urc(line: string): void;
 }
@@ -117,6 +122,37 @@ function withTimeout<T>(
   });
 }
 
+/**
+ * The module's stub resolver [guess: no source gives the BX's DNS timeouts; lwIP's default is a
+ * few seconds per try with a handful of retries]: bounded so a dead server fails the connect
+ * within seconds rather than hanging it.
+ */
+const DNS_TRY_TIMEOUT_MS = 1_500;
+const DNS_TRIES = 2;
+
+/** One A lookup through `server`, as the module's resolver would do it; a SimConnectError on failure. */
+async function resolveThrough(dnsServer: string, name: string): Promise<string> {
+  const resolver = new Resolver({ timeout: DNS_TRY_TIMEOUT_MS, tries: DNS_TRIES });
+  resolver.setServers([dnsServer]);
+  try {
+    const [address] = await resolver.resolve4(name);
+    if (!address) throw Object.assign(new Error(`no A record for ${name}`), { code: 'ENODATA' });
+    return address;
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOTFOUND' ? 'NXDOMAIN' : code === 'ETIMEOUT' || code === 'ECONNREFUSED' ? 'DNS_TIMEOUT' : 'DNS';
+    throw new SimConnectError(
+      'resolve',
+      reason,
+      `cannot resolve ${name} through ${dnsServer}: ${code ?? (cause as Error).message}`,
+      { cause },
+    );
+  } finally {
+    resolver.cancel();
+  }
+}
+
 function keyForm(pem: string): 'pkcs1' | 'pkcs8' | 'sec1' | 'encrypted' | 'unknown' {
   if (pem.includes('BEGIN RSA PRIVATE KEY')) return 'pkcs1';
   if (pem.includes('BEGIN EC PRIVATE KEY')) return 'sec1';
@@ -138,6 +174,12 @@ export const connectSteps: ConnectStep[] = [
       }
       if (isIP(server) || server.toLowerCase() === 'localhost') {
         ctx.address = { host: server, port };
+        return;
+      }
+      if (ctx.env.dnsServer) {
+        // A failure takes the connect's one failure path, `+KMQTT_IND: <id>,0` [guess: no
+        // profile or source says the BX reports a DNS failure differently].
+        ctx.address = { host: await resolveThrough(ctx.env.dnsServer, server), port };
         return;
       }
       if (!ctx.env.allowExternalDns) {
