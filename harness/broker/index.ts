@@ -8,7 +8,7 @@ export {
   alertFromError,
 } from './client-hello.ts';
 export { AWS_POLICIES, AWS_LIMITS } from './profiles.ts';
-export { startMosquittoRig, topicMatches, type MosquittoRigOptions } from './mosquitto.ts';
+export { startMosquittoRig, type MosquittoRigOptions } from './mosquitto.ts';
 export { startContainerRig, type ContainerRigOptions } from './container.ts';
 export { startCertSwapProxy, type SwapProxy } from './key-mismatch.ts';
 export { BrokerError, BrokerStartError, NoContainerRuntimeError, VerdictTimeoutError } from './errors.ts';

@@ -52,7 +52,6 @@ export {
   telnetEscape,
   type Rfc2217Options,
 } from './rfc2217.ts';
-export { freePort, hasTool, socatPtyPair, startSer2net, type PtyPair, type Ser2net } from './testing.ts';
 export {
   checkLinkUri,
   openLink,

@@ -1,6 +1,6 @@
 /**
  * compareResults / formatComparison and `bx-hil compare` (spawned as a real process).
- * Baseline = sampleRun('2.6.2'), candidate = sampleRun('2.6.3') (see sample.ts for what differs).
+ * Baseline = sampleRun('2.6.2'), candidate = sampleRun('2.6.3') (see testing.ts for what differs).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runTool } from '../processes.ts';
 import { compareResults, formatComparison } from './compare.ts';
-import { sampleRun } from './sample.ts';
+import { sampleRun } from './testing.ts';
 import type { RunResults, TestResult } from './types.ts';
 import { parseRunResults, readRunResults } from './validate.ts';
 

@@ -12,7 +12,7 @@ import type { EvidenceEvent } from '../evidence.ts';
 import { writeEvidenceBundle } from './bundle.ts';
 import { buildReportModel, scriptSafeJson, securityReason } from './html.ts';
 import type { ReportModel } from './html.ts';
-import { sampleRun, writeSampleBundles } from './sample.ts';
+import { sampleRun, writeSampleBundles } from './testing.ts';
 import { buildTimeline, classifyEvent } from './timeline.ts';
 import type { RunResults } from './types.ts';
 import { writeReport } from './write.ts';

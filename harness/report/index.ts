@@ -18,4 +18,3 @@ export { buildReportModel, renderReportHtml, securityReason } from './html.ts';
 export type { OutcomeView, ReportModel, ReportModelOptions } from './html.ts';
 export { HTML_FILE, RESULTS_FILE, writeReport } from './write.ts';
 export type { WriteReportOptions } from './write.ts';
-export { sampleEvents, sampleRun, writeSampleBundles } from './sample.ts';

@@ -2,7 +2,7 @@
  * `bx-hil merge` (harness/report/merge.ts, harness/cli/merge.ts): runs of several benches,
  * shards and firmware builds joined into one report.
  *
- * Inputs are the shipped sample runs (sample.ts) written as report folders with their evidence
+ * Inputs are the shipped sample runs (testing.ts) written as report folders with their evidence
  * bundles: 2.6.3 split into two shards (as two identical benches would leave them) and 2.6.2 as
  * another firmware. The CLI is run as a user runs it (`node bin/bx-hil.js`), for its exit codes
  * and its one-line errors.
@@ -25,7 +25,7 @@ import {
   type MergeInput,
 } from './merge.ts';
 import { shardedSample, writeInputs } from './merge.testing.ts';
-import { sampleRun } from './sample.ts';
+import { sampleRun } from './testing.ts';
 import type { RunResults } from './types.ts';
 import { parseRunResults } from './validate.ts';
 
@@ -120,7 +120,7 @@ describe('mergeRuns', () => {
     expect(m.conflicts.every((c) => c.kind === 'duplicate-test')).toBe(true);
     const first = shard1.tests[0]!;
     expect(m.conflicts[0]!.message).toBe(
-      `${first.id} on sim-2.6.3 is in two inputs: x/results.json (${first.outcome}) and y/results.json (fail); the report keeps the first. Merge each shard once, or give different benches different device ids in their rig files`,
+      `${first.id} on sim-2.6.3 is in two inputs: x/results.json (${first.outcome}) and y/results.json (fail); the report keeps the first. Merge each shard once, or give different benches different device ids in their lab files`,
     );
     expect(m.conflicts[0]!.files).toEqual(['x/results.json', 'y/results.json']);
     expect(m.results.tests).toEqual(

@@ -1,11 +1,11 @@
 /**
  * Inputs for merge tests (merge.test.ts, merge.chromium.test.ts, pipeline tests): the shipped
- * sample runs (sample.ts) as the report folders two identical benches and a third firmware
+ * sample runs (testing.ts) as the report folders two identical benches and a third firmware
  * would leave.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sampleRun, writeSampleBundles } from './sample.ts';
+import { sampleRun, writeSampleBundles } from './testing.ts';
 import type { RunResults } from './types.ts';
 
 /** 2.6.3 split in two shards by alternating tests (what `--shard 1/2` and `2/2` leave), and 2.6.2. */

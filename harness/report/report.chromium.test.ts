@@ -18,7 +18,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CHROMIUM, haveChromium, openReportPage } from './chromium.testing.ts';
 import { OUTCOME_LABELS } from './outcomes.ts';
-import { sampleRun, writeSampleBundles } from './sample.ts';
+import { sampleRun, writeSampleBundles } from './testing.ts';
 import { writeReport } from './write.ts';
 
 const screenshots = fileURLToPath(new URL('../../reports/screenshots/', import.meta.url));

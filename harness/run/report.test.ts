@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { sampleRun } from '../report/sample.ts';
+import { sampleRun } from '../report/testing.ts';
 import type { RunResults } from '../report/types.ts';
 import { finishReport } from './report.ts';
 

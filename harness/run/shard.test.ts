@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { sampleRun } from '../report/sample.ts';
+import { sampleRun } from '../report/testing.ts';
 import { checkShardOptions, describeShard, durationsFrom, parseShard, planShards, shardKeys } from './shard.ts';
 
 const items = (keys: string[]) => keys.map((k) => ({ key: k, id: `suite/${k}` }));
