@@ -1,6 +1,6 @@
 /**
  * The shape of a known issue, shared by the simulator's profiles (`harness/sim/profile.ts`) and
- * rig files (`harness/run/lab.ts`), and written into results.json (`harness/report/types.ts`).
+ * lab files (`harness/run/lab.ts`), and written into results.json (`harness/report/types.ts`).
  * It lives here, at the base, because `sim` and `run` may not import each other.
  *
  * A known issue names a test a firmware is known to fail AND how it fails (pytest's
@@ -31,7 +31,7 @@ export interface KnownIssue {
   expects: KnownIssueExpectation;
 }
 
-/** An example for error messages, in the rig file's YAML flow style. */
+/** An example for error messages, in the lab file's YAML flow style. */
 export const EXPECTS_EXAMPLE =
   '{ code: BXHIL_CME, cme: 918 }, { code: BXHIL_AT_TIMEOUT }, { verdict: NO_SNI } or { message: "<regular expression>" }';
 
@@ -45,7 +45,7 @@ const KEYS: ReadonlyArray<keyof KnownIssueExpectation> = ['code', 'cme', 'verdic
 
 /**
  * Validate an `expects` value (missing included). Returns the expectation, or the first problem;
- * callers turn the problem into their own `ConfigError` (profile and rig files word them apart).
+ * callers turn the problem into their own `ConfigError` (profile and lab files word them apart).
  */
 export function checkExpectation(v: unknown): KnownIssueExpectation | ExpectationProblem {
   if (v === undefined || v === null)

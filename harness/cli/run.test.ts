@@ -3,7 +3,7 @@
  * user runs them), against the virtual module; and the progress reporter's heartbeat lines.
  *
  * Glossary: CLI = `node bin/bx-hil.js`; device = the virtual module (`sim:<profile>`) the run
- * targets; rig file = the YAML listing devices.
+ * targets; lab file = the YAML listing devices.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -79,7 +79,7 @@ describe('bx-hil run', () => {
         '  - id: good',
         '    uri: sim:reference',
         '    knownIssues:',
-        '      - { test: "cert-upload/root certificate/PEM without a final newline is stored", reason: "listed but passes", source: "rig file", expects: { code: BXHIL_CME, cme: 918 } }',
+        '      - { test: "cert-upload/root certificate/PEM without a final newline is stored", reason: "listed but passes", source: "lab file", expects: { code: BXHIL_CME, cme: 918 } }',
         '  - id: bad',
         '    uri: sim:legacy',
         '    powerCycle: { command: "echo relay stuck >&2; exit 4", timeoutMs: 5000 }',
@@ -99,17 +99,17 @@ describe('bx-hil run', () => {
     const good = results.tests.filter((t) => t.device === 'good');
     expect(good.length).toBeGreaterThan(20);
     expect(good.every((t) => ['pass', 'skip', 'fixed'].includes(t.outcome))).toBe(true);
-    // The rig file's known issue reached the suites: the listed test passed, so it is reported fixed.
+    // The lab file's known issue reached the suites: the listed test passed, so it is reported fixed.
     expect(good.filter((t) => t.outcome === 'fixed')).toEqual([
       expect.objectContaining({
         id: 'cert-upload/root certificate/PEM without a final newline is stored',
-        knownIssue: expect.objectContaining({ source: 'rig file' }),
+        knownIssue: expect.objectContaining({ source: 'lab file' }),
       }),
     ]);
     expect(r.out).toContain('[good]   FIXED cert-upload/root certificate/PEM without a final newline is stored (');
     // An unexpected pass is not silent: the line says the known issue did not occur.
     expect(r.out).toMatch(
-      /FIXED cert-upload\/root certificate\/PEM without .*: the known issue \(rig file\) did not occur/,
+      /FIXED cert-upload\/root certificate\/PEM without .*: the known issue \(lab file\) did not occur/,
     );
     // Evidence paths point into the device's own directory under the report.
     const withEvidence = good.find((t) => t.evidenceDir)!;
@@ -118,7 +118,7 @@ describe('bx-hil run', () => {
   }, 180_000);
 
   test('a known-issue test that fails otherwise than its known issue states is a FAIL "failed differently", with both; exit 1', async () => {
-    // The rig file's entry replaces the profile's (which expects CME 918) and states CME 917 instead.
+    // The lab file's entry replaces the profile's (which expects CME 918) and states CME 917 instead.
     const rigFile = join(dir, 'rig-917.yaml');
     writeFileSync(
       rigFile,
@@ -128,7 +128,7 @@ describe('bx-hil run', () => {
         '    knownIssues:',
         '      - test: "cert-upload/private keys/read form lists the stored keys without echoing key material"',
         '        reason: "a different CME than the module gives"',
-        '        source: "rig file 917"',
+        '        source: "lab file 917"',
         '        expects: { code: BXHIL_CME, cme: 917 }',
         '',
       ].join('\n'),
@@ -151,7 +151,7 @@ describe('bx-hil run', () => {
     expect(r.out.split('--rig is now --lab').length - 1).toBe(1);
     expect(r.out).toMatch(/FAIL {2}cert-upload\/private keys\/read form lists the stored keys/);
     const said =
-      'failed differently from the known issue (rig file 917): it expects BXHIL_CME (+CME ERROR: 917); the test failed with BXHIL_CME (+CME ERROR: 918): AT+KPRIVKSTORE? failed';
+      'failed differently from the known issue (lab file 917): it expects BXHIL_CME (+CME ERROR: 917); the test failed with BXHIL_CME (+CME ERROR: 918): AT+KPRIVKSTORE? failed';
     expect(r.out).toContain(said);
     expect(r.out).toMatch(/^0 passed, 1 failed, 0 expected failures/m);
     const results = parseRunResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
@@ -159,12 +159,12 @@ describe('bx-hil run', () => {
       expect.objectContaining({
         outcome: 'fail',
         status: 'failed',
-        knownIssue: expect.objectContaining({ source: 'rig file 917' }),
+        knownIssue: expect.objectContaining({ source: 'lab file 917' }),
       }),
     ]);
     expect(results.tests[0]!.error).toContain(said);
     expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain(
-      'failed differently from the known issue (rig file 917)',
+      'failed differently from the known issue (lab file 917)',
     );
   }, 180_000);
 

@@ -118,14 +118,14 @@ describe('ci/run-hil.sh input errors', () => {
     expect((await run('bash', ['-n', 'ci/run-hil.sh'])).code).toBe(0);
   });
 
-  test('exit 2 with a clear message when the rig file is missing or not given', async () => {
+  test('exit 2 with a clear message when the lab file is missing or not given', async () => {
     const missing = await run('ci/run-hil.sh', ['/nonexistent/rig.yaml']);
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/cannot read the lab file/);
     expect((await run('ci/run-hil.sh', [])).code).toBe(2);
   });
 
-  test('exit 2 when the rig file is invalid, naming the field; nothing is run', async () => {
+  test('exit 2 when the lab file is invalid, naming the field; nothing is run', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bxhil-runhil-'));
     try {
       await writeFile(join(dir, 'rig.yaml'), 'devices:\n  - id: a\n');

@@ -149,7 +149,7 @@ export function mergeRuns(inputs: ReadonlyArray<MergeInput>): MergeResult {
         conflicts.push({
           kind: 'duplicate-test',
           files: [first.input.file, inp.file],
-          message: `${t.id} on ${col} is in two inputs: ${first.input.file} (${first.test.outcome}) and ${inp.file} (${t.outcome}); the report keeps the first. Merge each shard once, or give different benches different device ids in their rig files`,
+          message: `${t.id} on ${col} is in two inputs: ${first.input.file} (${first.test.outcome}) and ${inp.file} (${t.outcome}); the report keeps the first. Merge each shard once, or give different benches different device ids in their lab files`,
         });
         continue;
       }

@@ -86,7 +86,7 @@ describe('the lab pipeline (ci/github-actions.yml): two virtual benches as two s
   test('bench steps on two virtual benches at once, then the lab step', async () => {
     const bench = stepRunning('hil', 'ci/run-hil.sh');
     const lab = stepRunning('lab', 'ci/merge-hil.sh');
-    // Two identical benches: the same device id in both rig files, as ci/labs/bench-1.yaml and bench-2.yaml.
+    // Two identical benches: the same device id in both lab files, as ci/labs/bench-1.yaml and bench-2.yaml.
     for (const b of ['bench-a', 'bench-b'])
       await writeFile(join(dir, `${b}.yaml`), 'version: 1\ndevices:\n  - id: vbench-2.6.3\n    uri: sim:2.6.3\n');
     const expected = await collectSuiteTests({

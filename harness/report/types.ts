@@ -19,7 +19,7 @@ export type Outcome =
   | 'skip';
 
 /**
- * A known issue and how its test fails (`expects`): one shape for profiles, rig files and
+ * A known issue and how its test fails (`expects`): one shape for profiles, lab files and
  * results (`harness/known-issue.ts`). results.json written before `expects` existed lacks it.
  */
 export type { KnownIssue, KnownIssueExpectation } from '../known-issue.ts';

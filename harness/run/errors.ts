@@ -1,5 +1,5 @@
 /**
- * Errors of the runner library (`harness/run/`) beyond `ConfigError` (rig files): rig commands.
+ * Errors of the runner library (`harness/run/`) beyond `ConfigError` (lab files): rig commands.
  * Preflight failures are reported as steps (preflight.ts), not thrown.
  * Match on `code`, never on message text (STYLE.md §4).
  */

@@ -124,7 +124,7 @@ export function runRigCommand(
           new RigCommandError(
             step,
             { exitCode: undefined, timedOut: true, outputTail },
-            `${step}: "${shown}" ran past ${cmd.timeoutMs} ms and was killed; raise ${step}.timeoutMs in the rig file or fix the command`,
+            `${step}: "${shown}" ran past ${cmd.timeoutMs} ms and was killed; raise ${step}.timeoutMs in the lab file or fix the command`,
           ),
         );
       } else if (code !== 0) {

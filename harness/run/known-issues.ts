@@ -1,5 +1,5 @@
 /**
- * Expectations per firmware: a profile or a rig file lists known issues; a known
+ * Expectations per firmware: a profile or a lab file lists known issues; a known
  * issue that fails AS IT STATES (`expects`, harness/known-issue.ts) is `expected-fail`, one that
  * passes is `fixed`, any other failure is `fail` (a known issue excuses only the
  * failure it names, in the manner of pytest's `xfail(raises=…)`).
@@ -151,7 +151,7 @@ export function meetsExpectation(outcome: Outcome, options: ExpectationOptions =
   }
 }
 
-/** Merge issue lists (profile first, then rig file); a later entry for the same test wins. */
+/** Merge issue lists (profile first, then lab file); a later entry for the same test wins. */
 export function mergeKnownIssues(...lists: ReadonlyArray<ReadonlyArray<KnownIssue> | undefined>): KnownIssue[] {
   const byTest = new Map<string, KnownIssue>();
   for (const list of lists) for (const issue of list ?? []) byTest.set(issue.test, issue);

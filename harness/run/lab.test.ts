@@ -63,8 +63,8 @@ describe('lab file', () => {
     const repo = new URL('../../', import.meta.url);
     const example = await loadLabFile(new URL('examples/lab.yaml', repo).pathname);
     const readme = readFileSync(new URL('README.md', repo), 'utf8');
-    const block = /## Rig file\n\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
-    expect(block, 'README "## Rig file" yaml block').toBeDefined();
+    const block = /## Lab file\n\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block, 'README "## Lab file" yaml block').toBeDefined();
     for (const rig of [example, parseLabText(block!, 'README.md')]) {
       const issues = rig.devices.flatMap((d) => d.knownIssues);
       expect(issues).toEqual([

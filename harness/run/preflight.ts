@@ -40,7 +40,7 @@ export interface PreflightModule {
   /** Plain `AT` round trip. */
   ping(timeoutMs: number): Promise<void>;
   identity(): Promise<{ model: string; firmware: string }>;
-  /** Join the given network (only called when the rig file gives credentials). */
+  /** Join the given network (only called when the lab file gives credentials). */
   joinWifi(ssid: string, password: string, timeoutMs: number): Promise<void>;
   /** Connect a plain MQTT session to host:port and close it again; resolves when CONNACK came. */
   mqttProbe(host: string, port: number, timeoutMs: number): Promise<void>;
@@ -141,7 +141,7 @@ export async function preflightDevice(
         if (!identity!.firmware.includes(device.firmware!)) {
           throw new HarnessError(
             'BXHIL_PREFLIGHT_FIRMWARE_MISMATCH',
-            `the module reports firmware "${identity!.firmware}" but the rig file expects "${device.firmware}": flash the expected build or correct devices[].firmware`,
+            `the module reports firmware "${identity!.firmware}" but the lab file expects "${device.firmware}": flash the expected build or correct devices[].firmware`,
           );
         }
         return 'as expected';
@@ -159,7 +159,7 @@ export async function preflightDevice(
         title: 'Wi-Fi joined',
         status: 'skip',
         category: 'rig',
-        detail: 'no wifi credentials in the rig file: assumed joined',
+        detail: 'no wifi credentials in the lab file: assumed joined',
         durationMs: 0,
       });
     }
@@ -170,7 +170,7 @@ export async function preflightDevice(
       } catch (err) {
         throw new HarnessError(
           'BXHIL_PREFLIGHT_BROKER',
-          `the module could not reach a plain MQTT broker at ${device.hostAddress}:${broker.port} (${describe(err).message}); check hostAddress in the rig file, the firewall and the module's network`,
+          `the module could not reach a plain MQTT broker at ${device.hostAddress}:${broker.port} (${describe(err).message}); check hostAddress in the lab file, the firewall and the module's network`,
           { cause: err },
         );
       } finally {
