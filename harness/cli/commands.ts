@@ -14,6 +14,7 @@ export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
   run: () => import('./run.ts'),
   preflight: () => import('./preflight.ts'),
   sim: () => import('./sim.ts'),
+  dns: () => import('./dns.ts'),
   broker: () => import('./broker.ts'),
   scenarios: () => import('./scenarios.ts'),
   certs: () => import('./certs.ts'),

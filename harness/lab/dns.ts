@@ -125,6 +125,7 @@ export class DnsResponder {
   readonly #bus: EvidenceBus | undefined;
   readonly #queries: DnsQuery[] = [];
   readonly #pending = new Set<Socket>();
+  readonly #listeners = new Set<(q: DnsQuery) => void>();
   #closing: Promise<void> | undefined;
 
   /** @internal use `startDnsResponder`. */
@@ -148,6 +149,12 @@ export class DnsResponder {
   /** Every query so far, oldest first. */
   get queries(): readonly DnsQuery[] {
     return this.#queries;
+  }
+
+  /** Call `listener` with each query once answered; returns the unsubscribe function. */
+  onQuery(listener: (q: DnsQuery) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Map (or re-map) a name while running. */
@@ -214,6 +221,14 @@ export class DnsResponder {
       data: { ...seen },
     });
     debug('%s %s from %s -> %s', q.type, q.name, from, said);
+    for (const listener of this.#listeners) {
+      try {
+        listener(seen);
+      } catch (err) {
+        // A broken listener (a console that closed) must not stop the answers.
+        debug('query listener threw: %O', err);
+      }
+    }
     if (this.#closing) return;
     this.#socket.send(reply, rinfo.port, rinfo.address, (err) => {
       if (err) debug('reply to %s failed: %s', from, err.message);
