@@ -259,7 +259,8 @@ let assets: { css: string; js: string } | undefined;
 function loadAssets(): { css: string; js: string } {
   assets ??= {
     css: readFileSync(new URL('report.css', assetsDir), 'utf8'),
-    js: readFileSync(new URL('report.js', assetsDir), 'utf8'),
+    // One inline script: the state-free views first, then the page (report.js uses BxReportViews).
+    js: ['report-views.js', 'report.js'].map((f) => readFileSync(new URL(f, assetsDir), 'utf8')).join('\n'),
   };
   return assets;
 }

@@ -198,4 +198,24 @@ describe.skipIf(!haveChromium)(title, () => {
       }
     }
   });
+
+  test('the raw toggle adds the raw link events to the timeline and keeps the focus on itself', async () => {
+    const withRaw = candidate.tests.find((t) => t.evidenceDir && t.outcome === 'pass');
+    expect(withRaw).toBeDefined();
+    const deep = await browser!.newPage();
+    try {
+      await deep.goto(`${url}#test=${encodeURIComponent(withRaw!.id)}&col=${encodeURIComponent('c:sim-2.6.3')}`);
+      await deep.waitForSelector('#detail #timeline');
+      const times = deep.locator('#timeline .seq > .t');
+      const before = await times.count();
+      await deep.click('#show-raw');
+      expect(await times.count()).toBeGreaterThan(before);
+      expect(await deep.locator('#show-raw').isChecked()).toBe(true);
+      expect(await deep.evaluate(() => document.activeElement?.id)).toBe('show-raw');
+      await deep.click('#show-raw');
+      expect(await times.count()).toBe(before);
+    } finally {
+      await deep.close();
+    }
+  });
 });
