@@ -1,0 +1,183 @@
+/**
+ * lab-dns: the name-based scenarios with the module finding the broker through DNS, as a real
+ * module on the lab's Wi-Fi does (issue 11 §4), instead of the virtual module's in-process host
+ * map. Each test starts the lab's DNS responder (harness/lab) with the scenario's host name
+ * mapped to the rig, points the module's resolver at it, and judges both what the module did
+ * and what it asked DNS for.
+ *
+ * Glossary: module = the device under test; rig = aedes behind the TLS front door; responder =
+ * the lab's DNS server; DNS verdict = judgeDnsQueries over the responder's record.
+ *
+ * Hardware: the module's DNS server comes from the lab's DHCP, which the suites cannot point at
+ * a responder started here yet (the lab file's `network.dns`), so these run on `sim:` only.
+ */
+import { expect } from 'vitest';
+import type { BrokerRigOptions } from '../harness/broker/index.ts';
+import type { Verdict } from '../harness/diagnose/index.ts';
+import { judgeDnsQueries, type DnsVerdict } from '../harness/diagnose/index.ts';
+import { startDnsResponder } from '../harness/lab/index.ts';
+import { buildScenario, type ScenarioMaterial } from '../harness/pki/scenarios.ts';
+import { hil, type HilContext } from './fixtures.ts';
+import { provision, recordVerdict, tryConnect } from './helpers.ts';
+
+/** A name only the lab's DNS knows (no host override is set for it). */
+const DNS_HOST = 'mqtt.dns.bx-hil.test';
+/** The field report's endpoint (docs/reference/field-report-2.6.3.md), anonymised as in harness/sim. */
+const AWS_HOST = 'abc123-ats.iot.eu-west-1.amazonaws.com';
+
+const SIM_ONLY =
+  "the module's DNS server setting (on hardware it comes from the lab's DHCP: the lab file's network.dns)";
+/** Bound on one connect attempt: a DNS lookup (2 tries of 1.5 s), the handshake (10 s) and CONNACK, plus margin. */
+const CONNECT_BOUND_MS = 25_000;
+/** Bound on the rig's verdict after +KMQTT_IND: the connection has ended or is up, so the verdict is due at once; 5 s is room for a loaded machine. */
+const VERDICT_BOUND_MS = 5_000;
+
+interface Outcome {
+  connected: boolean;
+  indCode?: number;
+  dns: DnsVerdict;
+  asked: string[];
+  verdict?: Verdict;
+  /** The connect step that failed on the virtual module, and why. */
+  failedAt?: { step: string; reason: string };
+}
+
+/** The rig for a scenario's server side (the subset of tls-handshake's mapping these scenarios use). */
+function rigOptions(m: ScenarioMaterial, sniRequired: boolean): Partial<BrokerRigOptions> {
+  const opts: Partial<BrokerRigOptions> = {
+    profile: 'strict',
+    pki: { ca: m.root, server: m.serverLeaf ?? m.root },
+    tls: { ...m.tls, requestCert: true },
+  };
+  if (m.serverCert) {
+    opts.serverCertChainPem = m.serverCert;
+    opts.serverKeyPem = m.serverKey;
+  }
+  if (sniRequired) {
+    opts.profile = 'aws-iot';
+    opts.aws = { endpoint: m.hostName, sniMode: 'match' };
+  }
+  return opts;
+}
+
+/**
+ * Stage scenario `id` for `hostName`, answer that name (only) from a fresh responder, have the
+ * module dial `dial` (default the scenario's host) through it, and collect both sides.
+ */
+async function throughDns(
+  ctx: HilContext,
+  id: string,
+  o: { hostName: string; dial?: string; sniRequired?: boolean },
+): Promise<Outcome> {
+  const { device, vm, rigs, pool, bus, evidence } = ctx;
+  const m = await buildScenario(id, { pool, hostName: o.hostName });
+  const rig = await rigs.start(rigOptions(m, o.sniRequired ?? false));
+  const responder = await startDnsResponder({ names: { [o.hostName]: '127.0.0.1' }, bus });
+  vm!.setDnsServer(responder.address);
+  evidence.note('dns', { responder: responder.address, names: { [o.hostName]: '127.0.0.1' } });
+  try {
+    const up = await provision(
+      device,
+      {
+        root: m.rootForDevice,
+        ...(m.clientCert ? { clientCert: m.clientCert } : {}),
+        ...(m.clientKey ? { clientKey: m.clientKey } : {}),
+      },
+      evidence,
+    );
+    expect(up.refused, 'the scenario material uploads').toBeUndefined();
+    // DNS gives an address, not a port: the session names the rig's port, as a lab rig on 8883 would be named.
+    const sid = await device.mqttConfigure({
+      secure: true,
+      server: o.dial ?? m.connectHost,
+      port: rig.port,
+      version: 4,
+      clientId: `dns-${id}-${process.pid}`,
+    });
+    const r = await tryConnect(device, sid, CONNECT_BOUND_MS, evidence);
+    const failed = vm!.session(sid)?.lastConnectError;
+    // A module that never resolved the name never reached the rig: there is no verdict to wait for.
+    const verdict =
+      failed?.step === 'resolve' ? undefined : await recordVerdict(rig, ctx.meta, VERDICT_BOUND_MS, evidence);
+    const dns = judgeDnsQueries(responder.queries, o.hostName);
+    evidence.note('dnsVerdict', { code: dns.code, summary: dns.summary, fix: dns.fix, evidence: dns.evidence });
+    return {
+      connected: r.connected,
+      ...(r.indCode !== undefined ? { indCode: r.indCode } : {}),
+      dns,
+      asked: responder.queries.map((q) => q.name),
+      ...(verdict ? { verdict } : {}),
+      ...(failed ? { failedAt: { step: failed.step, reason: failed.reason } } : {}),
+    };
+  } finally {
+    vm!.setDnsServer(undefined);
+    await responder.close();
+  }
+}
+
+hil(
+  'S1 through DNS: the module asks the lab DNS for the broker name and connects',
+  { scenario: 'S1', sim: SIM_ONLY },
+  async (ctx) => {
+    const out = await throughDns(ctx, 'S1', { hostName: DNS_HOST });
+    expect(out.asked).toContain(DNS_HOST);
+    expect(out.dns.code).toBe('DNS_OK');
+    expect(out.connected).toBe(true);
+    expect(out.verdict?.code).toBe('OK');
+  },
+);
+
+hil(
+  'S19 through DNS: a server that requires SNI for the host name gets it from a module that resolved the name',
+  { scenario: 'S19', sim: SIM_ONLY, needs: ['tls.sni'] },
+  async (ctx) => {
+    const out = await throughDns(ctx, 'S19', { hostName: DNS_HOST, sniRequired: true });
+    expect(out.dns.code).toBe('DNS_OK');
+    expect(out.connected).toBe(true);
+    expect(out.verdict?.code).toBe('OK');
+  },
+);
+
+hil(
+  'S5 through DNS: the name resolves, but the certificate is for another name, so the module refuses',
+  { scenario: 'S5', sim: SIM_ONLY, needs: ['tls.verifyName'] },
+  async (ctx) => {
+    const out = await throughDns(ctx, 'S5', { hostName: DNS_HOST });
+    expect(out.dns.code).toBe('DNS_OK'); // DNS is not what failed
+    expect(out.connected).toBe(false);
+    expect(out.indCode).toBe(0);
+    expect(out.failedAt).toMatchObject({ step: 'verify', reason: 'NAME_MISMATCH' });
+    expect(out.verdict?.code).toBe('DEVICE_REJECTED_SERVER_CERT');
+  },
+);
+
+hil(
+  'D4 through DNS: the field report, the AWS endpoint resolved by the lab DNS, Amazon Root CA 1 stored: +KMQTT_IND: 1,0',
+  { scenario: 'D4', sim: SIM_ONLY, needs: ['tls.verifyChain'] },
+  async (ctx) => {
+    const out = await throughDns(ctx, 'D4', { hostName: AWS_HOST });
+    expect(out.asked).toContain(AWS_HOST);
+    expect(out.dns.code).toBe('DNS_OK');
+    expect(out.connected).toBe(false);
+    expect(out.indCode).toBe(0);
+    expect(out.failedAt).toMatchObject({ step: 'verify', reason: 'CERT_UNTRUSTED' });
+    expect(out.verdict?.code).toBe('DEVICE_REJECTED_SERVER_CERT');
+  },
+);
+
+hil(
+  'a module configured with a typo of the broker name gets its own DNS verdict, not a TLS one',
+  { scenario: 'DNS-name', sim: SIM_ONLY },
+  async (ctx) => {
+    const typo = 'mqtt.dns.bx-hil.tset';
+    const out = await throughDns(ctx, 'S1', { hostName: DNS_HOST, dial: typo });
+    expect(out.asked).toEqual([typo]);
+    expect(out.connected).toBe(false);
+    expect(out.indCode).toBe(0);
+    expect(out.failedAt).toMatchObject({ step: 'resolve', reason: 'NXDOMAIN' });
+    expect(out.verdict).toBeUndefined(); // the broker was never reached
+    expect(out.dns).toMatchObject({ code: 'DNS_WRONG_NAME', asked: typo, typoDistance: 2 });
+    expect(out.dns.summary).toContain(`asked for a different name (${typo}) than the broker's (${DNS_HOST})`);
+    expect(out.dns.summary).toContain('typo');
+  },
+);
