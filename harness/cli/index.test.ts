@@ -6,7 +6,18 @@ describe('bx-hil program', () => {
   test('--help lists every command of the issue', async () => {
     const program = await buildProgram(['node', 'bx-hil', '--help']);
     const names = program.commands.map((c) => c.name()).sort();
-    expect(names).toEqual(['broker', 'certs', 'compare', 'doctor', 'preflight', 'run', 'scenarios', 'sim']);
+    expect(names).toEqual([
+      'broker',
+      'certs',
+      'compare',
+      'dns',
+      'doctor',
+      'merge',
+      'preflight',
+      'run',
+      'scenarios',
+      'sim',
+    ]);
     expect(names).toEqual(Object.keys(commandLoaders).sort());
   });
 
