@@ -155,6 +155,16 @@ describe('DNS responder', () => {
     });
   });
 
+  test('a forward to the responder itself is refused (it would loop)', async () => {
+    const first = await responder({ names: {} });
+    await first.close();
+    // Bind the freed port again, forwarding to that same address.
+    await expect(startDnsResponder({ names: {}, port: first.port, forward: first.address })).rejects.toMatchObject({
+      code: 'BXHIL_CONFIG',
+      field: 'dns.forward',
+    });
+  });
+
   test('close() is idempotent', async () => {
     const r = await startDnsResponder({ names: {} });
     await Promise.all([r.close(), r.close()]);

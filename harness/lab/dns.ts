@@ -300,7 +300,7 @@ export async function startDnsResponder(options: DnsResponderOptions): Promise<D
       throw new ConfigError('dns.names', `${name}=${ip}`, `dns.names: ${name} maps to "${ip}", not an IPv4 address`);
     names.set(normalizeDnsName(name), ip);
   }
-  if (options.forward !== undefined) parseDnsAddress(options.forward, 'dns.forward');
+  const fwd = options.forward === undefined ? undefined : parseDnsAddress(options.forward, 'dns.forward');
   const socket = createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(bindError(err, host, port, field));
@@ -314,5 +314,15 @@ export async function startDnsResponder(options: DnsResponderOptions): Promise<D
     throw err;
   });
   socket.on('error', (err) => debug('dns socket error: %s', err.message));
+  const bound = socket.address();
+  if (fwd && fwd.port === bound.port && (fwd.host === bound.address || bound.address === '0.0.0.0')) {
+    // Forwarding to itself would relay each query back in a loop until every try timed out.
+    socket.close();
+    throw new ConfigError(
+      'dns.forward',
+      options.forward,
+      `dns.forward ${options.forward} is this responder itself: name an upstream resolver`,
+    );
+  }
   return new DnsResponder(socket, names, options);
 }
