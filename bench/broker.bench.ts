@@ -11,11 +11,9 @@
 import tls from 'node:tls';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
-import { createBasicPki, type BasicPki } from '../harness/pki/factory.ts';
-import { startBrokerRig } from '../harness/broker/rig.ts';
-import { startMosquittoRig } from '../harness/broker/mosquitto.ts';
+import { createBasicPki, type BasicPki } from '../harness/pki/index.ts';
+import { startBrokerRig, startMosquittoRig, type BrokerRig } from '../harness/broker/index.ts';
 import { hasTool } from '../harness/broker/testing.ts';
-import type { BrokerRig } from '../harness/broker/types.ts';
 
 const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

@@ -7,9 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KeyPool } from '../harness/pki/factory.ts';
+import { KeyPool, buildScenario, scenarios, type ScenarioMaterial } from '../harness/pki/index.ts';
 import { runTool } from '../harness/processes.ts';
-import { buildScenario, scenarios, type ScenarioMaterial } from '../harness/pki/scenarios.ts';
 
 const OPENSSL_TIMEOUT_MS = 30_000;
 

@@ -16,10 +16,10 @@ import { createServer as createTlsServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
-import { createBasicPki } from '../harness/pki/factory.ts';
+import { createBasicPki } from '../harness/pki/index.ts';
 import { killOnExit } from '../harness/processes.ts';
 import { createVirtualModule } from '../harness/sim/index.ts';
-import { RawClient } from '../harness/sim/raw-client.ts';
+import { RawClient } from '../harness/sim/testing.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const ROUND_TRIP_WINDOW_MS = 3_000; // 3 s of AT→OK per measurement

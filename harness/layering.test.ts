@@ -1,9 +1,13 @@
 /**
  * Imports only point down (DESIGN.md "The data path", STYLE.md §1). This test reads every
  * production file's imports and fails on an edge the table below does not allow.
+ *
+ * And each area's `index.ts` is its public face (DESIGN.md "Decisions already taken"): a file of
+ * one area imports another area only through that area's `index.ts`, and test helpers
+ * (`testing.ts`, `*.testing.ts`) only from tests. Details in "public faces" below.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 
@@ -83,6 +87,94 @@ describe('layering', () => {
         if (!(allowed[from] ?? []).includes(to)) {
           violations.push(`${relative(root, file)} (${from}) imports ${spec} (${to})`);
         }
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+});
+
+/**
+ * The top-level files of harness/ are the base layer, not an area with a face: every area may
+ * import them directly (errors.ts, evidence.ts, processes.ts, files.ts, secrets.ts, at-args.ts,
+ * known-issue.ts) and targets.ts, the wiring of `sim:` into the link registry.
+ */
+const repo = resolve(root, '..');
+
+/** Every TypeScript file of harness/, suites/ and bench/, tests included. */
+function everyFile(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return everyFile(p);
+    return p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** A test helper: an area's `testing.ts`, or a `<name>.testing.ts` inside an area. */
+const isTestHelper = (file: string): boolean => basename(file) === 'testing.ts' || file.endsWith('.testing.ts');
+
+/**
+ * Test code: tests, shared test suites (`*.contract.ts`), test helpers, benchmarks, and the HIL
+ * suites, which are the tests of the public faces (they import `harness/<area>/index.ts`).
+ */
+function isTestCode(file: string): boolean {
+  const rel = relative(repo, file);
+  return (
+    rel.startsWith(`suites${sep}`) ||
+    rel.startsWith(`bench${sep}`) ||
+    file.endsWith('.test.ts') ||
+    file.endsWith('.contract.ts') ||
+    file.endsWith('.bench.ts') ||
+    isTestHelper(file)
+  );
+}
+
+/** The harness area a file belongs to (`pki` for harness/pki/doctor/load.ts), or undefined. */
+function faceAreaOf(file: string): string | undefined {
+  const rel = relative(root, file).split(/[\\/]/);
+  return rel.length > 1 && rel[0] !== '..' ? rel[0] : undefined;
+}
+
+/**
+ * The rule, as a function of one import: `undefined` when it is allowed, else why not. Areas
+ * meet only at their faces: from outside area B, a file may import `harness/B/index.ts`, and
+ * test code also `harness/B/testing.ts`; non-test code never imports a test helper, not even
+ * its own area's.
+ */
+function faceViolation(file: string, target: string): string | undefined {
+  if (!isTestCode(file) && isTestHelper(target)) return 'a test helper imported by non-test code';
+  const to = faceAreaOf(target);
+  if (to === undefined || faceAreaOf(file) === to) return undefined;
+  const inArea = relative(join(root, to), target);
+  if (inArea === 'index.ts') return undefined;
+  if (inArea === 'testing.ts') return isTestCode(file) ? undefined : 'a test helper imported by non-test code';
+  return `reaches past harness/${to}/index.ts`;
+}
+
+describe('public faces', () => {
+  const all = [join(repo, 'harness'), join(repo, 'suites'), join(repo, 'bench')].flatMap(everyFile);
+
+  test('the rule itself: deep imports across areas and test helpers in non-test code are refused', () => {
+    const f = (p: string) => join(repo, p);
+    expect(faceViolation(f('harness/cli/run.ts'), f('harness/report/index.ts'))).toBeUndefined();
+    expect(faceViolation(f('harness/cli/run.ts'), f('harness/report/validate.ts'))).toMatch(/past harness\/report/);
+    expect(faceViolation(f('harness/cli/run.ts'), f('harness/errors.ts'))).toBeUndefined();
+    expect(faceViolation(f('harness/pki/doctor/load.ts'), f('harness/pki/inspect.ts'))).toBeUndefined();
+    expect(faceViolation(f('suites/mqtt.test.ts'), f('harness/pki/factory.ts'))).toMatch(/past harness\/pki/);
+    expect(faceViolation(f('suites/mqtt.test.ts'), f('harness/link/testing.ts'))).toBeUndefined();
+    expect(faceViolation(f('harness/run/shard.test.ts'), f('harness/report/testing.ts'))).toBeUndefined();
+    expect(faceViolation(f('harness/run/shard.ts'), f('harness/report/testing.ts'))).toMatch(/test helper/);
+    expect(faceViolation(f('harness/report/merge.ts'), f('harness/report/merge.testing.ts'))).toMatch(/test helper/);
+    expect(faceViolation(f('harness/report/merge.test.ts'), f('harness/report/merge.testing.ts'))).toBeUndefined();
+  });
+
+  test('areas import each other only through index.ts (tests also testing.ts); only tests import test helpers', () => {
+    expect(all.length).toBeGreaterThan(50);
+    const violations: string[] = [];
+    for (const file of all) {
+      for (const spec of importsOf(file)) {
+        if (!spec.startsWith('.')) continue;
+        const why = faceViolation(file, resolve(dirname(file), spec));
+        if (why) violations.push(`${relative(repo, file)} imports ${spec}: ${why}`);
       }
     }
     expect(violations).toEqual([]);

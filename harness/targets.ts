@@ -23,8 +23,8 @@ import {
   SimError,
   type VirtualModule,
   type VirtualModuleOptions,
+  type ClockSetting,
 } from './sim/index.ts';
-import type { ClockSetting } from './sim/clock.ts';
 
 const modules = new WeakMap<Link, VirtualModule>();
 

@@ -9,7 +9,7 @@
  */
 import { describe, expect } from 'vitest';
 import { HarnessError } from '../harness/errors.ts';
-import { encodeKey, issueCertificate, pemLayout, type Issued } from '../harness/pki/factory.ts';
+import { encodeKey, issueCertificate, pemLayout, type Issued } from '../harness/pki/index.ts';
 import { hil, type HilContext } from './fixtures.ts';
 
 /** Per-file material: a small CA and two leaves, made once (keys from the file's pool). */

@@ -16,19 +16,22 @@ import type { BrokerRig } from '../harness/broker/index.ts';
 import type { Bx310x } from '../harness/bx310x/index.ts';
 import { HarnessError } from '../harness/errors.ts';
 import type { EvidenceBus } from '../harness/evidence.ts';
-import type { BasicPki, KeyPool } from '../harness/pki/factory.ts';
+import type { BasicPki, KeyPool } from '../harness/pki/index.ts';
 import { hasTool } from '../harness/processes.ts';
-import { findKnownIssue, judgeFailure } from '../harness/run/known-issues.ts';
-import { testIdFor, type SuiteTestMeta } from '../harness/run/meta.ts';
 import {
+  findKnownIssue,
+  judgeFailure,
+  testIdFor,
+  type SuiteTestMeta,
   capabilityReason,
   openSuiteSession,
   testRigs,
   type RigFactory,
   type SuiteSession,
   type TargetInfo,
-} from '../harness/run/suite-session.ts';
-import { collectTestEvidence, type TestEvidence } from '../harness/run/test-evidence.ts';
+  collectTestEvidence,
+  type TestEvidence,
+} from '../harness/run/index.ts';
 import { getVirtualModule, openTarget } from '../harness/targets.ts';
 
 export type VirtualModule = NonNullable<ReturnType<typeof getVirtualModule>>;

@@ -6,8 +6,8 @@ import { HarnessError } from '../harness/errors.ts';
 import { pollUntil, WaitTimeoutError } from '../harness/processes.ts';
 import type { BrokerRig, Verdict } from '../harness/broker/index.ts';
 import { diagnoseConnection } from '../harness/diagnose/index.ts';
-import type { VerdictSummary } from '../harness/report/types.ts';
-import type { SuiteTestMeta } from '../harness/run/meta.ts';
+import type { VerdictSummary } from '../harness/report/index.ts';
+import type { SuiteTestMeta } from '../harness/run/index.ts';
 import type { Bx310x } from '../harness/bx310x/index.ts';
 import type { TestEvidence } from './fixtures.ts';
 

@@ -24,7 +24,7 @@ import { Bx310x } from '../harness/bx310x/index.ts';
 import { closeAll } from '../harness/errors.ts';
 import { openLink } from '../harness/link/index.ts';
 import { startSer2net, type Ser2net } from '../harness/link/testing.ts';
-import { createBasicPki, encodeKey, KeyPool, type BasicPki } from '../harness/pki/factory.ts';
+import { createBasicPki, encodeKey, KeyPool, type BasicPki } from '../harness/pki/index.ts';
 import { killOnExit } from '../harness/processes.ts';
 import { hasTool, hil } from './fixtures.ts';
 import { clientId, configureSession, provision, recordVerdict, tryConnect } from './helpers.ts';

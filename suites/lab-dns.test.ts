@@ -16,7 +16,7 @@ import type { BrokerRigOptions } from '../harness/broker/index.ts';
 import type { Verdict } from '../harness/diagnose/index.ts';
 import { judgeDnsQueries, type DnsVerdict } from '../harness/diagnose/index.ts';
 import { startDnsResponder } from '../harness/lab/index.ts';
-import { buildScenario, type ScenarioMaterial } from '../harness/pki/scenarios.ts';
+import { buildScenario, type ScenarioMaterial } from '../harness/pki/index.ts';
 import { hil, type HilContext } from './fixtures.ts';
 import { provision, recordVerdict, tryConnect } from './helpers.ts';
 

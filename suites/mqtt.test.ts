@@ -11,7 +11,7 @@
 import { describe, expect } from 'vitest';
 import { HarnessError } from '../harness/errors.ts';
 import type { BrokerRig } from '../harness/broker/index.ts';
-import { encodeKey } from '../harness/pki/factory.ts';
+import { encodeKey } from '../harness/pki/index.ts';
 import { hil, type HilContext } from './fixtures.ts';
 import {
   brokerInbox,

@@ -11,7 +11,7 @@
  */
 import { describe, expect } from 'vitest';
 import { HarnessError, type HarnessErrorCode } from '../harness/errors.ts';
-import { encodeKey, issueCertificate } from '../harness/pki/factory.ts';
+import { encodeKey, issueCertificate } from '../harness/pki/index.ts';
 import { hil, type HilContext } from './fixtures.ts';
 import {
   clientId,

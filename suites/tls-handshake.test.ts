@@ -15,7 +15,7 @@
  */
 import { describe, expect } from 'vitest';
 import type { BrokerRigOptions } from '../harness/broker/index.ts';
-import { buildScenario, scenarios, type ScenarioEntry, type ScenarioMaterial } from '../harness/pki/scenarios.ts';
+import { buildScenario, scenarios, type ScenarioEntry, type ScenarioMaterial } from '../harness/pki/index.ts';
 import { hil, securityFailure, type HilContext } from './fixtures.ts';
 import { configureSession, provision, recordVerdict, tryConnect } from './helpers.ts';
 

@@ -5,7 +5,7 @@
  */
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { createBasicPki, type BasicPki } from '../pki/factory.ts';
+import { createBasicPki, type BasicPki } from '../pki/index.ts';
 import { AWS_MQTT_ALPN, firstRefusal, handshakeRules, helloRules, type AcceptContext } from './accept-rules.ts';
 import type { ClientHello } from './client-hello.ts';
 import { startBrokerRig } from './rig.ts';

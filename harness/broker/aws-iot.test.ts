@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import mqtt from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { createBasicPki, KeyPool, type BasicPki } from '../pki/factory.ts';
+import { createBasicPki, KeyPool, type BasicPki } from '../pki/index.ts';
 import { startBrokerRig } from './rig.ts';
 import type { AwsIotOptions, BrokerRig, BrokerRigOptions, Verdict } from './types.ts';
 import { connectBytes, hasTool, killAllClients, runClient, tempFiles } from './testing.ts';

@@ -10,7 +10,7 @@
 import net from 'node:net';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createBasicPki, issueCertificate, KeyPool, type BasicPki } from '../pki/factory.ts';
+import { createBasicPki, issueCertificate, KeyPool, type BasicPki } from '../pki/index.ts';
 import type { BrokerRig, VerdictCode } from './types.ts';
 import { connectBytes, hasTool, killAllClients, mosquittoTlsArgs, runClient, tempFiles } from './testing.ts';
 

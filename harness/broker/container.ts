@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type * as Testcontainers from 'testcontainers';
 import { closeAll, ConfigError } from '../errors.ts';
 import type { EvidenceBus } from '../evidence.ts';
-import { createBasicPki } from '../pki/factory.ts';
+import { createBasicPki } from '../pki/index.ts';
 import { freePort } from '../processes.ts';
 import { BrokerStartError, NoContainerRuntimeError } from './errors.ts';
 import { configFiles } from './mosquitto-config.ts';

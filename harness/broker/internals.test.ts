@@ -7,7 +7,7 @@ import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
 import { describe, expect, test } from 'vitest';
-import { createBasicPki } from '../pki/factory.ts';
+import { createBasicPki } from '../pki/index.ts';
 import { aedesClientStream, tlsParentSocket, tlsServername } from './internals.ts';
 
 describe('internals the rig relies on', () => {

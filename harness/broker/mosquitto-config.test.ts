@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createBasicPki, type BasicPki } from '../pki/factory.ts';
+import { createBasicPki, type BasicPki } from '../pki/index.ts';
 import { configFiles, writeMosquittoConfig } from './mosquitto-config.ts';
 import type { ProfileName } from './types.ts';
 

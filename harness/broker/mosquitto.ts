@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { ConfigError } from '../errors.ts';
 import { EvidenceBus, type EvidenceEvent } from '../evidence.ts';
-import { createBasicPki } from '../pki/factory.ts';
+import { createBasicPki } from '../pki/index.ts';
 import { BrokerStartError } from './errors.ts';
 import { writeMosquittoConfig } from './mosquitto-config.ts';
 import { logVerdict, parseLogLine } from './mosquitto-log.ts';

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ConfigError } from '../errors.ts';
 import type { EvidenceEvent } from '../evidence.ts';
-import { createBasicPki } from '../pki/factory.ts';
+import { createBasicPki } from '../pki/index.ts';
 import { startMosquittoRig } from './mosquitto.ts';
 import { startBrokerRig } from './rig.ts';
 import { hasTool } from './testing.ts';

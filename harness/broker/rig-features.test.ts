@@ -11,7 +11,7 @@ import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { EvidenceBus } from '../evidence.ts';
-import { createBasicPki, issueCertificate, KeyPool, type BasicPki } from '../pki/factory.ts';
+import { createBasicPki, issueCertificate, KeyPool, type BasicPki } from '../pki/index.ts';
 import { startCertSwapProxy } from './key-mismatch.ts';
 import { startBrokerRig } from './rig.ts';
 import type { BrokerRig, BrokerRigOptions } from './types.ts';

@@ -25,7 +25,7 @@ import type { Packet } from 'mqtt-packet';
 import { closeAll } from '../errors.ts';
 import { EvidenceBus, type EvidenceEvent, type EvidenceSource } from '../evidence.ts';
 import { openAppendPrivate } from '../files.ts';
-import { createBasicPki } from '../pki/factory.ts';
+import { createBasicPki } from '../pki/index.ts';
 import { firstRefusal, handshakeRules, type Refusal } from './accept-rules.ts';
 import { BrokerStartError } from './errors.ts';
 import { admit, type FrontDoorHost, type LiveConnection } from './front-door.ts';

@@ -4,7 +4,7 @@
  * the Mosquitto process and the container adapter.
  */
 import type { EvidenceBus } from '../evidence.ts';
-import type { Issued } from '../pki/factory.ts';
+import type { Issued } from '../pki/index.ts';
 import type { ConnectionRecord, Verdict } from '../diagnose/index.ts';
 
 // The record and verdict shapes belong to the judgement (harness/diagnose); the rig's API hands them out.

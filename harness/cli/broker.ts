@@ -9,15 +9,18 @@ import { closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, HarnessError } from '../errors.ts';
-import { checkHostAddress } from '../run/lab.ts';
+import { checkHostAddress } from '../run/index.ts';
 import { oneLine, writeOut } from './console.ts';
 import { checkOutputDir, openAppendPrivate, writeFileAtomic } from '../files.ts';
 import { CERTS_MARKER } from './certs.ts';
-import { startBrokerRig } from '../broker/rig.ts';
-import type { BrokerRig, BrokerRigOptions, ProfileName, Verdict } from '../broker/types.ts';
-import { createBasicPki } from '../pki/factory.ts';
-import { buildScenario, getScenario } from '../pki/scenarios.ts';
-import { buildUploadAt, storeCommand } from '../pki/upload.ts';
+import {
+  startBrokerRig,
+  type BrokerRig,
+  type BrokerRigOptions,
+  type ProfileName,
+  type Verdict,
+} from '../broker/index.ts';
+import { createBasicPki, buildScenario, getScenario, buildUploadAt, storeCommand } from '../pki/index.ts';
 
 export interface BrokerCommandOptions {
   scenario?: string;

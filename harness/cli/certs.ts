@@ -7,8 +7,7 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { HarnessError } from '../errors.ts';
 import { checkOutputDir, makeDirs, writeFileAtomic, type OutputMarker } from '../files.ts';
-import { KeyPool } from '../pki/factory.ts';
-import { buildScenario, getScenario, scenarios } from '../pki/scenarios.ts';
+import { KeyPool, buildScenario, getScenario, scenarios } from '../pki/index.ts';
 import { processIo, type CliIo } from './doctor.ts';
 
 interface CertsFlags {

@@ -6,7 +6,7 @@
  * itself then applies one shard's filter: the tests it keeps are that shard's, and no others.
  */
 import { beforeAll, describe, expect, test } from 'vitest';
-import { planShards } from '../run/shard.ts';
+import { planShards } from '../run/index.ts';
 import { collectSuiteTests, exactNamePattern, type ListedTest } from './collect.ts';
 
 const env = { BX_DEVICE: 'sim:2.6.3' };

@@ -12,9 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { createVitest, escapeTestName } from 'vitest/node';
 import type { TestCase } from 'vitest/node';
 import { ConfigError } from '../errors.ts';
-import { readRunResults } from '../report/validate.ts';
-import { testIdFor } from '../run/meta.ts';
-import { describeShard, durationsFrom, parseShard, planShards, type ShardItem } from '../run/shard.ts';
+import { readRunResults } from '../report/index.ts';
+import { testIdFor, describeShard, durationsFrom, parseShard, planShards, type ShardItem } from '../run/index.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

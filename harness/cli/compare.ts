@@ -8,9 +8,7 @@
  * message names the file and the field).
  */
 import type { Command } from 'commander';
-import { compareResults, formatComparison } from '../report/compare.ts';
-import type { RunResults } from '../report/types.ts';
-import { readRunResults } from '../report/validate.ts';
+import { compareResults, formatComparison, type RunResults, readRunResults } from '../report/index.ts';
 import { oneLine, resultsForConsole, writeOut } from './console.ts';
 
 interface CompareFlags {

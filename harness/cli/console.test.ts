@@ -5,9 +5,8 @@
 import { join } from 'node:path';
 import type { TestCase } from 'vitest/node';
 import { describe, expect, test } from 'vitest';
-import type { BrokerRig, Verdict } from '../broker/types.ts';
-import { compareResults, formatComparison } from '../report/compare.ts';
-import type { RunResults } from '../report/types.ts';
+import type { BrokerRig, Verdict } from '../broker/index.ts';
+import { compareResults, formatComparison, type RunResults } from '../report/index.ts';
 import { verdictLine } from './broker.ts';
 import { consoleSafe, oneLine, resultsForConsole } from './console.ts';
 import { ProgressReporter, ROOT } from './run.ts';

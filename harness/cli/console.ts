@@ -15,7 +15,7 @@
  * Hand-written rather than a library: it is one regular expression, and the escapes must match
  * what the JSON sink shows for the same bytes.
  */
-import type { RunResults } from '../report/types.ts';
+import type { RunResults } from '../report/index.ts';
 
 /**
  * C0 controls, DEL, C1 controls, and the Unicode bidirectional overrides/isolates (which can

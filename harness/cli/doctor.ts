@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { HarnessError } from '../errors.ts';
 import { oneLine, writeErr, writeOut } from './console.ts';
-import { runDoctor, type DoctorResult, type FileReport, type Finding } from '../pki/doctor.ts';
+import { runDoctor, type DoctorResult, type FileReport, type Finding } from '../pki/index.ts';
 
 /** Where a command writes and how it ends; injectable so tests need no process. */
 export interface CliIo {

@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
-import { createBasicPki } from '../pki/factory.ts';
+import { createBasicPki } from '../pki/index.ts';
 import { hasTool } from '../processes.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -24,9 +24,8 @@ import {
   readMergeInput,
   withoutEvidence,
   INPUTS_DIR,
-} from '../report/merge.ts';
-import { finishReport } from '../run/report.ts';
-import { summarize, summaryLine } from '../run/results.ts';
+} from '../report/index.ts';
+import { finishReport, summarize, summaryLine } from '../run/index.ts';
 
 interface MergeFlags {
   out?: string;

@@ -11,12 +11,10 @@ import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { oneLine, writeErr, writeOut } from './console.ts';
 import { checkOutputFile, writeFileAtomic } from '../files.ts';
-import { preflightFailure, preflightToTap } from '../run/preflight.ts';
-import { preflightWithDriver } from '../run/preflight-driver.ts';
+import { preflightFailure, preflightToTap, preflightWithDriver, loadLabFile, labFromDevice } from '../run/index.ts';
 import { checkTarget, getVirtualModule, openTarget } from '../targets.ts';
 
 const targets = { open: openTarget, virtualModule: getVirtualModule };
-import { loadLabFile, labFromDevice } from '../run/lab.ts';
 import { foldLabAlias, rigAlias } from './lab-option.ts';
 
 interface PreflightCliOptions {

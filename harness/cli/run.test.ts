@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
 import { killOnExit } from '../processes.ts';
-import { parseRunResults } from '../report/validate.ts';
+import { parseRunResults } from '../report/index.ts';
 import { ProgressReporter } from './run.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

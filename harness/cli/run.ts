@@ -26,21 +26,28 @@ import { foldLabAlias, rigAlias } from './lab-option.ts';
 import { redactSecrets } from '../secrets.ts';
 import { oneLine, writeOut } from './console.ts';
 import { checkOutputDir, type OutputMarker } from '../files.ts';
-import type { RunResults } from '../report/types.ts';
-import { SUITE_ENV, type Heartbeat, type SuiteTestMeta } from '../run/meta.ts';
-import { runDevice, type DeviceRunContext, type SuiteRunOutput } from '../run/orchestrate.ts';
+import { type RunResults, OUTCOME_LABELS, readRunResults } from '../report/index.ts';
 import {
+  SUITE_ENV,
+  type Heartbeat,
+  type SuiteTestMeta,
+  runDevice,
+  type DeviceRunContext,
+  type SuiteRunOutput,
   emptyRunProblem,
   judgeRecord,
   mergeRunResults,
   summarize,
   summaryLine,
   type RawTestRecord,
-} from '../run/results.ts';
-import { loadLabFile, labFromDevice, type LabConfig } from '../run/lab.ts';
-import { preflightWithDriver } from '../run/preflight-driver.ts';
+  loadLabFile,
+  labFromDevice,
+  type LabConfig,
+  preflightWithDriver,
+  finishReport,
+  checkShardOptions,
+} from '../run/index.ts';
 import { checkTarget, getVirtualModule, openTarget } from '../targets.ts';
-import { OUTCOME_LABELS, readRunResults } from '../report/index.ts';
 
 const targets = { open: openTarget, virtualModule: getVirtualModule };
 
@@ -49,8 +56,6 @@ async function redactFile(path: string): Promise<void> {
   const text = await readFile(path, 'utf8').catch(() => undefined);
   if (text !== undefined) await writeFile(path, redactSecrets(text));
 }
-import { finishReport } from '../run/report.ts';
-import { checkShardOptions } from '../run/shard.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SUITES_DIR = join(ROOT, 'suites');

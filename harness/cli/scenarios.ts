@@ -3,7 +3,7 @@
  * (harness/pki/scenarios.ts). `--json` prints the entries as a JSON array.
  */
 import type { Command } from 'commander';
-import { scenarios, type ScenarioEntry } from '../pki/scenarios.ts';
+import { scenarios, type ScenarioEntry } from '../pki/index.ts';
 import { processIo, type CliIo } from './doctor.ts';
 
 const CATEGORIES = ['server-cert', 'client-auth', 'tls-params', 'device-input', 'transport'];

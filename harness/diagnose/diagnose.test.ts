@@ -5,8 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { EvidenceBus, type EvidenceEvent } from '../evidence.ts';
-import { startBrokerRig } from '../broker/rig.ts';
-import type { BrokerRig } from '../broker/types.ts';
+import { startBrokerRig, type BrokerRig } from '../broker/index.ts';
 import { hasTool, killAllClients, runClient, tempFiles, connectBytes } from '../broker/testing.ts';
 import { diagnose, diagnoseConnection, explainModuleLine, formatVerdict } from './diagnose.ts';
 

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { startBrokerRig, type BrokerRig } from '../broker/index.ts';
 import { Bx310x } from '../bx310x/index.ts';
 import { judgeDnsQueries } from '../diagnose/index.ts';
-import { createBasicPki, type BasicPki } from '../pki/factory.ts';
+import { createBasicPki, type BasicPki } from '../pki/index.ts';
 import { checkTarget, getVirtualModule } from '../targets.ts';
 import { startDnsResponder, type DnsResponder } from './index.ts';
 

@@ -19,7 +19,7 @@ import { X509Certificate } from 'node:crypto';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { canConnect, freePort, hasTool, killOnExit, pollUntil, runTool, type ToolResult } from '../processes.ts';
-import { loadLabFile } from '../run/lab.ts';
+import { loadLabFile } from '../run/index.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const read = (p: string): string => readFileSync(join(repo, p), 'utf8');
@@ -85,7 +85,7 @@ describe('CI examples', () => {
     expect(steps.some((s) => String(s.run ?? '').includes('ci/run-hil.sh'))).toBe(true);
     const upload = steps.find((s) => String(s.uses ?? '').startsWith('actions/upload-artifact'))!;
     expect(upload.if).toBe('always()');
-    // One JUnit check for the whole lab, from the merged report (harness/report/pipeline.test.ts runs it).
+    // One JUnit check for the whole lab, from the merged report (harness/cli/pipeline.test.ts runs it).
     const labSteps = (gh.jobs as Y).lab!.steps as unknown as Record<string, unknown>[];
     const junit = labSteps.find((s) => String(s.uses ?? '').includes('junit'))!;
     expect(junit.if).toBe('always()');

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { AtTimeoutError, CmeError } from '../at/errors.ts';
+import { AtTimeoutError, CmeError } from '../at/index.ts';
 import { checkExpectation } from '../known-issue.ts';
-import type { KnownIssue, RunResults } from '../report/types.ts';
+import type { KnownIssue, RunResults } from '../report/index.ts';
 import {
   describeExpectation,
   findKnownIssue,

@@ -9,7 +9,7 @@
  * release gates that want the known-issue list kept exact.
  */
 import { HarnessError } from '../errors.ts';
-import type { KnownIssue, KnownIssueExpectation, Outcome } from '../report/types.ts';
+import type { KnownIssue, KnownIssueExpectation, Outcome } from '../report/index.ts';
 
 /** The known issue covering a test id: an exact id, or a prefix ending in `*`. Exact wins. */
 export function findKnownIssue(testId: string, issues: ReadonlyArray<KnownIssue>): KnownIssue | undefined {

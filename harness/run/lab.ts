@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.ts';
-import { parseLinkUri } from '../link/open.ts';
+import { parseLinkUri } from '../link/index.ts';
 import { checkExpectation, isExpectationProblem, type KnownIssue } from '../known-issue.ts';
 
 /** A shell command the runner executes before the suites, with a bound. */

@@ -3,7 +3,7 @@
  * and what the runner reads back to build `results.json`. The one contract between
  * `suites/fixtures.ts` and `harness/run/results.ts`.
  */
-import type { KnownIssue, VerdictSummary } from '../report/types.ts';
+import type { KnownIssue, VerdictSummary } from '../report/index.ts';
 
 export interface SuiteTestMeta {
   /** Scenario id (S1..S27, D1..) or reference tag ([BX-T] KCERTSTORE_0001) the test checks. */

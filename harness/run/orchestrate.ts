@@ -6,7 +6,7 @@
  * run, and twenty timeouts never happen.
  */
 import { HarnessError } from '../errors.ts';
-import type { DeviceInfo, RunResults, TestResult } from '../report/types.ts';
+import type { DeviceInfo, RunResults, TestResult } from '../report/index.ts';
 import { redactUrlCredentials, runRigCommand } from './exec.ts';
 import { mergeKnownIssues } from './known-issues.ts';
 import { preflightFailure, type PreflightResult } from './preflight.ts';

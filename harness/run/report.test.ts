@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { sampleRun } from '../report/testing.ts';
-import type { RunResults } from '../report/types.ts';
+import type { RunResults } from '../report/index.ts';
 import { finishReport } from './report.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'bxhil-finish-'));

@@ -3,10 +3,14 @@
  * `compareResults`/`formatComparison` (harness/report/compare.ts). Lines to print are returned,
  * not printed (the CLI prints).
  */
-import { compareResults, formatComparison, type CompareOptions } from '../report/compare.ts';
-import type { RunResults } from '../report/types.ts';
-import { readRunResults } from '../report/validate.ts';
-import { writeReport } from '../report/write.ts';
+import {
+  compareResults,
+  formatComparison,
+  type CompareOptions,
+  type RunResults,
+  readRunResults,
+  writeReport,
+} from '../report/index.ts';
 
 export interface FinishOptions {
   /** Path of an earlier results.json to compare with. */

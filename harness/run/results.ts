@@ -2,7 +2,7 @@
  * Build `RunResults` (report/types.ts) from the raw records a test runner gives us. The CLI maps
  * Vitest's `TestCase` objects into `RawTestRecord`s, so this file does not depend on Vitest.
  */
-import type { DeviceInfo, KnownIssue, RunResults, TestResult } from '../report/types.ts';
+import type { DeviceInfo, KnownIssue, RunResults, TestResult } from '../report/index.ts';
 import {
   differentFailureMessage,
   findKnownIssue,

@@ -13,8 +13,7 @@
  * in two files) cannot be told apart by the filter, so they travel together.
  */
 import { ConfigError } from '../errors.ts';
-import type { RunResults } from '../report/types.ts';
-import { readRunResults } from '../report/validate.ts';
+import { type RunResults, readRunResults } from '../report/index.ts';
 
 /** Shard `index` (1-based) of `count`. */
 export interface ShardSpec {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { EvidenceBus } from '../evidence.ts';
-import { createBasicPki, KeyPool } from '../pki/factory.ts';
+import { createBasicPki, KeyPool } from '../pki/index.ts';
 import { SUITE_ENV, type SuiteTestMeta } from './meta.ts';
 import type { SuiteSession } from './suite-session.ts';
 import { testRigs } from './suite-session.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { BrokerRig, Verdict } from '../broker/index.ts';
 import { HarnessError } from '../errors.ts';
 import type { EvidenceBus, EvidenceEvent } from '../evidence.ts';
-import { writeEvidenceBundle } from '../report/bundle.ts';
+import { writeEvidenceBundle } from '../report/index.ts';
 import { heartbeatWriter } from './heartbeat.ts';
 import { safeTestDir, SUITE_ENV, type SuiteTestMeta } from './meta.ts';
 

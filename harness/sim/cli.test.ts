@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SerialPort } from 'serialport';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createBasicPki, type BasicPki } from '../pki/factory.ts';
+import { createBasicPki, type BasicPki } from '../pki/index.ts';
 import { canConnect, freePort, hasTool, killOnExit, pollUntil } from '../processes.ts';
 import { BUSY_LINE } from './server.ts';
 import { FINAL, RawClient } from './raw-client.ts';

@@ -15,7 +15,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { createBasicPki, generateKey, issueCertificate, type BasicPki } from '../pki/factory.ts';
+import { createBasicPki, generateKey, issueCertificate, type BasicPki } from '../pki/index.ts';
 import { createVirtualModule, type VirtualModule, type VirtualModuleOptions } from './index.ts';
 import { RawClient } from './raw-client.ts';
 

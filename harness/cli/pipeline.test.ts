@@ -18,10 +18,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { collectSuiteTests } from '../cli/collect.ts';
-import { summarize } from '../run/results.ts';
-import type { RunResults } from './types.ts';
-import { parseRunResults } from './validate.ts';
+import { parseRunResults, type RunResults } from '../report/index.ts';
+import { summarize } from '../run/index.ts';
+import { collectSuiteTests } from './collect.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 

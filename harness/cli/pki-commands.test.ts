@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import * as certsCmd from '../cli/certs.ts';
+import { scenarios } from '../pki/index.ts';
 import { runTool } from '../processes.ts';
-import * as doctorCmd from '../cli/doctor.ts';
-import * as scenariosCmd from '../cli/scenarios.ts';
-import type { CliIo } from '../cli/doctor.ts';
-import { scenarios } from './scenarios.ts';
+import * as certsCmd from './certs.ts';
+import * as doctorCmd from './doctor.ts';
+import type { CliIo } from './doctor.ts';
+import * as scenariosCmd from './scenarios.ts';
 
 const CLI_TIMEOUT_MS = 60_000;
 

@@ -1,0 +1,5 @@
+/**
+ * The simulator's test helpers (imported only by tests and bench/): `RawClient`, a byte-level
+ * peer on the serial side of a virtual module that waits for exact answers.
+ */
+export { FINAL, RawClient } from './raw-client.ts';
