@@ -13,15 +13,5 @@ export {
   type DnsVerdict,
   type DnsVerdictCode,
 } from './dns.ts';
-export type {
-  ClientHello,
-  ConnectInfo,
-  ConnectionRecord,
-  EndedBy,
-  FirstBytesKind,
-  PacketInfo,
-  PeerCertInfo,
-  TlsOutcome,
-  Verdict,
-  VerdictCode,
-} from './record.ts';
+// record.ts holds only the record and verdict shapes (types).
+export type * from './record.ts';

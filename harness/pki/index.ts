@@ -59,17 +59,7 @@ export {
   type UploadOptions,
 } from './upload.ts';
 export { BUILTIN_CONSTRAINTS, loadConstraints, type DeviceConstraints, type LineEnding } from './constraints.ts';
-export { runDoctor } from './doctor.ts';
-export type {
-  CertReport,
-  DoctorInput,
-  DoctorOptions,
-  DoctorResult,
-  FileReport,
-  Finding,
-  FindingCode,
-  KeyReport,
-  Severity,
-} from './doctor.ts';
+// doctor.ts is the doctor's own face: runDoctor and the shapes it reports.
+export * from './doctor.ts';
 export { DEFAULT_MAX_FILE_BYTES, describeKeyObject, loadCertOrKeyFile, publicKeyFingerprint } from './inspect.ts';
 export type { FoundKeyEncoding, LoadedCert, LoadedFile, LoadedKey } from './inspect.ts';
