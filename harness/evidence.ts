@@ -13,7 +13,8 @@ import createDebug from 'debug';
 
 const debug = createDebug('bx-hil:evidence');
 
-export type EvidenceSource = 'link' | 'at' | 'driver' | 'tls' | 'mqtt' | 'broker' | 'sim' | 'dns' | 'diagnose' | 'suite';
+export type EvidenceSource =
+  'link' | 'at' | 'driver' | 'tls' | 'mqtt' | 'broker' | 'sim' | 'dns' | 'ntp' | 'diagnose' | 'suite';
 
 export interface EvidenceEvent {
   /** Monotonic milliseconds. */

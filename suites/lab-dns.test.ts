@@ -1,6 +1,6 @@
 /**
  * lab-dns: the name-based scenarios with the module finding the broker through DNS, as a real
- * module on the lab's Wi-Fi does (issue 11 §4), instead of the virtual module's in-process host
+ * module on the lab's Wi-Fi does, instead of the virtual module's in-process host
  * map. Each test starts the lab's DNS responder (harness/lab) with the scenario's host name
  * mapped to the rig, points the module's resolver at it, and judges both what the module did
  * and what it asked DNS for.

@@ -89,26 +89,38 @@ export function normalizeDnsName(name: string): string {
   return name.toLowerCase().replace(/\.$/, '');
 }
 
-/** @internal exported for the test: the error for a failed bind, naming the fix. */
-export function bindError(err: NodeJS.ErrnoException, host: string, port: number, field: string): ConfigError {
+/**
+ * @internal the error for a failed bind, naming the fix (shared with the SNTP responder, whose
+ * alternative to privileges is a port redirect: DHCP option 42 carries no port).
+ */
+export function bindError(
+  err: NodeJS.ErrnoException,
+  host: string,
+  port: number,
+  field: string,
+  service: 'dns' | 'sntp' = 'dns',
+): ConfigError {
   if (err.code === 'EACCES') {
+    const alternative =
+      service === 'dns'
+        ? `or listen on a high port and point the lab's dnsmasq at it for the run's names: server=/<name>/${host}#5353 (see docs/lab.md)`
+        : `or listen on a high port and redirect to it: iptables -t nat -A PREROUTING -p udp --dport ${port} -j REDIRECT --to-ports <port>`;
     return new ConfigError(
       field,
       `${host}:${port}`,
       `${field}: binding ${host}:${port} needs privileges (ports below 1024). Either let node bind low ports: ` +
-        `sudo setcap cap_net_bind_service=+ep $(readlink -f $(which node)) ; or listen on a high port and point ` +
-        `the lab's dnsmasq at it for the run's names: server=/<name>/${host}#5353 (see docs/lab.md)`,
+        `sudo setcap cap_net_bind_service=+ep $(readlink -f $(which node)) ; ${alternative}`,
       { cause: err },
     );
   }
   if (err.code === 'EADDRINUSE') {
-    return new ConfigError(
-      field,
-      `${host}:${port}`,
-      `${field}: ${host}:${port} is already in use (another DNS server, e.g. systemd-resolved or dnsmasq?): ` +
-        `pick another port, or add server=/<name>/${host}#<port> to that server instead`,
-      { cause: err },
-    );
+    const hint =
+      service === 'dns'
+        ? `(another DNS server, e.g. systemd-resolved or dnsmasq?): pick another port, or add server=/<name>/${host}#<port> to that server instead`
+        : '(an NTP server, e.g. chronyd or systemd-timesyncd?): stop it for the run, or pick another port';
+    return new ConfigError(field, `${host}:${port}`, `${field}: ${host}:${port} is already in use ${hint}`, {
+      cause: err,
+    });
   }
   return new ConfigError(field, `${host}:${port}`, `${field}: cannot listen on ${host}:${port}: ${err.message}`, {
     cause: err,

@@ -11,3 +11,4 @@ export {
   type DnsQuery,
   type DnsResponderOptions,
 } from './dns.ts';
+export { SntpResponder, startSntpResponder, type SntpQuery, type SntpResponderOptions, type SntpTime } from './sntp.ts';

@@ -1,5 +1,5 @@
 /**
- * The virtual module resolving through real DNS (issue 11 §4): a `sim:2.6.3?dns=` device, driven
+ * The virtual module resolving through real DNS: a `sim:2.6.3?dns=` device, driven
  * by the BX310x driver, asks the lab's responder for the broker's name over UDP and reaches the
  * broker rig at the address it was told. The DNS record then gives its own verdicts.
  */

@@ -33,6 +33,11 @@ export class ModuleClock {
     this.#wallAtBase = time.getTime();
   }
 
+  /** Whether the time was set since boot (AT+CCLK or SNTP). */
+  get isSet(): boolean {
+    return this.#set;
+  }
+
   now(): Date {
     if (this.#setting === 'host' && !this.#set) return new Date();
     return new Date(this.#wallAtBase + (this.#monotonic() - this.#base));
@@ -40,7 +45,7 @@ export class ModuleClock {
 
   describe(): string {
     return this.#set
-      ? 'set by AT+CCLK'
+      ? 'set since boot'
       : this.#setting instanceof Date
         ? `started at ${this.#setting.toISOString()}`
         : this.#setting;

@@ -47,6 +47,8 @@ export interface VirtualModuleOptions {
   allowExternalDns?: boolean;
   /** `<ip>:<port>` of a DNS server to resolve names without an override through (real queries), as DHCP would give. */
   dns?: string;
+  /** `<ip>:<port>` of the SNTP server a profile with `clock.source: 'sntp'` [guess] sets its clock from. */
+  sntp?: string;
 }
 
 type Mode = 'command' | 'data' | 'booting';
@@ -96,7 +98,7 @@ export class VirtualModule {
         : parseProfile(options.profile, `"${options.profile.name}"`);
     this.#bus = options.bus;
     for (const [host, target] of Object.entries(options.resolve ?? {})) this.setResolve(host, target);
-    this.clock = new ModuleClock(options.clock ?? (this.profile.clock.source === '1970' ? '1970' : 'host'));
+    this.clock = new ModuleClock(options.clock ?? (this.profile.clock.source === 'host' ? 'host' : '1970'));
     this.stores = new Stores(options.storePath);
     this.echo = this.profile.framing.echoAtBoot;
     this.wifi = bootWifi(this.profile.wifi.joinedAtBoot);
@@ -107,6 +109,7 @@ export class VirtualModule {
       resolve: this.#resolve,
       allowExternalDns: options.allowExternalDns ?? false,
       ...(options.dns === undefined ? {} : { dnsServer: options.dns }),
+      ...(options.sntp === undefined ? {} : { sntpServer: options.sntp }),
       bus: options.bus,
       urc: (line) => this.#urc(line),
     };
@@ -182,6 +185,12 @@ export class VirtualModule {
   setDnsServer(address: string | undefined): void {
     if (address === undefined) delete this.#env.dnsServer;
     else this.#env.dnsServer = address;
+  }
+
+  /** The SNTP server a `clock.source: 'sntp'` profile sets its clock from (`<ip>:<port>`), or none. */
+  setSntpServer(address: string | undefined): void {
+    if (address === undefined) delete this.#env.sntpServer;
+    else this.#env.sntpServer = address;
   }
 
   /** Change fault knobs (merged over the current ones); a new `seed` restarts the RNG. */

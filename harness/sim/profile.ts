@@ -129,8 +129,12 @@ export interface Profile {
     notJoined: number;
   };
   clock: {
-    /** `host`: the host's time; `1970`: counts from the epoch at boot until set. */
-    source: 'host' | '1970';
+    /**
+     * `host`: the host's time; `1970`: counts from the epoch at boot until set; `sntp` [guess]:
+     * counts from the epoch at boot until an SNTP server (`sim:...?sntp=`) answers, asked before
+     * the first MQTT connect after boot (no source says the BX uses SNTP).
+     */
+    source: 'host' | '1970' | 'sntp';
     /** AT+CCLK sets and reads the clock. */
     settable: boolean;
   };
@@ -243,7 +247,7 @@ const schema: Record<string, Spec> = {
     kind: 'object',
     fields: { enabled: bool, joinedAtBoot: bool, requiredForMqtt: bool, notJoined: cme },
   },
-  clock: { kind: 'object', fields: { source: oneOf('host', '1970'), settable: bool } },
+  clock: { kind: 'object', fields: { source: oneOf('host', '1970', 'sntp'), settable: bool } },
   capabilities: { kind: 'enumList', values: Object.keys(CAPABILITIES) },
   knownIssues: { kind: 'issues' },
   sources: { kind: 'sources' },

@@ -2,7 +2,7 @@
  * MQTT sessions of the virtual module, with a REAL network side: Node `net`/`tls` and an
  * mqtt.js client over the module's own socket, so a broker cannot tell it from a device by its
  * protocol. `AT+KMQTTCNX` runs the named steps of `connectSteps` (aedes' connectActions idea,
- * STYLE.md §13): resolve → tcp → tls → verify → mqtt; any failure ends in `+KMQTT_IND: <id>,0`,
+ * STYLE.md §13): time → resolve → tcp → tls → verify → mqtt; any failure ends in `+KMQTT_IND: <id>,0`,
  * success in `+KMQTT_IND: <id>,1` [BX-L, HL-Z].
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
@@ -17,6 +17,7 @@ import type { ModuleClock } from '../clock.ts';
 import { SimConnectError } from '../errors.ts';
 import type { Profile } from '../profile.ts';
 import type { Stores } from '../stores.ts';
+import { sntpTime } from './sntp.ts';
 import { verifyServer } from './verify.ts';
 
 /**
@@ -76,6 +77,8 @@ export interface NetEnv {
    * override are resolved there with real queries, as a module on the lab's Wi-Fi would.
    */
   dnsServer?: string;
+  /** `<ip>:<port>` of the SNTP server a `clock.source: 'sntp'` profile [guess] sets its clock from. */
+  sntpServer?: string;
   readonly bus?: EvidenceBus;
   urc(line: string): void;
 }
@@ -163,6 +166,27 @@ function keyForm(pem: string): 'pkcs1' | 'pkcs8' | 'sec1' | 'encrypted' | 'unkno
 
 /** The connect sequence of `AT+KMQTTCNX`, one named step each. */
 export const connectSteps: ConnectStep[] = [
+  {
+    // [guess] A module that sets its clock from SNTP has done so once its network is up; the
+    // sim asks before the first connect after boot. No answer leaves the clock unset (counting
+    // from 1970), so the verify step finds the server certificate not yet valid.
+    name: 'time',
+    async run(ctx) {
+      const { profile, clock, sntpServer, bus } = ctx.env;
+      if (profile.clock.source !== 'sntp' || clock.isSet || !sntpServer) return;
+      const time = await sntpTime(sntpServer);
+      if (time) clock.set(time);
+      bus?.emit({
+        source: 'sim',
+        kind: 'sntp',
+        scope: `session-${ctx.session.id}`,
+        summary: time
+          ? `clock set from SNTP ${sntpServer}: ${time.toISOString()}`
+          : `no SNTP answer from ${sntpServer}: the clock stays at ${clock.now().toISOString()}`,
+        data: { server: sntpServer, ...(time ? { time: time.toISOString() } : {}) },
+      });
+    },
+  },
   {
     name: 'resolve',
     async run(ctx) {

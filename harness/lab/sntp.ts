@@ -1,0 +1,131 @@
+/**
+ * The lab's SNTP responder: serves a module the time a scenario wants, so
+ * "not yet valid" (serve 1970) and "expired" (serve a date past the certificate) can be
+ * reproduced on a module that sets its clock from the network. [guess] No source says the BX
+ * uses SNTP (docs/reference/bx310x-at.md §8, open question 11); first contact with hardware
+ * settles it. The packet format is harness/ntp.ts.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv4 } from 'node:net';
+import createDebug from 'debug';
+import { ConfigError } from '../errors.ts';
+import type { EvidenceBus } from '../evidence.ts';
+import { decodeNtpRequest, encodeNtpReply, ntpRepresentable } from '../ntp.ts';
+import { bindError } from './dns.ts';
+
+const debug = createDebug('bx-hil:sntp');
+
+/** `host`: the host's clock; a Date: that instant, counting on from when the responder started. */
+export type SntpTime = 'host' | Date;
+
+export interface SntpResponderOptions {
+  host?: string;
+  /** Default 0 (a free port); 123 is the standard one and needs privileges. */
+  port?: number;
+  time: SntpTime;
+  bus?: EvidenceBus;
+  field?: string;
+}
+
+export interface SntpQuery {
+  t: number;
+  from: string;
+  served: string;
+}
+
+export class SntpResponder {
+  readonly host: string;
+  readonly port: number;
+  readonly #socket: Socket;
+  readonly #bus: EvidenceBus | undefined;
+  readonly #queries: SntpQuery[] = [];
+  #time: SntpTime;
+  #startedAt = performance.now();
+  #closing: Promise<void> | undefined;
+
+  /** @internal use `startSntpResponder`. */
+  constructor(socket: Socket, options: SntpResponderOptions) {
+    this.#socket = socket;
+    const addr = socket.address();
+    this.host = addr.address;
+    this.port = addr.port;
+    this.#time = options.time;
+    this.#bus = options.bus;
+    socket.on('message', (msg, rinfo) => {
+      if (!decodeNtpRequest(msg)) {
+        debug('not an SNTP request from %s:%d (%d bytes)', rinfo.address, rinfo.port, msg.length);
+        return;
+      }
+      const now = this.now();
+      const from = `${rinfo.address}:${rinfo.port}`;
+      const seen: SntpQuery = { t: this.#bus?.clock.now() ?? performance.now(), from, served: now.toISOString() };
+      this.#queries.push(seen);
+      this.#bus?.emit({
+        t: seen.t,
+        source: 'ntp',
+        kind: 'query',
+        summary: `SNTP from ${from}: served ${seen.served}`,
+        data: { ...seen },
+      });
+      if (this.#closing) return;
+      socket.send(encodeNtpReply(msg, now), rinfo.port, rinfo.address);
+    });
+  }
+
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  get queries(): readonly SntpQuery[] {
+    return this.#queries;
+  }
+
+  /** The time served now. */
+  now(): Date {
+    const t = this.#time;
+    return t === 'host' ? new Date() : new Date(t.getTime() + (performance.now() - this.#startedAt));
+  }
+
+  /** Serve another time from now on (counting on from `time`). */
+  setTime(time: SntpTime): void {
+    checkTime(time, 'sntp.time');
+    this.#time = time;
+    this.#startedAt = performance.now();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+    return this.#closing;
+  }
+}
+
+function checkTime(time: SntpTime, field: string): void {
+  if (time === 'host' || (time instanceof Date && !Number.isNaN(time.getTime()) && ntpRepresentable(time))) return;
+  throw new ConfigError(
+    field,
+    String(time),
+    `${field} must be 'host' or a date from 1900 to 2036-02-07 (an NTP era-0 timestamp), not ${String(time)}`,
+  );
+}
+
+export async function startSntpResponder(options: SntpResponderOptions): Promise<SntpResponder> {
+  checkTime(options.time, 'sntp.time');
+  const field = options.field ?? 'sntp.listen';
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 0;
+  if (!isIPv4(host)) throw new ConfigError(field, host, `${field} must be an IPv4 address, not "${host}"`);
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(bindError(err, host, port, field, 'sntp'));
+    socket.once('error', onError);
+    socket.bind(port, host, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  }).catch((err: unknown) => {
+    socket.close();
+    throw err;
+  });
+  socket.on('error', (err) => debug('sntp socket error: %s', err.message));
+  return new SntpResponder(socket, options);
+}
