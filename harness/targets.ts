@@ -10,6 +10,8 @@
  * - `clock=host|1970|<ISO date>`: the module clock.
  * - `dns=<ip>[:<port>]`: the DNS server the module got from DHCP; names without a `resolve=`
  *   override are looked up there with real queries (the lab's responder, `bx-hil dns`).
+ * - `sntp=<ip>[:<port>]`: the SNTP server a profile with `clock.source: 'sntp'` [guess] sets its
+ *   clock from (port 123 when absent).
  * - `echo=0|1`: echo after open. Default 1 (the profile's boot setting).
  * - `store=<file>`: keep the certificate/key stores in a JSON file, as flash would.
  */
@@ -88,6 +90,11 @@ export function parseSimUri(url: URL): { options: VirtualModuleOptions; echo?: b
         options.dns = `${host}:${port}`;
         break;
       }
+      case 'sntp': {
+        const { host, port } = parseDnsAddress(value, 'device.sntp', 123);
+        options.sntp = `${host}:${port}`;
+        break;
+      }
       case 'echo':
         if (value !== '0' && value !== '1')
           throw new ConfigError('device.echo', value, `echo must be 0 or 1, not "${value}"`);
@@ -106,7 +113,7 @@ export function parseSimUri(url: URL): { options: VirtualModuleOptions; echo?: b
         throw new ConfigError(
           `device.${key}`,
           value,
-          `unknown sim: option "${key}": use resolve, dns, clock, echo or store`,
+          `unknown sim: option "${key}": use resolve, dns, sntp, clock, echo or store`,
         );
     }
   }

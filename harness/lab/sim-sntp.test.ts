@@ -13,6 +13,7 @@ import { StreamLink } from '../link/index.ts';
 import { decodeNtpReply, encodeNtpRequest } from '../ntp.ts';
 import { createBasicPki, type BasicPki } from '../pki/index.ts';
 import { createVirtualModule, loadProfile, type VirtualModule } from '../sim/index.ts';
+import { checkTarget, parseSimUri } from '../targets.ts';
 import { startSntpResponder, type SntpResponder } from './index.ts';
 
 let pki: BasicPki;
@@ -143,5 +144,19 @@ describe('a virtual module that sets its clock from SNTP [guess]', () => {
     const { d } = await module('host', r.address);
     expect(await connect(d)).toBe(true);
     expect(r.queries).toHaveLength(0);
+  });
+});
+
+describe('sim: URI option sntp=', () => {
+  test('names the server (port 123 when absent)', () => {
+    expect(parseSimUri(new URL('sim:2.6.3?sntp=127.0.0.1:1234')).options.sntp).toBe('127.0.0.1:1234');
+    expect(parseSimUri(new URL('sim:2.6.3?sntp=10.0.0.1')).options.sntp).toBe('10.0.0.1:123');
+  });
+
+  test('a bad value is bad input naming device.sntp', async () => {
+    await expect(checkTarget('sim:2.6.3?sntp=pool.ntp.org', '--device')).rejects.toMatchObject({
+      code: 'BXHIL_CONFIG',
+      message: expect.stringContaining('device.sntp'),
+    });
   });
 });
