@@ -338,3 +338,68 @@ export async function startDnsResponder(options: DnsResponderOptions): Promise<D
   }
   return new DnsResponder(socket, names, options);
 }
+
+export interface DnsProbeResult {
+  /** The server answered in time. */
+  answered: boolean;
+  rcode?: string;
+  addresses: string[];
+  elapsedMs: number;
+}
+
+/**
+ * One A query for `name` to `server`, as a module would send it (preflight: is the responder
+ * reachable on the address the modules use, and does it answer the run's name?). Never throws
+ * for a silent server: `answered: false` after `timeoutMs`.
+ */
+export async function probeDns(
+  server: { host: string; port: number },
+  name: string,
+  timeoutMs = 2_000,
+): Promise<DnsProbeResult> {
+  const t0 = performance.now();
+  const sock = createSocket('udp4');
+  try {
+    return await new Promise<DnsProbeResult>((resolve) => {
+      const id = Math.floor(Math.random() * 0xffff);
+      const timer = setTimeout(
+        () => resolve({ answered: false, addresses: [], elapsedMs: performance.now() - t0 }),
+        timeoutMs,
+      );
+      sock.on('message', (msg) => {
+        let reply: Packet & { rcode?: string };
+        try {
+          reply = dnsPacket.decode(msg) as Packet & { rcode?: string };
+        } catch {
+          return; // not DNS: keep waiting for the answer
+        }
+        if (reply.id !== id) return;
+        clearTimeout(timer);
+        resolve({
+          answered: true,
+          ...(reply.rcode ? { rcode: reply.rcode } : {}),
+          addresses: (reply.answers ?? [])
+            .filter((a): a is Answer & { data: string } => a.type === 'A' && typeof a.data === 'string')
+            .map((a) => a.data),
+          elapsedMs: performance.now() - t0,
+        });
+      });
+      sock.once('error', () => {
+        clearTimeout(timer);
+        resolve({ answered: false, addresses: [], elapsedMs: performance.now() - t0 });
+      });
+      sock.send(
+        dnsPacket.encode({
+          type: 'query',
+          id,
+          flags: dnsPacket.RECURSION_DESIRED,
+          questions: [{ type: 'A', name }],
+        }),
+        server.port,
+        server.host,
+      );
+    });
+  } finally {
+    sock.close();
+  }
+}

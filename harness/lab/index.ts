@@ -7,8 +7,11 @@ export {
   normalizeDnsName,
   parseDnsAddress,
   parseDnsName,
+  probeDns,
+  type DnsProbeResult,
   startDnsResponder,
   type DnsQuery,
   type DnsResponderOptions,
 } from './dns.ts';
 export { SntpResponder, startSntpResponder, type SntpQuery, type SntpResponderOptions, type SntpTime } from './sntp.ts';
+export { parseLabNetwork, type LabDnsConfig, type LabNetworkConfig } from './config.ts';
