@@ -54,6 +54,14 @@ describe('DNS responder', () => {
     expect(raw.answers).toMatchObject([{ type: 'A', data: '10.1.2.3' }]);
   });
 
+  test('setName maps a name while running; a bad address is refused', async () => {
+    const r = await responder({ names: {} });
+    await expect(resolverFor(r).resolve4('late.lab.test')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    r.setName('late.lab.test', '10.9.8.7');
+    expect(await resolverFor(r).resolve4('late.lab.test')).toEqual(['10.9.8.7']);
+    expect(() => r.setName('x.lab.test', 'nope')).toThrow(expect.objectContaining({ code: 'BXHIL_CONFIG' }));
+  });
+
   test('answers NXDOMAIN for a name the run does not know, when nothing is forwarded', async () => {
     const r = await responder({ names: { 'broker.lab.test': '10.1.2.3' } });
     await expect(resolverFor(r).resolve4('other.lab.test')).rejects.toMatchObject({ code: 'ENOTFOUND' });

@@ -171,7 +171,8 @@ export class DnsResponder {
 
   /** Map (or re-map) a name while running. */
   setName(name: string, ip: string): void {
-    this.#names.set(normalizeDnsName(name), ip);
+    const [host, addr] = parseDnsName(`${name}=${ip}`, 'dns.names');
+    this.#names.set(normalizeDnsName(host), addr);
   }
 
   async #onMessage(msg: Buffer, rinfo: RemoteInfo): Promise<void> {
