@@ -15,6 +15,7 @@ export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
   preflight: () => import('./preflight.ts'),
   sim: () => import('./sim.ts'),
   dns: () => import('./dns.ts'),
+  sntp: () => import('./sntp.ts'),
   broker: () => import('./broker.ts'),
   scenarios: () => import('./scenarios.ts'),
   certs: () => import('./certs.ts'),

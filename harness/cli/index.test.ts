@@ -17,6 +17,7 @@ describe('bx-hil program', () => {
       'run',
       'scenarios',
       'sim',
+      'sntp',
     ]);
     expect(names).toEqual(Object.keys(commandLoaders).sort());
   });

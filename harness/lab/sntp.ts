@@ -24,7 +24,10 @@ export interface SntpResponderOptions {
   port?: number;
   time: SntpTime;
   bus?: EvidenceBus;
+  /** The field named in a ConfigError about the address (`--listen`). Default `sntp.listen`. */
   field?: string;
+  /** The field named in a ConfigError about the time (`--time`). Default `sntp.time`. */
+  timeField?: string;
 }
 
 export interface SntpQuery {
@@ -39,6 +42,7 @@ export class SntpResponder {
   readonly #socket: Socket;
   readonly #bus: EvidenceBus | undefined;
   readonly #queries: SntpQuery[] = [];
+  readonly #listeners = new Set<(q: SntpQuery) => void>();
   #time: SntpTime;
   #startedAt = performance.now();
   #closing: Promise<void> | undefined;
@@ -67,6 +71,13 @@ export class SntpResponder {
         summary: `SNTP from ${from}: served ${seen.served}`,
         data: { ...seen },
       });
+      for (const listener of this.#listeners) {
+        try {
+          listener(seen);
+        } catch (err) {
+          debug('query listener threw: %O', err); // a broken console must not stop the answers
+        }
+      }
       if (this.#closing) return;
       socket.send(encodeNtpReply(msg, now), rinfo.port, rinfo.address);
     });
@@ -78,6 +89,12 @@ export class SntpResponder {
 
   get queries(): readonly SntpQuery[] {
     return this.#queries;
+  }
+
+  /** Call `listener` with each request once answered; returns the unsubscribe function. */
+  onQuery(listener: (q: SntpQuery) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** The time served now. */
@@ -109,7 +126,7 @@ function checkTime(time: SntpTime, field: string): void {
 }
 
 export async function startSntpResponder(options: SntpResponderOptions): Promise<SntpResponder> {
-  checkTime(options.time, 'sntp.time');
+  checkTime(options.time, options.timeField ?? 'sntp.time');
   const field = options.field ?? 'sntp.listen';
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
