@@ -169,6 +169,16 @@ describe('the repository stands alone', () => {
     expect(found).toEqual([]);
   });
 
+  test('no tracker numbers: a comment says its reason, not the number of an issue in a tracker the reader lacks', () => {
+    const tracker = /\bissues? #?\d+/i;
+    const found = files
+      .filter((f) => !f.path.startsWith('docs/reference/'))
+      .flatMap((f) =>
+        f.text.split('\n').flatMap((line, i) => (tracker.test(line) ? [`${f.path}:${i + 1}: ${line.trim()}`] : [])),
+      );
+    expect(found).toEqual([]);
+  });
+
   test('the checks themselves: each kind of outside path and broken link is caught', () => {
     const dots = ['..', 'shared', 'reference', 'x.md'].join('/');
     expect(outsideReferences('a.ts', `// see ${dots}`)).toHaveLength(1);
