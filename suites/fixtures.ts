@@ -88,6 +88,8 @@ export const test = base.extend<HilFixtures & FileFixtures>({
         meta: task.meta as SuiteTestMeta,
         device: { uri: suite.target.uri, firmware: suite.target.firmware, model: suite.target.model },
       });
+      // Which profile the test ran against (the runner's report names it per device).
+      if (suite.target.profileInfo) (task.meta as SuiteTestMeta).profile = suite.target.profileInfo;
       await use(evidence);
       await finish();
     },

@@ -67,7 +67,11 @@ function oneLineFields<T extends object>(o: T): T {
 export function resultsForConsole(results: RunResults): RunResults {
   return {
     ...oneLineFields(results),
-    devices: results.devices.map(oneLineFields),
+    devices: results.devices.map((d) => {
+      const device = oneLineFields(d);
+      if (d.profile) device.profile = oneLineFields(d.profile);
+      return device;
+    }),
     tests: results.tests.map((t) => {
       const test = oneLineFields(t);
       if (t.verdict) {

@@ -132,6 +132,9 @@ function writeFixtures(d: string): void {
     'lab-no-expects.yaml',
     'devices:\n  - uri: sim:2.6.3\n    knownIssues:\n      - { test: "cert-upload/*", reason: r, source: s }\n',
   );
+  // A device's profile: on a sim: device (its URI names one) and a profile nobody ships.
+  w('lab-sim-profile.yaml', 'devices:\n  - uri: sim:2.6.3\n    profile: legacy\n');
+  w('lab-unknown-profile.yaml', 'devices:\n  - uri: tcp://127.0.0.1:1\n    profile: "2.6.4"\n');
   w('lab-number-password.yaml', 'devices:\n  - uri: sim:2.6.3\n    wifi:\n      ssid: lab\n      password: 00000000\n');
   w(
     'lab-ssid-newline.json',

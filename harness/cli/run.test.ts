@@ -57,7 +57,15 @@ describe('bx-hil run', () => {
       /SKIP {2}cert-upload\/private keys\/a stored key survives a reset.*keys\.readForm not supported/,
     );
     const results = parseRunResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
-    expect(results.devices).toEqual([{ id: 'sim-2.6.3', uri: 'sim:2.6.3', firmware: '2.6.3', model: 'BX3105' }]);
+    expect(results.devices).toEqual([
+      {
+        id: 'sim-2.6.3',
+        uri: 'sim:2.6.3',
+        firmware: '2.6.3',
+        model: 'BX3105',
+        profile: { name: '2.6.3', source: 'shipped', chosenBy: 'sim' },
+      },
+    ]);
     expect(results.tests.every((t) => t.suite === 'cert-upload' && t.firmware === '2.6.3')).toBe(true);
     const xfail = results.tests.find((t) => t.outcome === 'expected-fail')!;
     expect(xfail).toMatchObject({ status: 'failed', knownIssue: { source: '[report] field-report-2.6.3 step 3' } });

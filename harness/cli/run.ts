@@ -46,6 +46,7 @@ import {
   preflightWithDriver,
   finishReport,
   checkShardOptions,
+  chooseProfile,
 } from '../run/index.ts';
 import { checkTarget, getVirtualModule, openTarget } from '../targets.ts';
 
@@ -71,6 +72,8 @@ export interface RunOptions {
   test?: string;
   /** The test host's address as the module sees it (with --device; a lab file has its own). */
   hostAddress?: string;
+  /** With --device: the firmware profile (shipped name or JSON file); default: matched by AT+CGMR. */
+  profile?: string;
   out: string;
   baseline?: string;
   keylog?: boolean;
@@ -231,8 +234,9 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
   if (opts.lab) {
     env[SUITE_ENV.labFile] = resolve(opts.lab);
     env[SUITE_ENV.labDevice] = ctx.device.id;
-  } else if (opts.hostAddress) {
-    env[SUITE_ENV.hostAddress] = opts.hostAddress;
+  } else {
+    if (opts.hostAddress) env[SUITE_ENV.hostAddress] = opts.hostAddress;
+    if (ctx.device.profile !== undefined) env[SUITE_ENV.profile] = ctx.device.profile;
   }
   if (opts.keylog) env[SUITE_ENV.keylog] = '1';
   if (opts.capture) env[SUITE_ENV.capture] = '1';
@@ -297,6 +301,13 @@ async function runOneDevice(
       harnessVersion: pkg.version,
       log,
       ...(opts.preflight ? { preflight: (d) => preflightWithDriver(d, targets) } : {}),
+      profileFor: (d, firmware) =>
+        chooseProfile({
+          uri: d.uri,
+          ...(d.profile !== undefined ? { profile: d.profile } : {}),
+          ...(lab.profiles ? { profilesDir: lab.profiles } : {}),
+          ...(firmware !== undefined ? { firmware } : {}),
+        }).info,
       runSuites: (ctx) => runSuitesWithVitest(ctx, opts, prefix),
     },
   );
@@ -401,6 +412,12 @@ function selectingFlags(opts: RunOptions): string[] {
 export async function runCommand(opts: RunOptions): Promise<number> {
   if (opts.device && opts.lab)
     throw new ConfigError('--device', opts.device, 'give either --device or --lab, not both');
+  if (opts.profile !== undefined && opts.lab)
+    throw new ConfigError(
+      '--profile',
+      opts.profile,
+      '--profile is for one --device; with --lab give each device its profile: in the lab file',
+    );
   await checkShardOptions(opts);
   const known = suiteNames();
   for (const s of opts.suite ?? []) {
@@ -410,10 +427,10 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   if (opts.test !== undefined) checkTestPattern(opts.test);
   const lab = opts.lab
     ? await loadLabFile(opts.lab)
-    : labFromDevice(
-        opts.device ?? process.env[SUITE_ENV.device] ?? 'sim:2.6.3',
-        opts.hostAddress ? { hostAddress: opts.hostAddress } : {},
-      );
+    : labFromDevice(opts.device ?? process.env[SUITE_ENV.device] ?? 'sim:2.6.3', {
+        ...(opts.hostAddress ? { hostAddress: opts.hostAddress } : {}),
+        ...(opts.profile !== undefined ? { profile: opts.profile } : {}),
+      });
   for (const w of lab.warnings) process.stderr.write(`bx-hil: warning: ${w}\n`);
   // Every device URI and the baseline are checked before anything starts or is written: bad
   // input is exit 2 with one line, not a "rig problem" in a report.
@@ -482,6 +499,10 @@ export function register(program: Command): void {
     .option(
       '--host-address <ip>',
       "with --device: the test host's address as the module sees it (the broker listens there)",
+    )
+    .option(
+      '--profile <name|file>',
+      'with --device: the firmware profile the module runs against (2.6.3, legacy, reference or a JSON file); default: the one whose identity.cgmr matches AT+CGMR, else reference',
     )
     .option('--test <pattern>', 'only tests whose name matches this regular expression (e.g. "S5 ")')
     .option('--out <dir>', 'report directory', 'bx-hil-report')

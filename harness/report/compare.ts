@@ -24,7 +24,7 @@
  * Security failures (`securityFailure: true`) of the candidate are listed on their own,
  * marked new when the baseline did not have them.
  */
-import type { Outcome, RunResults, TestResult } from './types.ts';
+import { describeProfile, type Outcome, type ProfileInfo, type RunResults, type TestResult } from './types.ts';
 import { KNOWN_FAILURE_OUTCOMES, OUTCOME_LABELS, OUTCOMES, PASSING_OUTCOMES, zeroCounts } from './outcomes.ts';
 
 /** Why a change is a regression (see the file comment). */
@@ -61,6 +61,12 @@ export interface Comparison {
   securityFailures: SecurityFailure[];
   /** Pairs whose outcome and verdict code are the same. */
   unchanged: number;
+  /**
+   * The runs were held to different profiles (harness/run/device-profile.ts): an expectation
+   * changed, not necessarily the firmware. One sentence per device pair. Empty when they agree
+   * or a side does not record its profile.
+   */
+  profileWarnings: string[];
   baseline: RunSide;
   candidate: RunSide;
 }
@@ -124,6 +130,22 @@ function pair(
   return { pairs, onlyB: restB, onlyC: restC };
 }
 
+/** Devices paired by id where both runs have it; a run of one device pairs with every device of the other. */
+function profileWarnings(baseline: RunResults, candidate: RunResults): string[] {
+  const warnings: string[] = [];
+  const key = (p: ProfileInfo): string => `${p.name}\u0000${p.path ?? ''}`;
+  for (const c of candidate.devices) {
+    const b =
+      baseline.devices.find((d) => d.id === c.id) ?? (baseline.devices.length === 1 ? baseline.devices[0] : undefined);
+    if (!b?.profile || !c.profile || key(b.profile) === key(c.profile)) continue;
+    const where = b.id === c.id ? b.id : `${b.id} -> ${c.id}`;
+    warnings.push(
+      `${where}: the baseline ran against profile ${describeProfile(b.profile)}, the candidate against ${describeProfile(c.profile)}: an expectation changed, not necessarily the firmware`,
+    );
+  }
+  return warnings;
+}
+
 export function compareResults(baseline: RunResults, candidate: RunResults, options: CompareOptions = {}): Comparison {
   const bSide = side(baseline);
   const cSide = side(candidate);
@@ -137,6 +159,7 @@ export function compareResults(baseline: RunResults, candidate: RunResults, opti
     changed: [],
     securityFailures: [],
     unchanged: 0,
+    profileWarnings: profileWarnings(baseline, candidate),
     baseline: bSide,
     candidate: cSide,
   };
@@ -269,6 +292,7 @@ export function formatComparison(c: Comparison, options: FormatOptions = {}): st
   lines.push(`Comparing ${cl} (candidate) with ${bl} (baseline)`);
   lines.push(`  baseline  ${bl}: ${count(c.baseline)}`);
   lines.push(`  candidate ${cl}: ${count(c.candidate)}`);
+  for (const w of c.profileWarnings ?? []) lines.push(`  warning: ${w}`);
   lines.push('');
   if (c.securityFailures.length > 0) {
     const fresh = c.securityFailures.filter((s) => s.isNew).length;

@@ -15,6 +15,7 @@ import type { CompareOptions, Comparison } from './compare.ts';
 import { OUTCOME_LABELS, OUTCOMES } from './outcomes.ts';
 import { buildTimeline } from './timeline.ts';
 import type { TimelineEntry } from './timeline.ts';
+import { describeProfile } from './types.ts';
 import type { KnownIssue, Outcome, RunResults, TestResult, VerdictSummary } from './types.ts';
 
 export interface ReportColumn {
@@ -23,6 +24,10 @@ export interface ReportColumn {
   device: string;
   firmware: string;
   uri?: string;
+  /** The profile the column ran against, in words (`2.6.3 (shipped)`); absent in older results. */
+  profile?: string;
+  /** Said when the device fell back to `reference` (no profile matched its firmware). */
+  profileNote?: string;
 }
 
 export interface EvidenceView {
@@ -131,8 +136,12 @@ function columnKey(run: 'candidate' | 'baseline', device: string): string {
 
 function columnsOf(r: RunResults, run: 'candidate' | 'baseline'): ReportColumn[] {
   const cols = new Map<string, ReportColumn>();
-  for (const d of r.devices)
-    cols.set(d.id, { key: columnKey(run, d.id), run, device: d.id, firmware: d.firmware, uri: d.uri });
+  for (const d of r.devices) {
+    const col: ReportColumn = { key: columnKey(run, d.id), run, device: d.id, firmware: d.firmware, uri: d.uri };
+    if (d.profile) col.profile = describeProfile(d.profile);
+    if (d.profile?.note) col.profileNote = d.profile.note;
+    cols.set(d.id, col);
+  }
   for (const t of r.tests)
     if (!cols.has(t.device))
       cols.set(t.device, { key: columnKey(run, t.device), run, device: t.device, firmware: t.firmware });
@@ -287,6 +296,15 @@ export function renderReportHtml(model: ReportModel): string {
     .filter((c) => c.run === 'candidate')
     .map((c) => `${c.device} (firmware ${c.firmware}${c.uri ? `, ${c.uri}` : ''})`)
     .join('; ');
+  // Which profile each column ran against (the expectations it was held to), and any fallback.
+  const profiled = model.columns.filter((c) => c.profile);
+  const profiles = profiled.length
+    ? `<div class="meta" id="profiles">Profiles: ${escapeHtml(profiled.map((c) => `${c.run === 'baseline' ? 'baseline ' : ''}${c.device}: ${c.profile}`).join(' · '))}</div>\n`
+    : '';
+  const notes = model.columns
+    .filter((c) => c.profileNote)
+    .map((c) => `<div class="meta profile-note">Note: ${escapeHtml(`${c.device}: ${c.profileNote}`)}</div>\n`)
+    .join('');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -302,7 +320,7 @@ ${css}
 <header>
 <h1>${escapeHtml(model.title)}</h1>
 <div class="meta">Run ${escapeHtml(model.startedAt)} to ${escapeHtml(model.finishedAt)} · ${escapeHtml(devices)} · bx-hil ${escapeHtml(model.harnessVersion)} · report generated ${escapeHtml(model.generatedAt)}</div>
-<div class="chips" id="chips" aria-label="Outcome counts"></div>
+${profiles}${notes}<div class="chips" id="chips" aria-label="Outcome counts"></div>
 <div id="security"></div>
 <div id="changes"></div>
 </header>

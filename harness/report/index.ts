@@ -2,12 +2,13 @@
  * The report area's public API: evidence bundles, the HTML report, results validation and the
  * comparison of two runs. Other areas import from here.
  */
-export { EVIDENCE_FILES } from './types.ts';
+export { EVIDENCE_FILES, describeProfile } from './types.ts';
 export type {
   DeviceInfo,
   KnownIssue,
   KnownIssueExpectation,
   Outcome,
+  ProfileInfo,
   RunResults,
   TestResult,
   VerdictSummary,

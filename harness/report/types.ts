@@ -39,6 +39,36 @@ export interface DeviceInfo {
   /** Firmware as read from the module (AT+CGMR), or the expected one if it could not be read. */
   firmware: string;
   model?: string;
+  /** The firmware profile the tests ran against (capabilities, known issues); absent in older results. */
+  profile?: ProfileInfo;
+}
+
+/**
+ * Which profile a device ran against, and where it came from: a shipped profile, a user's
+ * JSON file (its path), or one learned by `bx-hil probe` (its date: the profile's `sources.name`
+ * starts with `[probe YYYY-MM-DD]`). `chosenBy` says why: the `sim:` URI, `profile:` in the lab
+ * file or `--profile` (`given`), the module's AT+CGMR (`cgmr`), or no match (`fallback`, then
+ * `note` says so).
+ */
+export interface ProfileInfo {
+  name: string;
+  source: 'shipped' | 'file' | 'probe';
+  path?: string;
+  /** Date the probe learned it (`source: 'probe'`). */
+  learnedAt?: string;
+  chosenBy: 'sim' | 'given' | 'cgmr' | 'fallback';
+  note?: string;
+}
+
+/** A profile in words: `2.6.3 (shipped)`, `mine (user file ./p.json)`, `b (learned by probe 2026-11-30, ./b.json)`. */
+export function describeProfile(p: ProfileInfo): string {
+  const from =
+    p.source === 'shipped'
+      ? 'shipped'
+      : p.source === 'probe'
+        ? `learned by probe${p.learnedAt ? ` ${p.learnedAt}` : ''}${p.path ? `, ${p.path}` : ''}`
+        : `user file ${p.path ?? '?'}`;
+  return `${p.name} (${from})`;
 }
 
 export interface TestResult {

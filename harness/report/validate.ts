@@ -91,6 +91,14 @@ export function parseRunResults(input: unknown, file = 'results'): RunResults {
     c.str(o, 'uri', f);
     c.str(o, 'firmware', f);
     c.str(o, 'model', f, true);
+    if (o.profile !== undefined) {
+      const pf = `${f}.profile`;
+      const p = c.obj(o.profile, pf);
+      c.str(p, 'name', pf);
+      c.oneOf(p, 'source', pf, ['shipped', 'file', 'probe'] as const);
+      c.oneOf(p, 'chosenBy', pf, ['sim', 'given', 'cgmr', 'fallback'] as const);
+      for (const key of ['path', 'learnedAt', 'note']) c.str(p, key, pf, true);
+    }
   });
   c.arr(root, 'tests', '').forEach((t, i) => {
     const f = `tests[${i}]`;

@@ -12,6 +12,7 @@ export {
   type TargetOpener,
   type VirtualKnobs,
 } from './device-session.ts';
+export { chooseProfile, type ChosenProfile } from './device-profile.ts';
 export { RigCommandError } from './errors.ts';
 export { findKnownIssue, judgeFailure } from './known-issues.ts';
 export { checkHostAddress, labFromDevice, loadLabFile, type LabConfig } from './lab.ts';

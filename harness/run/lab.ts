@@ -8,10 +8,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import { parseLinkUri } from '../link/index.ts';
 import { checkExpectation, isExpectationProblem, type KnownIssue } from '../known-issue.ts';
+import { loadProfileAs, resolveProfileSpec, userProfiles } from './device-profile.ts';
 
 /** A shell command the runner executes before the suites, with a bound. */
 export interface LabCommand {
@@ -47,12 +49,20 @@ export interface LabDevice {
   flash?: LabCommand;
   /** Known issues of this device's firmware, added to the lab-level list. */
   knownIssues: KnownIssue[];
+  /**
+   * The firmware profile the device runs against: a shipped name (`2.6.3`, `legacy`,
+   * `reference`) or a JSON file (resolved against the lab file's folder). Absent: chosen by the
+   * module's AT+CGMR (harness/run/device-profile.ts). Not on `sim:` devices (the URI names it).
+   */
+  profile?: string;
 }
 
 export interface LabConfig {
   devices: LabDevice[];
   /** Known issues for every device. */
   knownIssues: KnownIssue[];
+  /** Folder of user JSON profiles matched by AT+CGMR (resolved against the lab file's folder). */
+  profiles?: string;
   /** Warnings found while validating (e.g. an unstable /dev/ttyUSB0 path). Not errors. */
   warnings: string[];
 }
@@ -228,10 +238,14 @@ function validateUri(uri: string, field: string, warnings: string[]): void {
   }
 }
 
-/** Validate a parsed lab document (from YAML or JSON) into a complete `LabConfig`. */
-export function parseLab(doc: unknown): LabConfig {
+/**
+ * Validate a parsed lab document (from YAML or JSON) into a complete `LabConfig`. Profile paths
+ * (`profile:`, `profiles:`) are resolved against `baseDir` (the lab file's folder) and loaded
+ * here, so a bad one is refused before anything starts.
+ */
+export function parseLab(doc: unknown, baseDir = '.'): LabConfig {
   if (!isObj(doc)) throw new ConfigError('(root)', doc, 'lab file: expected a mapping with a `devices` list');
-  checkKeys(doc, '', ['version', 'hostAddress', 'devices', 'knownIssues']);
+  checkKeys(doc, '', ['version', 'hostAddress', 'devices', 'knownIssues', 'profiles']);
   if (doc['version'] !== undefined && doc['version'] !== 1) {
     throw new ConfigError(
       'version',
@@ -251,7 +265,17 @@ export function parseLab(doc: unknown): LabConfig {
     const f = `devices[${i}]`;
     if (typeof item === 'string') item = { uri: item };
     if (!isObj(item)) throw new ConfigError(f, item, `${f}: expected { uri, ... } or a URI string`);
-    checkKeys(item, f, ['id', 'uri', 'firmware', 'wifi', 'hostAddress', 'powerCycle', 'flash', 'knownIssues']);
+    checkKeys(item, f, [
+      'id',
+      'uri',
+      'firmware',
+      'profile',
+      'wifi',
+      'hostAddress',
+      'powerCycle',
+      'flash',
+      'knownIssues',
+    ]);
     const uri = str(item, 'uri', f, true);
     validateUri(uri, `${f}.uri`, warnings);
     const id = str(item, 'id', f) ?? deviceIdFromUri(uri);
@@ -273,6 +297,18 @@ export function parseLab(doc: unknown): LabConfig {
     };
     const firmware = str(item, 'firmware', f);
     if (firmware !== undefined) device.firmware = firmware;
+    const profile = str(item, 'profile', f);
+    if (profile !== undefined) {
+      if (uri.startsWith('sim:')) {
+        throw new ConfigError(
+          `${f}.profile`,
+          profile,
+          `${f}.profile: ${uri} already names its profile (sim:<profile>); remove profile: or write the profile into the URI`,
+        );
+      }
+      device.profile = resolveProfileSpec(profile, baseDir);
+      loadProfileAs(device.profile, `${f}.profile`);
+    }
     const wifi = parseWifi(item['wifi'], `${f}.wifi`);
     if (wifi) device.wifi = wifi;
     const powerCycle = parseCommand(item['powerCycle'], `${f}.powerCycle`);
@@ -281,11 +317,17 @@ export function parseLab(doc: unknown): LabConfig {
     if (flash) device.flash = flash;
     return device;
   });
-  return { devices, knownIssues: parseKnownIssues(doc['knownIssues'], 'knownIssues'), warnings };
+  const lab: LabConfig = { devices, knownIssues: parseKnownIssues(doc['knownIssues'], 'knownIssues'), warnings };
+  const profiles = str(doc, 'profiles', '(root)');
+  if (profiles !== undefined) {
+    lab.profiles = resolve(baseDir, profiles);
+    userProfiles(lab.profiles);
+  }
+  return lab;
 }
 
 /** Parse lab file text; JSON when it starts with `{`, else YAML (YAML is a superset anyway). */
-export function parseLabText(text: string, source = 'lab file'): LabConfig {
+export function parseLabText(text: string, source = 'lab file', baseDir = '.'): LabConfig {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true });
@@ -297,7 +339,7 @@ export function parseLabText(text: string, source = 'lab file'): LabConfig {
       { cause },
     );
   }
-  return parseLab(doc);
+  return parseLab(doc, baseDir);
 }
 
 export async function loadLabFile(path: string): Promise<LabConfig> {
@@ -312,12 +354,31 @@ export async function loadLabFile(path: string): Promise<LabConfig> {
       { cause },
     );
   }
-  return parseLabText(text, path);
+  return parseLabText(text, path, dirname(path));
 }
 
-/** A lab for one `--device <uri>` (what `bx-hil run` without `--lab` uses). */
-export function labFromDevice(uri: string, options: { hostAddress?: string } = {}): LabConfig {
-  return parseLab({ devices: [{ uri, ...(options.hostAddress ? { hostAddress: options.hostAddress } : {}) }] });
+/** A lab for one `--device <uri>` (what `bx-hil run` without `--lab` uses); `profile` is `--profile`. */
+export function labFromDevice(uri: string, options: { hostAddress?: string; profile?: string } = {}): LabConfig {
+  try {
+    return parseLab({
+      devices: [
+        {
+          uri,
+          ...(options.hostAddress ? { hostAddress: options.hostAddress } : {}),
+          ...(options.profile !== undefined ? { profile: options.profile } : {}),
+        },
+      ],
+    });
+  } catch (err) {
+    // The lab has one device made of flags: name the flag, not `devices[0].profile`.
+    if (err instanceof ConfigError && err.field.startsWith('devices[0].profile')) {
+      const message = err.message
+        .replace(/^devices\[0\]\.profile: /, '')
+        .replace('remove profile:', 'remove --profile');
+      throw new ConfigError('--profile', options.profile, `--profile: ${message}`, { cause: err });
+    }
+    throw err;
+  }
 }
 
 /** The lab as printable JSON, with Wi-Fi passwords replaced by `***`. */

@@ -3,7 +3,7 @@
  * and what the runner reads back to build `results.json`. The one contract between
  * `suites/fixtures.ts` and `harness/run/results.ts`.
  */
-import type { KnownIssue, VerdictSummary } from '../report/index.ts';
+import type { KnownIssue, ProfileInfo, VerdictSummary } from '../report/index.ts';
 
 export interface SuiteTestMeta {
   /** Scenario id (S1..S27, D1..) or reference tag ([BX-T] KCERTSTORE_0001) the test checks. */
@@ -24,6 +24,8 @@ export interface SuiteTestMeta {
   /** Firmware as read from the module. */
   firmware?: string;
   model?: string;
+  /** The firmware profile the test ran against (harness/run/device-profile.ts). */
+  profile?: ProfileInfo;
   /** Why the test was skipped (capability, tool, hardware). */
   skipReason?: string;
   /** Evidence bundle directory, relative to BX_HIL_EVIDENCE_DIR. */
@@ -41,6 +43,8 @@ export const SUITE_ENV = {
   labDevice: 'BX_HIL_LAB_DEVICE',
   /** The test host's address as the module sees it, without a lab file (`bx-hil run --host-address`). */
   hostAddress: 'BX_HIL_HOST_ADDRESS',
+  /** The profile `bx-hil run --profile` names (a shipped name or a JSON file path), without a lab file. */
+  profile: 'BX_HIL_PROFILE',
   /** Directory where each worker writes `<pid>.json` heartbeats (the command being waited on). */
   heartbeatDir: 'BX_HIL_HEARTBEAT_DIR',
   /** `1`: keep TLS key logs in evidence; `1`: packet capture. */

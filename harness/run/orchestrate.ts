@@ -6,7 +6,13 @@
  * run, and twenty timeouts never happen.
  */
 import { HarnessError } from '../errors.ts';
-import type { DeviceInfo, RunResults, TestResult } from '../report/index.ts';
+import {
+  describeProfile,
+  type DeviceInfo,
+  type ProfileInfo,
+  type RunResults,
+  type TestResult,
+} from '../report/index.ts';
 import { redactUrlCredentials, runRigCommand } from './exec.ts';
 import { mergeKnownIssues } from './known-issues.ts';
 import { preflightFailure, type PreflightResult } from './preflight.ts';
@@ -30,6 +36,11 @@ export interface DeviceRunDeps {
   /** Omit to skip preflight. */
   preflight?(device: LabDevice): Promise<PreflightResult>;
   runSuites(ctx: DeviceRunContext): Promise<SuiteRunOutput>;
+  /**
+   * The profile the device runs against, from the firmware preflight read (undefined without
+   * preflight): the CLI passes `chooseProfile` (device-profile.ts). Omit to record none.
+   */
+  profileFor?(device: LabDevice, firmware: string | undefined): ProfileInfo;
   /** Progress lines (one per step). */
   log(line: string): void;
   harnessVersion: string;
@@ -95,6 +106,14 @@ export async function runDevice(ctx: DeviceRunContext, deps: DeviceRunDeps): Pro
     }
   }
 
+  // Said once, at the top of the run: which profile, and a fallback to reference in words.
+  // Without preflight the firmware is not known yet: the suites' choice is read from their records.
+  if (deps.profileFor && (deps.preflight || device.profile !== undefined || device.uri.startsWith('sim:'))) {
+    info.profile = deps.profileFor(device, info.firmware === 'unknown' ? undefined : info.firmware);
+    deps.log(`${device.id}: profile ${describeProfile(info.profile)}`);
+    if (info.profile.note) deps.log(`${device.id}: NOTE: ${info.profile.note}`);
+  }
+
   let out: SuiteRunOutput;
   try {
     out = await deps.runSuites(ctx);
@@ -110,6 +129,7 @@ export async function runDevice(ctx: DeviceRunContext, deps: DeviceRunDeps): Pro
     tests.push(r);
     if (info.firmware === 'unknown' && raw.meta.firmware) info.firmware = raw.meta.firmware;
     if (!info.model && raw.meta.model) info.model = raw.meta.model;
+    if (!info.profile && raw.meta.profile) info.profile = raw.meta.profile;
   }
   for (const t of tests) if (t.firmware === 'unknown') t.firmware = info.firmware;
   out.unhandled.forEach((msg, i) =>

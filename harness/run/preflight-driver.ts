@@ -5,6 +5,7 @@
  * labels live in `preflight.ts`.
  */
 import { startBrokerRig } from '../broker/index.ts';
+import { givenProfileFirmware } from './device-profile.ts';
 import { brokerBindHost, DeviceSession, type TargetOpener } from './device-session.ts';
 import type { LabDevice } from './lab.ts';
 import {
@@ -94,5 +95,7 @@ export function preflightWithDriver(
   targets: TargetOpener,
   options: PreflightOptions = {},
 ): Promise<PreflightResult> {
-  return preflightDevice(device, driverPreflightPort(targets, device), options);
+  // The profile the lab file or --profile names holds the module to its firmware.
+  const profile = givenProfileFirmware(device);
+  return preflightDevice(device, driverPreflightPort(targets, device), { ...(profile ? { profile } : {}), ...options });
 }

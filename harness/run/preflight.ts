@@ -60,9 +60,14 @@ export interface PreflightOptions {
   wifiTimeoutMs?: number;
   /** Bound for the broker probe. Default 20 000 ms. */
   brokerTimeoutMs?: number;
+  /**
+   * The profile the lab file (`profile:`) or `--profile` names, and the firmware it is for
+   * (its `identity.cgmr`): a module reporting another is a rig problem, like `firmware:`.
+   */
+  profile?: { name: string; firmware: string };
 }
 
-const DEFAULTS: Required<PreflightOptions> = Object.freeze({
+const DEFAULTS: Required<Omit<PreflightOptions, 'profile'>> = Object.freeze({
   atTimeoutMs: 5_000, // 5 s
   wifiTimeoutMs: 30_000, // 30 s
   brokerTimeoutMs: 20_000, // 20 s
@@ -136,12 +141,26 @@ export async function preflightDevice(
       result.model = identity.model;
       return `${identity.model} firmware ${identity.firmware}`;
     });
+    // A module running another build than the lab file or the profile names would give red tests
+    // that are not regressions: the bench is wrong, not the firmware (docs/lab-file.md).
     if (device.firmware !== undefined) {
       await step('firmware-expected', `firmware is ${device.firmware}`, 'rig', async () => {
         if (!identity!.firmware.includes(device.firmware!)) {
           throw new HarnessError(
             'BXHIL_PREFLIGHT_FIRMWARE_MISMATCH',
-            `the module reports firmware "${identity!.firmware}" but the lab file expects "${device.firmware}": flash the expected build or correct devices[].firmware`,
+            `the module reports firmware "${identity!.firmware}" but the lab file's firmware: is "${device.firmware}": update \`firmware:\` or flash the build you meant`,
+          );
+        }
+        return 'as expected';
+      });
+    }
+    const profile = options.profile;
+    if (profile !== undefined) {
+      await step('profile-firmware', `firmware is ${profile.firmware} (profile ${profile.name})`, 'rig', async () => {
+        if (identity!.firmware.trim() !== profile.firmware.trim()) {
+          throw new HarnessError(
+            'BXHIL_PREFLIGHT_FIRMWARE_MISMATCH',
+            `the module reports firmware "${identity!.firmware}" but profile ${profile.name} is for firmware "${profile.firmware}": update \`profile:\` (or --profile) or flash the build you meant`,
           );
         }
         return 'as expected';

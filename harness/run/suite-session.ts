@@ -13,9 +13,10 @@ import { startBrokerRig, type BrokerRig, type BrokerRigOptions } from '../broker
 import { closeAll } from '../errors.ts';
 import { EvidenceBus } from '../evidence.ts';
 import { createBasicPki, KeyPool, type BasicPki } from '../pki/index.ts';
-import type { KnownIssue } from '../report/index.ts';
-import type { VirtualModule } from '../sim/index.ts';
+import type { KnownIssue, ProfileInfo } from '../report/index.ts';
+import type { Profile, VirtualModule } from '../sim/index.ts';
 import { startCapture, type Capture } from './capture.ts';
+import { chooseProfile } from './device-profile.ts';
 import { brokerBindHost, DeviceSession, type TargetOpener } from './device-session.ts';
 import { mergeKnownIssues } from './known-issues.ts';
 import { loadLabFile, type LabDevice } from './lab.ts';
@@ -26,13 +27,20 @@ export interface TargetInfo {
   uri: string;
   /** The virtual module (its knobs are in `vm`). */
   isSim: boolean;
-  /** `firmware 2.6.3 profile` (sim) or `firmware 2.6.3 on bench-a` (hardware): how skip reasons start. */
+  /** `firmware 2.6.3 profile`: how skip reasons start, the same on sim: and on hardware run against that profile. */
   label: string;
   /** Firmware as read from the module (AT+CGMR). */
   firmware: string;
   model: string;
-  /** Capabilities the profile declares; `undefined` on hardware (everything is tried). */
+  /** Capabilities the profile declares; `undefined` until the device is up (then everything is tried). */
   capabilities: ReadonlySet<string> | undefined;
+  /**
+   * The profile the target runs against (the virtual module's, or the one chosen for hardware:
+   * harness/run/device-profile.ts). Its data only: the simulator knobs stay in `vm`.
+   */
+  profile?: Profile;
+  /** Where the profile came from, for the report. */
+  profileInfo?: ProfileInfo;
   /** Profile's `sources` (dotted field → reference tag), for skip reasons. */
   sources: Record<string, string>;
   knownIssues: KnownIssue[];
@@ -123,6 +131,7 @@ export async function openSuiteSession(
   };
   let labDevice: LabDevice | undefined;
   let labIssues: KnownIssue[] = [];
+  let labProfiles: string | undefined;
   let labProblem: unknown;
   try {
     const labFile = env[SUITE_ENV.labFile];
@@ -131,6 +140,7 @@ export async function openSuiteSession(
       const id = env[SUITE_ENV.labDevice];
       labDevice = lab.devices.find((d) => d.id === id) ?? lab.devices.find((d) => d.uri === uri);
       labIssues = mergeKnownIssues(lab.knownIssues, labDevice?.knownIssues);
+      labProfiles = lab.profiles;
       if (labDevice) target.labDevice = labDevice;
     }
   } catch (err) {
@@ -155,16 +165,24 @@ export async function openSuiteSession(
     try {
       await device.link();
       const vm = device.vm;
-      if (vm) {
-        target.label = `firmware ${vm.profile.name} profile`;
-        target.capabilities = new Set(vm.profile.capabilities);
-        target.sources = vm.profile.sources;
-      }
       const id = await device.identify();
       target.firmware = id.firmware;
       target.model = id.model;
-      if (!isSim) target.label = `firmware ${id.firmware} on ${labDevice?.id ?? uri}`;
-      target.knownIssues = mergeKnownIssues(vm?.profile.knownIssues, labIssues);
+      // A real device runs against its firmware's profile: named, matched by AT+CGMR, or reference.
+      const given = labDevice ? labDevice.profile : env[SUITE_ENV.profile];
+      const chosen = chooseProfile({
+        uri,
+        ...(given ? { profile: given } : {}),
+        ...(labProfiles ? { profilesDir: labProfiles } : {}),
+        firmware: id.firmware,
+      });
+      const profile = vm?.profile ?? chosen.profile;
+      target.profile = profile;
+      target.profileInfo = chosen.info;
+      target.label = `firmware ${profile.name} profile`;
+      target.capabilities = new Set(profile.capabilities);
+      target.sources = profile.sources;
+      target.knownIssues = mergeKnownIssues(profile.knownIssues, labIssues);
       await device.provision();
     } catch {
       // The session is broken with this cause: every test that needs the device reports it.
