@@ -113,39 +113,42 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 const outcomes = (r: RunResults | undefined): Record<string, string> =>
   Object.fromEntries((r?.tests ?? []).map((t) => [t.id, t.outcome]));
 
-describe.skipIf(!hasTool('socat'))('a module on a serial port runs with its firmware profile', () => {
-  // Both profiles side by side: the serial runs mostly wait on guard times.
-  test.concurrent.for(['2.6.3', 'legacy'])(
-    '%s over a pty gives exactly the outcomes of the same profile as sim:',
-    { timeout: 900_000 }, // 15 min: two suites with the hardware guard times, on a loaded machine
-    async (profile) => {
-      const pty = join(dir, `tty-${profile}`);
-      await startSim(['--profile', profile, '--pty', pty]);
-      // Wi-Fi credentials, as a bench has them: the will test drops and rejoins Wi-Fi.
-      const lab = join(dir, `lab-${profile}.yaml`);
-      writeFileSync(lab, `devices:\n  - id: pty\n    uri: serial:${pty}\n    wifi: { ssid: lab, password: "pw" }\n`);
-      const [serial, baseline] = await Promise.all([
-        run(['--lab', lab, '--suite', ...SUITES, '--out', join(dir, `serial-${profile}`)]),
-        run(['--device', `sim:${profile}`, '--suite', ...SUITES, '--out', join(dir, `sim-${profile}`)]),
-      ]);
-      expect(baseline.code, baseline.stdout + baseline.stderr).toBe(0);
-      expect(serial.code, serial.stdout + serial.stderr).toBe(0);
-      const got = outcomes(serial.results);
-      const want = outcomes(baseline.results);
-      expect(Object.keys(want).length).toBeGreaterThan(40);
-      expect(got).toEqual(want);
-      // The run says which profile, matched by the module's AT+CGMR, and the report names it.
-      expect(serial.results!.devices[0]!.profile).toEqual({ name: profile, source: 'shipped', chosenBy: 'cgmr' });
-      expect(serial.stdout).toContain(`pty: profile ${profile} (shipped)`);
-      expect(Object.values(got)).toContain('skip');
-      if (profile === '2.6.3') expect(Object.values(got)).toContain('expected-fail');
-      // The same skip reasons as on the simulator.
-      const reasons = (r: RunResults | undefined) =>
-        Object.fromEntries((r?.tests ?? []).filter((t) => t.skipReason).map((t) => [t.id, t.skipReason]));
-      expect(reasons(serial.results)).toEqual(reasons(baseline.results));
-    },
-  );
-});
+describe.skipIf(!hasTool('socat'))(
+  'a module on a serial port runs with its firmware profile (needs socat; CI installs it)',
+  () => {
+    // Both profiles side by side: the serial runs mostly wait on guard times.
+    test.concurrent.for(['2.6.3', 'legacy'])(
+      '%s over a pty gives exactly the outcomes of the same profile as sim:',
+      { timeout: 900_000 }, // 15 min: two suites with the hardware guard times, on a loaded machine
+      async (profile) => {
+        const pty = join(dir, `tty-${profile}`);
+        await startSim(['--profile', profile, '--pty', pty]);
+        // Wi-Fi credentials, as a bench has them: the will test drops and rejoins Wi-Fi.
+        const lab = join(dir, `lab-${profile}.yaml`);
+        writeFileSync(lab, `devices:\n  - id: pty\n    uri: serial:${pty}\n    wifi: { ssid: lab, password: "pw" }\n`);
+        const [serial, baseline] = await Promise.all([
+          run(['--lab', lab, '--suite', ...SUITES, '--out', join(dir, `serial-${profile}`)]),
+          run(['--device', `sim:${profile}`, '--suite', ...SUITES, '--out', join(dir, `sim-${profile}`)]),
+        ]);
+        expect(baseline.code, baseline.stdout + baseline.stderr).toBe(0);
+        expect(serial.code, serial.stdout + serial.stderr).toBe(0);
+        const got = outcomes(serial.results);
+        const want = outcomes(baseline.results);
+        expect(Object.keys(want).length).toBeGreaterThan(40);
+        expect(got).toEqual(want);
+        // The run says which profile, matched by the module's AT+CGMR, and the report names it.
+        expect(serial.results!.devices[0]!.profile).toEqual({ name: profile, source: 'shipped', chosenBy: 'cgmr' });
+        expect(serial.stdout).toContain(`pty: profile ${profile} (shipped)`);
+        expect(Object.values(got)).toContain('skip');
+        if (profile === '2.6.3') expect(Object.values(got)).toContain('expected-fail');
+        // The same skip reasons as on the simulator.
+        const reasons = (r: RunResults | undefined) =>
+          Object.fromEntries((r?.tests ?? []).filter((t) => t.skipReason).map((t) => [t.id, t.skipReason]));
+        expect(reasons(serial.results)).toEqual(reasons(baseline.results));
+      },
+    );
+  },
+);
 
 describe('a module nobody characterised, and a bench that names the wrong firmware', () => {
   // Its own firmware string; the file is served by the sim but never shown to the run.
