@@ -57,6 +57,7 @@ export type HarnessErrorCode =
   | 'BXHIL_DEVICE_BROKEN' // run/device-session.ts: the device could not be brought up
   | 'BXHIL_KNOWN_ISSUE_MISMATCH' // run/known-issues.ts: a known issue failed differently
   | 'BXHIL_PREFLIGHT_BROKER'
+  | 'BXHIL_PREFLIGHT_DNS'
   | 'BXHIL_PREFLIGHT_FIRMWARE_MISMATCH'
   // suites/ (the HIL suites' own findings)
   | 'BXHIL_SECURITY_FAILURE'

@@ -9,19 +9,40 @@
  * (exit 0). Bad input, a port in use or a port that needs privileges: one line, exit 2.
  */
 import type { Command } from 'commander';
-import { parseDnsAddress, parseDnsName, startDnsResponder } from '../lab/index.ts';
+import { ConfigError } from '../errors.ts';
+import { parseDnsAddress, parseDnsName, startDnsResponder, type LabDnsConfig } from '../lab/index.ts';
+import { loadLabFile } from '../run/index.ts';
 import { oneLine, writeOut } from './console.ts';
 
 interface DnsOptions {
-  listen: string;
+  listen?: string;
   name: string[];
   forward?: string;
+  lab?: string;
 }
 
+/** Where to listen when neither --listen nor the lab file says: every interface, the DNS port. */
+const DEFAULT_LISTEN = '0.0.0.0:53';
+
 export async function runDns(o: DnsOptions): Promise<void> {
-  const { host, port } = parseDnsAddress(o.listen, '--listen');
-  const names = Object.fromEntries(o.name.map((n) => parseDnsName(n, '--name')));
-  const forward = o.forward === undefined ? undefined : parseDnsAddress(o.forward, '--forward');
+  // The lab file's network.dns is the base; flags given on the command line win over it.
+  let fromLab: LabDnsConfig | undefined;
+  if (o.lab !== undefined) {
+    fromLab = (await loadLabFile(o.lab)).network?.dns;
+    if (!fromLab)
+      throw new ConfigError('--lab', o.lab, `--lab ${o.lab}: the lab file has no network.dns (see docs/lab.md)`);
+  }
+  const { host, port } =
+    o.listen !== undefined
+      ? parseDnsAddress(o.listen, '--listen')
+      : (fromLab?.listen ?? parseDnsAddress(DEFAULT_LISTEN, '--listen'));
+  const names = { ...fromLab?.names, ...Object.fromEntries(o.name.map((n) => parseDnsName(n, '--name'))) };
+  const forward =
+    o.forward !== undefined
+      ? parseDnsAddress(o.forward, '--forward')
+      : fromLab?.forward !== undefined
+        ? parseDnsAddress(fromLab.forward, 'network.dns.forward')
+        : undefined;
   const responder = await startDnsResponder({
     host,
     port,
@@ -53,8 +74,11 @@ export function register(program: Command): void {
     .description("answer the lab's DNS: the run's host names with the rig's address, the rest NXDOMAIN or forwarded")
     .option(
       '--listen <ip[:port]>',
-      "where to answer: the address the modules' DHCP names as DNS server (port 53 needs privileges, see docs/lab.md)",
-      '0.0.0.0:53',
+      `where to answer: the address the modules' DHCP names as DNS server (port 53 needs privileges, see docs/lab.md; default: the lab file's, else ${DEFAULT_LISTEN})`,
+    )
+    .option(
+      '--lab <file>',
+      "take listen, names and forward from the lab file's network.dns (flags add to / override it)",
     )
     .option(
       '--name <host=ip>',

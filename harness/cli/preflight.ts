@@ -39,7 +39,8 @@ export async function preflightCommand(o: PreflightCliOptions): Promise<number> 
   // The TAP file's folder is checked now, not after every check has run.
   const tapFile = typeof o.tap === 'string' ? checkOutputFile(o.tap, '--tap') : undefined;
   // Devices in parallel: each probe broker listens on its own port.
-  const results = await Promise.all(lab.devices.map((d) => preflightWithDriver(d, targets)));
+  const dns = lab.network?.dns;
+  const results = await Promise.all(lab.devices.map((d) => preflightWithDriver(d, targets, dns ? { dns } : {})));
   const tapToStdout = o.tap === true;
   // Step titles, details and the firmware string come from the module: oneLine() escapes their
   // control characters, so a module cannot forge an "ok" line or drive the terminal.

@@ -300,7 +300,9 @@ async function runOneDevice(
     {
       harnessVersion: pkg.version,
       log,
-      ...(opts.preflight ? { preflight: (d) => preflightWithDriver(d, targets) } : {}),
+      ...(opts.preflight
+        ? { preflight: (d) => preflightWithDriver(d, targets, lab.network?.dns ? { dns: lab.network.dns } : {}) }
+        : {}),
       profileFor: (d, firmware) =>
         chooseProfile({
           uri: d.uri,

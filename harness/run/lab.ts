@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import { parseLinkUri } from '../link/index.ts';
 import { checkExpectation, isExpectationProblem, type KnownIssue } from '../known-issue.ts';
+import { parseLabNetwork, type LabNetworkConfig } from '../lab/index.ts';
 import { loadProfileAs, resolveProfileSpec, userProfiles } from './device-profile.ts';
 
 /** A shell command the runner executes before the suites, with a bound. */
@@ -65,6 +66,8 @@ export interface LabConfig {
   profiles?: string;
   /** Warnings found while validating (e.g. an unstable /dev/ttyUSB0 path). Not errors. */
   warnings: string[];
+  /** The lab's network services (`network.dns`: the responder the modules' DHCP names); docs/lab.md. */
+  network?: LabNetworkConfig;
 }
 
 /** Defaults merged into every lab (STYLE.md §6). */
@@ -245,7 +248,7 @@ function validateUri(uri: string, field: string, warnings: string[]): void {
  */
 export function parseLab(doc: unknown, baseDir = '.'): LabConfig {
   if (!isObj(doc)) throw new ConfigError('(root)', doc, 'lab file: expected a mapping with a `devices` list');
-  checkKeys(doc, '', ['version', 'hostAddress', 'devices', 'knownIssues', 'profiles']);
+  checkKeys(doc, '', ['version', 'hostAddress', 'devices', 'knownIssues', 'profiles', 'network']);
   if (doc['version'] !== undefined && doc['version'] !== 1) {
     throw new ConfigError(
       'version',
@@ -318,6 +321,8 @@ export function parseLab(doc: unknown, baseDir = '.'): LabConfig {
     return device;
   });
   const lab: LabConfig = { devices, knownIssues: parseKnownIssues(doc['knownIssues'], 'knownIssues'), warnings };
+  const network = parseLabNetwork(doc['network']);
+  if (network) lab.network = network;
   const profiles = str(doc, 'profiles', '(root)');
   if (profiles !== undefined) {
     lab.profiles = resolve(baseDir, profiles);

@@ -8,7 +8,9 @@
  * The steps talk to the module through `PreflightPort`, an interface the driver satisfies
  * (`preflight-driver.ts` wires the real driver and broker), so this logic is tested with fakes.
  */
+import { isIPv4 } from 'node:net';
 import { HarnessError } from '../errors.ts';
+import { probeDns, type LabDnsConfig } from '../lab/index.ts';
 import type { LabDevice } from './lab.ts';
 
 export type PreflightCategory = 'rig' | 'firmware';
@@ -65,13 +67,43 @@ export interface PreflightOptions {
    * (its `identity.cgmr`): a module reporting another is a rig problem, like `firmware:`.
    */
   profile?: { name: string; firmware: string };
+  /** The lab file's `network.dns`: checked to answer its first name on the address the modules use. */
+  dns?: LabDnsConfig;
+  /** Bound for the DNS check. Default 2 000 ms. */
+  dnsTimeoutMs?: number;
 }
 
-const DEFAULTS: Required<Omit<PreflightOptions, 'profile'>> = Object.freeze({
+const DEFAULTS: Required<Omit<PreflightOptions, 'profile' | 'dns'>> = Object.freeze({
   atTimeoutMs: 5_000, // 5 s
   wifiTimeoutMs: 30_000, // 30 s
   brokerTimeoutMs: 20_000, // 20 s
+  dnsTimeoutMs: 2_000, // 2 s: a responder on the lab network answers in milliseconds
 });
+
+/**
+ * The lab's DNS responder answers the first of its names with its address, asked where the
+ * modules ask (`listen`; a wildcard listen is asked at the device's host address).
+ */
+async function checkDns(dns: LabDnsConfig, device: LabDevice, timeoutMs: number): Promise<string> {
+  const wildcard = dns.listen.host === '0.0.0.0';
+  const host = wildcard ? (isIPv4(device.hostAddress) ? device.hostAddress : '127.0.0.1') : dns.listen.host;
+  const [name, want] = Object.entries(dns.names)[0]!;
+  const where = `${host}:${dns.listen.port}`;
+  const got = await probeDns({ host, port: dns.listen.port }, name, timeoutMs);
+  if (!got.answered) {
+    throw new HarnessError(
+      'BXHIL_PREFLIGHT_DNS',
+      `no DNS answer from ${where} within ${timeoutMs} ms: start the responder (bx-hil dns --lab <file>) on the address the modules' DHCP names, and check the firewall (UDP ${dns.listen.port})`,
+    );
+  }
+  if (!got.addresses.includes(want)) {
+    throw new HarnessError(
+      'BXHIL_PREFLIGHT_DNS',
+      `the DNS server at ${where} answers ${name} with ${got.addresses.join(', ') || got.rcode}, not ${want}: another server holds that address, or it runs without the lab file's names`,
+    );
+  }
+  return `${where} answers ${name} → ${want}`;
+}
 
 function describe(err: unknown): { code?: string; message: string } {
   if (err instanceof HarnessError) return { code: err.code, message: err.message };
@@ -181,6 +213,12 @@ export async function preflightDevice(
         detail: 'no wifi credentials in the lab file: assumed joined',
         durationMs: 0,
       });
+    }
+    const dns = options.dns;
+    if (dns) {
+      await step('dns', `DNS responder answers at ${dns.listen.host}:${dns.listen.port}`, 'rig', () =>
+        checkDns(dns, device, o.dnsTimeoutMs),
+      );
     }
     await step('broker', `broker reachable at ${device.hostAddress}`, 'rig', async () => {
       const broker = await port.startProbeBroker(device.hostAddress);
