@@ -17,13 +17,8 @@ export { CAPABILITIES, capabilityNames, isCapability, type Capability } from './
 export { defaultFaults, parseSimFaults, type SimFaults } from './faults.ts';
 export { ModuleClock, type ClockSetting } from './clock.ts';
 export { SimConnectError, SimError, type SimErrorCode } from './errors.ts';
-export {
-  connectSteps,
-  type HostOverride,
-  type MqttSession,
-  type SessionConfig,
-  type SessionState,
-} from './net/session.ts';
+export { type HostOverride, type MqttSession, type SessionConfig, type SessionState } from './net/session.ts';
+export { connectSteps } from './net/connect-steps.ts';
 export { commands, handlerFor } from './commands/index.ts';
 export type { CommandHandler, Reply, SimContext } from './commands/types.ts';
 export { serveModule, type SimServer, type ServeOptions } from './server.ts';
