@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Two kinds of tests (DESIGN.md "Layout"):
+ * Two kinds of tests (docs/DESIGN.md "Layout"):
  * - `harness`: unit and integration tests of the harness itself, beside the code.
  * - `suites:<profile>`: the HIL suites, run against the virtual module once per shipped
  *   firmware profile (BX_DEVICE=sim:<profile>). Against hardware, `bx-hil run` drives the

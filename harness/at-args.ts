@@ -6,7 +6,7 @@
  * Two other readers keep their own rules on purpose: the AT engine's `parseParams` reads the
  * module's answers (a quote ends only before a comma, integers become numbers), and the virtual
  * module parses commands with its own code so a misunderstanding shared with the driver cannot
- * pass every test (DESIGN.md).
+ * pass every test (docs/DESIGN.md).
  */
 
 /**

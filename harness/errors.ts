@@ -1,9 +1,9 @@
 /**
- * The one base class of every error the harness throws on purpose (undici's scheme, STYLE.md §4).
+ * The one base class of every error the harness throws on purpose (undici's scheme, docs/STYLE.md §4).
  *
  * `code` is stable and is what tests and callers match on; messages are for people and may
  * change. Layer-specific subclasses live beside their layer (`link/errors.ts`, `at/errors.ts`,
- * `bx310x/errors.ts`, ...). Messages carry the evidence and the remedy (STYLE.md §5).
+ * `bx310x/errors.ts`, ...). Messages carry the evidence and the remedy (docs/STYLE.md §5).
  */
 /**
  * Every code the harness throws, in one list, so a code cannot be made up on the spot: a new
@@ -99,7 +99,7 @@ export class StateError extends HarnessError {
   }
 }
 
-/** Close a list of resources in reverse order, collecting every failure (STYLE.md §8). */
+/** Close a list of resources in reverse order, collecting every failure (docs/STYLE.md §8). */
 export async function closeAll(closers: ReadonlyArray<() => unknown>, what = 'teardown'): Promise<void> {
   const errors: unknown[] = [];
   for (const close of [...closers].reverse()) {

@@ -1,5 +1,5 @@
 /**
- * The evidence funnel (STYLE.md §11): every source of evidence (link bytes, AT commands,
+ * The evidence funnel (docs/STYLE.md §11): every source of evidence (link bytes, AT commands,
  * responses and URCs, TLS ClientHello/alerts, MQTT packets, simulator events, verdicts) is
  * published here as a timestamped event, and reporters and the diagnoser subscribe. Drivers
  * never write files; a subscriber that throws is detached and reported once, and cannot

@@ -1,8 +1,8 @@
 /**
- * Imports only point down (DESIGN.md "The data path", STYLE.md §1). This test reads every
+ * Imports only point down (docs/DESIGN.md "The data path", docs/STYLE.md §1). This test reads every
  * production file's imports and fails on an edge the table below does not allow.
  *
- * And each area's `index.ts` is its public face (DESIGN.md "Decisions already taken"): a file of
+ * And each area's `index.ts` is its public face (docs/DESIGN.md "Decisions already taken"): a file of
  * one area imports another area only through that area's `index.ts`, and test helpers
  * (`testing.ts`, `*.testing.ts`) only from tests. Details in "public faces" below.
  */

@@ -169,6 +169,17 @@ describe('the repository stands alone', () => {
     expect(found).toEqual([]);
   });
 
+  test('the design and style notes are cited as docs/DESIGN.md and docs/STYLE.md outside docs/', () => {
+    expect(known.has('docs/DESIGN.md') && known.has('docs/STYLE.md')).toBe(true);
+    const bare = /(?<![\w./-])(DESIGN|STYLE)\.md/g;
+    const found = files
+      .filter((f) => !f.path.startsWith('docs/') && f.path !== 'CHANGELOG.md')
+      .flatMap((f) =>
+        f.text.split('\n').flatMap((line, i) => [...line.matchAll(bare)].map((m) => `${f.path}:${i + 1}: ${m[0]}`)),
+      );
+    expect(found).toEqual([]);
+  });
+
   test('no tracker numbers: a comment says its reason, not the number of an issue in a tracker the reader lacks', () => {
     const tracker = /\bissues? #?\d+/i;
     const found = files

@@ -1,7 +1,7 @@
 /**
  * Wires the virtual module into the link registry: `sim:<profile>` opens an in-process
  * `VirtualModule` behind a `StreamLink` over a `duplexPair()`. This is the only place that
- * knows both the link layer and the simulator (DESIGN.md module graph).
+ * knows both the link layer and the simulator (docs/DESIGN.md module graph).
  *
  * URI: `sim:<profile>` (`2.6.3`, `legacy`, `reference`; `sim:` alone means `2.6.3`) or
  * `sim:<path.json>`, with query options:

@@ -1,5 +1,5 @@
 /**
- * The HIL suites' fixtures: Vitest's `test.extend` over the harness library (STYLE.md §9,
+ * The HIL suites' fixtures: Vitest's `test.extend` over the harness library (docs/STYLE.md §9,
  * labgrid's two-file pytest plugin). The policy lives in harness/run/: the device's life
  * (`DeviceSession`: opened once per test file, cleaned between tests, failing every test at once
  * with the original cause when it cannot be brought up), the file's PKI and broker rigs

@@ -1,5 +1,5 @@
 /**
- * Errors of the AT engine (STYLE.md §4). Every class extends `AtError` (itself a
+ * Errors of the AT engine (docs/STYLE.md §4). Every class extends `AtError` (itself a
  * `HarnessError`), carries a stable `code` and typed fields; messages name the cause and the fix.
  *
  * Codes:

@@ -1,5 +1,5 @@
 /**
- * Boundary tests of the AT framers (STYLE.md §3): chunks that split CRLF, a URC, the CONNECT
+ * Boundary tests of the AT framers (docs/STYLE.md §3): chunks that split CRLF, a URC, the CONNECT
  * prompt; responses split at every byte boundary; all 256 byte values; counted inline data.
  */
 import { describe, expect, test } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Framers for the byte stream coming from the module (STYLE.md §3), modelled on serialport's
+ * Framers for the byte stream coming from the module (docs/STYLE.md §3), modelled on serialport's
  * `DelimiterParser`: an options type with documented defaults, constructor checks that throw
  * `TypeError` naming the option, one remainder buffer, and `flush()` handing out the tail.
  * Variants derive from the base instead of copying it (as `ReadlineParser extends

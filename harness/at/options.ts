@@ -1,5 +1,5 @@
 /**
- * The AT engine's options and the shapes of its calls: validated once, at the edge (STYLE.md §6).
+ * The AT engine's options and the shapes of its calls: validated once, at the edge (docs/STYLE.md §6).
  * `AtEngine` (engine.ts) re-exports all of it.
  */
 import { ConfigError } from '../errors.ts';
@@ -68,7 +68,7 @@ function positiveMs(field: string, value: unknown, min = 0): number {
   return value;
 }
 
-/** Validate engine options once, at the edge (STYLE.md §6). */
+/** Validate engine options once, at the edge (docs/STYLE.md §6). */
 export function parseAtEngineOptions(input: AtEngineOptions = {}): ParsedAtEngineOptions {
   const o = {
     ...DEFAULTS,

@@ -3,7 +3,7 @@
  * wake early, and the command deadlines that share one lazily re-armed timer.
  */
 
-/** Injectable timers (MQTT.js's Timer idea, STYLE.md §15). Defaults call the globals at call time, so fake timers work. */
+/** Injectable timers (MQTT.js's Timer idea, docs/STYLE.md §15). Defaults call the globals at call time, so fake timers work. */
 export interface AtTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;

@@ -1,5 +1,5 @@
 /**
- * Errors of the broker rig layer (STYLE.md §4): stable `code`, typed fields, messages that name
+ * Errors of the broker rig layer (docs/STYLE.md §4): stable `code`, typed fields, messages that name
  * the cause and the fix.
  */
 import { HarnessError, type HarnessErrorCode } from '../errors.ts';

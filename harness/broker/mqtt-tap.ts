@@ -2,7 +2,7 @@
  * A Duplex shim between the (TLS) socket and aedes: aedes reads and writes the shim, the shim
  * frames MQTT packets in both directions, reports each one (for the evidence), lets a gate
  * pass, rewrite, drop or refuse inbound packets (profile rules such as aws-iot's), and drops
- * outbound packets of a withheld type (fault injection). aedes owns no sockets (STYLE.md §12),
+ * outbound packets of a withheld type (fault injection). aedes owns no sockets (docs/STYLE.md §12),
  * so it cannot tell the shim from a socket.
  */
 import { Duplex } from 'node:stream';

@@ -1,5 +1,5 @@
 /**
- * The aedes rig's options, validated once at the edge (STYLE.md §6): every default filled in,
+ * The aedes rig's options, validated once at the edge (docs/STYLE.md §6): every default filled in,
  * every bad value refused with a ConfigError naming the field.
  */
 import { constants as cryptoConstants } from 'node:crypto';
@@ -44,7 +44,7 @@ export function parseRetainBytes(value: number | undefined): number {
   return v;
 }
 
-/** Validate options once, at the edge (STYLE.md §6). Throws ConfigError naming the field. */
+/** Validate options once, at the edge (docs/STYLE.md §6). Throws ConfigError naming the field. */
 export function parseBrokerRigOptions(options: BrokerRigOptions): ParsedRigOptions {
   const profile = options.profile ?? 'strict';
   if (!PROFILES.includes(profile))

@@ -2,7 +2,7 @@
  * The aedes broker rig: a `net.Server` front door that reads the ClientHello before Node's TLS
  * stack takes the socket, a `tls.Server` used as the handshake engine (never listening itself),
  * an `MqttTap` shim that records every MQTT packet and applies profile rules and faults, and
- * aedes behind it (aedes owns no sockets, STYLE.md §12).
+ * aedes behind it (aedes owns no sockets, docs/STYLE.md §12).
  *
  *   device --TCP--> front door (accept, first bytes, ClientHello, SNI/ALPN rules, stall fault)
  *          --TLS--> tls.Server 'connection' (handshake, client certificate check, keylog)

@@ -1,7 +1,7 @@
 /**
  * `Bx310x`: the typed driver of a Sierra Wireless BX310x module over an `AtEngine`.
  *
- * - State is explicit and guarded (labgrid's BindingState, STYLE.md §7): `open`, `dataMode`
+ * - State is explicit and guarded (labgrid's BindingState, docs/STYLE.md §7): `open`, `dataMode`
  *   (an upload is in progress), `broken`, `closed`. Every public method checks it; a wrong call
  *   gives `StateError` naming the method and the state.
  * - `broken` (labgrid's `never_retry`): when the link is lost or the module stays unresponsive

@@ -1,5 +1,5 @@
 /**
- * Errors of the BX310x driver (STYLE.md §4). Engine errors (`CmeError`, `AtTimeoutError`, ...)
+ * Errors of the BX310x driver (docs/STYLE.md §4). Engine errors (`CmeError`, `AtTimeoutError`, ...)
  * pass through unchanged; these are the driver's own.
  *
  * Codes:

@@ -1,5 +1,5 @@
 /**
- * The driver's options: validated once, at the edge (STYLE.md §6). driver.ts re-exports them.
+ * The driver's options: validated once, at the edge (docs/STYLE.md §6). driver.ts re-exports them.
  */
 import { ConfigError } from '../errors.ts';
 import type { EvidenceBus } from '../evidence.ts';

@@ -1,5 +1,5 @@
 /**
- * Parameter checks done BEFORE anything is sent (the driver's edge, STYLE.md §6).
+ * Parameter checks done BEFORE anything is sent (the driver's edge, docs/STYLE.md §6).
  *
  * The BX cannot carry a double quote inside a quoted string parameter: unbalanced quotes give
  * plain ERROR [BX-T], nested quotes `+CME ERROR: 3` [3P HL7811], and no source documents an

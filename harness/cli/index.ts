@@ -1,7 +1,7 @@
 /**
  * `bx-hil`: the command line. Each command lives in its own file and exports
  * `register(program)`; this file only wires them. Commands call the same library the suites
- * use and never reach into Vitest internals (STYLE.md §9).
+ * use and never reach into Vitest internals (docs/STYLE.md §9).
  *
  * Exit codes, shared by every command (docs/exit-codes.md lists them per command): 0 success,
  * 1 a test/finding failed, 2 bad input or configuration (ONE line on stderr naming the field and

@@ -1,5 +1,5 @@
 /**
- * Evidence -> verdict (DESIGN.md): the connection record and verdict shapes, the judgement of a
+ * Evidence -> verdict (docs/DESIGN.md): the connection record and verdict shapes, the judgement of a
  * broker record (`judgeRecord`, which the broker rig calls live) and the two-sided diagnosis
  * that adds the module's lines.
  */

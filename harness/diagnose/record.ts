@@ -2,7 +2,7 @@
  * What the judgement reads: one connection attempt as the broker rig recorded it
  * (`ConnectionRecord`, with the parsed ClientHello and the TLS outcome) and what is concluded
  * from it (`Verdict`, `VerdictCode`). The shapes live here, below the broker, because the
- * judgement lives here (DESIGN.md: evidence -> diagnose -> verdict): the broker records and
+ * judgement lives here (docs/DESIGN.md: evidence -> diagnose -> verdict): the broker records and
  * asks `judgeRecord`; it does not judge.
  */
 import type { EvidenceEvent } from '../evidence.ts';

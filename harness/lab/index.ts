@@ -1,5 +1,5 @@
 /**
- * The lab's own services (DESIGN.md `harness/lab/`): what a real module needs from the network
+ * The lab's own services (docs/DESIGN.md `harness/lab/`): what a real module needs from the network
  * besides the broker. Today the DNS responder that answers the run's host names.
  */
 export {

@@ -1,5 +1,5 @@
 /**
- * The link conformance suite (STYLE.md §2; serialport's `testSerialPortClass`, MQTT.js's
+ * The link conformance suite (docs/STYLE.md §2; serialport's `testSerialPortClass`, MQTT.js's
  * `abstractTest`): written once, run against every implementation by `*.test.ts` files.
  *
  * Glossary:

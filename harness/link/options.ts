@@ -1,5 +1,5 @@
 /**
- * Line options from a device URI's query string, validated once at the edge (STYLE.md §6).
+ * Line options from a device URI's query string, validated once at the edge (docs/STYLE.md §6).
  * Shared by `serial:` and `rfc2217://`:
  *
  * `?baud=115200&databits=8&parity=none&stopbits=1&rtscts=1`

@@ -39,7 +39,7 @@ export function lineTimeMs(bytes: number, baudRate: number, bitsPerByte = 10): n
   return (bytes * bitsPerByte * 1000) / baudRate;
 }
 
-/** Validate pacing options once, at the edge (STYLE.md §6). */
+/** Validate pacing options once, at the edge (docs/STYLE.md §6). */
 export function parsePacedLinkOptions(options: PacedLinkOptions): Required<PacedLinkOptions> {
   const { baudRate, bitsPerByte = 10, paceReads = true } = options;
   if (!Number.isFinite(baudRate) || baudRate <= 0) {

@@ -1,6 +1,6 @@
 /**
  * `scriptedLink()`: a fake `Link` driven by a script, for unit tests of the AT engine and the
- * driver without the simulator (STYLE.md §14: undici's MockAgent + serialport's binding-mock).
+ * driver without the simulator (docs/STYLE.md §14: undici's MockAgent + serialport's binding-mock).
  *
  * ```ts
  * const s = scriptedLink();
@@ -32,7 +32,7 @@
  * delivered on a microtask after the write resolves, so it needs no timer (works under
  * fake timers); later ones use `setTimeout`. Every timer is cleared by close/destroy.
  *
- * It shares no parsing code with the simulator (DESIGN.md): it knows bytes, not AT.
+ * It shares no parsing code with the simulator (docs/DESIGN.md): it knows bytes, not AT.
  */
 import { LinkBase } from './base.ts';
 import { LinkError, LinkUnsupportedError, ScriptPendingError } from './errors.ts';

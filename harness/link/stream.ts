@@ -1,7 +1,7 @@
 /**
  * `StreamLink`: the link contract (types.ts) over any Node Duplex. tcp:// wraps a
  * `net.Socket`, sim: wraps one end of a `duplexPair()` whose other end is the virtual module,
- * and tests use it over in-memory pairs (aedes' test helper idea, STYLE.md §12).
+ * and tests use it over in-memory pairs (aedes' test helper idea, docs/STYLE.md §12).
  */
 import { duplexPair, type Duplex } from 'node:stream';
 import { LinkBase } from './base.ts';

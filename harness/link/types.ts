@@ -1,5 +1,5 @@
 /**
- * The byte-link contract (modelled on `@serialport/bindings-interface`, STYLE.md §2).
+ * The byte-link contract (modelled on `@serialport/bindings-interface`, docs/STYLE.md §2).
  *
  * Every implementation (serial, tcp://, rfc2217://, sim:, scripted) guarantees:
  *

@@ -1,5 +1,5 @@
 /**
- * Errors of the pki layer (STYLE.md §4): stable `code`, typed fields, a message that names the
+ * Errors of the pki layer (docs/STYLE.md §4): stable `code`, typed fields, a message that names the
  * cause and the fix. Callers and tests match on `code`.
  */
 import { HarnessError } from '../errors.ts';

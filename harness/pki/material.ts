@@ -117,7 +117,7 @@ function truncatePem(pem: string): string {
 const DNS_NAME =
   /^(?=.{1,253}$)(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
-/** Validate the options at the edge (STYLE.md §6); throws ConfigError (BXHIL_CONFIG) naming the field. */
+/** Validate the options at the edge (docs/STYLE.md §6); throws ConfigError (BXHIL_CONFIG) naming the field. */
 export function parseBuildScenarioOptions(options: BuildScenarioOptions): {
   hostName: string;
   port: number;

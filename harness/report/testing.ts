@@ -1,7 +1,7 @@
 /**
  * The report area's test helpers (imported only by tests and bench/, never by production code;
  * harness/layering.test.ts checks it): synthetic but realistic runs and evidence bundles, like
- * labgrid's fake drivers (STYLE.md §14), for the report's own tests, the docs' screenshots and
+ * labgrid's fake drivers (docs/STYLE.md §14), for the report's own tests, the docs' screenshots and
  * other areas' tests that need a results file. The events follow the conventions
  * of timeline.ts (what a real run's broker and AT layers emit) and the verdict codes read like
  * the diagnoser's.

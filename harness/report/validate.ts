@@ -1,5 +1,5 @@
 /**
- * Reading results.json at the edge (STYLE.md §6): `parseRunResults` checks an unknown value
+ * Reading results.json at the edge (docs/STYLE.md §6): `parseRunResults` checks an unknown value
  * against the `bx-hil/results@1` contract (types.ts) and throws a `ResultsFileError`
  * (`BXHIL_CONFIG`) that names the file, the field (`tests[3].outcome`) and what a valid value
  * is. Below the edge, the report and compare code trust the typed object.

@@ -9,7 +9,7 @@
  *   Handing the driver out (`acquire()`) also goes back here: a test may leave anything behind.
  * - `clean`: no MQTT session left, faults off, Wi-Fi joined (`ensureClean()`).
  * - `broken`: a step failed; every later `acquire()` fails at once with the original cause
- *   (labgrid's never_retry, STYLE.md §7) instead of twenty timeouts.
+ *   (labgrid's never_retry, docs/STYLE.md §7) instead of twenty timeouts.
  *
  * The session owns the link, the driver, the virtual module's knobs (when it is one), the
  * evidence bus and the closers; `close()` closes them all and reports every failure. Cleanup

@@ -1,7 +1,7 @@
 /**
  * Errors of the runner library (`harness/run/`) beyond `ConfigError` (lab files): rig commands.
  * Preflight failures are reported as steps (preflight.ts), not thrown.
- * Match on `code`, never on message text (STYLE.md §4).
+ * Match on `code`, never on message text (docs/STYLE.md §4).
  */
 import { HarnessError } from '../errors.ts';
 

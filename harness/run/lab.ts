@@ -2,7 +2,7 @@
  * The lab file (docs/lab-file.md), the bench of devices: which modules are attached, how to
  * reach them, what firmware each should run, and what is known to fail on it. ("Rig" names the
  * broker the harness starts, `BrokerRig`.) YAML or JSON, validated once at the edge into
- * a complete typed object (STYLE.md §6); every error names the field (`devices[1].uri: ...`).
+ * a complete typed object (docs/STYLE.md §6); every error names the field (`devices[1].uri: ...`).
  *
  * Secrets: `wifi.password` is never put into an error, a log line or `describeLab()`.
  */
@@ -70,7 +70,7 @@ export interface LabConfig {
   network?: LabNetworkConfig;
 }
 
-/** Defaults merged into every lab (STYLE.md §6). */
+/** Defaults merged into every lab (docs/STYLE.md §6). */
 export const LAB_DEFAULTS = Object.freeze({
   hostAddress: '127.0.0.1',
   commandTimeoutMs: 60_000, // 1 min

@@ -1,5 +1,5 @@
 /**
- * One device's run, without Vitest (STYLE.md §9): rig commands (flash, power cycle), preflight,
+ * One device's run, without Vitest (docs/STYLE.md §9): rig commands (flash, power cycle), preflight,
  * then the suites through an injected `runSuites` (the CLI supplies Vitest's Node API), and the
  * raw records turned into `RunResults`. A device whose rig is broken fails fast with the
  * original cause (labgrid's never_retry): its preflight failure is the result, the suites do not

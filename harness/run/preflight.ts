@@ -3,7 +3,7 @@
  * firmware can be read (and is the expected one), Wi-Fi is joined and the broker on the test
  * host is reachable from the module. Each step is labelled `rig` (fix the bench: cable, port,
  * power, Wi-Fi, firewall) or `firmware` (the module answers, but wrongly: a finding), so a rig
- * problem is never reported as twenty firmware failures (labgrid's never_retry, STYLE.md §7).
+ * problem is never reported as twenty firmware failures (labgrid's never_retry, docs/STYLE.md §7).
  *
  * The steps talk to the module through `PreflightPort`, an interface the driver satisfies
  * (`preflight-driver.ts` wires the real driver and broker), so this logic is tested with fakes.

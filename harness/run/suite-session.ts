@@ -1,5 +1,5 @@
 /**
- * What the HIL suites share per test file, built without Vitest (STYLE.md §9): the target as
+ * What the HIL suites share per test file, built without Vitest (docs/STYLE.md §9): the target as
  * the suites see it (`TargetInfo`), its `DeviceSession`, this file's PKI, and the broker rigs a
  * test starts. `suites/fixtures.ts` only hands these out as fixtures.
  *

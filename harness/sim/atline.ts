@@ -1,6 +1,6 @@
 /**
  * The simulator's own reading of an AT command line. Deliberately independent of
- * `harness/at` (DESIGN.md: the simulator and the driver must not share a parser).
+ * `harness/at` (docs/DESIGN.md: the simulator and the driver must not share a parser).
  *
  * Rules, from docs/reference/bx310x-at.md §1:
  * - A line is ended by CR; `AT` (any case) starts the command. [BX-T, BX-L]

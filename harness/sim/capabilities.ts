@@ -1,5 +1,5 @@
 /**
- * The capability vocabulary of firmware profiles (STYLE.md §10: skip on capability, and say
+ * The capability vocabulary of firmware profiles (docs/STYLE.md §10: skip on capability, and say
  * why). Each shipped profile declares the capabilities it has in `capabilities: string[]`;
  * `parseProfile` refuses names outside this list and checks the ones that follow from a TLS,
  * MQTT or upload knob against that knob, so a profile cannot claim `tls.1.3` while capping

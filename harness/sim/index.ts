@@ -1,6 +1,6 @@
 /**
  * The virtual BX310x module. Imports only the base files and `harness/link`; shares
- * no parser with `harness/at` or `harness/bx310x` (DESIGN.md).
+ * no parser with `harness/at` or `harness/bx310x` (docs/DESIGN.md).
  */
 export { createVirtualModule, parseHostTarget, VirtualModule, type VirtualModuleOptions } from './module.ts';
 export {

@@ -1,9 +1,9 @@
 /**
- * Firmware profiles: the virtual module's behaviour per firmware is DATA (DESIGN.md), not forks
+ * Firmware profiles: the virtual module's behaviour per firmware is DATA (docs/DESIGN.md), not forks
  * of code. A profile is a JSON object; every quirk names its source in `sources` (a map from the
  * dotted field to a reference tag such as `[BX-T ...]`, `[report]`, `[guess]`).
  *
- * `parseProfile(input)` validates at the edge (STYLE.md §6): it merges the input over a shipped
+ * `parseProfile(input)` validates at the edge (docs/STYLE.md §6): it merges the input over a shipped
  * base profile (`extends`, default `reference`), refuses unknown fields, wrong types and values
  * out of range with a `ConfigError` naming the dotted field, and checks every declared capability
  * against the knob it follows from. Below this edge the simulator assumes a valid profile.

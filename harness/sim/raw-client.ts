@@ -1,7 +1,7 @@
 /**
  * A tiny raw-bytes AT peer for tests and benches of the virtual module: it sends bytes and waits
  * for patterns in what comes back. Deliberately not the driver (`harness/at`): conformance tests
- * must check the simulator's bytes without sharing a parser with it (DESIGN.md).
+ * must check the simulator's bytes without sharing a parser with it (docs/DESIGN.md).
  */
 import type { Duplex } from 'node:stream';
 import { SimError } from './errors.ts';

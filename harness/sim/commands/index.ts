@@ -1,5 +1,5 @@
 /**
- * The command table: name → handler (aedes' handlers idea, STYLE.md §13). Names are upper case
+ * The command table: name → handler (aedes' handlers idea, docs/STYLE.md §13). Names are upper case
  * as `parseCommand` gives them: `` for bare `AT`, one letter for basic commands, `&X`, `+XXX`.
  * Commands a profile lacks (Wi-Fi when `wifi.enabled` is false, AT+CCLK unless
  * `clock.settable`) are absent, so they answer ERROR like any unknown command.

@@ -1,5 +1,5 @@
 /**
- * What every command handler sees and returns (aedes' handlers idea, STYLE.md §13): one file per
+ * What every command handler sees and returns (aedes' handlers idea, docs/STYLE.md §13): one file per
  * command exporting a `CommandHandler`; `index.ts` maps names to handlers. A form the handler
  * does not define answers plain `ERROR` [BX-T: test/action/read forms a K command lacks].
  */

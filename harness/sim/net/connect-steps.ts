@@ -1,5 +1,5 @@
 /**
- * The named steps of `AT+KMQTTCNX` (aedes' connectActions idea, STYLE.md §13): time → resolve
+ * The named steps of `AT+KMQTTCNX` (aedes' connectActions idea, docs/STYLE.md §13): time → resolve
  * → tcp → tls → verify → mqtt. Each step either leaves its result in the context for the next
  * or fails with a `SimConnectError` naming itself; `MqttSession.connect()` runs them in order.
  */

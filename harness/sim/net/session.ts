@@ -2,7 +2,7 @@
  * MQTT sessions of the virtual module, with a REAL network side: Node `net`/`tls` and an
  * mqtt.js client over the module's own socket, so a broker cannot tell it from a device by its
  * protocol. `AT+KMQTTCNX` runs the named steps of `connectSteps` (aedes' connectActions idea,
- * STYLE.md §13): time → resolve → tcp → tls → verify → mqtt; any failure ends in `+KMQTT_IND: <id>,0`,
+ * docs/STYLE.md §13): time → resolve → tcp → tls → verify → mqtt; any failure ends in `+KMQTT_IND: <id>,0`,
  * success in `+KMQTT_IND: <id>,1` [BX-L, HL-Z].
  */
 import type { Duplex } from 'node:stream';
