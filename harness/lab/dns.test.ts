@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import dnsPacket from 'dns-packet';
 import { afterEach, describe, expect, test } from 'vitest';
 import { EvidenceBus, type EvidenceEvent } from '../evidence.ts';
-import { bindError } from './dns.ts';
+import { bindError } from './udp.ts';
 import { startDnsResponder, type DnsResponder } from './index.ts';
 
 const open: DnsResponder[] = [];

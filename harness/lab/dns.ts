@@ -16,6 +16,7 @@ import createDebug from 'debug';
 import dnsPacket, { type Answer, type Packet } from 'dns-packet';
 import { ConfigError } from '../errors.ts';
 import type { EvidenceBus } from '../evidence.ts';
+import { bindUdp4, checkListenHost } from './udp.ts';
 
 const debug = createDebug('bx-hil:dns');
 
@@ -87,44 +88,6 @@ export function parseDnsName(text: string, field: string): [string, string] {
 /** The key a name is looked up by: lower case, no trailing dot. */
 export function normalizeDnsName(name: string): string {
   return name.toLowerCase().replace(/\.$/, '');
-}
-
-/**
- * @internal the error for a failed bind, naming the fix (shared with the SNTP responder, whose
- * alternative to privileges is a port redirect: DHCP option 42 carries no port).
- */
-export function bindError(
-  err: NodeJS.ErrnoException,
-  host: string,
-  port: number,
-  field: string,
-  service: 'dns' | 'sntp' = 'dns',
-): ConfigError {
-  if (err.code === 'EACCES') {
-    const alternative =
-      service === 'dns'
-        ? `or listen on a high port and point the lab's dnsmasq at it for the run's names: server=/<name>/${host}#5353 (see docs/lab.md)`
-        : `or listen on a high port and redirect to it: iptables -t nat -A PREROUTING -p udp --dport ${port} -j REDIRECT --to-ports <port>`;
-    return new ConfigError(
-      field,
-      `${host}:${port}`,
-      `${field}: binding ${host}:${port} needs privileges (ports below 1024). Either let node bind low ports: ` +
-        `sudo setcap cap_net_bind_service=+ep $(readlink -f $(which node)) ; ${alternative}`,
-      { cause: err },
-    );
-  }
-  if (err.code === 'EADDRINUSE') {
-    const hint =
-      service === 'dns'
-        ? `(another DNS server, e.g. systemd-resolved or dnsmasq?): pick another port, or add server=/<name>/${host}#<port> to that server instead`
-        : '(an NTP server, e.g. chronyd or systemd-timesyncd?): stop it for the run, or pick another port';
-    return new ConfigError(field, `${host}:${port}`, `${field}: ${host}:${port} is already in use ${hint}`, {
-      cause: err,
-    });
-  }
-  return new ConfigError(field, `${host}:${port}`, `${field}: cannot listen on ${host}:${port}: ${err.message}`, {
-    cause: err,
-  });
 }
 
 export class DnsResponder {
@@ -306,7 +269,7 @@ export async function startDnsResponder(options: DnsResponderOptions): Promise<D
   const field = options.field ?? 'dns.listen';
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
-  if (!isIPv4(host)) throw new ConfigError(field, host, `${field} must be an IPv4 address, not "${host}"`);
+  checkListenHost(host, field);
   const names = new Map<string, string>();
   for (const [name, ip] of Object.entries(options.names)) {
     if (!isIPv4(ip))
@@ -314,19 +277,7 @@ export async function startDnsResponder(options: DnsResponderOptions): Promise<D
     names.set(normalizeDnsName(name), ip);
   }
   const fwd = options.forward === undefined ? undefined : parseDnsAddress(options.forward, 'dns.forward');
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(bindError(err, host, port, field));
-    socket.once('error', onError);
-    socket.bind(port, host, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  }).catch((err: unknown) => {
-    socket.close();
-    throw err;
-  });
-  socket.on('error', (err) => debug('dns socket error: %s', err.message));
+  const socket = await bindUdp4(host, port, field, 'dns', debug);
   const bound = socket.address();
   if (fwd && fwd.port === bound.port && (fwd.host === bound.address || bound.address === '0.0.0.0')) {
     // Forwarding to itself would relay each query back in a loop until every try timed out.

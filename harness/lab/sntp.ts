@@ -5,13 +5,12 @@
  * uses SNTP (docs/reference/bx310x-at.md §8, open question 11); first contact with hardware
  * settles it. The packet format is harness/ntp.ts.
  */
-import { createSocket, type Socket } from 'node:dgram';
-import { isIPv4 } from 'node:net';
+import type { Socket } from 'node:dgram';
 import createDebug from 'debug';
 import { ConfigError } from '../errors.ts';
 import type { EvidenceBus } from '../evidence.ts';
 import { decodeNtpRequest, encodeNtpReply, ntpRepresentable } from '../ntp.ts';
-import { bindError } from './dns.ts';
+import { bindUdp4, checkListenHost } from './udp.ts';
 
 const debug = createDebug('bx-hil:sntp');
 
@@ -130,19 +129,7 @@ export async function startSntpResponder(options: SntpResponderOptions): Promise
   const field = options.field ?? 'sntp.listen';
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
-  if (!isIPv4(host)) throw new ConfigError(field, host, `${field} must be an IPv4 address, not "${host}"`);
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(bindError(err, host, port, field, 'sntp'));
-    socket.once('error', onError);
-    socket.bind(port, host, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  }).catch((err: unknown) => {
-    socket.close();
-    throw err;
-  });
-  socket.on('error', (err) => debug('sntp socket error: %s', err.message));
+  checkListenHost(host, field);
+  const socket = await bindUdp4(host, port, field, 'sntp', debug);
   return new SntpResponder(socket, options);
 }
