@@ -22,7 +22,7 @@ import { writeMosquittoConfig } from './mosquitto-config.ts';
 import { logVerdict, parseLogLine } from './mosquitto-log.ts';
 import { RecordWindow } from './record-window.ts';
 import { parseRetainBytes } from './rig-options.ts';
-import { VerdictLog } from './verdict-log.ts';
+import { VerdictingRig } from './verdict-log.ts';
 import type { BrokerFaults, BrokerRig, ConnectionRecord, ProfileName, Verdict, VerdictCode } from './types.ts';
 import { VERDICT_FIX } from '../diagnose/index.ts';
 import { freePort, killOnExit, pollUntil, WaitTimeoutError } from '../processes.ts';
@@ -83,13 +83,12 @@ export async function startMosquittoRig(options: MosquittoRigOptions = {}): Prom
 }
 
 /** The Mosquitto rig; exported for container.ts, which runs it in a container. */
-export class MosquittoRig implements BrokerRig {
+export class MosquittoRig extends VerdictingRig implements BrokerRig {
   readonly kind: 'mosquitto' | 'container';
   readonly records: ConnectionRecord[] = [];
   readonly bus: EvidenceBus;
   readonly #opts: MosquittoRigOptions;
   readonly #dir: string;
-  readonly #verdicts: VerdictLog;
   readonly #open: ConnectionRecord[] = [];
   readonly #judged = new Set<string>();
   readonly #logLines: string[] = [];
@@ -114,15 +113,15 @@ export class MosquittoRig implements BrokerRig {
     opts: MosquittoRigOptions,
     place?: MosquittoPlace,
   ) {
+    super(place ? 'container' : 'mosquitto');
     const retainBytes = parseRetainBytes(opts.retainBytes);
     this.#host = host;
     this.#port = port;
     this.#place = place;
     this.kind = place ? 'container' : 'mosquitto';
-    this.#verdicts = new VerdictLog(this.kind);
     this.#opts = opts;
     this.bus = opts.bus ?? new EvidenceBus();
-    this.#retained = new RecordWindow(retainBytes, this.records, this.#verdicts, this.bus, (gone) => {
+    this.#retained = new RecordWindow(retainBytes, this.records, this.verdictLog, this.bus, (gone) => {
       for (const id of gone) this.#judged.delete(id);
     });
     this.#dir = mkdtempSync(join(tmpdir(), 'bx-hil-mosquitto-'));
@@ -408,19 +407,7 @@ export class MosquittoRig implements BrokerRig {
       summary: `${code}: ${summary}`,
       data: { verdict: v },
     });
-    this.#verdicts.add(v);
-  }
-
-  get verdicts(): Verdict[] {
-    return this.#verdicts.verdicts;
-  }
-
-  waitForVerdict(filter?: (v: Verdict) => boolean, timeoutMs?: number): Promise<Verdict> {
-    return this.#verdicts.waitForVerdict(filter, timeoutMs);
-  }
-
-  onVerdict(cb: (v: Verdict) => void): () => void {
-    return this.#verdicts.onVerdict(cb);
+    this.verdictLog.add(v);
   }
 
   /** In-process publish/subscribe go through an mqtt.js client with the PKI's client certificate. */
@@ -503,7 +490,7 @@ export class MosquittoRig implements BrokerRig {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#verdicts.clearListeners();
+    this.verdictLog.clearListeners();
     try {
       await this.#stopProcess();
     } finally {

@@ -31,7 +31,7 @@ import { BrokerStartError } from './errors.ts';
 import { admit, type FrontDoorHost, type LiveConnection } from './front-door.ts';
 import { publishInProcess, subscribeInProcess } from './in-process.ts';
 import { aedesClientStream, tlsParentSocket } from './internals.ts';
-import { VerdictLog } from './verdict-log.ts';
+import { VerdictingRig } from './verdict-log.ts';
 import { connectInfo, packetSummary } from './mqtt-record.ts';
 import { MqttTap } from './mqtt-tap.ts';
 import { gatePacket, type GateContext } from './profiles.ts';
@@ -74,7 +74,7 @@ export async function startBrokerRig(options: BrokerRigOptions = {}): Promise<Br
   return rig;
 }
 
-class AedesRig implements BrokerRig {
+class AedesRig extends VerdictingRig implements BrokerRig {
   readonly kind = 'aedes' as const;
   readonly host: string;
   readonly profile: ProfileName;
@@ -82,7 +82,6 @@ class AedesRig implements BrokerRig {
   readonly bus: EvidenceBus;
   /** Live connections and the ended ones the retention window keeps, in accept order. */
   readonly records: ConnectionRecord[] = [];
-  readonly #verdicts = new VerdictLog('aedes');
   /** Ended connections, oldest first, under `retainBytes` (a bench session runs for days). */
   readonly #retained: RecordWindow;
   #port = 0;
@@ -103,12 +102,13 @@ class AedesRig implements BrokerRig {
   #closed = false;
 
   constructor(opts: ParsedRigOptions, pki: BrokerRig['pki'], raw: BrokerRigOptions) {
+    super('aedes');
     this.#opts = opts;
     this.host = opts.host;
     this.profile = opts.profile;
     this.pki = pki;
     this.bus = raw.bus ?? new EvidenceBus();
-    this.#retained = new RecordWindow(opts.retainBytes, this.records, this.#verdicts, this.bus, (gone) => {
+    this.#retained = new RecordWindow(opts.retainBytes, this.records, this.verdictLog, this.bus, (gone) => {
       for (const id of gone) {
         this.#judged.delete(id);
         this.#judged.delete(`${id}#2`);
@@ -263,7 +263,7 @@ class AedesRig implements BrokerRig {
 
   #emitVerdict(rec: ConnectionRecord, v: Verdict): void {
     this.#record(rec, 'diagnose', 'verdict', `${v.code}: ${v.summary}`, { verdict: v });
-    this.#verdicts.add(v);
+    this.verdictLog.add(v);
   }
 
   // ---- accept (the front door takes it from there: front-door.ts) ----
@@ -509,18 +509,6 @@ class AedesRig implements BrokerRig {
 
   // ---- public API ----
 
-  get verdicts(): Verdict[] {
-    return this.#verdicts.verdicts;
-  }
-
-  waitForVerdict(filter?: (v: Verdict) => boolean, timeoutMs?: number): Promise<Verdict> {
-    return this.#verdicts.waitForVerdict(filter, timeoutMs);
-  }
-
-  onVerdict(cb: (v: Verdict) => void): () => void {
-    return this.#verdicts.onVerdict(cb);
-  }
-
   publish(topic: string, payload: string | Buffer, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
     const aedes = this.#aedes;
     if (!aedes) return Promise.reject(new BrokerStartError('aedes', 'publish() before the rig started'));
@@ -557,7 +545,7 @@ class AedesRig implements BrokerRig {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#verdicts.clearListeners();
+    this.verdictLog.clearListeners();
     await closeAll(
       [
         () => new Promise<void>((res) => (this.#keylog ? this.#keylog.end(() => res()) : res())),

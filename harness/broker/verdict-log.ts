@@ -84,6 +84,31 @@ export class VerdictLog {
 }
 
 /**
+ * The verdict half of `BrokerRig` (`verdicts`, `waitForVerdict`, `onVerdict`), the same behind
+ * every broker: the aedes and Mosquitto rigs extend it and add what they judge to `verdictLog`.
+ */
+export abstract class VerdictingRig {
+  protected readonly verdictLog: VerdictLog;
+
+  /** `rig` names the broker in timeout errors (aedes, mosquitto, container). */
+  constructor(rig: string) {
+    this.verdictLog = new VerdictLog(rig);
+  }
+
+  get verdicts(): Verdict[] {
+    return this.verdictLog.verdicts;
+  }
+
+  waitForVerdict(filter?: (v: Verdict) => boolean, timeoutMs?: number): Promise<Verdict> {
+    return this.verdictLog.waitForVerdict(filter, timeoutMs);
+  }
+
+  onVerdict(cb: (v: Verdict) => void): () => void {
+    return this.verdictLog.onVerdict(cb);
+  }
+}
+
+/**
  * Default budget of what a rig keeps of its ended connections: records, their events and
  * verdicts, measured as JSON bytes. An attempt takes about 1 to 4 KB (a refused handshake at the
  * low end, a full MQTT session near the high end; at most 500 packet events are kept per
