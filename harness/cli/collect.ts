@@ -10,10 +10,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import { createVitest, escapeTestName } from 'vitest/node';
-import type { TestCase } from 'vitest/node';
 import { ConfigError } from '../errors.ts';
 import { readRunResults } from '../report/index.ts';
 import { testIdFor, describeShard, durationsFrom, parseShard, planShards, type ShardItem } from '../run/index.ts';
+import { namesOf } from './test-names.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -29,16 +29,6 @@ export interface ListedTest {
   fullName: string;
   /** `run`, or `skip` when a name filter (or the test itself) deselected it. */
   mode: 'run' | 'skip' | 'todo';
-}
-
-function namesOf(test: TestCase): string[] {
-  const names = [test.name];
-  let p: TestCase['parent'] = test.parent;
-  while (p.type === 'suite') {
-    names.unshift(p.name);
-    p = p.parent;
-  }
-  return names;
 }
 
 /**

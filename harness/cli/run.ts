@@ -25,6 +25,7 @@ import { killOnExit } from '../processes.ts';
 import { foldLabAlias, rigAlias } from './lab-option.ts';
 import { redactSecrets } from '../secrets.ts';
 import { oneLine, writeOut } from './console.ts';
+import { namesOf } from './test-names.ts';
 import { checkOutputDir, type OutputMarker } from '../files.ts';
 import { type RunResults, OUTCOME_LABELS, readRunResults } from '../report/index.ts';
 import {
@@ -99,16 +100,6 @@ export function suiteNames(): string[] {
     .filter((f) => f.endsWith('.test.ts'))
     .map((f) => f.replace(/\.test\.ts$/, ''))
     .sort();
-}
-
-function namesOf(test: TestCase): string[] {
-  const names = [test.name];
-  let p: TestCase['parent'] = test.parent;
-  while (p.type === 'suite') {
-    names.unshift(p.name);
-    p = p.parent;
-  }
-  return names;
 }
 
 function toRaw(test: TestCase): RawTestRecord {
