@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { hasTool, killOnExit } from '../processes.ts';
 import type { RunResults } from '../report/index.ts';
+import { simListening } from '../sim/testing.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'bin/bx-hil.js');
@@ -68,25 +69,7 @@ afterAll(async () => {
 
 /** Start `bx-hil sim` and wait for its one "listening" line; returns its TCP port. */
 function startSim(args: string[]): Promise<number> {
-  const child = spawnGroup(['sim', ...args]);
-  let out = '';
-  let err = '';
-  return new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bx-hil sim did not start in ${START_MS} ms: ${err}`)), START_MS);
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^bx-hil sim: listening on tcp:\/\/127\.0\.0\.1:(\d+).*\n/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`bx-hil sim exited with ${code}: ${err}`));
-    });
-  });
+  return simListening(spawnGroup(['sim', ...args]), START_MS).then((s) => s.port);
 }
 
 /** Run `bx-hil run` to its end: exit code, output and the results it wrote. */

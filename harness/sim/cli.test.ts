@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createBasicPki, type BasicPki } from '../pki/index.ts';
 import { canConnect, freePort, hasTool, killOnExit, pollUntil } from '../processes.ts';
 import { BUSY_LINE } from './server.ts';
-import { FINAL, RawClient } from './raw-client.ts';
+import { FINAL, RawClient, simListening } from './testing.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'bin/bx-hil.js');
@@ -48,24 +48,7 @@ function spawnTracked(cmd: string, args: string[]): ChildProcess {
 /** Start `bx-hil sim` and wait for its one "listening" line. */
 function startSim(args: string[]): Promise<Sim> {
   const child = spawnTracked(process.execPath, [bin, 'sim', ...args]);
-  let out = '';
-  let err = '';
-  return new Promise<Sim>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bx-hil sim did not start in ${START_MS} ms: ${err}`)), START_MS);
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^bx-hil sim: listening on tcp:\/\/127\.0\.0\.1:(\d+).*\n/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, line: m[0].trim(), port: Number(m[1]) });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`bx-hil sim exited with ${code}: ${err}`));
-    });
-  });
+  return simListening(child, START_MS).then(({ line, port }) => ({ child, line, port }));
 }
 
 function stopChild(child: ChildProcess | undefined): Promise<void> {
