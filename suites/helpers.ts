@@ -9,6 +9,7 @@ import { diagnoseConnection } from '../harness/diagnose/index.ts';
 import type { VerdictSummary } from '../harness/report/index.ts';
 import type { SuiteTestMeta } from '../harness/run/index.ts';
 import type { Bx310x } from '../harness/bx310x/index.ts';
+import type { ScenarioMaterial } from '../harness/pki/index.ts';
 import type { TestEvidence } from './fixtures.ts';
 
 /** What the module was given. Undefined parts are left empty (slot deleted). */
@@ -16,6 +17,15 @@ export interface Provision {
   root?: string;
   clientCert?: string;
   clientKey?: string;
+}
+
+/** What a built scenario gives the module: its root as the module takes it, and the client pair where it has one. */
+export function scenarioProvision(m: Pick<ScenarioMaterial, 'rootForDevice' | 'clientCert' | 'clientKey'>): Provision {
+  return {
+    root: m.rootForDevice,
+    ...(m.clientCert ? { clientCert: m.clientCert } : {}),
+    ...(m.clientKey ? { clientKey: m.clientKey } : {}),
+  };
 }
 
 export interface ProvisionResult {

@@ -18,7 +18,7 @@ import { judgeDnsQueries, type DnsVerdict } from '../harness/diagnose/index.ts';
 import { startDnsResponder } from '../harness/lab/index.ts';
 import { buildScenario, type ScenarioMaterial } from '../harness/pki/index.ts';
 import { hil, type HilContext } from './fixtures.ts';
-import { provision, recordVerdict, tryConnect } from './helpers.ts';
+import { provision, recordVerdict, scenarioProvision, tryConnect } from './helpers.ts';
 
 /** A name only the lab's DNS knows (no host override is set for it). */
 const DNS_HOST = 'mqtt.dns.bx-hil.test';
@@ -76,15 +76,7 @@ async function throughDns(
   vm!.setDnsServer(responder.address);
   evidence.note('dns', { responder: responder.address, names: { [o.hostName]: '127.0.0.1' } });
   try {
-    const up = await provision(
-      device,
-      {
-        root: m.rootForDevice,
-        ...(m.clientCert ? { clientCert: m.clientCert } : {}),
-        ...(m.clientKey ? { clientKey: m.clientKey } : {}),
-      },
-      evidence,
-    );
+    const up = await provision(device, scenarioProvision(m), evidence);
     expect(up.refused, 'the scenario material uploads').toBeUndefined();
     // DNS gives an address, not a port: the session names the rig's port, as a lab rig on 8883 would be named.
     const sid = await device.mqttConfigure({

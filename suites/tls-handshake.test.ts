@@ -17,7 +17,7 @@ import { describe, expect } from 'vitest';
 import type { BrokerRigOptions } from '../harness/broker/index.ts';
 import { buildScenario, scenarios, type ScenarioEntry, type ScenarioMaterial } from '../harness/pki/index.ts';
 import { hil, securityFailure, type HilContext } from './fixtures.ts';
-import { configureSession, provision, recordVerdict, tryConnect } from './helpers.ts';
+import { configureSession, provision, recordVerdict, scenarioProvision, tryConnect } from './helpers.ts';
 
 /** Scenarios the harness cannot stage, with the reason (the test is skipped with it). */
 const CANNOT_STAGE: Record<string, string> = {
@@ -74,15 +74,7 @@ async function runScenario(entry: ScenarioEntry, ctx: HilContext): Promise<void>
   evidence.note('scenario', { id: entry.id, expected: entry.expected, reason: entry.reason, anchors: entry.anchors });
   if (m.deviceClock) vm!.clock.set(m.deviceClock);
   try {
-    const up = await provision(
-      device,
-      {
-        root: m.rootForDevice,
-        ...(m.clientCert ? { clientCert: m.clientCert } : {}),
-        ...(m.clientKey ? { clientKey: m.clientKey } : {}),
-      },
-      evidence,
-    );
+    const up = await provision(device, scenarioProvision(m), evidence);
     if (up.refused) {
       evidence.note('moduleResult', `upload of ${up.refused.slot} refused: ${up.refused.code}`);
       if (entry.expected === 'connect') {
