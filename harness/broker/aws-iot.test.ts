@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createBasicPki, KeyPool, type BasicPki } from '../pki/index.ts';
 import { startBrokerRig } from './rig.ts';
 import type { AwsIotOptions, BrokerRig, BrokerRigOptions, Verdict } from './types.ts';
-import { connectBytes, hasTool, killAllClients, runClient, tempFiles } from './testing.ts';
+import { connectBytes, hasTool, killAllClients, opensslMtlsArgs, runClient, tempFiles } from './testing.ts';
 
 const OPENSSL = hasTool('openssl');
 let pki: BasicPki;
@@ -95,22 +95,11 @@ const CONNECT: Packet = {
   keepalive: 60,
 };
 const sclient = (port: number, extra: string[], input: Buffer | string = '') =>
-  runClient(
-    'openssl',
-    [
-      's_client',
-      '-connect',
-      `127.0.0.1:${port}`,
-      '-CAfile',
-      files.path('ca.pem'),
-      '-cert',
-      files.path('client.pem'),
-      '-key',
-      files.path('client.key'),
-      ...extra,
-    ],
-    { input, holdStdinMs: 800, timeoutMs: 8000 },
-  );
+  runClient('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...opensslMtlsArgs(files), ...extra], {
+    input,
+    holdStdinMs: 800,
+    timeoutMs: 8000,
+  });
 
 beforeAll(async () => {
   pki = await createBasicPki({ pool: new KeyPool() });

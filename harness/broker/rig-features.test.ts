@@ -15,7 +15,15 @@ import { createBasicPki, issueCertificate, KeyPool, type BasicPki } from '../pki
 import { startCertSwapProxy } from './key-mismatch.ts';
 import { startBrokerRig } from './rig.ts';
 import type { BrokerRig, BrokerRigOptions } from './types.ts';
-import { connectBytes, hasTool, killAllClients, mosquittoTlsArgs, runClient, tempFiles } from './testing.ts';
+import {
+  connectBytes,
+  hasTool,
+  killAllClients,
+  mosquittoTlsArgs,
+  opensslMtlsArgs,
+  runClient,
+  tempFiles,
+} from './testing.ts';
 
 const OPENSSL = hasTool('openssl');
 const MOSQ = hasTool('mosquitto_sub') && hasTool('mosquitto_pub');
@@ -34,14 +42,7 @@ const sclient = (port: number, extra: string[], input: Buffer | string = '', hol
     holdStdinMs,
     timeoutMs: 8000,
   });
-const mtls = (): string[] => [
-  '-CAfile',
-  files.path('ca.pem'),
-  '-cert',
-  files.path('client.pem'),
-  '-key',
-  files.path('client.key'),
-];
+const mtls = (): string[] => opensslMtlsArgs(files);
 const mqttOpts = (o: mqtt.IClientOptions = {}): mqtt.IClientOptions => ({
   ca: pki.ca.certPem,
   cert: pki.client.certPem,

@@ -31,6 +31,11 @@ export function tempFiles(files: Record<string, string>): { dir: string; path(na
   return { dir, path: (name) => join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** The mutual-TLS arguments of `openssl s_client`, with the same `tempFiles` names as `mosquittoTlsArgs`. */
+export function opensslMtlsArgs(files: { path(name: string): string }): string[] {
+  return ['-CAfile', files.path('ca.pem'), '-cert', files.path('client.pem'), '-key', files.path('client.key')];
+}
+
 /**
  * The connection arguments of mosquitto_pub/mosquitto_sub for a mutual-TLS rig, with the
  * `tempFiles` names the broker tests use (`ca.pem`, `client.pem`, `client.key`).
