@@ -9,18 +9,16 @@
  * firmware bug that "read form lists the stored keys without echoing key material" exists to
  * catch. "Body lines" = the base64 lines of the PEM between BEGIN and END.
  */
-import { spawn } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MIN_KEY_RUN } from '../secrets.ts';
 import { createVirtualModule, serveModule, type SimServer, type VirtualModule } from '../sim/index.ts';
+import { runCli } from './testing.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'bxhil-run-secrets-'));
 const PEM_KEY = /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----\r?\n?/;
 
@@ -81,23 +79,6 @@ function bodyLines(pem: string): string[] {
   return pem.split(/\r?\n/).filter((l) => l !== '' && !l.startsWith('-----'));
 }
 
-function cli(args: string[], timeoutMs = 150_000): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'bin', 'bx-hil.js'), ...args], {
-      cwd: root,
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, out });
-    });
-  });
-}
-
 /** Every file under `d`, recursively. */
 function filesUnder(d: string): string[] {
   return readdirSync(d).flatMap((name) => {
@@ -124,7 +105,7 @@ describe('bx-hil run against a module whose read form echoes the stored key', ()
   test('SECURITY FAILURE in the console and results; no body line (nor a 16-char run) in any sink; exit 1', async () => {
     const out = join(dir, 'report');
     const device = `tcp://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
-    const r = await cli([
+    const r = await runCli([
       'run',
       '--device',
       device,

@@ -5,51 +5,26 @@
  * Glossary: CLI = `node bin/bx-hil.js`; device = the virtual module (`sim:<profile>`) the run
  * targets; lab file = the YAML listing devices.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
-import { killOnExit } from '../processes.ts';
 import { parseRunResults } from '../report/index.ts';
 import { ProgressReporter } from './run.ts';
+import { killCliChildren, runCli } from './testing.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'bxhil-run-'));
-const children = new Set<ReturnType<typeof spawn>>();
-const killChildren = () => {
-  for (const c of children) c.kill('SIGKILL');
-};
 afterAll(() => {
-  killChildren();
+  killCliChildren();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function cli(args: string[], timeoutMs = 150_000): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    // Not runTool: this keeps stdout and stderr interleaved in the order the user sees them.
-    const child = spawn(process.execPath, [join(root, 'bin', 'bx-hil.js'), ...args], {
-      cwd: root,
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    children.add(killOnExit(child));
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code: code ?? -1, out });
-    });
-  });
-}
 
 describe('bx-hil run', () => {
   test('one suite on sim:2.6.3: progress per test, results.json with the known issue as expected-fail, JUnit, evidence, HTML; exit 0', async () => {
     const out = join(dir, 'single');
-    const r = await cli(['run', '--device', 'sim:2.6.3', '--suite', 'cert-upload', '--out', out]);
+    const r = await runCli(['run', '--device', 'sim:2.6.3', '--suite', 'cert-upload', '--out', out]);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/PASS {2}cert-upload\/root certificate\/store with LF line endings/);
     expect(r.out).toMatch(/XFAIL cert-upload\/private keys\/read form lists the stored keys.*known issue/);
@@ -94,7 +69,7 @@ describe('bx-hil run', () => {
         '',
       ].join('\n'),
     );
-    const r = await cli(['run', '--lab', rigFile, '--suite', 'cert-upload', '--out', out]);
+    const r = await runCli(['run', '--lab', rigFile, '--suite', 'cert-upload', '--out', out]);
     expect(r.code, r.out).toBe(1);
     expect(r.out).toContain('[good]');
     expect(r.out).toContain('[bad] bad: powerCycle FAILED (rig problem)');
@@ -142,7 +117,7 @@ describe('bx-hil run', () => {
       ].join('\n'),
     );
     const out = join(dir, 'different');
-    const r = await cli([
+    const r = await runCli([
       'run',
       '--rig',
       rigFile,
@@ -193,7 +168,7 @@ describe('bx-hil run', () => {
       }),
     );
     const out = join(dir, 'security');
-    const r = await cli([
+    const r = await runCli([
       'run',
       '--device',
       `sim:${profile}`,
@@ -218,7 +193,7 @@ describe('bx-hil run', () => {
   test('a device that cannot be opened fails every test at once with the original cause (no timeouts)', async () => {
     const out = join(dir, 'broken');
     const t0 = performance.now();
-    const r = await cli([
+    const r = await runCli([
       'run',
       '--device',
       'serial:/dev/bx-hil-missing',
@@ -243,25 +218,25 @@ describe('bx-hil run', () => {
 
   test('a run in which no test ran exits 1 naming the filters; --allow-empty opts out', async () => {
     const args = ['run', '--device', 'sim:2.6.3', '--no-preflight', '--suite', 'cert-upload', '--test', 'no such test'];
-    const empty = await cli([...args, '--out', join(dir, 'empty')]);
+    const empty = await runCli([...args, '--out', join(dir, 'empty')]);
     expect(empty.code, empty.out).toBe(1);
     expect(empty.out).toMatch(/^0 passed, 0 failed, 0 expected failures, 0 fixed, 0 skipped$/m);
     expect(empty.out).toContain(
       'bx-hil run: no test ran: --suite cert-upload --test "no such test" matched no test; fix the filter or the target, or pass --allow-empty',
     );
-    const allowed = await cli([...args, '--allow-empty', '--out', join(dir, 'empty-allowed')]);
+    const allowed = await runCli([...args, '--allow-empty', '--out', join(dir, 'empty-allowed')]);
     expect(allowed.code, allowed.out).toBe(0);
     expect(allowed.out).not.toContain('no test ran');
   }, 180_000);
 
   test('bad input: an unknown suite and --device with --lab (or its old name --rig) exit 2 naming the flag', async () => {
-    const a = await cli(['run', '--suite', 'nope', '--out', join(dir, 'x')], 60_000);
+    const a = await runCli(['run', '--suite', 'nope', '--out', join(dir, 'x')], 60_000);
     expect(a.code, a.out).toBe(2);
     expect(a.out).toContain('unknown suite "nope"');
-    const b = await cli(['run', '--device', 'sim:2.6.3', '--lab', 'r.yaml'], 60_000);
+    const b = await runCli(['run', '--device', 'sim:2.6.3', '--lab', 'r.yaml'], 60_000);
     expect(b.code, b.out).toBe(2);
     expect(b.out).toContain('either --device or --lab');
-    const c = await cli(['run', '--device', 'sim:2.6.3', '--rig', 'r.yaml'], 60_000);
+    const c = await runCli(['run', '--device', 'sim:2.6.3', '--rig', 'r.yaml'], 60_000);
     expect(c.code, c.out).toBe(2);
     expect(c.out).toContain('either --device or --lab');
   }, 120_000);
@@ -269,11 +244,11 @@ describe('bx-hil run', () => {
 
 describe('bx-hil preflight', () => {
   test('a virtual module is ready; a missing serial port is a rig problem in TAP; exit 1', async () => {
-    const ok = await cli(['preflight', '--device', 'sim:reference'], 60_000);
+    const ok = await runCli(['preflight', '--device', 'sim:reference'], 60_000);
     expect(ok.code, ok.out).toBe(0);
     expect(ok.out).toContain('sim-reference: ready (firmware');
     const tap = join(dir, 'preflight.tap');
-    const bad = await cli(['preflight', '--device', 'serial:/dev/bx-hil-no-such-port', '--tap', tap], 60_000);
+    const bad = await runCli(['preflight', '--device', 'serial:/dev/bx-hil-no-such-port', '--tap', tap], 60_000);
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/NOT READY: rig problem at "port opens/);
     const text = readFileSync(tap, 'utf8');
