@@ -197,6 +197,21 @@ async function startMosquitto(confFile: string, certDir: string, containerPorts:
   return { ports, log: () => log, stop };
 }
 
+/** Run a compose certificate script into `dir` (made 0755 first), the files owned by this user. */
+async function genCerts(script: string, dir: string): Promise<void> {
+  await chmod(dir, 0o755);
+  const gen = await run('sh', [script, dir], {
+    env: { BX_HIL_CERT_OWNER: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` },
+  });
+  expect(gen.code, gen.err).toBe(0);
+}
+
+/** afterAll of a compose describe: the broker stopped, then its certificate folder removed. */
+async function stopAndRemove(broker: Broker | undefined, dir: string | undefined): Promise<void> {
+  await broker?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
+
 describe.skipIf(peers.length > 0)(certsTitle, () => {
   let dir: string;
   let broker: Broker | undefined;
@@ -205,19 +220,12 @@ describe.skipIf(peers.length > 0)(certsTitle, () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'bxhil-compose-'));
-    await chmod(dir, 0o755);
-    const gen = await run('sh', ['ci/docker/gen-certs.sh', dir], {
-      env: { BX_HIL_CERT_OWNER: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` },
-    });
-    expect(gen.code, gen.err).toBe(0);
+    await genCerts('ci/docker/gen-certs.sh', dir);
     broker = await startMosquitto('ci/docker/mosquitto.conf', dir, [8883, 8884]);
     [mtlsPort, tlsPort] = broker.ports as [number, number];
   });
 
-  afterAll(async () => {
-    await broker?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopAndRemove(broker, dir));
 
   test('the certificates chain to the CA, name localhost/mosquitto/127.0.0.1, and keys come in PKCS#8 and PKCS#1', async () => {
     const server = new X509Certificate(await readFile(join(dir, 'server.crt')));
@@ -281,18 +289,11 @@ describe.skipIf(peers.length > 0)(
 
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'bxhil-compose-s1-'));
-      await chmod(dir, 0o755);
-      const gen = await run('sh', ['ci/docker/bx-hil-certs.sh', dir], {
-        env: { BX_HIL_CERT_OWNER: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}` },
-      });
-      expect(gen.code, gen.err).toBe(0);
+      await genCerts('ci/docker/bx-hil-certs.sh', dir);
       broker = await startMosquitto('ci/docker/mosquitto-bx-hil.conf', dir, [8883]);
     });
 
-    afterAll(async () => {
-      await broker?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
-    });
+    afterAll(() => stopAndRemove(broker, dir));
 
     test('the device certificate and key of upload.at connect to the scenario broker', async () => {
       const ok = await run('mosquitto_pub', [
