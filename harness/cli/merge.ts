@@ -16,15 +16,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { checkOutputDir, type OutputMarker } from '../files.ts';
-import {
-  copyEvidence,
-  inputLabels,
-  junitXml,
-  mergeRuns,
-  readMergeInput,
-  withoutEvidence,
-  INPUTS_DIR,
-} from '../report/index.ts';
+import * as reporting from '../report/index.ts';
 import { finishReport, summarize, summaryLine } from '../run/index.ts';
 
 interface MergeFlags {
@@ -40,7 +32,13 @@ const REPORT_MARKER: OutputMarker = {
   text: 'This folder is a bx-hil report. bx-hil run --out / bx-hil merge --out clear what an earlier one wrote here (docs/report.md).',
   what: 'an earlier bx-hil report',
 };
-const MERGE_ENTRIES: readonly string[] = [INPUTS_DIR, 'results.json', 'junit.xml', 'index.html', 'merge.json'];
+const MERGE_ENTRIES: readonly string[] = [
+  reporting.INPUTS_DIR,
+  'results.json',
+  'junit.xml',
+  'index.html',
+  'merge.json',
+];
 
 export async function mergeCommand(files: string[], flags: MergeFlags): Promise<number> {
   if (!flags.out) throw new ConfigError('--out', flags.out, '--out <dir> is required: the folder of the merged report');
@@ -58,16 +56,16 @@ export async function mergeCommand(files: string[], flags: MergeFlags): Promise<
         `${f} is inside --out ${flags.out}, which the merge clears; merge into a new folder (e.g. --out merged)`,
       );
   }
-  const labels = inputLabels(files);
+  const labels = reporting.inputLabels(files);
   const inputs = await Promise.all(
     files.map(async (f, i) => {
-      const input = await readMergeInput(f, labels[i]!, { evidence: flags.evidence });
-      return flags.evidence ? input : withoutEvidence(input);
+      const input = await reporting.readMergeInput(f, labels[i]!, { evidence: flags.evidence });
+      return flags.evidence ? input : reporting.withoutEvidence(input);
     }),
   );
-  const merged = mergeRuns(inputs);
+  const merged = reporting.mergeRuns(inputs);
   checkOutputDir(out, '--out', { marker: REPORT_MARKER, clear: MERGE_ENTRIES });
-  const absent = await copyEvidence(out, merged.copies);
+  const absent = await reporting.copyEvidence(out, merged.copies);
   if (absent > 0)
     merged.notes.push(
       `${absent} evidence bundle(s) listed in the inputs were not in their evidence folders; the report says so per test`,
@@ -83,7 +81,7 @@ export async function mergeCommand(files: string[], flags: MergeFlags): Promise<
   const report = await finishReport(out, merged.results, flags.baseline ? { baseline: flags.baseline } : {});
   await writeFile(
     join(out, 'junit.xml'),
-    junitXml(merged.results, { name: 'bx-hil merged', strictFixed: flags.strictFixed ?? false }),
+    reporting.junitXml(merged.results, { name: 'bx-hil merged', strictFixed: flags.strictFixed ?? false }),
   );
   await writeFile(
     join(out, 'merge.json'),
