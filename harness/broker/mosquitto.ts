@@ -72,14 +72,7 @@ export async function startMosquittoRig(options: MosquittoRigOptions = {}): Prom
   if (!Number.isInteger(port) || port <= 0 || port > 65535)
     throw new ConfigError('port', port, 'port must be 1..65535 for Mosquitto (omit it to pick a free one)');
   const pki = options.pki ?? (await createBasicPki());
-  const rig = new MosquittoRig(host, port, profile, pki, options);
-  try {
-    await rig.start();
-  } catch (err) {
-    await rig.close().catch(() => undefined);
-    throw err;
-  }
-  return rig;
+  return VerdictingRig.started(new MosquittoRig(host, port, profile, pki, options));
 }
 
 /** The Mosquitto rig; exported for container.ts, which runs it in a container. */

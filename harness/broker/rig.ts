@@ -64,14 +64,7 @@ const ALWAYS_PARSE = new Set(['connect', 'connack', 'disconnect']);
 export async function startBrokerRig(options: BrokerRigOptions = {}): Promise<BrokerRig> {
   const parsed = parseBrokerRigOptions(options);
   const pki = options.pki ?? (await createBasicPki());
-  const rig = new AedesRig(parsed, pki, options);
-  try {
-    await rig.start();
-  } catch (err) {
-    await rig.close().catch(() => undefined);
-    throw err;
-  }
-  return rig;
+  return VerdictingRig.started(new AedesRig(parsed, pki, options));
 }
 
 class AedesRig extends VerdictingRig implements BrokerRig {

@@ -106,6 +106,19 @@ export abstract class VerdictingRig {
   onVerdict(cb: (v: Verdict) => void): () => void {
     return this.verdictLog.onVerdict(cb);
   }
+
+  /** Start `rig`; when a step fails, close what it built and throw the start error. */
+  static async started<R extends VerdictingRig & { start(): Promise<void>; close(): Promise<void> }>(
+    rig: R,
+  ): Promise<R> {
+    try {
+      await rig.start();
+    } catch (err) {
+      await rig.close().catch(() => undefined);
+      throw err;
+    }
+    return rig;
+  }
 }
 
 /**
