@@ -206,6 +206,11 @@ async function genCerts(script: string, dir: string): Promise<void> {
   expect(gen.code, gen.err).toBe(0);
 }
 
+/** mosquitto_pub arguments: publish "online" to bx/dut/status on localhost:`port`, trusting `caFile`. */
+function statusPub(port: number, caFile: string): string[] {
+  return ['-h', 'localhost', '-p', String(port), '--cafile', caFile, '-t', 'bx/dut/status', '-m', 'online'];
+}
+
 /** afterAll of a compose describe: the broker stopped, then its certificate folder removed. */
 async function stopAndRemove(broker: Broker | undefined, dir: string | undefined): Promise<void> {
   await broker?.stop();
@@ -238,18 +243,7 @@ describe.skipIf(peers.length > 0)(certsTitle, () => {
   });
 
   test('mTLS listener: a client with the generated certificate publishes; one without is refused', async () => {
-    const base = [
-      '-h',
-      'localhost',
-      '-p',
-      String(mtlsPort),
-      '--cafile',
-      join(dir, 'ca.crt'),
-      '-t',
-      'bx/dut/status',
-      '-m',
-      'online',
-    ];
+    const base = statusPub(mtlsPort, join(dir, 'ca.crt'));
     const ok = await run('mosquitto_pub', [
       ...base,
       '--cert',
@@ -265,18 +259,7 @@ describe.skipIf(peers.length > 0)(certsTitle, () => {
   });
 
   test('TLS-only listener: a client without a certificate publishes, and it verifies the server name', async () => {
-    const ok = await run('mosquitto_pub', [
-      '-h',
-      'localhost',
-      '-p',
-      String(tlsPort),
-      '--cafile',
-      join(dir, 'ca.crt'),
-      '-t',
-      'bx/dut/status',
-      '-m',
-      'online',
-    ]);
+    const ok = await run('mosquitto_pub', statusPub(tlsPort, join(dir, 'ca.crt')));
     expect(ok.code, ok.err).toBe(0);
   });
 });
