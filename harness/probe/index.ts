@@ -1,0 +1,11 @@
+/**
+ * The probe's public face: learn a firmware's AT dialect from a device and write it as a
+ * profile (docs/probe.md).
+ */
+export { LEARNABLE_FIELDS, probe, STEPS, wireSeconds, type ProbeOptions, type ProbeResult } from './probe.ts';
+export { diffLearned, type Difference } from './diff.ts';
+export { FIELDS, valueAt } from './fields.ts';
+export { ProbeRefusedError, ProbeSilentError } from './errors.ts';
+export { evidenceOf, evidencePath, writeProbe } from './write.ts';
+export type { Check, Learned } from './context.ts';
+export type { Exchange } from './wire.ts';
