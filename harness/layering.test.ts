@@ -29,7 +29,10 @@ const allowed: Record<string, string[]> = {
   // Lab services (the DNS responder) sit beside the broker: base and evidence, never the driver.
   lab: ['base', 'diagnose', 'lab'],
   report: ['base', 'diagnose', 'report'],
-  cli: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'lab', 'diagnose', 'report', 'cli', 'run'],
+  // The probe drives a module through raw AT exchanges (at's framer), reads profiles (sim) and
+  // uploads a public root (pki); the CLI opens the link and hands it over.
+  probe: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'diagnose', 'probe'],
+  cli: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'lab', 'diagnose', 'report', 'cli', 'run', 'probe'],
   run: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'lab', 'diagnose', 'report', 'run'],
 };
 

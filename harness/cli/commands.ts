@@ -20,6 +20,7 @@ export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
   scenarios: () => import('./scenarios.ts'),
   certs: () => import('./certs.ts'),
   doctor: () => import('./doctor.ts'),
+  probe: () => import('./probe.ts'),
   compare: () => import('./compare.ts'),
   merge: () => import('./merge.ts'),
 };

@@ -28,9 +28,13 @@ export interface StepContext {
   wire: Wire;
   base: Profile;
   allowWrites: boolean;
+  /** Slots the user allows the probe to overwrite although they hold something (`local:<i>`). */
+  slots: readonly string[];
   force: boolean;
   /** The ATI answer (the sentinel of raw exchanges), once the identity step has run. */
   ati: string;
+  /** An AT+KMQTTCFG `<version>` the module takes (4 until the params step knows). */
+  version: number;
   learned: Map<string, Learned>;
   checks: Check[];
   /** Session ids the probe created and has not deleted yet (deleted at the end, whatever happens). */

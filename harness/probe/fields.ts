@@ -46,8 +46,16 @@ export const FIELDS: Record<string, FieldWords> = {
     verb: 'answers',
     show: (v) => (v === 'cme918' ? '+CME ERROR: 918' : 'a list'),
   },
-  'wifi.enabled': { subject: 'AT+SRWCFG?', verb: 'answers', show: yes('OK (Wi-Fi commands)', 'ERROR (no Wi-Fi commands)') },
-  'clock.settable': { subject: 'AT+CCLK?', verb: 'answers', show: yes('OK (a clock command)', 'ERROR (no clock command)') },
+  'wifi.enabled': {
+    subject: 'AT+SRWCFG?',
+    verb: 'answers',
+    show: yes('OK (Wi-Fi commands)', 'ERROR (no Wi-Fi commands)'),
+  },
+  'clock.settable': {
+    subject: 'AT+CCLK?',
+    verb: 'answers',
+    show: yes('OK (a clock command)', 'ERROR (no clock command)'),
+  },
   'mqtt.notConnected': { subject: 'AT+KMQTTCLOSE on a session not connected', verb: 'answers', show: cme },
   'mqtt.cnxWhenConnected': { subject: 'a second AT+KMQTTCNX while connecting', verb: 'answers', show: cme },
   'mqtt.delConnected': {
@@ -60,6 +68,22 @@ export const FIELDS: Record<string, FieldWords> = {
     verb: 'takes',
     show: (v) => `<version> ${(v as number[]).join(', ') || 'none of 3, 4'}`,
   },
+  'uploads.lineEndings': {
+    subject: 'an uploaded PEM',
+    verb: 'may have',
+    show: (v) => `${(v as string[]).join(', ').toUpperCase()} line endings`,
+  },
+  'uploads.check': {
+    subject: 'an upload',
+    verb: 'is',
+    show: (v) => (v === 'none' ? 'stored unchecked' : v === 'armor' ? 'checked for PEM armor' : 'parsed as PEM'),
+  },
+  'uploads.nbDataMismatch': {
+    subject: 'an upload whose NbData differs from the bytes sent',
+    verb: 'is',
+    show: (v) => (v === 'error' ? 'refused (+CME ERROR: 931)' : 'stored'),
+  },
+  'uploads.maxBytes': { subject: 'AT+KCERTSTORE', verb: 'takes', show: (v) => `NbData up to ${String(v)}` },
   'mqtt.sessions': { subject: 'the module', verb: 'holds', show: (v) => `${String(v)} sessions` },
 };
 

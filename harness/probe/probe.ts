@@ -19,10 +19,11 @@ import { mqtt } from './steps/mqtt.ts';
 import { params } from './steps/params.ts';
 import { readForms } from './steps/read-forms.ts';
 import { remove } from './steps/sessions.ts';
+import { uploads } from './steps/uploads.ts';
 import { Wire, type Exchange } from './wire.ts';
 
 /** The steps in the order they run (docs/probe.md "What it learns"). */
-export const STEPS: readonly Step[] = [identity, framing, params, readForms, mqtt];
+export const STEPS: readonly Step[] = [identity, framing, params, readForms, mqtt, uploads];
 
 /** Every field some step can decide. */
 export const LEARNABLE_FIELDS: readonly string[] = STEPS.flatMap((s) => s.fields);
@@ -32,8 +33,10 @@ export interface ProbeOptions {
   base?: Profile;
   /** Probe a device whose ATI answer is not a BX31xx. Default false. */
   force?: boolean;
-  /** Certificate/key uploads (flash writes) allowed. Default false. */
+  /** Throwaway certificate uploads (flash writes) allowed. Default false. */
   allowWrites?: boolean;
+  /** Slots that may be overwritten although they hold something (`local:<i>`). Default none. */
+  slots?: readonly string[];
   /** Bound of one exchange, ms (plus the line time of long lines). Default 5000 (5 s). */
   timeoutMs?: number;
   /** Line rate for the cost figure and the long-line bounds, bits per second. Default 115200. */
@@ -91,14 +94,17 @@ export async function probe(link: Link, options: ProbeOptions = {}): Promise<Pro
     wire,
     base: options.base ?? loadProfile('2.6.3'),
     allowWrites: options.allowWrites ?? false,
+    slots: options.slots ?? [],
     force: options.force ?? false,
     ati: '',
+    version: 4,
     learned,
     checks: [],
     sessions: new Set(),
     notes: [],
     learn(field, value, exchanges, how) {
-      if (!FIELDS[field]) throw new Error(`probe step ${wire.step} learned "${field}", which has no row in probe/fields.ts`);
+      if (!FIELDS[field])
+        throw new Error(`probe step ${wire.step} learned "${field}", which has no row in probe/fields.ts`);
       learned.set(field, { field, value, exchanges: exchanges.map((e) => e.n), how });
     },
   };

@@ -170,6 +170,19 @@ export class Wire {
     return { lines: before, exchange: e };
   }
 
+  /**
+   * The data phase of an upload after `CONNECT`: the bytes, `guardMs` of silence, `+++`, and
+   * the final result. The silences are the guard times the protocol needs (docs/reference/bx310x-at.md §4).
+   */
+  async dataPhase(data: string, guardMs: number): Promise<Answer> {
+    this.txBytes += data.length;
+    await this.#link.write(Buffer.from(data, 'latin1'));
+    await new Promise((r) => setTimeout(r, guardMs));
+    const e = await this.transact('+++', firstFinal, this.#options.timeoutMs + guardMs);
+    e.sent = `<${data.length} bytes>${e.sent}`;
+    return answerOf(e, '');
+  }
+
   /** Wait for a URC line matching `re` (already seen or arriving within `timeoutMs`). */
   async urc(re: RegExp, timeoutMs: number): Promise<string | undefined> {
     const deadline = performance.now() + timeoutMs;

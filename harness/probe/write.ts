@@ -27,7 +27,13 @@ export function evidenceOf(r: ProbeResult, baud = 115_200): Record<string, unkno
     checks: r.checks,
     differences: r.differences,
     notes: r.notes,
-    wire: { exchanges: r.exchanges.length, txBytes: r.txBytes, rxBytes: r.rxBytes, seconds: wireSeconds(bytes, baud), baud },
+    wire: {
+      exchanges: r.exchanges.length,
+      txBytes: r.txBytes,
+      rxBytes: r.rxBytes,
+      seconds: wireSeconds(bytes, baud),
+      baud,
+    },
     exchanges: r.exchanges,
   };
 }

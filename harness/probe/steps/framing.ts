@@ -53,7 +53,8 @@ export const framing: Step = {
     if (e0.final !== 'OK') ctx.notes.push(`ATE0 answered ${e0.final}: the answers below may hold echo`);
 
     const lf = await wire.withSentinel('AT\r\n', ctx.ati);
-    if (lf.lines.join() === 'OK') ctx.learn('framing.lfAfterCr', 'ignore', [lf.exchange], 'AT<CR><LF> answered OK alone');
+    if (lf.lines.join() === 'OK')
+      ctx.learn('framing.lfAfterCr', 'ignore', [lf.exchange], 'AT<CR><LF> answered OK alone');
     else if (lf.lines.join() === 'OK,ERROR')
       ctx.learn('framing.lfAfterCr', 'error', [lf.exchange], 'AT<CR><LF> answered OK then ERROR');
 

@@ -1,7 +1,7 @@
 /**
  * MQTT session codes without a broker (docs/reference/bx310x-at.md §6): the code for CLOSE on a
  * session that is not connected, for a second CNX while the first connects, what DEL does to a
- * connecting session, which `<version>` values AT+KMQTTCFG accepts, and how many sessions fit.
+ * connecting session, and how many sessions fit.
  *
  * "Connecting" is made by sending CNX, CNX, DEL in one write to a session whose server is the
  * module's own loopback port 1: the second CNX and the DEL arrive while the first connect is
@@ -20,10 +20,10 @@ const CONNECT_END_MS = 15_000; // 15 s
 
 export const mqtt: Step = {
   name: 'mqtt',
-  fields: ['mqtt.notConnected', 'mqtt.cnxWhenConnected', 'mqtt.delConnected', 'mqtt.versions', 'mqtt.sessions'],
+  fields: ['mqtt.notConnected', 'mqtt.cnxWhenConnected', 'mqtt.delConnected', 'mqtt.sessions'],
   async run(ctx) {
     const { wire } = ctx;
-    const s = await configure(ctx, `0,${PROBE_SERVER},4,"bxprobe"`);
+    const s = await configure(ctx, `0,${PROBE_SERVER},${ctx.version},"bxprobe"`);
     if (s.id === undefined) {
       ctx.notes.push(`AT+KMQTTCFG answered ${s.answer.final}: the MQTT session codes were not probed`);
       return;
@@ -31,7 +31,13 @@ export const mqtt: Step = {
     const id = s.id;
     const close = await wire.command(`AT+KMQTTCLOSE=${id}`);
     const nc = cmeOf(close.final);
-    if (nc !== undefined) ctx.learn('mqtt.notConnected', nc, [close.exchange], `AT+KMQTTCLOSE on a configured session answers ${close.final}`);
+    if (nc !== undefined)
+      ctx.learn(
+        'mqtt.notConnected',
+        nc,
+        [close.exchange],
+        `AT+KMQTTCLOSE on a configured session answers ${close.final}`,
+      );
 
     wire.urcLines.length = 0;
     const burst = await wire.transact(`AT+KMQTTCNX=${id}\rAT+KMQTTCNX=${id}\rAT+KMQTTDEL=${id}\r`, (lines) => {
@@ -57,25 +63,12 @@ export const mqtt: Step = {
       await remove(ctx, id);
     }
 
-    const versions: number[] = [];
-    const vx: Exchange[] = [];
-    let decided = true;
-    for (const v of [3, 4]) {
-      const c = await configure(ctx, `0,${PROBE_SERVER},${v},"bxprobe"`);
-      vx.push(c.answer.exchange);
-      if (c.id !== undefined) {
-        versions.push(v);
-        await remove(ctx, c.id);
-      } else if (cmeOf(c.answer.final) !== 916) decided = false;
-    }
-    if (decided) ctx.learn('mqtt.versions', versions, vx, `AT+KMQTTCFG takes <version> ${versions.join(', ') || 'none of 3, 4'}`);
-
     // Sessions: create until the module refuses (912 [HL-G]) or the bound.
     const made: number[] = [];
     const mx: Exchange[] = [];
     try {
       for (let i = 0; i < MAX_SESSIONS_TRIED; i++) {
-        const c = await configure(ctx, `0,${PROBE_SERVER},4,"bxprobe${i}"`);
+        const c = await configure(ctx, `0,${PROBE_SERVER},${ctx.version},"bxprobe${i}"`);
         mx.push(c.answer.exchange);
         if (c.id === undefined) {
           if (finalKindOf(c.answer.final)?.kind === 'CME')
@@ -84,7 +77,8 @@ export const mqtt: Step = {
         }
         made.push(c.id);
       }
-      if (made.length === MAX_SESSIONS_TRIED) ctx.notes.push(`${MAX_SESSIONS_TRIED} sessions fit: mqtt.sessions kept from the base`);
+      if (made.length === MAX_SESSIONS_TRIED)
+        ctx.notes.push(`${MAX_SESSIONS_TRIED} sessions fit: mqtt.sessions kept from the base`);
     } finally {
       for (const m of made) if (ctx.sessions.has(m)) await remove(ctx, m);
     }

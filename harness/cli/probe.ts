@@ -1,0 +1,138 @@
+/**
+ * `bx-hil probe --device <uri> --out <profile.json> [--allow-writes] [--slots local:<i>,...]
+ * [--base <profile>] [--force] [--json]`: learn a firmware's AT dialect from the module and write
+ * it as a draft profile, with the evidence file beside it (docs/probe.md).
+ *
+ * Prints the differences from the base in words (`--json`: as data), then the count of
+ * exchanges and their wire bytes with what they cost at 115200 baud. Exit 0 when every step ran;
+ * 1 when the module stopped answering (the partial profile is written and the step named) or
+ * is not a BX310x; 2 on bad input (an unwritable `--out`, a `--base` that does not exist, a bad
+ * `--device`), checked before the device is opened.
+ */
+import type { Command } from 'commander';
+import { ConfigError } from '../errors.ts';
+import { checkOutputFile } from '../files.ts';
+import { evidencePath, probe, ProbeRefusedError, wireSeconds, writeProbe } from '../probe/index.ts';
+import { loadProfile, type Profile } from '../sim/index.ts';
+import { checkTarget, openTarget } from '../targets.ts';
+import { oneLine, writeErr, writeOut } from './console.ts';
+
+interface ProbeCliOptions {
+  device?: string;
+  out: string;
+  allowWrites?: boolean;
+  slots?: string;
+  base?: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+function parseSlots(text: string | undefined): string[] {
+  if (text === undefined) return [];
+  const slots = text.split(',').map((s) => s.trim());
+  for (const s of slots) {
+    if (!/^local:[0-2]$/.test(s))
+      throw new ConfigError('--slots', text, `--slots takes local:<0-2> items separated by commas, not "${s}"`);
+  }
+  return slots;
+}
+
+function loadBase(name: string | undefined): Profile | undefined {
+  if (name === undefined) return undefined;
+  try {
+    return loadProfile(name);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError('--base', name, `--base: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+export async function probeCommand(o: ProbeCliOptions): Promise<number> {
+  const device = o.device ?? process.env['BX_DEVICE'] ?? 'sim:2.6.3';
+  // Bad input first, before anything is opened (docs/exit-codes.md).
+  const out = checkOutputFile(o.out, '--out');
+  checkOutputFile(evidencePath(out), '--out (its evidence file)');
+  const slots = parseSlots(o.slots);
+  if (slots.length > 0 && !o.allowWrites)
+    throw new ConfigError('--slots', o.slots, '--slots names slots to overwrite: it needs --allow-writes');
+  const base = loadBase(o.base);
+  await checkTarget(device, '--device');
+
+  const link = await openTarget(device);
+  let result;
+  try {
+    result = await probe(link, {
+      ...(base ? { base } : {}),
+      allowWrites: o.allowWrites ?? false,
+      slots,
+      force: o.force ?? false,
+    });
+  } finally {
+    await link.close();
+  }
+  if (result.error instanceof ProbeRefusedError) {
+    writeErr(`bx-hil probe: ${oneLine(result.error.message)}; nothing written\n`);
+    return 1;
+  }
+  const files = writeProbe(out, result);
+  const bytes = result.txBytes + result.rxBytes;
+  if (o.json) {
+    writeOut(
+      `${JSON.stringify(
+        {
+          profile: files.profile,
+          evidence: files.evidence,
+          base: result.base.name,
+          firmware: result.firmware,
+          learned: result.learned.map((l) => l.field),
+          differences: result.differences,
+          ...(result.failedStep ? { failedStep: result.failedStep, error: result.error?.message } : {}),
+          wire: { exchanges: result.exchanges.length, bytes, secondsAt115200: wireSeconds(bytes) },
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    writeOut(
+      `bx-hil probe: ${oneLine(result.device)} firmware ${oneLine(result.firmware)}, base ${oneLine(result.base.name)}\n`,
+    );
+    writeOut(`learned ${result.learned.length} values: ${result.learned.map((l) => l.field).join(', ')}\n`);
+    if (result.differences.length === 0) writeOut(`no difference from ${oneLine(result.base.name)}\n`);
+    for (const d of result.differences) writeOut(`  differs: ${oneLine(d.words)}\n`);
+    for (const n of result.notes) writeOut(`  note: ${oneLine(n)}\n`);
+    writeOut(`wrote ${files.profile} and ${files.evidence}\n`);
+    writeOut(
+      `${result.exchanges.length} exchanges, ${bytes} wire bytes (${result.txBytes} sent, ${result.rxBytes} received): ${wireSeconds(bytes).toFixed(2)} s at 115200 baud\n`,
+    );
+  }
+  if (result.failedStep) {
+    writeErr(
+      `bx-hil probe: stopped at step ${result.failedStep}: ${oneLine(result.error?.message ?? '')}; wrote the partial profile (${result.learned.length} values learned)\n`,
+    );
+    return 1;
+  }
+  return 0;
+}
+
+export function register(program: Command): void {
+  program
+    .command('probe')
+    .description("learn a firmware's AT dialect from the module and write it as a draft profile (docs/probe.md)")
+    .option('--device <uri>', 'the module: serial:, tcp://, rfc2217:// or sim: (default $BX_DEVICE, else sim:2.6.3)')
+    .requiredOption('--out <profile.json>', 'the draft profile; the evidence goes beside it (<name>.evidence.json)')
+    .option('--allow-writes', 'allow throwaway certificate uploads into one empty local slot (deleted at the end)')
+    .option(
+      '--slots <list>',
+      'with --allow-writes: slots that may be overwritten although they hold something, e.g. local:2',
+    )
+    .option(
+      '--base <profile>',
+      'where unlearned values come from: a shipped name or a JSON file (default: the nearest shipped)',
+    )
+    .option('--force', 'probe a device whose ATI answer is not a BX310x')
+    .option('--json', 'print the differences and figures as JSON')
+    .action(async (o: ProbeCliOptions) => {
+      process.exitCode = await probeCommand(o);
+    });
+}

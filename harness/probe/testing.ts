@@ -1,0 +1,38 @@
+/**
+ * The probe's test helpers (imported only by tests and bench/): a virtual module serving any
+ * profile object, in process, behind a `StreamLink` (what `sim:` does for a file or a name).
+ */
+import { duplexPair } from 'node:stream';
+import type { EvidenceBus } from '../evidence.ts';
+import { StreamLink, type Link } from '../link/index.ts';
+import { createVirtualModule, parseProfile, type ProfileInput, type VirtualModule } from '../sim/index.ts';
+
+export function simLink(
+  profile: ProfileInput,
+  options: { bus?: EvidenceBus } = {},
+): { link: Link; module: VirtualModule; close: () => Promise<void> } {
+  const module = createVirtualModule({ profile: parseProfile(profile, 'test profile'), ...options });
+  const [host, device] = duplexPair();
+  module.attach(device);
+  const link = new StreamLink(`sim:${String(profile.name ?? 'test')}`, host);
+  return {
+    link,
+    module,
+    close: async () => {
+      await link.close();
+      await module.close();
+    },
+  };
+}
+
+/** A seeded pseudo-random generator (mulberry32): the same seed, the same sequence. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
