@@ -1,6 +1,6 @@
 /**
  * `bx-hil probe --device <uri> --out <profile.json> [--allow-writes] [--slots local:<i>,...]
- * [--base <profile>] [--force] [--json]`: learn a firmware's AT dialect from the module and write
+ * [--base <profile>] [--host-address <ip>] [--force] [--json]`: learn a firmware's AT dialect from the module and write
  * it as a draft profile, with the evidence file beside it (docs/probe.md).
  *
  * Prints the differences from the base in words (`--json`: as data), then the count of
@@ -12,7 +12,8 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { checkOutputFile } from '../files.ts';
-import { evidencePath, probe, ProbeRefusedError, wireSeconds, writeProbe } from '../probe/index.ts';
+import { isIP } from 'node:net';
+import { evidencePath, probe, ProbeRefusedError, wireSeconds, writeProbe, type BrokerReach } from '../probe/index.ts';
 import { loadProfile, type Profile } from '../sim/index.ts';
 import { checkTarget, openTarget } from '../targets.ts';
 import { oneLine, writeErr, writeOut } from './console.ts';
@@ -25,6 +26,30 @@ interface ProbeCliOptions {
   base?: string;
   force?: boolean;
   json?: boolean;
+  hostAddress?: string;
+}
+
+/** The name a `sim:` device resolves to the probe's broker rigs (so its ClientHello shows SNI). */
+const SIM_RIG_NAME = 'probe.bx-hil.test';
+
+/**
+ * Where the module reaches the broker rigs: a `sim:` device runs here (127.0.0.1, and a resolve
+ * entry added to its URI for the rig name); any other device needs `--host-address`, the
+ * address this host has on the module's network.
+ */
+function brokerReach(device: string, hostAddress: string | undefined): { uri: string; reach?: BrokerReach } {
+  if (device.startsWith('sim:')) {
+    const uri = `${device}${device.includes('?') ? '&' : '?'}resolve=${SIM_RIG_NAME}=127.0.0.1`;
+    return { uri, reach: { address: '127.0.0.1', name: SIM_RIG_NAME } };
+  }
+  if (hostAddress === undefined) return { uri: device };
+  if (isIP(hostAddress) === 0)
+    throw new ConfigError(
+      '--host-address',
+      hostAddress,
+      `--host-address must be an IP address of this host, not "${hostAddress}"`,
+    );
+  return { uri: device, reach: { address: hostAddress } };
 }
 
 function parseSlots(text: string | undefined): string[] {
@@ -57,8 +82,10 @@ export async function probeCommand(o: ProbeCliOptions): Promise<number> {
     throw new ConfigError('--slots', o.slots, '--slots names slots to overwrite: it needs --allow-writes');
   const base = loadBase(o.base);
   await checkTarget(device, '--device');
+  const { uri, reach } = brokerReach(device, o.hostAddress);
 
-  const link = await openTarget(device);
+  const started = performance.now();
+  const link = await openTarget(uri);
   let result;
   try {
     result = await probe(link, {
@@ -66,6 +93,7 @@ export async function probeCommand(o: ProbeCliOptions): Promise<number> {
       allowWrites: o.allowWrites ?? false,
       slots,
       force: o.force ?? false,
+      ...(reach ? { broker: reach } : {}),
     });
   } finally {
     await link.close();
@@ -76,6 +104,7 @@ export async function probeCommand(o: ProbeCliOptions): Promise<number> {
   }
   const files = writeProbe(out, result);
   const bytes = result.txBytes + result.rxBytes;
+  const wallSeconds = (performance.now() - started) / 1000;
   if (o.json) {
     writeOut(
       `${JSON.stringify(
@@ -87,7 +116,7 @@ export async function probeCommand(o: ProbeCliOptions): Promise<number> {
           learned: result.learned.map((l) => l.field),
           differences: result.differences,
           ...(result.failedStep ? { failedStep: result.failedStep, error: result.error?.message } : {}),
-          wire: { exchanges: result.exchanges.length, bytes, secondsAt115200: wireSeconds(bytes) },
+          wire: { exchanges: result.exchanges.length, bytes, secondsAt115200: wireSeconds(bytes), wallSeconds },
         },
         null,
         2,
@@ -103,7 +132,7 @@ export async function probeCommand(o: ProbeCliOptions): Promise<number> {
     for (const n of result.notes) writeOut(`  note: ${oneLine(n)}\n`);
     writeOut(`wrote ${files.profile} and ${files.evidence}\n`);
     writeOut(
-      `${result.exchanges.length} exchanges, ${bytes} wire bytes (${result.txBytes} sent, ${result.rxBytes} received): ${wireSeconds(bytes).toFixed(2)} s at 115200 baud\n`,
+      `${result.exchanges.length} exchanges, ${bytes} wire bytes (${result.txBytes} sent, ${result.rxBytes} received): ${wireSeconds(bytes).toFixed(2)} s at 115200 baud; the probe took ${wallSeconds.toFixed(1)} s\n`,
     );
   }
   if (result.failedStep) {
@@ -129,6 +158,10 @@ export function register(program: Command): void {
     .option(
       '--base <profile>',
       'where unlearned values come from: a shipped name or a JSON file (default: the nearest shipped)',
+    )
+    .option(
+      '--host-address <ip>',
+      "this host's address on the module's network: the broker rigs listen there (not needed for sim:)",
     )
     .option('--force', 'probe a device whose ATI answer is not a BX310x')
     .option('--json', 'print the differences and figures as JSON')

@@ -84,6 +84,21 @@ export const FIELDS: Record<string, FieldWords> = {
     show: (v) => (v === 'error' ? 'refused (+CME ERROR: 931)' : 'stored'),
   },
   'uploads.maxBytes': { subject: 'AT+KCERTSTORE', verb: 'takes', show: (v) => `NbData up to ${String(v)}` },
+  'mqtt.incomingUrc': {
+    subject: 'an incoming message',
+    verb: 'arrives as',
+    show: (v) => (v === 'kmqttsub' ? '+KMQTTSUB: "<topic>",...' : '+KMQTT_DATA: <id>,...'),
+  },
+  'mqtt.indOnSubscribe': { subject: 'AT+KMQTTSUB', verb: 'raises', show: yes('+KMQTT_IND: <id>,2', 'no indication') },
+  'mqtt.indOnQos0Publish': {
+    subject: 'a QoS 0 AT+KMQTTPUB',
+    verb: 'raises',
+    show: yes('+KMQTT_IND: <id>,4', 'no indication'),
+  },
+  'tls.maxVersion': { subject: "the module's ClientHello", verb: 'offers up to', show: String },
+  'tls.minVersion': { subject: "the module's ClientHello", verb: 'offers down to', show: String },
+  'tls.ciphers': { subject: "the module's ClientHello", verb: 'offers', show: String },
+  'tls.sni': { subject: "the module's ClientHello", verb: 'carries', show: yes('SNI', 'no SNI') },
   'mqtt.sessions': { subject: 'the module', verb: 'holds', show: (v) => `${String(v)} sessions` },
 };
 

@@ -3,6 +3,7 @@
  * profile (docs/probe.md).
  */
 export { LEARNABLE_FIELDS, probe, STEPS, wireSeconds, type ProbeOptions, type ProbeResult } from './probe.ts';
+export { opensslCipherName, type BrokerReach } from './steps/broker.ts';
 export { diffLearned, type Difference } from './diff.ts';
 export { FIELDS, valueAt } from './fields.ts';
 export { ProbeRefusedError, ProbeSilentError } from './errors.ts';

@@ -14,8 +14,12 @@ import { FIELDS, LEARNABLE_FIELDS, probe, valueAt, type ProbeOptions, type Probe
 import { seeded, simLink } from './testing.ts';
 import { setAt } from './fields.ts';
 
+/** The host name the virtual module resolves to the rigs (for SNI). */
+const RIG_NAME = 'probe.bx-hil.test';
+const reach = { address: '127.0.0.1', name: RIG_NAME };
+
 async function probeProfile(profile: ProfileInput, options: ProbeOptions = {}): Promise<ProbeResult> {
-  const sim = simLink(profile);
+  const sim = simLink(profile, { resolve: { [RIG_NAME]: { host: '127.0.0.1' } } });
   try {
     return await probe(sim.link, options);
   } finally {
@@ -24,6 +28,25 @@ async function probeProfile(profile: ProfileInput, options: ProbeOptions = {}): 
 }
 
 const otherThan = (name: string): Profile => loadProfile(name === 'legacy' ? 'reference' : 'legacy');
+
+/**
+ * Where the virtual module does not do what its profile says, the probe reports what the module
+ * does. Each entry says what the module does instead; when the simulator is fixed the test
+ * fails here and the entry goes.
+ */
+const simDiscrepancies: Record<string, Record<string, { probed: unknown; why: string }>> = {
+  legacy: {
+    'tls.ciphers': {
+      probed: loadProfile('legacy').tls.ciphers.replace(':DES-CBC3-SHA', ''),
+      why: "Node's OpenSSL 3 does not offer DES-CBC3-SHA, even at the legacy profile's @SECLEVEL=0",
+    },
+  },
+};
+
+/** Decided only when the module offers TLS 1.3 (only supported_versions lists every version). */
+const conditional: Record<string, (p: Profile) => boolean> = {
+  'tls.minVersion': (p) => p.tls.maxVersion === 'TLSv1.3',
+};
 
 describe('round trip: probe(sim:P) learns every field it claims, equal to P', () => {
   test('every learnable field has its words for the diff', () => {
@@ -34,19 +57,15 @@ describe('round trip: probe(sim:P) learns every field it claims, equal to P', ()
   test.each(shippedProfiles)('%s', async (name) => {
     const p = loadProfile(name);
     // The base differs from P, so a value equal to P's came from the module, not the base.
-    const r = await probeProfile(p, { allowWrites: true, base: otherThan(name) });
+    const r = await probeProfile(p, { allowWrites: true, base: otherThan(name), broker: reach });
     expect(r.failedStep, r.error?.message).toBeUndefined();
-    expect(r.learned.map((l) => l.field).sort()).toEqual([...LEARNABLE_FIELDS].sort());
+    const expected = LEARNABLE_FIELDS.filter((f) => conditional[f]?.(p) ?? true);
+    expect(r.learned.map((l) => l.field).sort()).toEqual([...expected].sort());
     const draft = parseProfile(r.profile, 'draft');
-    for (const f of LEARNABLE_FIELDS) {
-      expect(
-        valueAt(
-          r.learned.find((l) => l.field === f),
-          'value',
-        ),
-        f,
-      ).toEqual(valueAt(p, f));
-      expect(valueAt(draft, f), f).toEqual(valueAt(p, f));
+    for (const f of expected) {
+      const want = simDiscrepancies[name]?.[f]?.probed ?? valueAt(p, f);
+      expect(valueAt(r.learned.find((l) => l.field === f) ?? {}, 'value'), f).toEqual(want);
+      expect(valueAt(draft, f), f).toEqual(want);
       expect(draft.sources[f], f).toMatch(/^\[probe \d{4}-\d\d-\d\d fw .+\] /);
     }
     // Every documented error code came back as documented.
@@ -110,7 +129,19 @@ const candidates: Record<string, unknown[]> = {
   'uploads.check': ['none', 'parse'],
   'uploads.nbDataMismatch': ['error'],
   'uploads.maxBytes': [1400, 2048, 5000],
+  'mqtt.incomingUrc': ['kmqttsub'],
+  'mqtt.indOnSubscribe': [false],
+  'mqtt.indOnQos0Publish': [true],
+  'tls.sni': [false],
+  'tls.ciphers': ['ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256', 'AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA256'],
 };
+/**
+ * Learnable but not mutated one at a time: the virtual module's TLS stack offers TLS 1.3 suites
+ * exactly when its maxVersion is 1.3, so changing the version alone also changes the ciphers
+ * offered (and minVersion is only visible with 1.3). The round trip covers both (2.6.3: 1.2,
+ * reference: 1.2-1.3).
+ */
+const notMutated = ['tls.maxVersion', 'tls.minVersion'];
 const MUTATION_SEED = 20_261_201;
 const MUTATION_BOUND = 48;
 
@@ -129,7 +160,9 @@ describe('mutation: the diff names exactly the field that changed', () => {
 
   test('the set covers every learnable field, at least 40 mutations', () => {
     expect(mutations.length).toBeGreaterThanOrEqual(40);
-    expect(new Set(mutations.map((m) => m.field))).toEqual(new Set(LEARNABLE_FIELDS));
+    expect(new Set(mutations.map((m) => m.field))).toEqual(
+      new Set(LEARNABLE_FIELDS.filter((f) => !notMutated.includes(f))),
+    );
     for (const m of mutations) expect(valueAt(base, m.field), m.field).not.toEqual(m.value);
   });
 
@@ -138,8 +171,12 @@ describe('mutation: the diff names exactly the field that changed', () => {
     const run = async ({ field, value }: { field: string; value: unknown }) => {
       const input: Record<string, unknown> = { extends: '2.6.3', name: `2.6.3~${field}` };
       setAt(input, field, value);
-      // Upload probes cost guard times: only where the field needs them.
-      const r = await probeProfile(input as ProfileInput, { base, allowWrites: field.startsWith('uploads.') });
+      // Upload probes cost guard times, broker probes two rigs: only where the field needs them.
+      const r = await probeProfile(input as ProfileInput, {
+        base,
+        allowWrites: field.startsWith('uploads.'),
+        ...(/^(tls|mqtt\.(incomingUrc|ind))/.test(field) ? { broker: reach } : {}),
+      });
       const named = r.differences.map((d) => (d.field === 'check' ? d.words : d.field));
       if (r.failedStep || named.length !== 1 || named[0] !== field)
         failures.push(`${field}=${JSON.stringify(value)}: ${r.failedStep ?? ''} ${JSON.stringify(named)}`);
@@ -179,10 +216,11 @@ describe('a module unlike every shipped profile', () => {
         LEARNABLE_FIELDS.filter((f) => JSON.stringify(valueAt(s, f)) !== JSON.stringify(valueAt(p, f))).length,
       ).toBeGreaterThan(5);
     }
-    const r = await probeProfile(stranger, { allowWrites: true });
+    const r = await probeProfile(stranger, { allowWrites: true, broker: reach });
     expect(r.failedStep, r.error?.message).toBeUndefined();
     const draft = parseProfile(r.profile, 'draft');
-    for (const f of LEARNABLE_FIELDS) expect(valueAt(draft, f), f).toEqual(valueAt(p, f));
+    for (const f of LEARNABLE_FIELDS.filter((f) => conditional[f]?.(p) ?? true))
+      expect(valueAt(draft, f), f).toEqual(simDiscrepancies['legacy']?.[f]?.probed ?? valueAt(p, f));
     // No CGMR match: the base is the shipped profile agreeing with most learned values.
     const agree = (s: Profile) =>
       r.learned.filter((l) => JSON.stringify(valueAt(s, l.field)) === JSON.stringify(l.value)).length;

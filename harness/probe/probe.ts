@@ -20,10 +20,14 @@ import { params } from './steps/params.ts';
 import { readForms } from './steps/read-forms.ts';
 import { remove } from './steps/sessions.ts';
 import { uploads } from './steps/uploads.ts';
+import { brokerStep, type BrokerReach } from './steps/broker.ts';
 import { Wire, type Exchange } from './wire.ts';
 
-/** The steps in the order they run (docs/probe.md "What it learns"). */
-export const STEPS: readonly Step[] = [identity, framing, params, readForms, mqtt, uploads];
+/** The steps in the order they run (docs/probe.md "What it learns"); the broker step needs to know where the module finds the rigs. */
+function steps(reach: BrokerReach | undefined): Step[] {
+  return [identity, framing, params, readForms, mqtt, brokerStep(reach), uploads];
+}
+export const STEPS: readonly Step[] = steps(undefined);
 
 /** Every field some step can decide. */
 export const LEARNABLE_FIELDS: readonly string[] = STEPS.flatMap((s) => s.fields);
@@ -43,6 +47,8 @@ export interface ProbeOptions {
   baud?: number;
   /** The date in the source tags. Default now. */
   date?: Date;
+  /** Where the module reaches the broker rigs the probe starts; without it the broker step learns nothing. */
+  broker?: BrokerReach;
   /** Called as each step starts (tests fault the module there). */
   onStep?: (name: string) => void;
   onExchange?: (e: Exchange) => void;
@@ -111,7 +117,7 @@ export async function probe(link: Link, options: ProbeOptions = {}): Promise<Pro
   let failedStep: string | undefined;
   let error: Error | undefined;
   try {
-    for (const step of STEPS) {
+    for (const step of steps(options.broker)) {
       wire.step = step.name;
       options.onStep?.(step.name);
       await step.run(ctx);

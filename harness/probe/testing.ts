@@ -9,7 +9,7 @@ import { createVirtualModule, parseProfile, type ProfileInput, type VirtualModul
 
 export function simLink(
   profile: ProfileInput,
-  options: { bus?: EvidenceBus } = {},
+  options: { bus?: EvidenceBus; resolve?: Record<string, { host: string; port?: number }> } = {},
 ): { link: Link; module: VirtualModule; close: () => Promise<void> } {
   const module = createVirtualModule({ profile: parseProfile(profile, 'test profile'), ...options });
   const [host, device] = duplexPair();
