@@ -94,6 +94,8 @@ export async function probeCommand(o: ProbeCliOptions): Promise<number> {
       slots,
       force: o.force ?? false,
       ...(reach ? { broker: reach } : {}),
+      // Notes as they come: the slot an upload will write is said before it is written.
+      ...(o.json ? {} : { onNote: (n: string) => writeOut(`  note: ${oneLine(n)}\n`) }),
     });
   } finally {
     await link.close();
@@ -129,7 +131,6 @@ export async function probeCommand(o: ProbeCliOptions): Promise<number> {
     writeOut(`learned ${result.learned.length} values: ${result.learned.map((l) => l.field).join(', ')}\n`);
     if (result.differences.length === 0) writeOut(`no difference from ${oneLine(result.base.name)}\n`);
     for (const d of result.differences) writeOut(`  differs: ${oneLine(d.words)}\n`);
-    for (const n of result.notes) writeOut(`  note: ${oneLine(n)}\n`);
     writeOut(`wrote ${files.profile} and ${files.evidence}\n`);
     writeOut(
       `${result.exchanges.length} exchanges, ${bytes} wire bytes (${result.txBytes} sent, ${result.rxBytes} received): ${wireSeconds(bytes).toFixed(2)} s at 115200 baud; the probe took ${wallSeconds.toFixed(1)} s\n`,

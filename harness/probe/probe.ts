@@ -52,6 +52,8 @@ export interface ProbeOptions {
   /** Called as each step starts (tests fault the module there). */
   onStep?: (name: string) => void;
   onExchange?: (e: Exchange) => void;
+  /** Called with each note as it is made (the CLI prints them at once: which slot is written, before it is). */
+  onNote?: (note: string) => void;
 }
 
 export interface ProbeResult {
@@ -96,6 +98,11 @@ export async function probe(link: Link, options: ProbeOptions = {}): Promise<Pro
     ...(options.onExchange ? { onExchange: options.onExchange } : {}),
   });
   const learned = new Map<string, Learned>();
+  const notes: string[] = [];
+  notes.push = (...items: string[]): number => {
+    for (const n of items) options.onNote?.(n);
+    return Array.prototype.push.apply(notes, items);
+  };
   const ctx: StepContext = {
     wire,
     base: options.base ?? loadProfile('2.6.3'),
@@ -107,7 +114,7 @@ export async function probe(link: Link, options: ProbeOptions = {}): Promise<Pro
     learned,
     checks: [],
     sessions: new Set(),
-    notes: [],
+    notes,
     learn(field, value, exchanges, how) {
       if (!FIELDS[field])
         throw new Error(`probe step ${wire.step} learned "${field}", which has no row in probe/fields.ts`);
@@ -138,6 +145,10 @@ export async function probe(link: Link, options: ProbeOptions = {}): Promise<Pro
   }
   wire.detach();
   const base = options.base ?? chooseBase(learned);
+  if (base.knownIssues.length > 0)
+    ctx.notes.push(
+      `the draft keeps ${base.name}'s ${base.knownIssues.length} known issue(s) (how tests fail on it): check they hold for this firmware`,
+    );
   const firmware = String(learned.get('identity.cgmr')?.value ?? '?');
   const tag = `[probe ${date.toISOString().slice(0, 10)} fw ${firmware}]`;
   const profile = draftProfile(base, [...learned.values()], tag, link.uri);
