@@ -116,7 +116,7 @@ describe('bx-hil probe', () => {
       code: 'BXHIL_CONFIG',
       field: '--device',
     });
-    await expect(probeCommand({ device: 'sim:2.6.3', out, slots: 'root:0', allowWrites: true })).rejects.toMatchObject({
+    await expect(probeCommand({ device: 'sim:2.6.3', out, slots: 'key:0', allowWrites: true })).rejects.toMatchObject({
       field: '--slots',
     });
     await expect(probeCommand({ device: 'sim:2.6.3', out, slots: 'local:1' })).rejects.toMatchObject({

@@ -56,8 +56,12 @@ function parseSlots(text: string | undefined): string[] {
   if (text === undefined) return [];
   const slots = text.split(',').map((s) => s.trim());
   for (const s of slots) {
-    if (!/^local:[0-2]$/.test(s))
-      throw new ConfigError('--slots', text, `--slots takes local:<0-2> items separated by commas, not "${s}"`);
+    if (!/^(local:[0-2]|root:0)$/.test(s))
+      throw new ConfigError(
+        '--slots',
+        text,
+        `--slots takes local:<0-2> and root:0 items separated by commas, not "${s}"`,
+      );
   }
   return slots;
 }
@@ -154,7 +158,7 @@ export function register(program: Command): void {
     .option('--allow-writes', 'allow throwaway certificate uploads into one empty local slot (deleted at the end)')
     .option(
       '--slots <list>',
-      'with --allow-writes: slots that may be overwritten although they hold something, e.g. local:2',
+      'with --allow-writes: slots that may be overwritten although they hold something, e.g. local:2,root:0',
     )
     .option(
       '--base <profile>',

@@ -99,6 +99,18 @@ export const FIELDS: Record<string, FieldWords> = {
   'tls.minVersion': { subject: "the module's ClientHello", verb: 'offers down to', show: String },
   'tls.ciphers': { subject: "the module's ClientHello", verb: 'offers', show: String },
   'tls.sni': { subject: "the module's ClientHello", verb: 'carries', show: yes('SNI', 'no SNI') },
+  'mqtt.noRootCa': {
+    subject: 'a secure connect with no root certificate',
+    verb: '',
+    show: (v) => (v === 'fail' ? 'fails' : 'connects unchecked'),
+  },
+  'tls.verify.dates': { subject: 'an expired server certificate', verb: 'is', show: yes('refused', 'accepted') },
+  'tls.verify.name': { subject: 'a server certificate for another name', verb: 'is', show: yes('refused', 'accepted') },
+  'tls.verify.chain': {
+    subject: 'a server certificate from an untrusted CA',
+    verb: 'is',
+    show: yes('refused', 'accepted'),
+  },
   'mqtt.sessions': { subject: 'the module', verb: 'holds', show: (v) => `${String(v)} sessions` },
 };
 

@@ -86,20 +86,32 @@ describe('round trip: probe(sim:P) learns every field it claims, equal to P', ()
     }
   });
 
-  test('--allow-writes leaves a slot it did not write alone and deletes what it wrote', async () => {
-    const sim = simLink(loadProfile('2.6.3'));
+  test('--allow-writes leaves the slots it did not write alone and deletes what it wrote', async () => {
     const held = Buffer.from('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
-    sim.module.stores.preload({ local: [held] });
-    try {
-      const r = await probe(sim.link, { allowWrites: true });
-      expect(r.notes.join('\n')).toMatch(/writing local certificate slot 1 \(empty before\)/);
-      expect(sim.module.stores.local[0]).toEqual(held);
-      expect(sim.module.stores.local[1]).toBeUndefined();
-      expect(sim.module.stores.local[2]).toBeUndefined();
-    } finally {
-      await sim.close();
+    for (const rootHeld of [true, false]) {
+      const sim = simLink(loadProfile('2.6.3'), { resolve: { [RIG_NAME]: { host: '127.0.0.1' } } });
+      sim.module.stores.preload({ local: [held], ...(rootHeld ? { root: held } : {}) });
+      try {
+        const r = await probe(sim.link, { allowWrites: true, broker: reach });
+        expect(r.failedStep, r.error?.message).toBeUndefined();
+        const notes = r.notes.join('\n');
+        expect(notes).toMatch(/writing local certificate slot 1 \(empty before\)/);
+        if (rootHeld) {
+          expect(notes).toMatch(/root slot 0 holds a certificate; name it with --slots root:0/);
+          expect(r.learned.some((l) => l.field.startsWith('tls.verify'))).toBe(false);
+          expect(sim.module.stores.root).toEqual(held);
+        } else {
+          expect(notes).toMatch(/writing the probe's CA into root slot 0 \(empty before\)/);
+          expect(sim.module.stores.root).toBeUndefined();
+        }
+        expect(sim.module.stores.local[0]).toEqual(held);
+        expect(sim.module.stores.local[1]).toBeUndefined();
+        expect(sim.module.stores.local[2]).toBeUndefined();
+      } finally {
+        await sim.close();
+      }
     }
-  });
+  }, 60_000);
 });
 
 // ---- mutation ---------------------------------------------------------------------------------
@@ -133,6 +145,10 @@ const candidates: Record<string, unknown[]> = {
   'mqtt.indOnSubscribe': [false],
   'mqtt.indOnQos0Publish': [true],
   'tls.sni': [false],
+  'tls.verify.dates': [false],
+  'tls.verify.name': [false],
+  'tls.verify.chain': [false],
+  'mqtt.noRootCa': ['noverify'],
   'tls.ciphers': ['ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256', 'AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA256'],
 };
 /**
@@ -143,7 +159,7 @@ const candidates: Record<string, unknown[]> = {
  */
 const notMutated = ['tls.maxVersion', 'tls.minVersion'];
 const MUTATION_SEED = 20_261_201;
-const MUTATION_BOUND = 48;
+const MUTATION_BOUND = 56;
 
 const mutations = (() => {
   const all = Object.entries(candidates).flatMap(([field, values]) => values.map((value) => ({ field, value })));
@@ -174,8 +190,8 @@ describe('mutation: the diff names exactly the field that changed', () => {
       // Upload probes cost guard times, broker probes two rigs: only where the field needs them.
       const r = await probeProfile(input as ProfileInput, {
         base,
-        allowWrites: field.startsWith('uploads.'),
-        ...(/^(tls|mqtt\.(incomingUrc|ind))/.test(field) ? { broker: reach } : {}),
+        allowWrites: /^(uploads|tls\.verify)\./.test(field),
+        ...(/^(tls|mqtt\.(incomingUrc|ind|noRootCa))/.test(field) ? { broker: reach } : {}),
       });
       const named = r.differences.map((d) => (d.field === 'check' ? d.words : d.field));
       if (r.failedStep || named.length !== 1 || named[0] !== field)
@@ -208,6 +224,7 @@ describe('a module unlike every shipped profile', () => {
       mqtt: { incomingUrc: 'kmqttsub', cnxWhenConnected: 922, notConnected: 921, delConnected: 'refuse', sessions: 4 },
       uploads: { maxBytes: 2500, lineEndings: ['crlf'], check: 'parse', nbDataMismatch: 'error' },
       clock: { source: 'host', settable: true },
+      tls: { verify: { chain: true, name: false, dates: true } },
     };
     const p = parseProfile(stranger, 'stranger');
     for (const name of shippedProfiles) {

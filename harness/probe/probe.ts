@@ -25,7 +25,7 @@ import { Wire, type Exchange } from './wire.ts';
 
 /** The steps in the order they run (docs/probe.md "What it learns"); the broker step needs to know where the module finds the rigs. */
 function steps(reach: BrokerReach | undefined): Step[] {
-  return [identity, framing, params, readForms, mqtt, brokerStep(reach), uploads];
+  return [identity, framing, params, readForms, mqtt, uploads, brokerStep(reach)];
 }
 export const STEPS: readonly Step[] = steps(undefined);
 
@@ -99,10 +99,14 @@ export async function probe(link: Link, options: ProbeOptions = {}): Promise<Pro
   });
   const learned = new Map<string, Learned>();
   const notes: string[] = [];
-  notes.push = (...items: string[]): number => {
-    for (const n of items) options.onNote?.(n);
-    return Array.prototype.push.apply(notes, items);
-  };
+  // Not enumerable: the notes stay a plain list to whoever prints or serialises them.
+  Object.defineProperty(notes, 'push', {
+    enumerable: false,
+    value: (...items: string[]): number => {
+      for (const n of items) options.onNote?.(n);
+      return Array.prototype.push.apply(notes, items);
+    },
+  });
   const ctx: StepContext = {
     wire,
     base: options.base ?? loadProfile('2.6.3'),

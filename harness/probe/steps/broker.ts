@@ -13,14 +13,15 @@
  *   the supported_versions extension lists them, the cipher suites (OpenSSL names, in order), and
  *   SNI when the module was given a host name.
  *
- * Server verification (expired, wrong-name, untrusted certificates) needs a root certificate
- * uploaded to root slot 0, a slot the probe does not write: left to the suites (docs/probe.md).
+ * Then what the module verifies of a server certificate (steps/verify.ts; writes root slot 0,
+ * so only with `--allow-writes`).
  */
 import { startBrokerRig, type BrokerRig } from '../../broker/index.ts';
 import { createBasicPki } from '../../pki/index.ts';
 import type { StepContext, Step } from '../context.ts';
 import type { Exchange } from '../wire.ts';
 import { configure, remove } from './sessions.ts';
+import { learnVerification, rootSlot } from './verify.ts';
 
 /** Bound on a connect (`+KMQTT_IND: <id>,1` or `,0`), ms. */
 const CONNECT_MS = 20_000; // 20 s: DNS, TCP, a TLS handshake on a slow module
@@ -98,6 +99,7 @@ async function urcDialect(ctx: StepContext, rig: BrokerRig, address: string): Pr
 
 async function clientHello(ctx: StepContext, rig: BrokerRig, reach: BrokerReach): Promise<void> {
   const server = reach.name ?? reach.address;
+  const root = await rootSlot(ctx);
   const s = await configure(ctx, `1,"${server}",${rig.port},${ctx.version},"bxprobe-tls"`);
   if (s.id === undefined) return;
   const id = s.id;
@@ -111,6 +113,13 @@ async function clientHello(ctx: StepContext, rig: BrokerRig, reach: BrokerReach)
     return;
   }
   const ex = [s.answer.exchange, c.exchange];
+  if (root === 'empty')
+    ctx.learn(
+      'mqtt.noRootCa',
+      c.ok ? 'noverify' : 'fail',
+      ex,
+      `a secure connect with root slot 0 empty ${c.ok ? 'connects' : 'fails'}`,
+    );
   const offered = hello.supportedVersions.map((v) => VERSION[v]).filter((v): v is string => v !== undefined);
   const sorted = offered.sort((a, b) => RANK.indexOf(a) - RANK.indexOf(b));
   const shown = `ClientHello at the rig: versions ${hello.supportedVersions.join(', ')}`;
@@ -140,6 +149,10 @@ export function brokerStep(reach: BrokerReach | undefined): Step {
       'tls.minVersion',
       'tls.ciphers',
       'tls.sni',
+      'mqtt.noRootCa',
+      'tls.verify.dates',
+      'tls.verify.name',
+      'tls.verify.chain',
     ],
     async run(ctx) {
       if (!reach) {
@@ -166,6 +179,7 @@ export function brokerStep(reach: BrokerReach | undefined): Step {
       } finally {
         await tls.close();
       }
+      await learnVerification(ctx, reach);
     },
   };
 }
