@@ -121,6 +121,7 @@ export async function probeCommand(o: ProbeCliOptions): Promise<number> {
           firmware: result.firmware,
           learned: result.learned.map((l) => l.field),
           differences: result.differences,
+          notes: result.notes,
           ...(result.failedStep ? { failedStep: result.failedStep, error: result.error?.message } : {}),
           wire: { exchanges: result.exchanges.length, bytes, secondsAt115200: wireSeconds(bytes), wallSeconds },
         },
