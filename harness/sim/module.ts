@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { ConfigError } from '../errors.ts';
 import type { EvidenceBus } from '../evidence.ts';
+import type { Timing } from '../timing.ts';
 import { parseCommand } from './atline.ts';
 import { ModuleClock, type ClockSetting } from './clock.ts';
 import { handlerFor } from './commands/index.ts';
@@ -22,6 +23,7 @@ import { applyByteFaults, defaultFaults, parseSimFaults, seededRandom, type SimF
 import { SessionTable, type HostOverride, type MqttSession, type NetEnv } from './net/session.ts';
 import { loadProfile, parseProfile, type Profile } from './profile.ts';
 import { Stores } from './stores.ts';
+import { resolveTiming, type TimingSetting } from './timing.ts';
 import { SIM_AP, bootWifi, type WifiState } from './wifi.ts';
 
 const debug = createDebug('bx-hil:sim');
@@ -49,6 +51,12 @@ export interface VirtualModuleOptions {
   dns?: string;
   /** `<ip>:<port>` of the SNTP server a profile with `clock.source: 'sntp'` [guess] sets its clock from. */
   sntp?: string;
+  /**
+   * How fast the module is (docs/sim.md §Timing): `instant` (no pacing, no latencies),
+   * `realistic` (the profile's `timing` block), a path to a JSON timing block, or a block,
+   * both parsed over the profile's realistic block. Default `instant`.
+   */
+  timing?: TimingSetting;
 }
 
 type Mode = 'command' | 'data' | 'booting';
@@ -62,6 +70,7 @@ export class VirtualModule {
   echo: boolean;
 
   readonly #bus: EvidenceBus | undefined;
+  readonly #timing: Timing;
   readonly #resolve = new Map<string, HostOverride>();
   readonly #env: NetEnv;
   #faults: Required<SimFaults> = defaultFaults;
@@ -97,6 +106,7 @@ export class VirtualModule {
         ? loadProfile(options.profile)
         : parseProfile(options.profile, `"${options.profile.name}"`);
     this.#bus = options.bus;
+    this.#timing = resolveTiming(options.timing, this.profile);
     for (const [host, target] of Object.entries(options.resolve ?? {})) this.setResolve(host, target);
     this.clock = new ModuleClock(options.clock ?? (this.profile.clock.source === 'host' ? 'host' : '1970'));
     this.stores = new Stores(options.storePath);
@@ -133,6 +143,11 @@ export class VirtualModule {
   }
 
   // ---- public API --------------------------------------------------------------------------
+
+  /** The timing in force (`INSTANT_TIMING` unless one was selected); fixed for the module's life. */
+  get timing(): Timing {
+    return this.#timing;
+  }
 
   /** Connect the serial side. One at a time: detach first (`BXHIL_SIM_ATTACHED`). */
   attach(duplex: Duplex): void {
