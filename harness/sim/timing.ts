@@ -34,7 +34,7 @@ export function checkTimingText(text: string, field = 'timing'): void {
 
 /** The timing in force for `setting` on `profile`; `ConfigError`s name `field`. */
 export function resolveTiming(setting: TimingSetting | undefined, profile: Profile, field = 'timing'): Timing {
-  if (setting === undefined || setting === 'instant') return INSTANT_TIMING;
+  if (setting === undefined || setting === 'instant' || setting === INSTANT_TIMING) return INSTANT_TIMING;
   if (setting === 'realistic') return profile.timing;
   if (typeof setting === 'string') {
     checkTimingText(setting, field);
