@@ -12,7 +12,7 @@ import { duplexPair } from 'node:stream';
 import { afterEach, describe, expect, test } from 'vitest';
 import { EvidenceBus, type EvidenceEvent } from '../evidence.ts';
 import { pacedMemoryLinkPair } from '../link/index.ts';
-import { INSTANT_TIMING, parseTiming, timingLineMs, type Timing } from '../timing.ts';
+import { INSTANT_TIMING, flashWriteMs, parseTiming, timingLineMs, type Timing } from '../timing.ts';
 import { createVirtualModule, type VirtualModule, type VirtualModuleOptions } from './index.ts';
 import { RawClient } from './raw-client.ts';
 
@@ -107,5 +107,48 @@ describe('boot', () => {
     const t0 = performance.now();
     await at.until('\r\nREADY\r\n');
     expect(elapsedSince(t0)).toBeGreaterThanOrEqual(vm.profile.framing.bootMs - 1);
+  });
+});
+
+describe('flash', () => {
+  test('an upload answers OK flashWriteMs after +++ (and its guard time); a delete costs one item', async () => {
+    const t = only({ flash: { perItemMs: 300, perKbMs: 100 } });
+    const { vm, at } = open(t);
+    const pem = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(1024)}\n-----END CERTIFICATE-----\n`;
+    expect(await at.cmd('AT+KCERTSTORE=0')).toContain('CONNECT');
+    at.send(pem);
+    await new Promise((r) => setTimeout(r, 80)); // the +++ pre-guard a host keeps
+    const t0 = performance.now();
+    at.send('+++');
+    expect(await at.until(/\r\n(OK|ERROR|\+CME ERROR: \d+)\r\n/, 5_000)).toBe('\r\nOK\r\n');
+    const modelled = vm.profile.uploads.guardTimeMs + flashWriteMs(t, pem.length); // 50 + 300 + 100 * 1.07
+    expect(elapsedSince(t0)).toBeGreaterThanOrEqual(modelled - 1);
+    expect(elapsedSince(t0)).toBeLessThan(modelled + 2_000);
+
+    // A command sent while the OK is still being written waits for it (the module is busy).
+    const t1 = performance.now();
+    expect(await at.cmd('AT+KCERTDELETE=0')).toBe('AT+KCERTDELETE=0\r\r\nOK\r\n');
+    expect(elapsedSince(t1)).toBeGreaterThanOrEqual(299);
+  });
+});
+
+describe('Wi-Fi', () => {
+  test('AT+SRWSTACON=1: OK at once, the join URCs after joinMs; a reset cancels a join in progress', async () => {
+    const { vm, at } = open(only({ wifi: { joinMs: 400 } }), { profile: 'reference' });
+    expect(await at.cmd('AT+SRWSTACON=0')).toContain('OK');
+    await at.until('+SRWSTASTATUS: 0,8\r\n');
+    const t0 = performance.now();
+    expect(await at.cmd('AT+SRWSTACON=1')).toContain('OK');
+    expect(vm.wifiJoined).toBe(false);
+    await at.until(/\+SRWSTAIP: [^\r]*\r\n/, 5_000);
+    expect(elapsedSince(t0)).toBeGreaterThanOrEqual(399);
+    expect(vm.wifiJoined).toBe(true);
+
+    await at.cmd('AT+SRWSTACON=0');
+    at.clear();
+    await at.cmd('AT+SRWSTACON=1');
+    vm.reset();
+    await at.until('\r\nREADY\r\n');
+    expect(await at.drainAfter(600)).not.toContain('+SRWSTASTATUS: 1');
   });
 });
