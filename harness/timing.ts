@@ -73,12 +73,65 @@ export function timingLineMs(t: Timing, bytes: number): number {
   return t.line.baudRate > 0 ? (bytes * t.line.bitsPerByte * 1000) / t.line.baudRate : 0;
 }
 
+/**
+ * The module's TLS handshake work, ms: the key exchange, one check per signature it verifies
+ * (`verified`: the kind of each verifying key — the server's own key for its signature over the
+ * key exchange, then the issuer of each server certificate up to the trust anchor) and, for
+ * mutual TLS when the server asked, one signature with its own key (`signed`). The virtual
+ * module spends this before its Finished and reports `{ ms, verified, signed }` as a
+ * `sim`/`tls-cpu` evidence event (docs/sim.md §Timing).
+ */
+export function tlsWorkMs(t: Timing, work: { verified: readonly TimingKeyKind[]; signed?: TimingKeyKind }): number {
+  return (
+    t.tls.keyExchangeMs +
+    work.verified.reduce((sum, kind) => sum + t.tls.verifyPerCertMs[kind], 0) +
+    (work.signed ? t.tls.signMs[work.signed] : 0)
+  );
+}
+
 /** Flash cost of storing `bytes` bytes as one item, ms. */
 export function flashWriteMs(t: Timing, bytes: number): number {
   return t.flash.perItemMs + (t.flash.perKbMs * bytes) / 1024;
 }
 
 const MAX_MS = 600_000;
+
+/** A source tag opens with a bracketed tag: `[report] …`, `[guess] …`, `[measured 2026-01-05]`. */
+const SOURCE_TAG = /^\[[^\]\s][^\]]*\]/;
+
+/** Every numeric field of a timing block, dotted (`line.baudRate`, `tls.signMs.ecP256`, …). */
+export function timingFields(t: Timing = INSTANT_TIMING): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, prefix: string): void => {
+    if (typeof v === 'number') out.push(prefix);
+    else if (typeof v === 'object' && v !== null)
+      for (const [k, sub] of Object.entries(v)) if (k !== 'sources') walk(sub, prefix ? `${prefix}.${k}` : k);
+  };
+  walk(t, '');
+  return out;
+}
+
+/** Whether `path` names a timing field or a group of them (`tls`, `tls.signMs`). */
+function timingFieldExists(path: string): boolean {
+  return timingFields().some((f) => f === path || f.startsWith(`${path}.`));
+}
+
+/**
+ * The source tag of a timing field, or of its nearest tagged parent (`tls.signMs` covers
+ * `tls.signMs.rsa2048`); undefined when nothing says where the value comes from.
+ */
+export function timingSourceOf(t: Timing, field: string): string | undefined {
+  for (let f = field; f; f = f.includes('.') ? f.slice(0, f.lastIndexOf('.')) : '') {
+    const s = t.sources[f];
+    if (s) return s;
+  }
+  return undefined;
+}
+
+/** Line time of one byte under `t`, ms (0 when unpaced). */
+export function timingByteMs(t: Timing): number {
+  return timingLineMs(t, 1);
+}
 
 /**
  * Validate a timing block at the edge, merged over `base` (default instant): every field
@@ -120,7 +173,11 @@ export function parseTiming(input: unknown, field = 'timing', base: Timing = INS
   const src: Record<string, string> = { ...baseSources };
   if (sources !== undefined) {
     for (const [k, tag] of Object.entries(obj(sources, `${field}.sources`))) {
-      if (typeof tag !== 'string' || tag === '') fail(`${field}.sources.${k}`, tag, 'must be a source tag string');
+      // A tag for a field that does not exist would document nothing (a typo hides a guess).
+      if (!timingFieldExists(k))
+        fail(`${field}.sources.${k}`, k, `names "${k}", which is not a timing field (e.g. tls.signMs.rsa2048)`);
+      if (typeof tag !== 'string' || !SOURCE_TAG.test(tag))
+        fail(`${field}.sources.${k}`, tag, 'must be a source tag such as "[guess] why" or "[measured 2026-01-05]"');
       src[k] = tag as string;
     }
   }

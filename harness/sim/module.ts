@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { ConfigError } from '../errors.ts';
 import type { EvidenceBus } from '../evidence.ts';
+import type { Timing } from '../timing.ts';
 import { parseCommand } from './atline.ts';
 import { ModuleClock, type ClockSetting } from './clock.ts';
 import { handlerFor } from './commands/index.ts';
@@ -22,6 +23,8 @@ import { applyByteFaults, defaultFaults, parseSimFaults, seededRandom, type SimF
 import { SessionTable, type HostOverride, type MqttSession, type NetEnv } from './net/session.ts';
 import { loadProfile, parseProfile, type Profile } from './profile.ts';
 import { Stores } from './stores.ts';
+import { resolveTiming, type TimingSetting } from './timing.ts';
+import { SimUart } from './uart.ts';
 import { SIM_AP, bootWifi, type WifiState } from './wifi.ts';
 
 const debug = createDebug('bx-hil:sim');
@@ -49,6 +52,12 @@ export interface VirtualModuleOptions {
   dns?: string;
   /** `<ip>:<port>` of the SNTP server a profile with `clock.source: 'sntp'` [guess] sets its clock from. */
   sntp?: string;
+  /**
+   * How fast the module is (docs/sim.md §Timing): `instant` (no pacing, no latencies),
+   * `realistic` (the profile's `timing` block), a path to a JSON timing block, or a block,
+   * both parsed over the profile's realistic block. Default `instant`.
+   */
+  timing?: TimingSetting;
 }
 
 type Mode = 'command' | 'data' | 'booting';
@@ -62,6 +71,8 @@ export class VirtualModule {
   echo: boolean;
 
   readonly #bus: EvidenceBus | undefined;
+  readonly #timing: Timing;
+  readonly #uart: SimUart;
   readonly #resolve = new Map<string, HostOverride>();
   readonly #env: NetEnv;
   #faults: Required<SimFaults> = defaultFaults;
@@ -88,6 +99,10 @@ export class VirtualModule {
   #heldUrcs: string[] = [];
 
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Background work a reboot cancels (SimContext.later). */
+  readonly #workTimers = new Set<NodeJS.Timeout>();
+  /** The final result of an upload still being written (flash): input waits for it. */
+  #busy: Promise<void> | undefined;
   #spurious: NodeJS.Timeout | undefined;
   readonly #ctx: SimContext;
 
@@ -97,6 +112,20 @@ export class VirtualModule {
         ? loadProfile(options.profile)
         : parseProfile(options.profile, `"${options.profile.name}"`);
     this.#bus = options.bus;
+    this.#timing = resolveTiming(options.timing, this.profile);
+    this.#uart = new SimUart(
+      this.#timing,
+      (buf) => {
+        const d = this.#duplex;
+        if (d && !d.destroyed && !this.#closed) d.write(buf); // nobody listening: lost, as on a UART
+      },
+      ({ bytes, aheadMs, toleranceMs }) => {
+        const { baudRate } = this.#timing.line;
+        const summary = `the host sent ${bytes} bytes faster than ${baudRate} baud can carry (${Math.round(aheadMs)} ms ahead of the line, tolerance ${Math.round(toleranceMs)} ms): a real module could lose them`;
+        debug('overrun: %s', summary);
+        this.#bus?.emit({ source: 'sim', kind: 'overrun', summary, data: { bytes, aheadMs, toleranceMs, baudRate } });
+      },
+    );
     for (const [host, target] of Object.entries(options.resolve ?? {})) this.setResolve(host, target);
     this.clock = new ModuleClock(options.clock ?? (this.profile.clock.source === 'host' ? 'host' : '1970'));
     this.stores = new Stores(options.storePath);
@@ -104,6 +133,7 @@ export class VirtualModule {
     this.wifi = bootWifi(this.profile.wifi.joinedAtBoot);
     const env: NetEnv = {
       profile: this.profile,
+      timing: this.#timing,
       stores: this.stores,
       clock: this.clock,
       resolve: this.#resolve,
@@ -119,6 +149,8 @@ export class VirtualModule {
     const ctx = {
       urc: (line: string) => this.#urc(line),
       reboot: (kind: 'rst' | 'factory') => this.#reboot(kind),
+      timing: this.#timing,
+      later: (ms: number, fn: () => void) => this.#work(ms, fn),
     } as SimContext;
     Object.defineProperties(ctx, {
       profile: { get: () => this.profile },
@@ -133,6 +165,19 @@ export class VirtualModule {
   }
 
   // ---- public API --------------------------------------------------------------------------
+
+  /** The timing in force (`INSTANT_TIMING` unless one was selected); fixed for the module's life. */
+  get timing(): Timing {
+    return this.#timing;
+  }
+
+  /**
+   * Bursts of input the host sent faster than the line could carry (a paced timing only; each
+   * is also a `sim`/`overrun` evidence event). Bytes are kept, not dropped.
+   */
+  get rxOverruns(): number {
+    return this.#uart.overruns;
+  }
 
   /** Connect the serial side. One at a time: detach first (`BXHIL_SIM_ATTACHED`). */
   attach(duplex: Duplex): void {
@@ -163,6 +208,7 @@ export class VirtualModule {
 
   /** Disconnect the serial side; the module keeps its state (a new client finds it as it was). */
   detach(): void {
+    this.#uart.clear(); // output still crossing the line reaches nobody, as on a UART
     this.#detachListeners?.();
     this.#detachListeners = undefined;
     this.#duplex = undefined;
@@ -246,9 +292,11 @@ export class VirtualModule {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
+    this.#uart.clear();
     this.sessions.abortAll(false, false);
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
+    this.#cancelWork();
     if (this.#guardTimer) clearTimeout(this.#guardTimer);
     if (this.#spurious) clearInterval(this.#spurious);
     this.#spurious = undefined;
@@ -271,12 +319,29 @@ export class VirtualModule {
     this.#timers.add(t);
   }
 
+  #work(ms: number, fn: () => void): void {
+    if (ms <= 0) {
+      fn();
+      return;
+    }
+    const t = setTimeout(() => {
+      this.#workTimers.delete(t);
+      if (!this.#closed) fn();
+    }, ms);
+    this.#workTimers.add(t);
+  }
+
+  #cancelWork(): void {
+    for (const t of this.#workTimers) clearTimeout(t);
+    this.#workTimers.clear();
+  }
+
   #tx(text: string | Buffer): void {
     const d = this.#duplex;
     if (!d || d.destroyed || this.#closed) return; // nobody listening: bytes are lost, as on a UART
     let buf = typeof text === 'string' ? Buffer.from(text, 'latin1') : text;
     if (this.#faults.direction !== 'rx') buf = applyByteFaults(buf, this.#faults, this.#random);
-    if (buf.length) d.write(buf);
+    this.#uart.send(buf); // at the line rate under a paced timing
   }
 
   #urc(line: string): void {
@@ -291,6 +356,7 @@ export class VirtualModule {
 
   #rx(chunk: Buffer): void {
     if (this.#closed) return;
+    this.#uart.received(chunk.length);
     const buf = this.#faults.direction !== 'tx' ? applyByteFaults(chunk, this.#faults, this.#random) : chunk;
     if (!buf.length) return;
     this.#inbox.push(buf);
@@ -302,6 +368,9 @@ export class VirtualModule {
     this.#pumping = true;
     try {
       while (this.#inbox.length > 0 && !this.#closed) {
+        // An upload's final result still being written: the module reads on after it.
+        if (this.#busy) await this.#busy;
+        if (this.#closed) return;
         const chunk = this.#inbox.shift()!;
         let echo: number[] = [];
         for (let i = 0; i < chunk.length; i++) {
@@ -383,8 +452,9 @@ export class VirtualModule {
   }
 
   async #respond(reply: Reply, name = ''): Promise<void> {
-    if (this.#faults.responseDelayMs > 0) {
-      await new Promise<void>((resolve) => this.#later(this.#faults.responseDelayMs, resolve));
+    const delayMs = this.#faults.responseDelayMs + ('connect' in reply ? 0 : (reply.delayMs ?? 0));
+    if (delayMs > 0) {
+      await new Promise<void>((resolve) => this.#later(delayMs, resolve));
     }
     if (this.#closed || this.#mode === 'booting') return;
     if ('connect' in reply) {
@@ -459,7 +529,11 @@ export class VirtualModule {
     this.#mode = 'command';
     // Far over the limit: +CME ERROR: 931 as for any upload over uploads.maxBytes (upload.ts)
     const reply: Reply = trimmed ? { final: 931 } : sink.onEnd(data);
-    void this.#respond(reply).then(() => this.#flushHeld());
+    const busy = this.#respond(reply).then(() => {
+      if (this.#busy === busy) this.#busy = undefined;
+      this.#flushHeld();
+    });
+    this.#busy = busy;
   }
 
   #flushHeld(): void {
@@ -483,6 +557,7 @@ export class VirtualModule {
     this.#overflow = false;
     this.#inbox.length = 0;
     this.#heldUrcs = [];
+    this.#cancelWork();
     // Configurations live in RAM, connections die without DISCONNECT [guess]
     this.sessions.abortAll(false, true);
     this.echo = this.profile.framing.echoAtBoot;
@@ -491,7 +566,8 @@ export class VirtualModule {
     this.wifi = bootWifi(this.profile.wifi.joinedAtBoot);
     if (!this.profile.wifi.joinedAtBoot && keep.ssid)
       Object.assign(this.wifi, { ssid: keep.ssid, password: keep.password, autoconnect: keep.autoconnect });
-    this.#later(this.profile.framing.bootMs, () => {
+    // The instant module's boot (framing.bootMs) is a floor; a slower timing's boot takes over.
+    this.#later(Math.max(this.profile.framing.bootMs, this.#timing.bootMs), () => {
       this.#mode = 'command';
       this.#tx('\r\nREADY\r\n');
     });
