@@ -29,8 +29,29 @@ const allowed: Record<string, string[]> = {
   // Lab services (the DNS responder) sit beside the broker: base and evidence, never the driver.
   lab: ['base', 'diagnose', 'lab'],
   report: ['base', 'diagnose', 'report'],
-  cli: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'lab', 'diagnose', 'report', 'cli', 'run'],
+  cli: ['base', 'targets', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'lab', 'diagnose', 'report', 'cli', 'run'],
   run: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'lab', 'diagnose', 'report', 'run'],
+  // The Vitest fixtures (`bx-hil/vitest`): the runner library and the targets, as fixtures.
+  // The one area that may use Vitest's test API.
+  vitest: [
+    'base',
+    'targets',
+    'link',
+    'at',
+    'bx310x',
+    'sim',
+    'pki',
+    'broker',
+    'lab',
+    'diagnose',
+    'report',
+    'run',
+    'vitest',
+  ],
+  // harness/public.ts, the package's face (`bx-hil`): the faces users get, without Vitest.
+  public: ['base', 'link', 'bx310x', 'pki', 'broker', 'lab', 'report'],
+  // `targets.ts` wires sim: into the link registry.
+  targets: ['base', 'link', 'sim', 'lab'],
 };
 
 function files(dir: string): string[] {
@@ -45,7 +66,9 @@ function areaOf(file: string): string {
   const rel = relative(root, file).split(/[\\/]/);
   if (rel.length === 1) {
     // Top-level wiring files may import the areas they wire; everything else is base.
-    return rel[0] === 'targets.ts' ? 'cli' : 'base';
+    // public.ts is the package's face (`bx-hil`): it lists the areas' faces.
+    if (rel[0] === 'public.ts') return 'public';
+    return rel[0] === 'targets.ts' ? 'targets' : 'base';
   }
   return rel[0]!;
 }
@@ -73,7 +96,12 @@ describe('layering', () => {
       for (const spec of importsOf(file)) {
         // The CLI may start Vitest through its Node API (`bx-hil run`); nothing may use its test API.
         const vitestNodeApi = spec === 'vitest/node' && from === 'cli';
-        if (((spec === 'vitest' || spec.startsWith('vitest/')) && !vitestNodeApi) || spec.includes('/suites/')) {
+        // harness/vitest/ is the fixture layer: the only place that uses Vitest's test API.
+        const vitestTestApi = spec === 'vitest' && from === 'vitest';
+        if (
+          ((spec === 'vitest' || spec.startsWith('vitest/')) && !vitestNodeApi && !vitestTestApi) ||
+          spec.includes('/suites/')
+        ) {
           violations.push(`${relative(root, file)} imports ${spec}: harness/ must not depend on Vitest or suites/`);
           continue;
         }
