@@ -142,7 +142,7 @@ export const test = base.extend<HilFixtures & FileFixtures>({
         if (left.length > 0)
           throw new HarnessError(
             'BXHIL_LEFT_OPEN',
-            `the test left open what it opened: ${left.join('; ')}. Close it in the test (in a finally block), or start broker rigs with ctx.rigs.start(), which closes them`,
+            `the test left open what it opened: ${left.join('; ')}. Close each in the test (in a finally block), or start broker rigs with ctx.rigs.start(), which closes them`,
           );
       } finally {
         watch.stop();
