@@ -9,6 +9,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { describe, expect, test } from 'vitest';
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -206,5 +207,56 @@ describe('public faces', () => {
       }
     }
     expect(violations).toEqual([]);
+  });
+});
+
+/**
+ * The package's faces (package.json `exports`): `bx-hil` (harness/public.ts) lists every name of
+ * the faces it draws from, by name, and each name a user can import has a doc comment an editor
+ * shows. Read with the TypeScript compiler, as an editor does.
+ */
+describe('package faces', () => {
+  const faces = ['bx310x', 'link', 'broker', 'pki', 'lab', 'report'];
+  const entry = (p: string) => join(root, p);
+  const program = ts.createProgram([entry('public.ts'), entry('vitest/index.ts')], {
+    allowImportingTsExtensions: true,
+    noEmit: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    strict: true,
+  });
+  const checker = program.getTypeChecker();
+  const exportsOf = (file: string): ts.Symbol[] => {
+    const source = program.getSourceFile(file);
+    const symbol = source && checker.getSymbolAtLocation(source);
+    return symbol ? checker.getExportsOfModule(symbol) : [];
+  };
+
+  test('bx-hil lists every export of the driver, link, broker, pki, lab and report faces, without export *', () => {
+    const listed = new Set(exportsOf(entry('public.ts')).map((s) => s.name));
+    const missing = faces.flatMap((f) =>
+      exportsOf(entry(`${f}/index.ts`))
+        .map((s) => s.name)
+        .filter((n) => !listed.has(n))
+        .map((n) => `${f}: ${n}`),
+    );
+    expect(missing).toEqual([]);
+    for (const file of ['public.ts', 'vitest/index.ts'])
+      expect(readFileSync(entry(file), 'utf8'), file).not.toMatch(/^export\s*\*/m);
+  });
+
+  test('every name of bx-hil and bx-hil/vitest has a doc comment', () => {
+    const undocumented: string[] = [];
+    for (const file of ['public.ts', 'vitest/index.ts']) {
+      for (const s of exportsOf(entry(file))) {
+        const target = s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s;
+        if (ts.displayPartsToString(target.getDocumentationComment(checker)).trim() === '')
+          undocumented.push(
+            `${file}: ${s.name} (${relative(root, target.declarations?.[0]?.getSourceFile().fileName ?? '?')})`,
+          );
+      }
+    }
+    expect(undocumented).toEqual([]);
   });
 });
