@@ -27,7 +27,8 @@ export const HIL_TEST_OPTIONS = Object.freeze({
  * @returns {import('./vitest-config.d.ts').HilVitestConfig}
  */
 export function hilVitestConfig(options = {}) {
-  const device = options.device ?? process.env.BX_DEVICE ?? 'sim:2.6.3';
+  // An empty BX_DEVICE is unset (CI templates often export it empty).
+  const device = options.device || process.env.BX_DEVICE || 'sim:2.6.3';
   const reports = options.reportsDir ?? 'reports';
   /** @type {Record<string, string>} */
   const env = { BX_DEVICE: device };

@@ -1,6 +1,7 @@
 /**
  * The package as a user gets it: `npm pack`, installed into an empty project, then
- * `npx bx-hil init` and `npx bx-hil run --suites hil/` against the virtual module.
+ * `npx bx-hil init`, `npx bx-hil run --suites hil/` against the virtual module, and the same test
+ * straight through `npx vitest` with the config `init` wrote.
  *
  * Offline and outside the repository: the tarball and the project live in a scratch folder;
  * the dependencies are copied from this checkout's node_modules (the production ones the lock
@@ -128,4 +129,11 @@ test('npm pack, install offline into an empty project, bx-hil init, bx-hil run -
   ]);
   const evidence = join(project, 'bx-hil-report', results.tests[0]!.evidenceDir!);
   expect(readFileSync(join(evidence, 'transcript.txt'), 'utf8')).toContain('AT+KMQTTPUB');
+
+  // Straight through the user's Vitest with the config init wrote: the config helper loads in
+  // Node (plain JS) and the fixtures' TypeScript loads from node_modules.
+  const direct = await run('npx', ['--no', 'vitest', 'run', '--config', 'hil/vitest.config.ts'], project, 180_000);
+  expect(direct.code, direct.out).toBe(0);
+  expect(direct.out).toMatch(/1 passed/);
+  expect(existsSync(join(project, 'reports', 'junit.xml'))).toBe(true);
 }, 600_000);
