@@ -203,9 +203,23 @@ describe('bx-hil run --suites', () => {
     expect(cmp.out).toContain('mine/the module answers AT with OK');
   }, 400_000);
 
-  test('next to the built-in suites (--with-builtin, --suite picks one of each)', async () => {
+  test('next to the built-in suites (--with-builtin, --suite picks one of each); the scenario fixture stages S1 and the module connects', async () => {
     const p = project('with-builtin');
-    write(join(p, 'hil', 'own.test.ts'), USER_SUITE(true).replace(/test\('forgets[\s\S]*$/, ''));
+    write(
+      join(p, 'hil', 'own.test.ts'),
+      USER_SUITE(true).replace(/test\('forgets[\s\S]*$/, '') +
+        `
+hil('scenario S1 through the scenario fixture connects', { scenario: 'S1' }, async ({ device, scenario }) => {
+  const { material, rig, endpoint } = await scenario('S1');
+  await device.storeCert('root', material.rootForDevice);
+  await device.storeCert('local', material.clientCert!, { index: 0 });
+  await device.storeKey(0, material.clientKey!);
+  const id = await device.mqttConfigure({ secure: true, server: endpoint.host, port: endpoint.port, version: 4, clientId: 'own-s1' });
+  await device.mqttConnect(id, { timeoutMs: 20_000 });
+  expect((await rig.waitForVerdict(undefined, 5_000)).code).toBe('OK');
+});
+`,
+    );
     const r = await cli(
       [
         'run',
@@ -216,7 +230,7 @@ describe('bx-hil run --suites', () => {
         'own',
         'cert-upload',
         '--test',
-        'identity is read|store with LF line endings',
+        'identity is read|store with LF line endings|scenario S1 through',
         '--device',
         'sim:2.6.3',
         '--no-preflight',
@@ -230,6 +244,7 @@ describe('bx-hil run --suites', () => {
       .tests.filter((t) => t.outcome !== 'skip')
       .map((t) => t.id);
     expect(ids).toContain('own/identity is read');
+    expect(ids).toContain('own/scenario S1 through the scenario fixture connects');
     expect(ids.some((id) => id.startsWith('cert-upload/') && id.includes('store with LF line endings'))).toBe(true);
   }, 300_000);
 });
