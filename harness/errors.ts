@@ -61,7 +61,9 @@ export type HarnessErrorCode =
   | 'BXHIL_PREFLIGHT_FIRMWARE_MISMATCH'
   // suites/ (the HIL suites' own findings)
   | 'BXHIL_SECURITY_FAILURE'
-  | 'BXHIL_SUITE_CONNECT';
+  | 'BXHIL_SUITE_CONNECT'
+  // vitest/ (the fixtures)
+  | 'BXHIL_LEFT_OPEN'; // vitest/fixtures.ts: a test left open a server or connection it opened
 
 export class HarnessError extends Error {
   readonly code: HarnessErrorCode;

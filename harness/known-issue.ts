@@ -21,6 +21,7 @@ export interface KnownIssueExpectation {
   message?: string;
 }
 
+/** A failure a firmware is known to have: the test id (or prefix with `*`), why, the source, and `expects`, how the test fails (docs/lab-file.md "Known issues"). */
 export interface KnownIssue {
   /** Test id (`<suite>/<describe path>/<title>`) or a prefix ending in `*`. */
   test: string;

@@ -9,6 +9,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { describe, expect, test } from 'vitest';
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -32,8 +33,44 @@ const allowed: Record<string, string[]> = {
   // The probe drives a module through raw AT exchanges (at's framer), reads profiles (sim) and
   // uploads a public root (pki); the CLI opens the link and hands it over.
   probe: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'diagnose', 'probe'],
-  cli: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'lab', 'diagnose', 'report', 'cli', 'run', 'probe'],
+  cli: [
+    'base',
+    'targets',
+    'link',
+    'at',
+    'bx310x',
+    'sim',
+    'pki',
+    'broker',
+    'lab',
+    'diagnose',
+    'report',
+    'cli',
+    'run',
+    'probe',
+  ],
   run: ['base', 'link', 'at', 'bx310x', 'sim', 'pki', 'broker', 'lab', 'diagnose', 'report', 'run'],
+  // The Vitest fixtures (`bx-hil/vitest`): the runner library and the targets, as fixtures.
+  // The one area that may use Vitest's test API.
+  vitest: [
+    'base',
+    'targets',
+    'link',
+    'at',
+    'bx310x',
+    'sim',
+    'pki',
+    'broker',
+    'lab',
+    'diagnose',
+    'report',
+    'run',
+    'vitest',
+  ],
+  // harness/public.ts, the package's face (`bx-hil`): the faces users get, without Vitest.
+  public: ['base', 'link', 'bx310x', 'pki', 'broker', 'lab', 'report'],
+  // `targets.ts` wires sim: into the link registry.
+  targets: ['base', 'link', 'sim', 'lab'],
 };
 
 function files(dir: string): string[] {
@@ -48,7 +85,9 @@ function areaOf(file: string): string {
   const rel = relative(root, file).split(/[\\/]/);
   if (rel.length === 1) {
     // Top-level wiring files may import the areas they wire; everything else is base.
-    return rel[0] === 'targets.ts' ? 'cli' : 'base';
+    // public.ts is the package's face (`bx-hil`): it lists the areas' faces.
+    if (rel[0] === 'public.ts') return 'public';
+    return rel[0] === 'targets.ts' ? 'targets' : 'base';
   }
   return rel[0]!;
 }
@@ -76,7 +115,12 @@ describe('layering', () => {
       for (const spec of importsOf(file)) {
         // The CLI may start Vitest through its Node API (`bx-hil run`); nothing may use its test API.
         const vitestNodeApi = spec === 'vitest/node' && from === 'cli';
-        if (((spec === 'vitest' || spec.startsWith('vitest/')) && !vitestNodeApi) || spec.includes('/suites/')) {
+        // harness/vitest/ is the fixture layer: the only place that uses Vitest's test API.
+        const vitestTestApi = spec === 'vitest' && from === 'vitest';
+        if (
+          ((spec === 'vitest' || spec.startsWith('vitest/')) && !vitestNodeApi && !vitestTestApi) ||
+          spec.includes('/suites/')
+        ) {
           violations.push(`${relative(root, file)} imports ${spec}: harness/ must not depend on Vitest or suites/`);
           continue;
         }
@@ -181,5 +225,56 @@ describe('public faces', () => {
       }
     }
     expect(violations).toEqual([]);
+  });
+});
+
+/**
+ * The package's faces (package.json `exports`): `bx-hil` (harness/public.ts) lists every name of
+ * the faces it draws from, by name, and each name a user can import has a doc comment an editor
+ * shows. Read with the TypeScript compiler, as an editor does.
+ */
+describe('package faces', () => {
+  const faces = ['bx310x', 'link', 'broker', 'pki', 'lab', 'report'];
+  const entry = (p: string) => join(root, p);
+  const program = ts.createProgram([entry('public.ts'), entry('vitest/index.ts')], {
+    allowImportingTsExtensions: true,
+    noEmit: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    strict: true,
+  });
+  const checker = program.getTypeChecker();
+  const exportsOf = (file: string): ts.Symbol[] => {
+    const source = program.getSourceFile(file);
+    const symbol = source && checker.getSymbolAtLocation(source);
+    return symbol ? checker.getExportsOfModule(symbol) : [];
+  };
+
+  test('bx-hil lists every export of the driver, link, broker, pki, lab and report faces, without export *', () => {
+    const listed = new Set(exportsOf(entry('public.ts')).map((s) => s.name));
+    const missing = faces.flatMap((f) =>
+      exportsOf(entry(`${f}/index.ts`))
+        .map((s) => s.name)
+        .filter((n) => !listed.has(n))
+        .map((n) => `${f}: ${n}`),
+    );
+    expect(missing).toEqual([]);
+    for (const file of ['public.ts', 'vitest/index.ts'])
+      expect(readFileSync(entry(file), 'utf8'), file).not.toMatch(/^export\s*\*/m);
+  });
+
+  test('every name of bx-hil and bx-hil/vitest has a doc comment', () => {
+    const undocumented: string[] = [];
+    for (const file of ['public.ts', 'vitest/index.ts']) {
+      for (const s of exportsOf(entry(file))) {
+        const target = s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s;
+        if (ts.displayPartsToString(target.getDocumentationComment(checker)).trim() === '')
+          undocumented.push(
+            `${file}: ${s.name} (${relative(root, target.declarations?.[0]?.getSourceFile().fileName ?? '?')})`,
+          );
+      }
+    }
+    expect(undocumented).toEqual([]);
   });
 });

@@ -86,6 +86,7 @@ function inContainer(c: ContainerLaunch, profile: ProfileName): MosquittoPlace {
 
 type TestcontainersModule = typeof Testcontainers;
 
+/** Options of `startContainerRig`: Mosquitto in a container (docker or podman, through testcontainers). */
 export interface ContainerRigOptions {
   /**
    * Default `eclipse-mosquitto:2`, pulled when missing (docs/reference/dependencies.md §2.6: there is no

@@ -40,6 +40,7 @@ function rewriteRecord(record: Buffer, certDer: Buffer): Buffer {
   return Buffer.concat([hdr, newBody]);
 }
 
+/** A running `startCertSwapProxy`: the port it listens on, and `close()`. */
 export interface SwapProxy {
   port: number;
   close(): Promise<void>;

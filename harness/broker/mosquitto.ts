@@ -27,6 +27,7 @@ import type { BrokerFaults, BrokerRig, ConnectionRecord, ProfileName, Verdict, V
 import { VERDICT_FIX } from '../diagnose/index.ts';
 import { freePort, killOnExit, pollUntil, WaitTimeoutError } from '../processes.ts';
 
+/** Options of `startMosquittoRig`: a real Mosquitto process as the broker, with the rig's verdicts read from its log. */
 export interface MosquittoRigOptions {
   /** Default `127.0.0.1`. */
   host?: string;

@@ -45,6 +45,7 @@ const AWS_TLS12_SUITES = [
 ];
 const AWS_TLS13_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
 
+/** The AWS IoT security policies the `aws-iot` profile offers: TLS versions and cipher suites of each. */
 export const AWS_POLICIES: Record<
   AwsSecurityPolicy,
   { min: TlsVersion; max: TlsVersion; ciphers: string; source: string }

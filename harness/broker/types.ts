@@ -39,10 +39,13 @@ export interface BrokerFaults {
   serverCert?: { chainPem: string; keyPem: string };
 }
 
+/** How a rig behaves: `strict` (mutual TLS), `mosquitto-like`, `aws-iot` (SNI, ALPN, registry), `tls-server-only` (no client certificate), `plain` (no TLS). */
 export type ProfileName = 'strict' | 'mosquitto-like' | 'aws-iot' | 'tls-server-only' | 'plain';
 
+/** The state of a device certificate in the `aws-iot` profile's registry (only `ACTIVE` may connect). */
 export type CertStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED' | 'PENDING_ACTIVATION';
 
+/** A device certificate the `aws-iot` profile knows: its status, SNI mode and the client ids its policy allows. */
 export interface AwsRegistryEntry {
   status: CertStatus;
   /** `DEFAULT` or `SNI_ONLY` (T6/T8). Default `DEFAULT`. */
@@ -75,12 +78,14 @@ export interface AwsIotOptions {
   alpnListener?: boolean;
 }
 
+/** The name of an AWS IoT TLS security policy (`AWS_POLICIES` lists what each allows). */
 export type AwsSecurityPolicy =
   | 'IoTSecurityPolicy_TLS13_1_3_2022_10'
   | 'IoTSecurityPolicy_TLS13_1_2_2022_10'
   | 'IoTSecurityPolicy_TLS12_1_2_2022_10'
   | 'IoTSecurityPolicy_TLS12_1_0_2016_01';
 
+/** Options of `startBrokerRig`: where it listens, its profile, the certificates it presents and trusts, TLS limits, faults, the evidence bus. */
 export interface BrokerRigOptions {
   /** Address to bind. Default `127.0.0.1`. */
   host?: string;
@@ -130,6 +135,7 @@ export interface BrokerRigOptions {
   retainBytes?: number;
 }
 
+/** A running broker rig: where it listens, the connections it recorded with a verdict each, in-process publish and subscribe, faults, `close()`. */
 export interface BrokerRig {
   readonly kind: 'aedes' | 'mosquitto' | 'container';
   readonly host: string;

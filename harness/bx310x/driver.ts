@@ -45,14 +45,17 @@ export { parseBx310xOptions, type Bx310xOptions, type ParsedBx310xOptions } from
 export { type CertInfo } from './stores.ts';
 export { type WifiCountry, type WifiMode } from './wifi.ts';
 
+/** The driver's state: `open` takes commands, `dataMode` is inside an upload, `broken` after a link or framing failure, `closed` after `close()`. */
 export type Bx310xState = 'closed' | 'open' | 'dataMode' | 'broken';
 
+/** What the driver emits: incoming MQTT messages, `+KMQTT_IND` indications and Wi-Fi events. */
 export interface Bx310xEvents {
   message: [MqttMessage];
   mqttInd: [MqttInd];
   wifi: [WifiEvent];
 }
 
+/** The BX310x module over AT commands (docs/reference/bx310x-at.md): `await Bx310x.open(link)`, then identity, certificate and key stores, MQTT sessions and Wi-Fi; every command bounded in time, every failure a `HarnessError` with a stable `code`. */
 export class Bx310x extends EventEmitter<Bx310xEvents> {
   readonly at: AtEngine;
   readonly link: Link;

@@ -14,6 +14,7 @@ import { HarnessError } from '../errors.ts';
 import { redactSecrets } from '../secrets.ts';
 import { kmqttIndMeaning } from './urc.ts';
 
+/** A command parameter out of range or malformed, refused before anything is sent (`BXHIL_PARAM`, the parameter named). */
 export class ParameterError extends HarnessError {
   /** The parameter's name, e.g. `payload` or `port`. */
   readonly param: string;
@@ -27,6 +28,7 @@ export class ParameterError extends HarnessError {
   }
 }
 
+/** An MQTT session command failed or the module aborted the session (`BXHIL_MQTT_ABORTED` with the `+KMQTT_IND` code as `indCode`). */
 export class MqttSessionError extends HarnessError {
   readonly sessionId: number;
   /** The `+KMQTT_IND` code received (0 = connection aborted, 5 = generic error, docs/reference/bx310x-at.md §6.7). */
@@ -46,6 +48,7 @@ export class MqttSessionError extends HarnessError {
   }
 }
 
+/** A Wi-Fi command failed or the module did not join within its bound. */
 export class WifiError extends HarnessError {
   /** The disconnect reason of `+SRWSTASTATUS: 0,<reason>` (ESP-IDF reason codes [BX-L]). */
   readonly reason: number | undefined;
@@ -59,6 +62,7 @@ export class WifiError extends HarnessError {
   }
 }
 
+/** The module answered a line the driver cannot read for this command (the line is quoted, secrets redacted). */
 export class ResponseParseError extends HarnessError {
   readonly command: string;
   readonly line: string;

@@ -41,6 +41,7 @@ export interface MqttSessionConfig {
   password?: string;
 }
 
+/** One MQTT session as `AT+KMQTTCFG?` lists it: its id and configuration. */
 export type MqttSessionInfo = Required<Omit<MqttSessionConfig, 'secure'>> & { id: number; secure?: boolean };
 
 /** A session id, checked. */
@@ -48,6 +49,7 @@ export function sessionId(id: unknown): number {
   return intIn('id', id, 0, 65535, 'docs/reference/bx310x-at.md §6: session ids are 0..65535');
 }
 
+/** The `AT+KMQTTCFG=...` line for a session configuration (parameters checked, strings quoted). */
 export function kmqttcfgCommand(cfg: MqttSessionConfig): string {
   if (cfg === null || typeof cfg !== 'object')
     throw new ParameterError('cfg', cfg, 'mqttConfigure needs a session config object');

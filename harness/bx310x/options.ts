@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.ts';
 import type { EvidenceBus } from '../evidence.ts';
 import type { AtEngineOptions } from '../at/index.ts';
 
+/** Options of `Bx310x.open`: timeouts, upload guard time, the evidence bus, a transcript file. */
 export interface Bx310xOptions {
   /** Evidence bus for the engine's (`source: 'at'`) events. Default: none. */
   bus?: EvidenceBus;
@@ -39,6 +40,7 @@ export interface Bx310xOptions {
   engine?: Omit<AtEngineOptions, 'bus' | 'scope' | 'defaultTimeoutMs' | 'transcriptPath'>;
 }
 
+/** Driver options with every default filled in (what `Bx310x.open` works with). */
 export type ParsedBx310xOptions = Required<Omit<Bx310xOptions, 'bus' | 'transcriptPath' | 'scope' | 'engine'>> &
   Pick<Bx310xOptions, 'bus' | 'transcriptPath' | 'scope' | 'engine'>;
 

@@ -30,6 +30,7 @@ export function optionalQuoted(param: string, value: string | undefined, opts: {
   return quoted(param, value, opts);
 }
 
+/** Assert a command parameter is a string a quoted AT argument can carry (not empty unless allowed, no double quote); throws `ParameterError` naming the parameter. */
 export function checkString(
   param: string,
   value: unknown,
@@ -55,6 +56,7 @@ export function checkString(
   }
 }
 
+/** Check an integer parameter is within `[min, max]`; returns it or throws `ParameterError` naming the parameter. */
 export function intIn(
   param: string,
   value: unknown,

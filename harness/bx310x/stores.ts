@@ -4,6 +4,7 @@
  */
 import { ParameterError, ResponseParseError } from './errors.ts';
 
+/** A stored certificate as the module reads it back: its index, stored length and PEM. */
 export interface CertInfo {
   index: number;
   /** Stored length in bytes, as the module reports it. */

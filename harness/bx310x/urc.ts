@@ -13,6 +13,7 @@ export const KMQTT_IND = Object.freeze({
   GENERIC_ERROR: 5,
 });
 
+/** What each `+KMQTT_IND: <id>,<code>` code means, in words (docs/reference/bx310x-at.md). */
 export const KMQTT_IND_MEANINGS: Readonly<Record<number, string>> = Object.freeze({
   0: 'MQTT connection aborted (also a failed connect, e.g. TLS or credentials refused)',
   1: 'CONNACK received (connected)',
@@ -22,10 +23,12 @@ export const KMQTT_IND_MEANINGS: Readonly<Record<number, string>> = Object.freez
   5: 'MQTT generic error',
 });
 
+/** The meaning of a `+KMQTT_IND` code in words, or `unknown code <n>`. */
 export function kmqttIndMeaning(code: number): string {
   return KMQTT_IND_MEANINGS[code] ?? `unknown +KMQTT_IND code ${code}`;
 }
 
+/** A `+KMQTT_IND: <id>,<code>` indication: the session and what happened to it. */
 export interface MqttInd {
   sessionId: number;
   code: number;
@@ -33,6 +36,7 @@ export interface MqttInd {
   line: string;
 }
 
+/** A message the module received on a subscription (`+KMQTT_DATA` / `+KMQTTSUB`): topic, payload and session. */
 export interface MqttMessage {
   /** Absent for the legacy `+KMQTTSUB: "<topic>","<message>"` form [BX-T], which has no session id. */
   sessionId?: number;
@@ -44,6 +48,7 @@ export interface MqttMessage {
   line: string;
 }
 
+/** A Wi-Fi indication of the module: joined, lost (with the reason code), or an address obtained. */
 export type WifiEvent =
   | { kind: 'connected'; ssid: string; bssid?: string; channel?: number; line: string }
   | { kind: 'disconnected'; reason?: number; line: string }
@@ -61,6 +66,7 @@ export const WIFI_REASONS: Readonly<Record<number, string>> = Object.freeze({
 const str = (v: unknown): string => (v === undefined ? '' : String(v));
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
+/** The `MqttInd` of a URC, or undefined when it is not a `+KMQTT_IND`. */
 export function toMqttInd(urc: Urc): MqttInd | undefined {
   if (urc.name !== '+KMQTT_IND') return undefined;
   const [id, code] = urc.params;
@@ -68,6 +74,7 @@ export function toMqttInd(urc: Urc): MqttInd | undefined {
   return { sessionId: id, code, meaning: kmqttIndMeaning(code), line: urc.line };
 }
 
+/** The `MqttMessage` of a URC, or undefined when it is not an incoming message. */
 export function toMqttMessage(urc: Urc): MqttMessage | undefined {
   let sessionId: number | undefined;
   let topic: unknown;
@@ -90,6 +97,7 @@ export function toMqttMessage(urc: Urc): MqttMessage | undefined {
   };
 }
 
+/** The `WifiEvent` of a URC, or undefined when it is not a Wi-Fi indication. */
 export function toWifiEvent(urc: Urc): WifiEvent | undefined {
   if (urc.name === '+SRWSTASTATUS') {
     const [state, a, b, c] = urc.params;

@@ -4,7 +4,9 @@
  */
 import { intIn } from './params.ts';
 
+/** The module's Wi-Fi mode, by number or name (`AT+SRWCFG`). */
 export type WifiMode = 0 | 1 | 2 | 3 | 'off' | 'station' | 'ap' | 'station+ap';
+/** The module's Wi-Fi country (regulatory domain), by number or name. */
 export type WifiCountry = 0 | 1 | 2 | 3 | 'CN' | 'JP' | 'US' | 'EU';
 
 const MODE: Record<string, number> = { off: 0, station: 1, ap: 2, 'station+ap': 3 };

@@ -37,7 +37,7 @@ export interface ListedTest {
  * the run itself reports their error.
  */
 export async function collectSuiteTests(
-  options: { filters?: string[]; env?: Record<string, string>; testNamePattern?: string } = {},
+  options: { filters?: string[]; include?: string[]; env?: Record<string, string>; testNamePattern?: string } = {},
 ): Promise<ListedTest[]> {
   const vitest = await createVitest(
     'test',
@@ -45,7 +45,7 @@ export async function collectSuiteTests(
       config: false,
       root: ROOT,
       watch: false,
-      include: ['suites/**/*.test.ts'],
+      include: options.include ?? ['suites/**/*.test.ts'],
       pool: 'forks',
       maxWorkers: 2,
       env: options.env ?? {},
@@ -89,6 +89,8 @@ export interface ShardFilterOptions {
   /** The run's own `--test` pattern: the shards split what it selects. */
   test?: string;
   filters?: string[];
+  /** Vitest's include (default the built-in suites; `bx-hil run --suites` adds a user's files). */
+  include?: string[];
   env?: Record<string, string>;
   log?: (line: string) => void;
 }
@@ -109,9 +111,13 @@ export async function shardNamePattern(options: ShardFilterOptions): Promise<str
       );
     }
   }
-  const listed = (await collectSuiteTests({ filters: options.filters ?? [], env: options.env ?? {} })).filter(
-    (t) => !selectBy || selectBy.test(t.fullName),
-  );
+  const listed = (
+    await collectSuiteTests({
+      filters: options.filters ?? [],
+      env: options.env ?? {},
+      ...(options.include ? { include: options.include } : {}),
+    })
+  ).filter((t) => !selectBy || selectBy.test(t.fullName));
   const items: ShardItem[] = listed.map((t) => ({ key: t.fullName, id: t.id }));
   const plan = planShards(items, spec.count, durations);
   const keys = new Set(plan.shards[spec.index - 1]);

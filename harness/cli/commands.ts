@@ -23,4 +23,5 @@ export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
   probe: () => import('./probe.ts'),
   compare: () => import('./compare.ts'),
   merge: () => import('./merge.ts'),
+  init: () => import('./init.ts'),
 };

@@ -16,7 +16,7 @@
  * the same contract without paying a Node start-up per row.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,6 +141,13 @@ function writeFixtures(d: string): void {
     JSON.stringify({ devices: [{ uri: 'sim:2.6.3', wifi: { ssid: 'lab\nok 9 - FORGED', password: 'x' } }] }),
   );
   copyFileSync(join(root, 'harness', 'sim', 'fixtures', 'AmazonRootCA1.pem'), join(d, 'root.pem'));
+  // A user's suites (run --suites): one that does not compile, one named like a built-in suite;
+  // a project where bx-hil init finds its files taken.
+  w('broken.test.ts', "import { test } from 'bx-hil/vitest';\n\ntest('x', async () => {\n  const = 1;\n});\n");
+  mkdirSync(join(d, 'user-suites'));
+  w('user-suites/mqtt.test.ts', "import { test } from 'bx-hil/vitest';\n");
+  mkdirSync(join(d, 'init-taken', 'hil'), { recursive: true });
+  w('init-taken/hil/README.md', 'mine\n');
 }
 
 const cwd = process.cwd();

@@ -12,6 +12,7 @@ describe('bx-hil program', () => {
       'compare',
       'dns',
       'doctor',
+      'init',
       'merge',
       'preflight',
       'run',

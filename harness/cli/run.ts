@@ -50,6 +50,8 @@ import {
   chooseProfile,
 } from '../run/index.ts';
 import { checkTarget, getVirtualModule, openTarget } from '../targets.ts';
+import { HIL_TEST_OPTIONS } from '../vitest-config.js';
+import { checkSuiteNames, checkSuitesCompile, findUserSuites, suiteNameOf } from './user-suites.ts';
 
 const targets = { open: openTarget, virtualModule: getVirtualModule };
 
@@ -69,6 +71,10 @@ export interface RunOptions {
   /** Internal: run only this device of the lab file (the per-device child). */
   labDevice?: string;
   suite?: string[];
+  /** A user's test files: folders, files or globs (harness/cli/user-suites.ts). */
+  suites?: string[];
+  /** With `suites`: run the built-in suites too. */
+  withBuiltin?: boolean;
   /** Only tests whose full name matches this regular expression. */
   test?: string;
   /** The test host's address as the module sees it (with --device; a lab file has its own). */
@@ -207,6 +213,28 @@ export class ProgressReporter implements Reporter {
   }
 }
 
+/** What a run's Vitest includes: the built-in suites, a user's files (absolute), or both. */
+interface SuiteSelection {
+  builtin: boolean;
+  userFiles: string[];
+}
+
+function selectionOf(opts: RunOptions): SuiteSelection {
+  const userFiles = opts.suites?.length ? findUserSuites(opts.suites) : [];
+  return { builtin: userFiles.length === 0 || (opts.withBuiltin ?? false), userFiles };
+}
+
+/** Vitest's include globs and the file filters of `--suite` for a selection. */
+function vitestFiles(sel: SuiteSelection, suite: ReadonlyArray<string>): { include: string[]; filters: string[] } {
+  return {
+    include: [...(sel.builtin ? ['suites/**/*.test.ts'] : []), ...sel.userFiles],
+    filters: suite.flatMap((s) => {
+      const own = sel.userFiles.filter((f) => suiteNameOf(f) === s);
+      return own.length > 0 ? own : [`suites/${s}.test.ts`];
+    }),
+  };
+}
+
 /** Run the suites for one device through Vitest; returns the raw records. */
 async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, prefix: string): Promise<SuiteRunOutput> {
   const outDir = resolve(ctx.outDir);
@@ -231,7 +259,7 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
   }
   if (opts.keylog) env[SUITE_ENV.keylog] = '1';
   if (opts.capture) env[SUITE_ENV.capture] = '1';
-  const filters = (opts.suite ?? []).map((s) => `suites/${s}.test.ts`);
+  const { include, filters } = vitestFiles(selectionOf(opts), opts.suite ?? []);
   // Vitest is loaded only when tests run: bad input is refused without paying for it.
   const { startVitest } = await import('vitest/node');
   const namePattern = opts.shard
@@ -241,6 +269,7 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
         ...opts,
         shard: opts.shard,
         filters,
+        include,
         env,
         log: (l) => process.stdout.write(`${prefix}${l}\n`),
       })
@@ -252,15 +281,15 @@ async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, pref
       config: false,
       root: ROOT,
       watch: false,
-      include: ['suites/**/*.test.ts'],
-      pool: 'forks',
+      include,
+      pool: HIL_TEST_OPTIONS.pool,
       // The virtual module lives inside each worker, so files run in parallel (the work is mostly
       // waiting on sockets and guard times, not CPU). A real module is one serial port: one file at a time.
       ...(ctx.device.uri.startsWith('sim:') ? { maxWorkers: 3 } : { maxWorkers: 1, fileParallelism: false }),
-      allowOnly: false,
-      testTimeout: 30_000, // 30 s, as vitest.config.ts
-      hookTimeout: 60_000, // 1 min
-      teardownTimeout: 10_000,
+      allowOnly: HIL_TEST_OPTIONS.allowOnly,
+      testTimeout: HIL_TEST_OPTIONS.testTimeout,
+      hookTimeout: HIL_TEST_OPTIONS.hookTimeout,
+      teardownTimeout: HIL_TEST_OPTIONS.teardownTimeout,
       env,
       ...(namePattern ? { testNamePattern: namePattern } : {}),
       reporters: [progress, ['junit', { outputFile: join(outDir, 'junit.xml'), suiteName: `bx-hil ${ctx.device.id}` }]],
@@ -314,6 +343,10 @@ async function runDevicesInParallel(lab: LabConfig, opts: RunOptions, out: strin
       const dir = join(out, 'devices', device.id);
       const args = [bin, 'run', '--lab', resolve(opts.lab!), '--lab-device', device.id, '--out', dir, '--no-report'];
       for (const s of opts.suite ?? []) args.push('--suite', s);
+      // The user's files as this process found them (absolute: the child resolves nothing again).
+      const sel = selectionOf(opts);
+      if (sel.userFiles.length > 0) args.push('--suites', ...sel.userFiles);
+      if (sel.userFiles.length > 0 && sel.builtin) args.push('--with-builtin');
       if (opts.test) args.push('--test', opts.test);
       if (opts.shard) args.push('--shard', opts.shard);
       if (opts.durations) args.push('--durations', resolve(opts.durations));
@@ -412,7 +445,17 @@ export async function runCommand(opts: RunOptions): Promise<number> {
       '--profile is for one --device; with --lab give each device its profile: in the lab file',
     );
   await checkShardOptions(opts);
-  const known = suiteNames();
+  if (opts.withBuiltin && !opts.suites?.length)
+    throw new ConfigError(
+      '--with-builtin',
+      'true',
+      '--with-builtin adds the built-in suites to --suites <dir>; without --suites the built-in suites run anyway',
+    );
+  // A user's files are found, named apart and compiled before anything starts: bad input is exit 2.
+  const sel = selectionOf(opts);
+  checkSuiteNames(sel.userFiles, sel.userFiles.length > 0 && sel.builtin ? suiteNames() : []);
+  await checkSuitesCompile(sel.userFiles);
+  const known = [...(sel.builtin ? suiteNames() : []), ...sel.userFiles.map(suiteNameOf)];
   for (const s of opts.suite ?? []) {
     if (!known.includes(s))
       throw new ConfigError('--suite', s, `unknown suite "${s}": choose from ${known.join(', ')}`);
@@ -488,7 +531,15 @@ export function register(program: Command): void {
     )
     .option('--lab <file>', 'lab file (YAML or JSON) listing devices; see docs/lab-file.md')
     .addOption(rigAlias())
-    .option('--suite <name...>', `suites to run (default all): ${suiteNames().join(', ')}`)
+    .option(
+      '--suite <name...>',
+      `suites to run (default all): ${suiteNames().join(', ')}, or a --suites file's base name`,
+    )
+    .option(
+      '--suites <dir|file|glob...>',
+      "your own test files (docs/writing-tests.md) instead of the built-in suites, e.g. hil/ or 'hil/**/*.test.ts'",
+    )
+    .option('--with-builtin', 'with --suites: run the built-in suites too')
     .option(
       '--host-address <ip>',
       "with --device: the test host's address as the module sees it (the broker listens there)",

@@ -7,6 +7,7 @@
  */
 import type { EvidenceEvent } from '../evidence.ts';
 
+/** The TLS ClientHello the module sent, parsed: versions, cipher suites, SNI, ALPN. */
 export interface ClientHello {
   /** legacy_version of the record body, e.g. `TLS1.2` (TLS 1.3 clients also say TLS1.2 here). */
   version: string;
@@ -25,6 +26,7 @@ export interface ClientHello {
   extensions: string[];
 }
 
+/** What the first bytes of a connection looked like: TLS, plain MQTT, HTTP, or something else. */
 export type FirstBytesKind = 'tls' | 'mqtt' | 'http' | 'other';
 
 /**
@@ -59,6 +61,7 @@ export type VerdictCode =
   | 'BROKER_NOT_REACHED'
   | 'UNKNOWN';
 
+/** The rig's judgement of one connection: a code (`OK`, `DEVICE_REJECTED_SERVER_CERT`, `NO_SNI`, ...), a summary, the fix, and the evidence lines it rests on. */
 export interface Verdict {
   code: VerdictCode;
   /** Plain words for a non-specialist. */
@@ -72,6 +75,7 @@ export interface Verdict {
   side?: 'device' | 'broker' | 'both';
 }
 
+/** The client certificate a connection presented: subject, issuer, validity, fingerprint. */
 export interface PeerCertInfo {
   subject: string;
   issuer: string;
@@ -80,6 +84,7 @@ export interface PeerCertInfo {
   validTo: string;
 }
 
+/** How the TLS handshake of a connection ended: established (version, cipher) or the alert and error. */
 export interface TlsOutcome {
   /** e.g. `TLSv1.3`; absent when the handshake failed. */
   version?: string;
@@ -111,6 +116,7 @@ export interface ConnectInfo {
   will?: { topic: string; qos: number; retain: boolean };
 }
 
+/** One MQTT packet of a connection, in or out, with its time and a one-line summary. */
 export interface PacketInfo {
   t: number;
   dir: 'in' | 'out';
@@ -122,8 +128,10 @@ export interface PacketInfo {
   withheld?: boolean;
 }
 
+/** Which side ended a connection: the module (`client`), the broker (`server`), or the rig itself. */
 export type EndedBy = 'client' | 'server' | 'rig';
 
+/** Everything the rig saw of one connection: first bytes, ClientHello, TLS outcome, the client certificate, MQTT packets, how it ended. */
 export interface ConnectionRecord {
   /** `conn-1`, `conn-2`, ... in accept order. */
   id: string;

@@ -13,6 +13,7 @@
 import { ConfigError } from '../errors.ts';
 import { parseDnsAddress, parseDnsName } from './dns.ts';
 
+/** The lab file's `network.dns`: the responder the modules' DHCP names, and the names it answers. */
 export interface LabDnsConfig {
   listen: { host: string; port: number };
   /** Host name → IPv4 address. */
@@ -21,6 +22,7 @@ export interface LabDnsConfig {
   forward?: string;
 }
 
+/** The lab file's `network` section: the lab's own services (docs/lab.md). */
 export interface LabNetworkConfig {
   dns?: LabDnsConfig;
 }

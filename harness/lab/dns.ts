@@ -29,6 +29,7 @@ const RCODE = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3 } as const;
 /** TTL of the answers: short, so a module that caches does not keep a stale lab address for long. */
 const ANSWER_TTL_S = 5;
 
+/** Options of `startDnsResponder`: where it listens, the names it answers, an upstream for the rest. */
 export interface DnsResponderOptions {
   /** Where to listen. Default 127.0.0.1, port 0 (a free one; read it back from `port`). */
   host?: string;
@@ -90,6 +91,7 @@ export function normalizeDnsName(name: string): string {
   return name.toLowerCase().replace(/\.$/, '');
 }
 
+/** A running DNS responder: its `address`, the queries it answered (`queries`), `close()`. */
 export class DnsResponder {
   readonly host: string;
   readonly port: number;
@@ -291,6 +293,7 @@ export async function startDnsResponder(options: DnsResponderOptions): Promise<D
   return new DnsResponder(socket, names, options);
 }
 
+/** What `probeDns` found: whether the server answered in time, its rcode, the addresses and how long it took. */
 export interface DnsProbeResult {
   /** The server answered in time. */
   answered: boolean;

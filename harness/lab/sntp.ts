@@ -17,6 +17,7 @@ const debug = createDebug('bx-hil:sntp');
 /** `host`: the host's clock; a Date: that instant, counting on from when the responder started. */
 export type SntpTime = 'host' | Date;
 
+/** Options of `startSntpResponder`: where it listens and what time it tells. */
 export interface SntpResponderOptions {
   host?: string;
   /** Default 0 (a free port); 123 is the standard one and needs privileges. */
@@ -29,12 +30,14 @@ export interface SntpResponderOptions {
   timeField?: string;
 }
 
+/** One SNTP query the responder answered: who asked, when, and the time it gave. */
 export interface SntpQuery {
   t: number;
   from: string;
   served: string;
 }
 
+/** A running SNTP responder: its `host` and `port`, the queries it answered, `close()`. */
 export class SntpResponder {
   readonly host: string;
   readonly port: number;
@@ -124,6 +127,7 @@ function checkTime(time: SntpTime, field: string): void {
   );
 }
 
+/** Start an SNTP responder that tells the module a chosen time (or the host's), recording each query; close it when done. */
 export async function startSntpResponder(options: SntpResponderOptions): Promise<SntpResponder> {
   checkTime(options.time, options.timeField ?? 'sntp.time');
   const field = options.field ?? 'sntp.listen';

@@ -19,6 +19,7 @@ export type LinkUriCheck = (url: URL, raw: string) => void | Promise<void>;
 const factories = new Map<string, LinkFactory>();
 const checks = new Map<string, LinkUriCheck>();
 
+/** Register a URI scheme (`sim:`, `mytransport://`) for `openLink`, with an optional check of its URIs. */
 export function registerLinkScheme(scheme: string, factory: LinkFactory, check?: LinkUriCheck): void {
   const name = scheme.replace(/:$/, '');
   factories.set(name, factory);
@@ -26,6 +27,7 @@ export function registerLinkScheme(scheme: string, factory: LinkFactory, check?:
   else checks.delete(name);
 }
 
+/** The URI schemes `openLink` knows. */
 export function registeredSchemes(): string[] {
   return [...factories.keys()].sort();
 }
@@ -79,6 +81,7 @@ export async function checkLinkUri(raw: string): Promise<URL> {
   return url;
 }
 
+/** Open a link from a device URI: `/dev/...` or `serial:` (serial port), `tcp://host:port`, `rfc2217://host:port`, or a registered scheme such as `sim:`. */
 export async function openLink(raw: string): Promise<Link> {
   const url = await checkLinkUri(raw);
   return factoryFor(url, raw).factory(url, raw);

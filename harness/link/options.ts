@@ -39,6 +39,7 @@ const PARITIES: Record<string, LineSettings['parity']> = {
 
 const LINE_KEYS = ['baud', 'baudrate', 'databits', 'parity', 'stopbits', 'rtscts'];
 
+/** Options of `parseSerialOptions`: further query keys the caller handles itself. */
 export interface ParseSerialOptionsOptions {
   /** Further query keys the caller handles itself (e.g. `timeoutMs`); not rejected here. */
   allow?: readonly string[];

@@ -25,6 +25,7 @@ import { LinkUnsupportedError } from './errors.ts';
 import { memoryLinkPair } from './stream.ts';
 import type { LineSettings, Link, LinkSignals } from './types.ts';
 
+/** Options of a paced link: the line rate and bit times per byte, as a UART would send them. */
 export interface PacedLinkOptions {
   /** Line rate in bits per second. Required; e.g. 115200. */
   baudRate: number;

@@ -69,6 +69,7 @@ const STOPSIZE_CODE: Record<LineSettings['stopBits'], number> = { 1: 1, 2: 2, 1.
 /** SET-CONTROL values (RFC 2217 §3). */
 const CONTROL = { flowNone: 1, flowHardware: 3, dtrOn: 8, dtrOff: 9, rtsOn: 11, rtsOff: 12 } as const;
 
+/** Bounds of an RFC 2217 link (a serial port behind ser2net or a terminal server): connect, negotiation and each control answer. */
 export interface Rfc2217Options {
   /** TCP connect bound. Default 5000 ms. */
   connectTimeoutMs: number;

@@ -44,16 +44,19 @@ export type WriteMatcher = string | Uint8Array | RegExp | { anyBytes: number };
 /** Reply bytes, or a function of the bytes that matched (e.g. echo a length back). */
 export type ReplyBytes = string | Uint8Array | ((received: Buffer) => string | Uint8Array);
 
+/** Options of a scripted reply: its delay. */
 export interface ReplyOptions {
   /** Delay after the previous reply of the same match (or after the match). Default 0 ms. */
   delayMs?: number;
 }
 
+/** Options of a scripted expectation: the label `assertDone()` shows for it. */
 export interface ExpectOptions {
   /** Shown in the `assertDone()` table instead of the matcher. */
   label?: string;
 }
 
+/** One expectation of a scripted link: what it matches and the replies it sends. */
 export interface ScriptedExpectation {
   /** Send these bytes after the match (several calls queue several replies, in order). */
   respond(bytes: ReplyBytes, options?: ReplyOptions): ScriptedExpectation;
@@ -67,6 +70,7 @@ export interface ScriptedExpectation {
   readonly done: boolean;
 }
 
+/** Options of a scripted link: its `uri` and whether it has modem-control lines. */
 export interface ScriptedLinkOptions {
   /** The link's `uri`. Default `scripted:`. */
   uri?: string;
@@ -77,6 +81,7 @@ export interface ScriptedLinkOptions {
   modemLines?: boolean;
 }
 
+/** A link that answers from a script (`expect(...).reply(...)`), for testing a driver without a module. */
 export interface ScriptedLink {
   /** The `Link` to hand to the code under test. */
   readonly link: Link;

@@ -9,6 +9,7 @@ import { LinkBase } from './base.ts';
 /** How long close() waits for the transport to finish before destroying it. */
 const CLOSE_GRACE_MS = 2_000; // 2 s
 
+/** A link over any Node duplex stream (a socket, one end of a `duplexPair`): the simulator and `tcp://` use it. */
 export class StreamLink extends LinkBase {
   readonly #stream: Duplex;
 

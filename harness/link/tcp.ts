@@ -13,6 +13,7 @@ import { ConfigError } from '../errors.ts';
 import { LinkOpenError, type LinkOpenReason } from './errors.ts';
 import { StreamLink } from './stream.ts';
 
+/** Where a `tcp://` link connects (a raw serial-over-TCP bridge), and its connect bound. */
 export interface TcpTarget {
   host: string;
   port: number;

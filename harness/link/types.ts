@@ -23,6 +23,7 @@
 import type { EventEmitter } from 'node:events';
 import type { LinkError } from './errors.ts';
 
+/** What a link emits: bytes received, and its close with the cause. */
 export interface LinkEvents {
   data: [chunk: Buffer];
   close: [error: LinkError | undefined];
@@ -48,6 +49,7 @@ export interface LineSettings {
   rtscts: boolean;
 }
 
+/** A byte link to the module (serial port, `tcp://`, `rfc2217://`, the simulator): write, receive, drain, close. */
 export interface Link extends EventEmitter<LinkEvents> {
   /** The URI the link was opened from, e.g. `serial:/dev/ttyUSB0?baud=115200`. */
   readonly uri: string;

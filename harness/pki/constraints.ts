@@ -11,8 +11,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
 import type { EcCurve, KeyEncoding } from './factory.ts';
 
+/** The line ending a module takes in uploaded PEM: `lf` or `crlf`. */
 export type LineEnding = 'lf' | 'crlf';
 
+/** What a firmware accepts in uploads (key types and encodings, curves, sizes, line endings): the material a scenario builds for it. */
 export interface DeviceConstraints {
   /** Profile name, e.g. `2.6.3`. */
   name: string;

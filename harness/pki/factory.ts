@@ -23,12 +23,18 @@ x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
+/** RSA key sizes the factory makes. */
 export type RsaBits = 1024 | 2048 | 3072 | 4096;
+/** EC curves the factory makes. */
 export type EcCurve = 'P-256' | 'P-384' | 'P-521';
+/** A key to generate: RSA with its size, or EC with its curve. */
 export type KeySpec = { type: 'rsa'; bits: RsaBits } | { type: 'ec'; curve: EcCurve };
+/** Signature hash of an issued certificate. */
 export type HashName = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512';
+/** How a private key is written as PEM: PKCS#1, PKCS#8, SEC1, or encrypted PKCS#8. */
 export type KeyEncoding = 'pkcs1' | 'pkcs8' | 'sec1' | 'pkcs8-encrypted';
 
+/** A generated key pair: Node's `KeyObject`s and the spec they were made for. */
 export interface KeyPair {
   readonly spec: KeySpec;
   readonly privateKey: KeyObject;
@@ -49,6 +55,7 @@ export interface Issued {
   readonly issuer?: Issued;
 }
 
+/** What `issueCertificate` makes: subject, issuer, key, validity, names, extensions. */
 export interface CertificateOptions {
   /** A DN (`CN=x,O=y`) or a bare common name. */
   subject: string;
@@ -78,6 +85,7 @@ export interface CertificateOptions {
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
+/** A key spec in words: `RSA-2048`, `EC P-256`. */
 export function describeKeySpec(spec: KeySpec): string {
   return spec.type === 'rsa' ? `RSA-${spec.bits}` : `EC ${spec.curve}`;
 }
@@ -274,6 +282,7 @@ export function keyPairFromPem(pem: string, passphrase?: string): KeyPair {
   return { spec, privateKey, publicKey };
 }
 
+/** A CA with a server certificate (for the given names) and a client certificate: what a default rig and a module need for mutual TLS. */
 export interface BasicPki {
   ca: Issued;
   server: Issued;

@@ -14,12 +14,14 @@ export type DoctorInput = string | { name: string; data: Buffer };
 /** How a private key was encoded in the file. `pkcs1-encrypted` is legacy OpenSSL `Proc-Type: 4,ENCRYPTED`. */
 export type FoundKeyEncoding = 'pkcs1' | 'pkcs8' | 'sec1' | 'pkcs8-encrypted' | 'pkcs1-encrypted';
 
+/** A certificate read from a file, with its position there. */
 export interface LoadedCert {
   /** 1-based position in the file. */
   index: number;
   cert: X509Certificate;
 }
 
+/** A private key read from a file, with its encoding (never printed). */
 export interface LoadedKey {
   index: number;
   encoding: FoundKeyEncoding;
@@ -27,6 +29,7 @@ export interface LoadedKey {
   publicKey: KeyObject;
 }
 
+/** A PEM or DER file read: its format, line endings, certificates, keys and CRLs. */
 export interface LoadedFile {
   /** Name as given (path or label). */
   file: string;
@@ -50,6 +53,7 @@ export interface LoadOptions {
   passphrase?: string;
 }
 
+/** The largest certificate or key file read (1 MiB): anything bigger is not a certificate. */
 export const DEFAULT_MAX_FILE_BYTES = 1_048_576; // 1 MiB
 
 /** Read a stream to its end, refusing more than `max` bytes (a pipe has no size to check first). */

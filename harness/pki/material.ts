@@ -22,6 +22,7 @@ import { AMAZON_ROOT_CA_1_PEM } from './public-roots.ts';
 import { getScenario, type ScenarioEntry, type TlsVersion } from './scenarios.ts';
 import { buildUploadAt, type UploadItem } from './upload.ts';
 
+/** Options of `buildScenario`: the key pool, the reference time, the host name, the port and client id of upload.at. */
 export interface BuildScenarioOptions {
   /** Key pool shared across scenarios of a run. Default: a new pool (every key generated afresh). */
   pool?: KeyPool;
@@ -45,6 +46,7 @@ export interface ScenarioFile {
   secret: boolean;
 }
 
+/** A built scenario: every certificate and key of both sides (the module's exactly as it gets them), the server's TLS settings, the files and upload.at. */
 export interface ScenarioMaterial {
   id: string;
   entry: ScenarioEntry;

@@ -10,6 +10,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 
+/** A public root CA shipped with the harness (Amazon Root CA 1..4): name and PEM. */
 export interface PublicRoot {
   /** Human name, e.g. `Amazon Root CA 1`. */
   readonly name: string;

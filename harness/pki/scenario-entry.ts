@@ -5,7 +5,9 @@
  */
 import type { HashName, KeyEncoding, KeySpec, PemLayout } from './factory.ts';
 
+/** What the module must do in a scenario: `connect`, `refuse`, or `either` (both are secure). */
 export type Expected = 'connect' | 'refuse' | 'either';
+/** The group of a scenario: server certificate, client authentication, TLS parameters, device input, transport. */
 export type ScenarioCategory = 'server-cert' | 'client-auth' | 'tls-params' | 'device-input' | 'transport';
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 
@@ -98,6 +100,7 @@ export interface VerifyOutcome {
   policy?: 'auth-level-2' | 'crl-check';
 }
 
+/** One entry of the scenario catalogue: id, title, category, what the module must do (`expected`), and how both sides are built. */
 export interface ScenarioEntry {
   id: string;
   title: string;

@@ -23,6 +23,7 @@ export interface UploadItem {
   index?: number;
 }
 
+/** Options of `buildUploadAt`: its title, the items to store and the session example. */
 export interface UploadOptions {
   title: string;
   items: UploadItem[];
@@ -49,6 +50,7 @@ const WHAT: Record<UploadItem['kind'], string> = {
   key: 'device private key',
 };
 
+/** The upload.at file: the AT sequence that stores certificates and key on a module, with a session example. */
 export function buildUploadAt(options: UploadOptions): string {
   const out: string[] = [
     `# bx-hil upload sequence for ${options.title}`,

@@ -17,6 +17,7 @@ import type { EvidenceEvent } from '../evidence.ts';
 import { PrivateKeyStreamRedactor, redactSecrets, redactValue } from './redact.ts';
 import { EVIDENCE_FILES } from './types.ts';
 
+/** What a test's evidence bundle holds: events, transcript, verdicts, certificates, meta, key log. */
 export interface EvidenceBundle {
   /** Every evidence event of the test, module side and broker side, in emission order. */
   events?: EvidenceEvent[];
@@ -34,6 +35,7 @@ export interface EvidenceBundle {
   keylog?: string;
 }
 
+/** Options of `writeEvidenceBundle`: whether secrets are written as given instead of redacted. */
 export interface WriteBundleOptions {
   /** Write private keys and passwords as given instead of redacting them. Default false. */
   includeSecrets?: boolean;
@@ -124,6 +126,7 @@ export interface BundleLimits {
   maxTranscriptBytes?: number;
 }
 
+/** How much of a test's evidence a bundle keeps by default (events, transcript bytes). */
 export const defaultBundleLimits: Readonly<Required<BundleLimits>> = Object.freeze({
   maxEvents: 600, // a handshake + MQTT exchange is ~50; keeps index.html small for big runs
   maxTranscriptBytes: 200 * 1024, // 200 KB

@@ -30,6 +30,7 @@ import { KNOWN_FAILURE_OUTCOMES, OUTCOME_LABELS, OUTCOMES, PASSING_OUTCOMES, zer
 /** Why a change is a regression (see the file comment). */
 export type RegressionKind = 'now-fails' | 'removed' | 'new-failure' | 'new-security-failure';
 
+/** One test that changed between two runs: its label, both outcomes and why it counts. */
 export interface TestChange {
   /** Test id, plus ` [device]` when the runs have several devices. */
   label: string;
@@ -40,11 +41,13 @@ export interface TestChange {
   kind?: RegressionKind;
 }
 
+/** Options of `compareResults`: whether a test that did not run in the candidate is a regression. */
 export interface CompareOptions {
   /** A test that passed in the baseline and did not run in the candidate is not a regression. Default false. */
   allowRemoved?: boolean;
 }
 
+/** A test that is a security failure in the candidate, with the reason in words. */
 export interface SecurityFailure {
   label: string;
   test: TestResult;
@@ -52,6 +55,7 @@ export interface SecurityFailure {
   isNew: boolean;
 }
 
+/** What `compareResults` found: both runs, regressions, fixes, new and removed tests, security failures. */
 export interface Comparison {
   regressions: TestChange[];
   fixes: TestChange[];
@@ -71,6 +75,7 @@ export interface Comparison {
   candidate: RunSide;
 }
 
+/** One side of a comparison: its firmware versions and outcome counts. */
 export interface RunSide {
   /** Distinct firmware versions, in order of appearance. */
   firmware: string[];
@@ -146,6 +151,7 @@ function profileWarnings(baseline: RunResults, candidate: RunResults): string[] 
   return warnings;
 }
 
+/** Compare two runs: regressions (now failing, removed, new failures, new security failures), fixes, new and removed tests. */
 export function compareResults(baseline: RunResults, candidate: RunResults, options: CompareOptions = {}): Comparison {
   const bSide = side(baseline);
   const cSide = side(candidate);
@@ -206,6 +212,7 @@ export function compareResults(baseline: RunResults, candidate: RunResults, opti
   return out;
 }
 
+/** Options of `formatComparison`: how the two runs are named in its sentences. */
 export interface FormatOptions {
   /** How to name the baseline in sentences. Default: its firmware version(s). */
   baselineLabel?: string;

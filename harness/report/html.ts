@@ -69,6 +69,7 @@ export interface TestRow {
   cells: Record<string, CellView>;
 }
 
+/** What the HTML report shows, computed from a run: the matrix, per-test details, the comparison. */
 export interface ReportModel {
   title: string;
   generatedAt: string;
@@ -89,6 +90,7 @@ export interface OutcomeView {
   long: string;
 }
 
+/** Options of the report model: the title, a baseline to compare with (and how), evidence limits. */
 export interface ReportModelOptions {
   title?: string;
   /** A previous run shown as extra columns and compared with this one. */
@@ -119,6 +121,7 @@ const SECURITY_REASONS: Record<string, string> = {
   S18: 'weak cipher suites only',
 };
 
+/** Why a security failure is one, in words (from its scenario, title or verdict), for the report's banner. */
 export function securityReason(t: Pick<TestResult, 'scenario' | 'title' | 'verdict'> & { error?: string }): string {
   // A finding the harness itself makes (harness/secrets.ts): the module sent back a stored key.
   if (t.error?.includes('SECURITY FAILURE: the module echoed stored key material'))

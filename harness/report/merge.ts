@@ -36,8 +36,10 @@ export interface MergeInput {
   results: RunResults;
 }
 
+/** Why two inputs of `bx-hil merge` disagree. */
 export type MergeConflictKind = 'duplicate-test' | 'harness-version' | 'suites';
 
+/** Two inputs of `bx-hil merge` that disagree, and how. */
 export interface MergeConflict {
   kind: MergeConflictKind;
   /** One line, naming the inputs and what to do. */
@@ -46,6 +48,7 @@ export interface MergeConflict {
   files: string[];
 }
 
+/** The merged run and the conflicts found. */
 export interface MergeResult {
   results: RunResults;
   conflicts: MergeConflict[];

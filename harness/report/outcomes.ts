@@ -5,6 +5,7 @@
  */
 import type { Outcome } from './types.ts';
 
+/** How an outcome reads: the console tag, the matrix word and its style. */
 export interface OutcomeLabel {
   /** The console's tag, e.g. `XFAIL` (`bx-hil run` pads it to one width). */
   tag: string;

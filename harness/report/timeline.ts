@@ -22,9 +22,12 @@
  */
 import type { EvidenceEvent } from '../evidence.ts';
 
+/** Where a timeline event sits: on the module's side, the broker's, or between. */
 export type Lane = 'module' | 'broker' | 'both';
+/** Which way a timeline event goes between module and broker. */
 export type Arrow = 'to-broker' | 'to-module';
 
+/** One event of a test's timeline as the report draws it. */
 export interface TimelineEntry {
   /** Milliseconds since the test's first event. */
   dt: number;

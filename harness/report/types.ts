@@ -24,6 +24,7 @@ export type Outcome =
  */
 export type { KnownIssue, KnownIssueExpectation } from '../known-issue.ts';
 
+/** A rig verdict as `results.json` keeps it: code, summary, fix and the first evidence lines. */
 export interface VerdictSummary {
   /** Stable code, e.g. OK, NO_CLIENT_CERT, DEVICE_REJECTED_SERVER_CERT. */
   code: string;
@@ -32,6 +33,7 @@ export interface VerdictSummary {
   evidence?: string[];
 }
 
+/** A device of a run: id, URI, firmware, model and the profile it ran against. */
 export interface DeviceInfo {
   /** Rig-file id or a name derived from the URI, e.g. `sim-2.6.3`. */
   id: string;
@@ -71,6 +73,7 @@ export function describeProfile(p: ProfileInfo): string {
   return `${p.name} (${from})`;
 }
 
+/** One test's result on one device: id, outcome, error, verdict, known issue, evidence directory. */
 export interface TestResult {
   /** Stable id: `<suite>/<describe path>/<title>` e.g. `tls-handshake/S4 expired server certificate`. */
   id: string;
@@ -97,6 +100,7 @@ export interface TestResult {
   evidenceDir?: string;
 }
 
+/** A run's `results.json` (schema `bx-hil/results@1`): when, the harness version, the devices and every test's result. */
 export interface RunResults {
   schema: 'bx-hil/results@1';
   startedAt: string;

@@ -10,6 +10,7 @@ import { OUTCOMES } from './outcomes.ts';
 import type { RunResults, TestResult } from './types.ts';
 
 const STATUSES: readonly TestResult['status'][] = ['passed', 'failed', 'skipped'];
+/** The schema id every `results.json` carries. */
 export const RESULTS_SCHEMA = 'bx-hil/results@1';
 
 type Obj = Record<string, unknown>;

@@ -13,9 +13,12 @@ import { redactValue } from './redact.ts';
 import type { RunResults } from './types.ts';
 import { parseRunResults } from './validate.ts';
 
+/** The file name of a report's results. */
 export const RESULTS_FILE = 'results.json';
+/** The file name of a report's page. */
 export const HTML_FILE = 'index.html';
 
+/** Options of `writeReport`: the page title, a baseline to compare with (and how), evidence limits. */
 export interface WriteReportOptions {
   /** Page title. Default `bx-hil report: <firmware>`. */
   title?: string;
@@ -29,6 +32,7 @@ export interface WriteReportOptions {
   limits?: BundleLimits;
 }
 
+/** Write `results.json` and `index.html` of a run into a report folder. */
 export async function writeReport(
   outDir: string,
   results: RunResults,

@@ -1,7 +1,7 @@
 /**
  * What the suites' fixtures record per test in `task.meta` (Vitest serialises it to the runner),
  * and what the runner reads back to build `results.json`. The one contract between
- * `suites/fixtures.ts` and `harness/run/results.ts`.
+ * the fixtures (`harness/vitest/fixtures.ts`) and `harness/run/results.ts`.
  */
 import type { KnownIssue, ProfileInfo, VerdictSummary } from '../report/index.ts';
 

@@ -1,7 +1,7 @@
 /**
  * What the HIL suites share per test file, built without Vitest (docs/STYLE.md §9): the target as
  * the suites see it (`TargetInfo`), its `DeviceSession`, this file's PKI, and the broker rigs a
- * test starts. `suites/fixtures.ts` only hands these out as fixtures.
+ * test starts. `harness/vitest/fixtures.ts` only hands these out as fixtures.
  *
  * Glossary: the **module** / **device** is the BX310x under test (real hardware or the virtual
  * module `sim:<profile>`, whose knobs are `vm`); a **rig** is the MQTT broker the harness starts

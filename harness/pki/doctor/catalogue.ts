@@ -93,6 +93,7 @@ export interface FindingValues {
       });
 }
 
+/** The code of a doctor finding (its catalogue entry has the severity, message and fix). */
 export type FindingCode = keyof FindingValues;
 
 export interface CatalogueEntry<V> {

@@ -9,8 +9,10 @@ import type { DoctorInput, FoundKeyEncoding, LoadedFile, LoadedKey } from '../in
 import type { AtLine } from '../upload.ts';
 import type { FindingCode } from './catalogue.ts';
 
+/** How serious a doctor finding is: an `error` fails `bx-hil doctor`. */
 export type Severity = 'error' | 'warning' | 'info';
 
+/** One thing doctor found about a certificate, key or pair: code, severity, message, fix. */
 export interface Finding {
   severity: Severity;
   /** Stable code, e.g. KEY_CERT_MISMATCH (see docs/pki.md and catalogue.ts). */
@@ -23,6 +25,7 @@ export interface Finding {
   fix: string;
 }
 
+/** What doctor read of one certificate: subject, issuer, validity, key, its findings. */
 export interface CertReport {
   index: number;
   subject: string;
@@ -42,6 +45,7 @@ export interface CertReport {
   role: 'root' | 'intermediate' | 'server' | 'client' | 'leaf';
 }
 
+/** What doctor read of one private key: type, size, encoding, its findings (never the key). */
 export interface KeyReport {
   index: number;
   encoding: FoundKeyEncoding | 'der';
@@ -52,6 +56,7 @@ export interface KeyReport {
   matches?: string;
 }
 
+/** What doctor read of one file: its certificates and keys and the file's own findings. */
 export interface FileReport {
   file: string;
   /** False when the file cannot be used at all (then `problem` says why). */
@@ -66,6 +71,7 @@ export interface FileReport {
   problem?: { code: InputProblem; message: string };
 }
 
+/** Options of `runDoctor`: the host name the module dials, the firmware profile, an AT file, the module's clock and the time to judge validity at. */
 export interface DoctorOptions {
   /** Host name (or IP) the module dials; server certificates are checked against it. Default: the KMQTTCFG server in the AT file, if any. */
   host?: string;
@@ -83,6 +89,7 @@ export interface DoctorOptions {
   maxFileBytes?: number;
 }
 
+/** What `runDoctor` returns: a report per file and every finding. */
 export interface DoctorResult {
   files: FileReport[];
   findings: Finding[];
