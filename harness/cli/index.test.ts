@@ -3,7 +3,7 @@ import { commandLoaders } from './commands.ts';
 import { buildProgram } from './index.ts';
 
 describe('bx-hil program', () => {
-  test('--help lists every command of the issue', async () => {
+  test('--help lists every command', async () => {
     const program = await buildProgram(['node', 'bx-hil', '--help']);
     const names = program.commands.map((c) => c.name()).sort();
     expect(names).toEqual([
@@ -15,6 +15,7 @@ describe('bx-hil program', () => {
       'init',
       'merge',
       'preflight',
+      'probe',
       'run',
       'scenarios',
       'sim',
