@@ -22,4 +22,5 @@ export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
   doctor: () => import('./doctor.ts'),
   compare: () => import('./compare.ts'),
   merge: () => import('./merge.ts'),
+  timing: () => import('./timing.ts'),
 };
