@@ -423,7 +423,7 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
           step(
             'flash',
             'measured',
-            `local slot ${slot}: stores ${points.map((p) => `${p.bytes} B ${ms(p.ms)} ms`).join(', ')} (+++ → OK), delete ${perItemMs} ms: ${perItemMs} ms per item, ${fit.perKbMs} ms per kB (the module's escape guard about ${ms(fit.perItemMs - perItemMs)} ms)`,
+            `local slot ${slot}: stores ${points.map((p) => `${p.bytes} B ${ms(p.ms)} ms`).join(', ')} (+++ -> OK), delete ${perItemMs} ms: ${perItemMs} ms per item, ${fit.perKbMs} ms per kB (the module's escape guard about ${ms(fit.perItemMs - perItemMs)} ms)`,
           );
         } else step('flash', 'skipped', 'the +++ or OK of an upload was not seen on the link');
       }
@@ -444,7 +444,7 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
       }
       if (runs.length > 0) {
         set('bootMs', ms(median(runs)));
-        step('boot', 'measured', `AT+RST: OK → READY ${ms(median(runs))} ms`);
+        step('boot', 'measured', `AT+RST: OK -> READY ${ms(median(runs))} ms`);
       } else step('boot', 'skipped', 'OK and READY were not both seen on the link');
     }
 
@@ -466,7 +466,7 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
       }
       if (runs.length > 0) {
         set('wifi.joinMs', ms(median(runs)));
-        step('wifi', 'measured', `AT+SRWSTACON=1 → +SRWSTASTATUS: 1 ${ms(median(runs))} ms`);
+        step('wifi', 'measured', `AT+SRWSTACON=1 -> +SRWSTASTATUS: 1 ${ms(median(runs))} ms`);
       } else step('wifi', 'skipped', '+SRWSTASTATUS: 1 was not seen on the link');
     }
 
@@ -499,7 +499,7 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
       step(
         'mqtt',
         'measured',
-        `CONNACK → +KMQTT_IND ${ms(median(connack))} ms; AT+KMQTTPUB → PUBLISH ${publish.length > 0 ? `${ms(median(publish))} ms` : 'not seen'} (plain TCP to ${host}:${rig.port})`,
+        `CONNACK -> +KMQTT_IND ${ms(median(connack))} ms; AT+KMQTTPUB -> PUBLISH ${publish.length > 0 ? `${ms(median(publish))} ms` : 'not seen'} (plain TCP to ${host}:${rig.port})`,
       );
     }
 
@@ -820,7 +820,7 @@ async function measureTls(
     'tls.verifyPerCertMs.rsa2048': verifyRsa,
     'tls.verifyPerCertMs.ecP256': verifyEc,
   };
-  let text = `handshakes (ClientHello → done at the rig): RSA-2048 leaf ${ms(rsa1)} ms, with an intermediate ${ms(rsa2)} ms, EC P-256 leaf ${ms(ec1)} ms`;
+  let text = `handshakes (ClientHello -> done at the rig): RSA-2048 leaf ${ms(rsa1)} ms, with an intermediate ${ms(rsa2)} ms, EC P-256 leaf ${ms(ec1)} ms`;
   // Some firmwares refuse the key store's read form (2.6.3: +CME ERROR: 918): then slot 0's
   // content is unknown, and unknown is not empty.
   const keys = await driver.listKeys().catch((err: unknown) => {

@@ -1,0 +1,175 @@
+/**
+ * `measureTiming` against the virtual module (and a module that goes silent).
+ *
+ * Glossary: the module is `sim:2.6.3` (in-process, instant unless `?timing=` says otherwise);
+ * the rig is the broker `measureTiming` starts on 127.0.0.1; the responder in the silent test is
+ * a TCP server that answers the identity commands and then nothing, as a module that hangs.
+ */
+import { describe, expect, test } from 'vitest';
+import { scriptedLink } from '../link/index.ts';
+import { getVirtualModule, openTarget } from '../targets.ts';
+import { parseTiming } from '../timing.ts';
+import type { VirtualModule } from '../sim/index.ts';
+import { labFromDevice } from './lab.ts';
+import {
+  bitsPerByteOf,
+  lineRate,
+  measureTiming,
+  median,
+  twoPointFit,
+  type TimingMeasurement,
+} from './measure-timing.ts';
+
+/** Targets that keep the virtual module (to read its stores after the link closed) and may preload it. */
+function simTargets(preload?: (vm: VirtualModule) => void): {
+  targets: Parameters<typeof measureTiming>[0]['targets'];
+  modules: VirtualModule[];
+} {
+  const modules: VirtualModule[] = [];
+  return {
+    modules,
+    targets: {
+      open: openTarget,
+      virtualModule: (link) => {
+        const vm = getVirtualModule(link);
+        if (vm && !modules.includes(vm)) {
+          modules.push(vm);
+          preload?.(vm);
+        }
+        return vm;
+      },
+    },
+  };
+}
+
+const device = (uri: string) => labFromDevice(uri).devices[0]!;
+const step = (m: TimingMeasurement, name: string) => m.steps.find((s) => s.name === name);
+
+describe('figures', () => {
+  test('the line rate counts the bytes after the first read over the span to the last', () => {
+    const r = lineRate([
+      { t: 100, text: 'x'.repeat(100) },
+      { t: 110, text: 'x'.repeat(115) },
+      { t: 120, text: 'x'.repeat(115) },
+    ]);
+    expect(r).toEqual({ bytes: 330, spanMs: 20, bytesPerSecond: 11_500 });
+    // One read, or too few bytes after it: no rate.
+    expect(lineRate([{ t: 1, text: 'x'.repeat(2000) }]).bytesPerSecond).toBeUndefined();
+    expect(
+      lineRate([
+        { t: 1, text: 'OK' },
+        { t: 5, text: 'x' },
+      ]).bytesPerSecond,
+    ).toBeUndefined();
+  });
+
+  test('the two-point fit gives per item and per kB, clamped at 0', () => {
+    expect(twoPointFit({ bytes: 1024, ms: 53 }, { bytes: 3072, ms: 59 })).toEqual({ perItemMs: 50, perKbMs: 3 });
+    // Noise that makes the larger item faster is not a negative cost.
+    expect(twoPointFit({ bytes: 600, ms: 52 }, { bytes: 2400, ms: 51 })).toEqual({ perItemMs: 52, perKbMs: 0 });
+  });
+
+  test('median and bits per byte', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(bitsPerByteOf({ baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1, rtscts: false })).toBe(10);
+    expect(bitsPerByteOf({ baudRate: 9600, dataBits: 7, parity: 'even', stopBits: 2, rtscts: false })).toBe(11);
+  });
+});
+
+describe('against the instant virtual module', () => {
+  test('without --allow-writes: only what changes nothing is measured, the rest says why, and the block parses', async () => {
+    const { targets, modules } = simTargets();
+    const m = await measureTiming({ device: device('sim:2.6.3'), targets, samples: 1 });
+    expect(m.failed).toBeUndefined();
+    expect(m.firmware).toBe('2.6.3');
+    expect(m.tag).toMatch(/^\[measured \d{4}-\d{2}-\d{2} fw 2\.6\.3\]$/);
+    expect(step(m, 'mqtt')?.status).toBe('measured');
+    for (const name of ['flash', 'boot', 'tls']) expect(step(m, name)?.detail).toMatch(/--allow-writes/);
+    expect(step(m, 'wifi')?.detail).toMatch(/no Wi-Fi credentials/);
+    // The instant module: figures near 0 (generous for a loaded 2-core machine).
+    expect(m.block.mqtt?.connackMs).toBeLessThan(2_000);
+    expect(m.block.mqtt?.publishMs).toBeLessThan(2_000);
+    expect(m.block.bootMs).toBeUndefined();
+    expect(m.block.sources['mqtt.connackMs']).toBe(m.tag);
+    const t = parseTiming(m.block);
+    expect(t.mqtt.connackMs).toBe(m.block.mqtt!.connackMs);
+    // Nothing was stored.
+    expect(modules[0]!.stores.root).toBeUndefined();
+    expect(modules[0]!.stores.local.every((c) => c === undefined)).toBe(true);
+  }, 60_000);
+
+  test('with --allow-writes: flash, boot, line and TLS are measured and every slot is left empty', async () => {
+    const { targets, modules } = simTargets();
+    const m = await measureTiming({
+      device: device('sim:2.6.3'),
+      targets,
+      samples: 1,
+      allowWrites: true,
+      guardTimeMs: 60,
+    });
+    expect(m.failed).toBeUndefined();
+    for (const name of ['line', 'flash', 'boot', 'mqtt', 'tls']) expect(step(m, name)?.status).toBe('measured');
+    // Unpaced: a stored certificate's read-back arrives in one read.
+    expect(m.block.line?.baudRate).toBe(0);
+    expect(m.line?.bytes).toBeGreaterThan(512);
+    expect(m.block.tls?.keyExchangeMs).toBeLessThan(2_000);
+    expect(m.block.tls?.verifyPerCertMs).toHaveProperty('rsa2048');
+    // 2.6.3 refuses AT+KPRIVKSTORE?: key slot 0 cannot be shown empty, so no key is uploaded.
+    expect(step(m, 'tls')?.detail).toMatch(/sign not measured: the module does not list its key store/);
+    expect(m.block.tls?.signMs).toBeUndefined();
+    expect(() => parseTiming(m.block)).not.toThrow();
+    const stores = modules[0]!.stores;
+    expect(stores.root).toBeUndefined();
+    expect(stores.local.every((c) => c === undefined)).toBe(true);
+    expect(stores.keys.every((k) => k === undefined)).toBe(true);
+  }, 120_000);
+
+  test('slots that hold something are never touched: flash and TLS skip and say why', async () => {
+    const { targets, modules } = simTargets((vm) => vm.stores.preload({ root: 'ROOT', local: ['A', 'B', 'C'] }));
+    const m = await measureTiming({
+      device: device('sim:2.6.3'),
+      targets,
+      samples: 1,
+      allowWrites: true,
+      guardTimeMs: 60,
+    });
+    expect(m.failed).toBeUndefined();
+    expect(step(m, 'flash')).toMatchObject({
+      status: 'skipped',
+      detail: expect.stringMatching(/every local certificate slot/),
+    });
+    expect(step(m, 'tls')).toMatchObject({
+      status: 'skipped',
+      detail: expect.stringMatching(/root certificate slot holds/),
+    });
+    const stores = modules[0]!.stores;
+    expect(stores.root?.toString()).toBe('ROOT');
+    expect(stores.local.map((c) => c?.toString())).toEqual(['A', 'B', 'C']);
+  }, 60_000);
+});
+
+describe('a module that stops answering', () => {
+  test('ends with the step named and what was measured before, within its bound', async () => {
+    // The scripted link answers AT and the identity, then nothing: a module that hangs.
+    const s = scriptedLink({ uri: 'scripted:silent' });
+    s.expectWrite('AT\r').respond('\r\nOK\r\n');
+    s.expectWrite('ATI\r').respond('\r\nBX3105\r\n\r\nOK\r\n');
+    s.expectWrite('AT+CGMR\r').respond('\r\n2.6.3\r\n\r\nOK\r\n');
+    s.expectWrite('AT+FMM\r').respond('\r\nBX310x\r\n\r\nOK\r\n');
+    const started = performance.now();
+    const m = await measureTiming({
+      device: device('tcp://127.0.0.1:9'),
+      targets: { open: () => Promise.resolve(s.link), virtualModule: () => undefined },
+      samples: 1,
+      commandTimeoutMs: 300,
+    });
+    expect(m.failed?.name).toBe('line');
+    expect(m.failed?.detail).toMatch(/AT\+KCERTSTORE\?/);
+    expect(step(m, 'open')?.status).toBe('measured');
+    expect(m.firmware).toBe('2.6.3');
+    // 300 ms answers, a bounded resync and the close: far under 20 s even on a loaded machine.
+    expect(performance.now() - started).toBeLessThan(20_000);
+    expect(() => parseTiming(m.block)).not.toThrow();
+  }, 30_000);
+});
