@@ -40,6 +40,12 @@ export function timingYaml(m: TimingMeasurement): string {
     `# bx-hil timing: ${m.uri}${m.model ? ` (${m.model}, firmware ${m.firmware})` : ''}`,
     '# Paste the timing: block under this device in the lab file (devices[i].timing); docs/first-contact.md.',
     ...m.steps.map((s) => `# ${s.name}: ${s.status === 'measured' ? '' : `${s.status}: `}${s.detail}`),
+    ...(m.profile && m.profile.notMeasured.length > 0
+      ? [
+          `# Not measured, so left out: the lab file keeps profile ${m.profile.name}'s realistic values:`,
+          ...m.profile.notMeasured.map((n) => `#   ${n.field}: ${n.value} ${n.source}`),
+        ]
+      : []),
   ].map((l) => oneLine(l));
   // The source tags last, as the shipped profiles write them.
   const { sources, ...values } = m.block;

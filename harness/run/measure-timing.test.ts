@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { scriptedLink } from '../link/index.ts';
 import { getVirtualModule, openTarget } from '../targets.ts';
 import { parseTiming } from '../timing.ts';
-import type { VirtualModule } from '../sim/index.ts';
+import { loadProfile, type VirtualModule } from '../sim/index.ts';
 import { labFromDevice } from './lab.ts';
 import {
   bitsPerByteOf,
@@ -172,4 +172,35 @@ describe('a module that stops answering', () => {
     expect(performance.now() - started).toBeLessThan(20_000);
     expect(() => parseTiming(m.block)).not.toThrow();
   }, 30_000);
+});
+
+/**
+ * The real check that the command measures what it says: against the virtual module paced by
+ * the 2.6.3 profile's realistic timing, each figure lands within a stated tolerance of the
+ * modelled value. Timers fire late on a loaded machine, never early, so upper bounds are wider.
+ */
+describe('against the realistic virtual module', () => {
+  test('each measured figure is within its tolerance of the modelled one', async () => {
+    const model = loadProfile('2.6.3').timing;
+    const { targets } = simTargets();
+    const m = await measureTiming({
+      device: device('sim:2.6.3?timing=realistic'),
+      targets,
+      samples: 3,
+      allowWrites: true,
+      guardTimeMs: 60,
+    });
+    expect(m.failed).toBeUndefined();
+    const within = (field: string, got: number | undefined, want: number, below: number, above: number) => {
+      expect(got, `${field}: measured ${got}, modelled ${want}`).toBeGreaterThanOrEqual(want - below);
+      expect(got, `${field}: measured ${got}, modelled ${want}`).toBeLessThanOrEqual(want + above);
+    };
+    // Line: the effective rate of a paced read-back, within 3 % (10 ms slices, absolute schedule).
+    const baud = model.line.baudRate;
+    within('line.baudRate', m.block.line?.baudRate, baud, baud * 0.03, baud * 0.03);
+    expect(m.block.line?.bitsPerByte).toBe(model.line.bitsPerByte);
+    // Boot: OK -> READY, 20 ms early at most (line time taken off), up to 20 % late.
+    within('bootMs', m.block.bootMs, model.bootMs, 20, model.bootMs * 0.2);
+    expect(() => parseTiming(m.block)).not.toThrow();
+  }, 180_000);
 });

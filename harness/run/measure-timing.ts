@@ -33,6 +33,7 @@ import { parseLinkUri, parseSerialOptions } from '../link/index.ts';
 import { issueCertificate, KeyPool, type Issued, type KeySpec } from '../pki/index.ts';
 import type { Bx310x } from '../bx310x/index.ts';
 import type { Timing, TimingKeyKind } from '../timing.ts';
+import { chooseProfile } from './device-profile.ts';
 import { brokerBindHost, DeviceSession, type TargetOpener } from './device-session.ts';
 import type { LabDevice } from './lab.ts';
 
@@ -98,6 +99,12 @@ export interface TimingMeasurement {
   };
   /** The step that ended the measurement early (the module stopped answering), if any. */
   failed?: TimingStep;
+  /**
+   * The profile the module is matched to (harness/run/device-profile.ts) and its realistic
+   * values for what was NOT measured, with their tags: a lab file's block is read over the
+   * profile's, so these are what a run keeps using.
+   */
+  profile?: { name: string; notMeasured: Array<{ field: string; value: number; source: string }> };
 }
 
 export const MEASURE_DEFAULTS = Object.freeze({
@@ -534,6 +541,31 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
       }
     });
   }
+  if (out.firmware !== undefined) {
+    const chosen = chooseProfile({
+      uri: device.uri,
+      firmware: out.firmware,
+      ...(device.profile !== undefined ? { profile: device.profile } : {}),
+    });
+    const notMeasured = leaves(chosen.profile.timing)
+      .filter(([field]) => field !== 'name' && !(field in out.block.sources))
+      .map(([field, value]) => ({ field, value, source: chosen.profile.timing.sources[field] ?? '(untagged)' }));
+    out.profile = { name: chosen.info.name, notMeasured };
+  }
+  return out;
+}
+
+/** The numeric fields of a timing block as dotted paths (`tls.signMs.rsa4096`), sources left out. */
+function leaves(t: Timing): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  const walk = (o: Record<string, unknown>, prefix: string): void => {
+    for (const [k, v] of Object.entries(o)) {
+      if (prefix === '' && k === 'sources') continue;
+      if (typeof v === 'number') out.push([`${prefix}${k}`, v]);
+      else if (typeof v === 'object' && v !== null) walk(v as Record<string, unknown>, `${prefix}${k}.`);
+    }
+  };
+  walk(t as unknown as Record<string, unknown>, '');
   return out;
 }
 
