@@ -46,19 +46,24 @@ const device = (uri: string) => labFromDevice(uri).devices[0]!;
 const step = (m: TimingMeasurement, name: string) => m.steps.find((s) => s.name === name);
 
 describe('figures', () => {
-  test('the line rate counts the bytes after the first read over the span to the last', () => {
-    const r = lineRate([
-      { t: 100, text: 'x'.repeat(100) },
-      { t: 110, text: 'x'.repeat(115) },
-      { t: 120, text: 'x'.repeat(115) },
-    ]);
-    expect(r).toEqual({ bytes: 330, spanMs: 20, bytesPerSecond: 11_500 });
-    // One read, or too few bytes after it: no rate.
+  test('the line rate: effective first read to last, and the median rate while bytes flow', () => {
+    const even = [0, 10, 20, 30, 40].map((t) => ({ t: 100 + t, text: 'x'.repeat(115) }));
+    expect(lineRate(even)).toEqual({ bytes: 575, spanMs: 40, bytesPerSecond: 11_500, flowBytesPerSecond: 11_500 });
+    // The third read 6 ms late: one slow and one fast interval; neither figure moves.
+    const late = even.map((c, i) => (i === 2 ? { ...c, t: c.t + 6 } : c));
+    expect(lineRate(late)).toMatchObject({ bytesPerSecond: 11_500, flowBytesPerSecond: 11_500 });
+    // The sender pauses 30 ms between two lines: the effective rate drops, the flow rate does not.
+    const pause = even.map((c, i) => (i >= 3 ? { ...c, t: c.t + 30 } : c));
+    expect(lineRate(pause).flowBytesPerSecond).toBe(11_500);
+    expect(lineRate(pause).bytesPerSecond).toBeCloseTo(6_571, 0);
+    // Fewer than three reads, or too few bytes after the first: no rate.
     expect(lineRate([{ t: 1, text: 'x'.repeat(2000) }]).bytesPerSecond).toBeUndefined();
+    expect(lineRate(even.slice(0, 2)).bytesPerSecond).toBeUndefined();
     expect(
       lineRate([
         { t: 1, text: 'OK' },
         { t: 5, text: 'x' },
+        { t: 9, text: 'y' },
       ]).bytesPerSecond,
     ).toBeUndefined();
   });
@@ -195,9 +200,12 @@ describe('against the realistic virtual module', () => {
       expect(got, `${field}: measured ${got}, modelled ${want}`).toBeGreaterThanOrEqual(want - below);
       expect(got, `${field}: measured ${got}, modelled ${want}`).toBeLessThanOrEqual(want + above);
     };
-    // Line: the effective rate of a paced read-back, within 3 % (10 ms slices, absolute schedule).
+    // Line: the effective rate of a paced read-back, 3 % above at most; below, 15 %: the virtual
+    // module's UART restarts its schedule between lines and, on a loaded machine, falls behind it
+    // (harness/sim/uart.ts catches up 10 ms at most), which the command then rightly measures.
+    // Idle, it lands about 3 % low.
     const baud = model.line.baudRate;
-    within('line.baudRate', m.block.line?.baudRate, baud, baud * 0.03, baud * 0.03);
+    within('line.baudRate', m.block.line?.baudRate, baud, baud * 0.15, baud * 0.03);
     expect(m.block.line?.bitsPerByte).toBe(model.line.bitsPerByte);
     // Boot: OK -> READY, 20 ms early at most (line time taken off), up to 20 % late.
     within('bootMs', m.block.bootMs, model.bootMs, 20, model.bootMs * 0.2);

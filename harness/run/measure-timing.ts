@@ -93,8 +93,12 @@ export interface TimingMeasurement {
     command: string;
     bytes: number;
     spanMs: number;
+    /** Effective: first read to last, the module's pauses between lines included. */
     bytesPerSecond?: number;
+    /** `bytesPerSecond` times the bits a byte takes on the wire. */
     impliedBaud?: number;
+    /** While bytes flow (the median rate between reads): close to the UART's rate. */
+    flowBytesPerSecond?: number;
     settings?: LineSettings;
   };
   /** The step that ended the measurement early (the module stopped answering), if any. */
@@ -192,17 +196,31 @@ export function bitsPerByteOf(s: LineSettings): number {
 }
 
 /**
- * The line rate behind one long answer: bytes after the first read over the time from the first
- * read to the last (the first read's bytes crossed the wire before the clock started).
- * Undefined when the answer came in one read or too fast to time.
+ * The line rate behind one long answer. `bytesPerSecond` is the effective rate: the bytes after
+ * the first read over the time from the first read to the last (the first read's bytes crossed
+ * the wire before the clock started), the module's pauses between lines included: what a
+ * transfer really takes, and what the timing model's line rate should give. `flowBytesPerSecond`
+ * is the median rate between consecutive reads, the rate while bytes flow (a late read makes one
+ * slow and one fast interval, a pause one slow one; neither moves the median): close to the
+ * UART's baud rate. Both undefined when the answer came in fewer than 3 reads or too fast to time.
  */
-export function lineRate(chunks: readonly Chunk[]): { bytes: number; spanMs: number; bytesPerSecond?: number } {
+export function lineRate(chunks: readonly Chunk[]): {
+  bytes: number;
+  spanMs: number;
+  bytesPerSecond?: number;
+  flowBytesPerSecond?: number;
+} {
   const bytes = chunks.reduce((n, c) => n + c.text.length, 0);
-  if (chunks.length < 2) return { bytes, spanMs: 0 };
+  if (chunks.length < 3) return { bytes, spanMs: 0 };
   const spanMs = chunks.at(-1)!.t - chunks[0]!.t;
   const after = bytes - chunks[0]!.text.length;
   if (spanMs < 1 || after < 32) return { bytes, spanMs };
-  return { bytes, spanMs, bytesPerSecond: (after * 1000) / spanMs };
+  const rates: number[] = [];
+  for (let i = 1; i < chunks.length; i++) {
+    const dt = chunks[i]!.t - chunks[i - 1]!.t;
+    rates.push(dt > 0 ? chunks[i]!.text.length / dt : Infinity);
+  }
+  return { bytes, spanMs, bytesPerSecond: (after / spanMs) * 1000, flowBytesPerSecond: median(rates) * 1000 };
 }
 
 /** Per item and per kB from two (bytes, ms) points; the fit is clamped at 0 (noise, not a gain). */
@@ -322,12 +340,14 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
       }
       if (!best) return;
       const rates: number[] = [];
+      const flow: number[] = [];
       let r = lineRate(best.chunks);
       for (let i = 0; i < samples; i++) {
         const mark = tap.rxMark();
         await readForm(driver, best.command);
         r = lineRate(tap.rx.slice(mark));
         if (r.bytesPerSecond !== undefined) rates.push(r.bytesPerSecond);
+        if (r.flowBytesPerSecond !== undefined) flow.push(r.flowBytesPerSecond);
       }
       const bits = settings ? bitsPerByteOf(settings) : 10;
       const bps = rates.length > 0 ? median(rates) : undefined;
@@ -336,7 +356,13 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
         command: best.command,
         bytes: r.bytes,
         spanMs: ms(r.spanMs),
-        ...(bps !== undefined ? { bytesPerSecond: Math.round(bps), impliedBaud: Math.round(bps * bits) } : {}),
+        ...(bps !== undefined
+          ? {
+              bytesPerSecond: Math.round(bps),
+              impliedBaud: Math.round(bps * bits),
+              flowBytesPerSecond: Math.round(median(flow)),
+            }
+          : {}),
         ...(settings ? { settings } : {}),
       };
     };
@@ -355,7 +381,7 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
         step(
           'line',
           'measured',
-          `${l.command}: ${l.bytes} bytes in ${l.spanMs} ms after the first read: ${l.bytesPerSecond} bytes/s, about ${l.impliedBaud} baud at ${bits} bits a byte${opened}`,
+          `${l.command}: ${l.bytes} bytes, ${l.bytesPerSecond} bytes/s first read to last: about ${l.impliedBaud} baud at ${bits} bits a byte (${l.flowBytesPerSecond} bytes/s while bytes flow, pauses left out)${opened}`,
         );
       } else if (l.bytes >= UNPACED_MIN_BYTES && l.spanMs < 1) {
         // Half a kilobyte in one read at once: no UART in between (the instant virtual module).
