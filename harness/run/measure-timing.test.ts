@@ -209,6 +209,30 @@ describe('against the realistic virtual module', () => {
     expect(m.block.line?.bitsPerByte).toBe(model.line.bitsPerByte);
     // Boot: OK -> READY, 20 ms early at most (line time taken off), up to 20 % late.
     within('bootMs', m.block.bootMs, model.bootMs, 20, model.bootMs * 0.2);
+    // Flash: per item from the deletes; per kB from two stores 2.3 kB apart, so a few ms of
+    // timer noise is a few ms per kB.
+    within('flash.perItemMs', m.block.flash?.perItemMs, model.flash.perItemMs, 10, 25);
+    within('flash.perKbMs', m.block.flash?.perKbMs, model.flash.perKbMs, 5, 5);
+    // MQTT: the module's own latency; the rig, the event loop and the line add a little.
+    within('mqtt.connackMs', m.block.mqtt?.connackMs, model.mqtt.connackMs, 10, 40);
+    within('mqtt.publishMs', m.block.mqtt?.publishMs, model.mqtt.publishMs, 10, 40);
+    // TLS: what the rig and the host add to each handshake lands in the key exchange (upward);
+    // the verify costs are differences, so they err both ways.
+    within('tls.keyExchangeMs', m.block.tls?.keyExchangeMs, model.tls.keyExchangeMs, 30, 100);
+    within(
+      'tls.verifyPerCertMs.rsa2048',
+      m.block.tls?.verifyPerCertMs?.rsa2048,
+      model.tls.verifyPerCertMs.rsa2048,
+      12,
+      12,
+    );
+    within(
+      'tls.verifyPerCertMs.ecP256',
+      m.block.tls?.verifyPerCertMs?.ecP256,
+      model.tls.verifyPerCertMs.ecP256,
+      40,
+      40,
+    );
     expect(() => parseTiming(m.block)).not.toThrow();
   }, 180_000);
 });
