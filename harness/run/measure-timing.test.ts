@@ -200,12 +200,12 @@ describe('against the realistic virtual module', () => {
       expect(got, `${field}: measured ${got}, modelled ${want}`).toBeGreaterThanOrEqual(want - below);
       expect(got, `${field}: measured ${got}, modelled ${want}`).toBeLessThanOrEqual(want + above);
     };
-    // Line: the effective rate of a paced read-back, 3 % above at most; below, 15 %: the virtual
-    // module's UART restarts its schedule between lines and, on a loaded machine, falls behind it
-    // (harness/sim/uart.ts catches up 10 ms at most), which the command then rightly measures.
-    // Idle, it lands about 3 % low.
+    // Line: the effective rate of a paced read-back (the fastest of 5), 3 % above at most; below,
+    // 20 %: the virtual module's UART restarts its schedule between lines and, on a loaded
+    // machine, falls behind it (harness/sim/uart.ts catches up 10 ms at most), which the command
+    // then rightly measures. Idle, it lands within 1 %.
     const baud = model.line.baudRate;
-    within('line.baudRate', m.block.line?.baudRate, baud, baud * 0.15, baud * 0.03);
+    within('line.baudRate', m.block.line?.baudRate, baud, baud * 0.2, baud * 0.03);
     expect(m.block.line?.bitsPerByte).toBe(model.line.bitsPerByte);
     // Boot: OK -> READY, 20 ms early at most (line time taken off), up to 20 % late.
     within('bootMs', m.block.bootMs, model.bootMs, 20, model.bootMs * 0.2);

@@ -1,8 +1,9 @@
 /**
  * `measureTiming`: time a module's safe operations and turn the figures into a `timing:` block
- * for the lab file (harness/timing.ts is the shape; `bx-hil timing` prints it; docs/lab.md).
+ * for the lab file (harness/timing.ts is the shape; `bx-hil timing` prints it; docs/first-contact.md).
  *
- * What is measured, and how (every figure is the median of `samples` runs; every wait bounded):
+ * What is measured, and how (each figure the median of `samples` runs, flash the smallest and the
+ * line rate the fastest, since a busy host only adds to those; every wait bounded):
  * - line: the longest read-form answer the module gives (`AT+KCERTSTORE?`, `AT+KMQTTCFG?`, `ATI`,
  *   `AT+CGMR`; with writes, `AT+KCERTSTORE?` while a throwaway certificate is stored), timed from
  *   its first read to its last: effective bytes/s, and the baud rate that implies.
@@ -342,7 +343,7 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
       const rates: number[] = [];
       const flow: number[] = [];
       let r = lineRate(best.chunks);
-      for (let i = 0; i < samples; i++) {
+      for (let i = 0; i < Math.max(samples, LINE_SAMPLES); i++) {
         const mark = tap.rxMark();
         await readForm(driver, best.command);
         r = lineRate(tap.rx.slice(mark));
@@ -350,7 +351,9 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
         if (r.flowBytesPerSecond !== undefined) flow.push(r.flowBytesPerSecond);
       }
       const bits = settings ? bitsPerByteOf(settings) : 10;
-      const bps = rates.length > 0 ? median(rates) : undefined;
+      // The fastest sample, not the median: a busy host (or the virtual module's own timers on
+      // a loaded machine) only ever slows what is seen.
+      const bps = rates.length > 0 ? Math.max(...rates) : undefined;
       if (out.line?.bytesPerSecond !== undefined && bps === undefined) return;
       out.line = {
         command: best.command,
@@ -360,7 +363,7 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
           ? {
               bytesPerSecond: Math.round(bps),
               impliedBaud: Math.round(bps * bits),
-              flowBytesPerSecond: Math.round(median(flow)),
+              flowBytesPerSecond: Math.round(Math.max(...flow)),
             }
           : {}),
         ...(settings ? { settings } : {}),
@@ -438,7 +441,9 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
             const delOk = tap.rxTime(/\r\nOK\r\n/, delMark);
             if (del && delOk !== undefined) deletes.push(delOk - del.t - wire(del.bytes + 6));
           }
-          if (runs.length > 0) points.push({ bytes: Buffer.byteLength(pem), ms: median(runs) });
+          // The smallest, not the median: a late timer or a busy host only ever adds to a sample,
+          // and the per-kB slope is a small difference of two such figures.
+          if (runs.length > 0) points.push({ bytes: Buffer.byteLength(pem), ms: Math.min(...runs) });
         }
         commitLine();
         if (points.length === 2 && deletes.length > 0) {
@@ -450,7 +455,7 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
             { bytes: points[0]!.bytes, ms: points[0]!.ms - fixed },
             { bytes: points[1]!.bytes, ms: points[1]!.ms - fixed },
           );
-          const perItemMs = ms(median(deletes));
+          const perItemMs = ms(Math.min(...deletes));
           set('flash.perItemMs', perItemMs);
           set('flash.perKbMs', fit.perKbMs);
           step(
@@ -597,6 +602,8 @@ function leaves(t: Timing): Array<[string, number]> {
 
 /** Read forms tried for the line rate, in order; the one with the longest answer is timed. */
 const READ_FORMS = ['AT+KCERTSTORE?', 'AT+KMQTTCFG?', 'ATI', 'AT+CGMR'] as const;
+/** At least this many read-backs for the line rate (each a fraction of a second). */
+const LINE_SAMPLES = 5;
 /** Intermediates in the long RSA chain of the TLS fit (mbedTLS checks up to 8 by default). */
 const EXTRA_CAS = 4;
 /** Throwaway certificate sizes for the flash fit, bytes of PEM (the store takes up to 3000). */
