@@ -188,14 +188,17 @@ describe('against the realistic virtual module', () => {
   test('each measured figure is within its tolerance of the modelled one', async () => {
     const model = loadProfile('2.6.3').timing;
     const { targets } = simTargets();
+    const password = 'timing-secret-9f3k';
     const m = await measureTiming({
-      device: device('sim:2.6.3?timing=realistic'),
+      device: { ...device('sim:2.6.3?timing=realistic'), wifi: { ssid: 'bx-hil-lab', password } },
       targets,
       samples: 3,
       allowWrites: true,
       guardTimeMs: 60,
     });
     expect(m.failed).toBeUndefined();
+    // The lab file's Wi-Fi password is used, and never part of the result.
+    expect(JSON.stringify(m)).not.toContain(password);
     const within = (field: string, got: number | undefined, want: number, below: number, above: number) => {
       expect(got, `${field}: measured ${got}, modelled ${want}`).toBeGreaterThanOrEqual(want - below);
       expect(got, `${field}: measured ${got}, modelled ${want}`).toBeLessThanOrEqual(want + above);
@@ -216,6 +219,8 @@ describe('against the realistic virtual module', () => {
     // MQTT: the module's own latency; the rig, the event loop and the line add a little.
     within('mqtt.connackMs', m.block.mqtt?.connackMs, model.mqtt.connackMs, 10, 40);
     within('mqtt.publishMs', m.block.mqtt?.publishMs, model.mqtt.publishMs, 10, 40);
+    // Wi-Fi: AT+SRWSTACON=1 -> +SRWSTASTATUS: 1, a timer in the module.
+    within('wifi.joinMs', m.block.wifi?.joinMs, model.wifi.joinMs, 20, model.wifi.joinMs * 0.1);
     // TLS: what the rig and the host add to each handshake lands in the key exchange (upward);
     // the verify costs are differences, so they err both ways.
     within('tls.keyExchangeMs', m.block.tls?.keyExchangeMs, model.tls.keyExchangeMs, 30, 100);
