@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
+import { loadLabFile } from '../run/index.ts';
 import { parseTiming } from '../timing.ts';
 import { killCliChildren, runCli } from './testing.ts';
 
@@ -48,6 +49,15 @@ describe('bx-hil timing', () => {
     expect(doc.timing.sources['mqtt.connackMs']).toMatch(/^\[measured \d{4}-\d{2}-\d{2} fw 2\.6\.3\]$/);
     // Left out, not guessed: nothing was measured for boot without --allow-writes.
     expect(doc.timing).not.toHaveProperty('bootMs');
+    // Pasted as printed (comments too) under a real device of a lab file, it validates there,
+    // over the profile's realistic block.
+    const dir = mkdtempSync(join(tmpdir(), 'bx-timing-'));
+    dirs.push(dir);
+    const lab = join(dir, 'lab.yaml');
+    const indented = text.replace(/^(?=.)/gm, '    ');
+    writeFileSync(lab, `devices:\n  - id: bench-1\n    uri: tcp://127.0.0.1:1\n    profile: "2.6.3"\n${indented}`);
+    const device = (await loadLabFile(lab)).devices[0]!;
+    expect(device.timing).toEqual({ block: doc.timing });
   }, 60_000);
 
   test('--json prints the whole measurement', async () => {
