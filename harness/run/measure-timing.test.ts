@@ -154,6 +154,54 @@ describe('against the instant virtual module', () => {
   }, 60_000);
 });
 
+describe('a module that fails on the way', () => {
+  test('a reset at the delete: the step is named and the throwaway certificate deleted on the way out', async () => {
+    // resetAtCommand fires once: the delete on the way out finds the module back up.
+    const { targets, modules } = simTargets((vm) => vm.setFaults({ resetAtCommand: 'AT+KCERTDELETE' }));
+    const m = await measureTiming({
+      device: device('sim:2.6.3'),
+      targets,
+      samples: 1,
+      allowWrites: true,
+      guardTimeMs: 60,
+    });
+    expect(m.failed).toMatchObject({
+      name: 'flash',
+      detail: expect.stringMatching(/reset \(READY\) while AT\+KCERTDELETE/),
+    });
+    expect(m.failed?.detail).not.toMatch(/cleanup/);
+    expect(modules[0]!.stores.local.every((c) => c === undefined)).toBe(true);
+  }, 60_000);
+
+  test('unplugged at the delete: the failure names the slot that still holds the throwaway certificate', async () => {
+    const { targets, modules } = simTargets();
+    const unplugging: typeof targets = {
+      open: async (uri) => {
+        const link = await targets.open(uri);
+        const write = link.write.bind(link);
+        link.write = (data) => {
+          if (String(data).startsWith('AT+KCERTDELETE')) link.destroy(new Error('unplugged'));
+          return write(data);
+        };
+        return link;
+      },
+      virtualModule: targets.virtualModule,
+    };
+    const m = await measureTiming({
+      device: device('sim:2.6.3'),
+      targets: unplugging,
+      samples: 1,
+      allowWrites: true,
+      guardTimeMs: 60,
+    });
+    expect(m.failed?.name).toBe('flash');
+    expect(m.failed?.detail).toMatch(
+      /cleanup: local certificate slot 2 may still hold a bx-hil timing item \(delete it by hand\)/,
+    );
+    expect(modules[0]!.stores.local[2]).toBeDefined();
+  }, 60_000);
+});
+
 describe('a module that stops answering', () => {
   test('ends with the step named and what was measured before, within its bound', async () => {
     // The scripted link answers AT and the identity, then nothing: a module that hangs.

@@ -425,7 +425,7 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
           for (let i = 0; i < samples; i++) {
             const mark = tap.rxMark();
             const txMark = tap.txMark();
-            closers.push(() => driver.deleteCert('local', slot).catch(() => undefined));
+            closers.push(() => undo(driver.deleteCert('local', slot), `local certificate slot ${slot}`));
             await driver.storeCert('local', pem, { index: slot });
             const esc = tap.txTime('+++', txMark);
             const okAt = esc ? tap.rxTime(/\r\nOK\r\n/, firstRxFrom(tap, esc.t, mark)) : undefined;
@@ -565,11 +565,16 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
     out.failed = failed;
     log(`${current}: FAILED: ${failed.detail}`);
   } finally {
-    await closeAll(closers.reverse(), 'bx-hil timing').catch((err: unknown) => {
-      if (!out.failed) {
-        out.failed = { name: current, status: 'failed', detail: `cleanup: ${describe(err)}` };
+    await closeAll(closers, 'bx-hil timing').catch((err: unknown) => {
+      // Never dropped: a throwaway item left in a slot is the user's to delete.
+      const all = err instanceof AggregateError ? err.errors : [err];
+      const text = `cleanup: ${all.map(describe).join('; ')}`;
+      if (out.failed) out.failed.detail += `; ${text}`;
+      else {
+        out.failed = { name: current, status: 'failed', detail: text };
         out.steps.push(out.failed);
       }
+      log(text);
     });
   }
   if (out.firmware !== undefined) {
@@ -629,6 +634,13 @@ async function readForm(driver: Bx310x, command: string): Promise<boolean> {
     if (refused(err)) return false;
     throw err;
   }
+}
+
+/** A delete on the way out after a failure: when it fails too, the error says what is left where. */
+function undo(deleting: Promise<void>, slot: string): Promise<void> {
+  return deleting.catch((err: unknown) => {
+    throw new Error(`${slot} may still hold a bx-hil timing item (delete it by hand): ${describe(err)}`);
+  });
 }
 
 /** The module answered, with ERROR or +CME ERROR (as opposed to not answering). */
@@ -807,12 +819,12 @@ async function handshakeMs(
   o: { host: string; samples: number; longTimeoutMs: number; closers: Array<() => unknown>; vm: DeviceSession['vm'] },
 ): Promise<number> {
   await driver.storeCert('root', chain.root.certPem);
-  o.closers.push(() => driver.deleteCert('root').catch(() => undefined));
+  o.closers.push(() => undo(driver.deleteCert('root'), 'the root certificate slot'));
   if (chain.client) {
     await driver.storeCert('local', chain.client.certPem, { index: 0 });
-    o.closers.push(() => driver.deleteCert('local', 0).catch(() => undefined));
+    o.closers.push(() => undo(driver.deleteCert('local', 0), 'local certificate slot 0'));
     await driver.storeKey(0, chain.client.keyPem);
-    o.closers.push(() => driver.deleteKey(0).catch(() => undefined));
+    o.closers.push(() => undo(driver.deleteKey(0), 'key slot 0'));
   }
   const rig = await startBrokerRig({
     host: brokerBindHost(o.host),
