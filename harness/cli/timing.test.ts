@@ -43,6 +43,9 @@ describe('bx-hil timing', () => {
     const text = stdoutOf(out);
     expect(text).toMatch(/^# bx-hil timing: sim:2\.6\.3 \(BX3105, firmware 2\.6\.3\)$/m);
     expect(text).toMatch(/^# flash: skipped: needs --allow-writes/m);
+    // What was not measured is said, with the matched profile's value and its tag.
+    expect(text).toMatch(/^#   bootMs: 1500 \[guess\] /m);
+    expect(text).not.toMatch(/^#   mqtt\.connackMs:/m);
     const doc = parse(text) as { timing: Record<string, unknown> & { sources: Record<string, string> } };
     const t = parseTiming(doc.timing, 'timing');
     expect(t.mqtt.connackMs).toBeGreaterThanOrEqual(0);

@@ -33,7 +33,7 @@ import type { Link, LineSettings } from '../link/index.ts';
 import { parseLinkUri, parseSerialOptions } from '../link/index.ts';
 import { issueCertificate, KeyPool, type Issued, type KeySpec } from '../pki/index.ts';
 import type { Bx310x } from '../bx310x/index.ts';
-import type { Timing, TimingKeyKind } from '../timing.ts';
+import { timingFields, timingSourceOf, type Timing, type TimingKeyKind } from '../timing.ts';
 import { chooseProfile } from './device-profile.ts';
 import { brokerBindHost, DeviceSession, type TargetOpener } from './device-session.ts';
 import type { LabDevice } from './lab.ts';
@@ -583,26 +583,18 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
       firmware: out.firmware,
       ...(device.profile !== undefined ? { profile: device.profile } : {}),
     });
-    const notMeasured = leaves(chosen.profile.timing)
-      .filter(([field]) => field !== 'name' && !(field in out.block.sources))
-      .map(([field, value]) => ({ field, value, source: chosen.profile.timing.sources[field] ?? '(untagged)' }));
+    const t = chosen.profile.timing;
+    const notMeasured = timingFields(t)
+      .filter((field) => !(field in out.block.sources))
+      .map((field) => ({ field, value: fieldValue(t, field), source: timingSourceOf(t, field) ?? '(untagged)' }));
     out.profile = { name: chosen.info.name, notMeasured };
   }
   return out;
 }
 
-/** The numeric fields of a timing block as dotted paths (`tls.signMs.rsa4096`), sources left out. */
-function leaves(t: Timing): Array<[string, number]> {
-  const out: Array<[string, number]> = [];
-  const walk = (o: Record<string, unknown>, prefix: string): void => {
-    for (const [k, v] of Object.entries(o)) {
-      if (prefix === '' && k === 'sources') continue;
-      if (typeof v === 'number') out.push([`${prefix}${k}`, v]);
-      else if (typeof v === 'object' && v !== null) walk(v as Record<string, unknown>, `${prefix}${k}.`);
-    }
-  };
-  walk(t as unknown as Record<string, unknown>, '');
-  return out;
+/** A timing field's value by its dotted path (`tls.signMs.rsa4096`). */
+function fieldValue(t: Timing, field: string): number {
+  return field.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], t) as number;
 }
 
 /** Read forms tried for the line rate, in order; the one with the longest answer is timed. */
@@ -878,7 +870,7 @@ async function handshakeMs(
  *   RSA leaf under the root:                  keyExchange + 2 x verify(RSA)
  *   RSA leaf under 4 intermediates:           keyExchange + 6 x verify(RSA)
  *   EC leaf under an EC root:                 keyExchange + 2 x verify(EC)
- * (the model of harness/sim/net/handshake-cpu.ts, and what mbedTLS does). Four intermediates, not
+ * (`tlsWorkMs` in harness/timing.ts, which the virtual module spends, and what mbedTLS does). Four intermediates, not
  * one: an RSA verify is short next to the noise of one handshake, four of them are not. What the
  * rig and the host add to each handshake lands in the key exchange. With empty local slot 0 and
  * key slot 0, the mutual handshakes minus the server-only ones give the sign cost.
