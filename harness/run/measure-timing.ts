@@ -870,10 +870,11 @@ async function handshakeMs(
  *   RSA leaf under the root:                  keyExchange + 2 x verify(RSA)
  *   RSA leaf under 4 intermediates:           keyExchange + 6 x verify(RSA)
  *   EC leaf under an EC root:                 keyExchange + 2 x verify(EC)
- * (`tlsWorkMs` in harness/timing.ts, which the virtual module spends, and what mbedTLS does). Four intermediates, not
- * one: an RSA verify is short next to the noise of one handshake, four of them are not. What the
- * rig and the host add to each handshake lands in the key exchange. With empty local slot 0 and
- * key slot 0, the mutual handshakes minus the server-only ones give the sign cost.
+ * (`tlsWorkMs` in harness/timing.ts, which the virtual module spends, and what mbedTLS does).
+ * Four intermediates, not one: an RSA verify is short next to the noise of one handshake, four
+ * of them are not. What the rig and the host add to each handshake lands in the key exchange.
+ * With empty local slot 0 and key slot 0, the mutual handshakes minus the server-only ones give
+ * the sign cost.
  */
 async function measureTls(
   driver: Bx310x,
