@@ -288,4 +288,28 @@ describe('against the realistic virtual module', () => {
     );
     expect(() => parseTiming(m.block)).not.toThrow();
   }, 180_000);
+  test('the sign cost, on a profile that lists its key store (reference): within its tolerance', async () => {
+    const model = loadProfile('reference').timing;
+    const { targets, modules } = simTargets();
+    const m = await measureTiming({
+      device: device('sim:reference?timing=realistic'),
+      targets,
+      samples: 1,
+      allowWrites: true,
+      guardTimeMs: 60,
+    });
+    expect(m.failed).toBeUndefined();
+    expect(step(m, 'tls')?.detail).toMatch(/; mutual: RSA-2048 [\d.]+ ms, EC P-256 [\d.]+ ms$/);
+    // A difference of two handshakes; the rig checking the client certificate adds a little.
+    for (const kind of ['rsa2048', 'ecP256'] as const) {
+      const got = m.block.tls?.signMs?.[kind];
+      const want = model.tls.signMs[kind];
+      expect(got, `tls.signMs.${kind}: measured ${got}, modelled ${want}`).toBeGreaterThanOrEqual(want - 30);
+      expect(got, `tls.signMs.${kind}: measured ${got}, modelled ${want}`).toBeLessThanOrEqual(want + 80);
+    }
+    // The client certificate and key were removed again.
+    expect(modules[0]!.stores.local[0]).toBeUndefined();
+    expect(modules[0]!.stores.keys[0]).toBeUndefined();
+    expect(modules[0]!.stores.root).toBeUndefined();
+  }, 180_000);
 });
