@@ -24,4 +24,5 @@ export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
   compare: () => import('./compare.ts'),
   merge: () => import('./merge.ts'),
   init: () => import('./init.ts'),
+  timing: () => import('./timing.ts'),
 };

@@ -20,6 +20,7 @@ describe('bx-hil program', () => {
       'scenarios',
       'sim',
       'sntp',
+      'timing',
     ]);
     expect(names).toEqual(Object.keys(commandLoaders).sort());
   });

@@ -39,3 +39,12 @@ export {
   type TargetInfo,
 } from './suite-session.ts';
 export { collectTestEvidence, type TestEvidence } from './test-evidence.ts';
+export {
+  MEASURE_DEFAULTS,
+  measureTiming,
+  type MeasureTimingOptions,
+  type MeasuredBlock,
+  type TimingMeasurement,
+  type TimingStep,
+  type TimingStepName,
+} from './measure-timing.ts';
