@@ -178,7 +178,12 @@ export const test = base.extend<HilFixtures & FileFixtures>({
     { auto: true },
   ],
   device: async ({ suite, evidence, leftOpen }, use) => {
-    await use(suite.device.acquire());
+    // The session's link (opened on the file's first test, e.g. a tcp:// connection) is the
+    // fixture's, not the test's.
+    leftOpen.pause();
+    const device = await suite.device.acquire();
+    leftOpen.resume();
+    await use(device);
     // What the session opens from here on (a link reopened after a broken test) is its own.
     leftOpen.pause();
     evidence.waiting('cleanup after the test');

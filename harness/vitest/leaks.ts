@@ -11,8 +11,10 @@
  * TCP/UDP handle created; one is still open when its `getsockname` succeeds (a closed handle
  * answers EBADF at once). No `destroy` hook: it makes Node track every promise's collection,
  * about ten times slower on promise-heavy code, where `init` alone costs about two (measured
- * on a loop of awaits). Recording stops (`pause()`) before the device fixture cleans up, so a
- * link the session reopens for the next test is not counted.
+ * on a loop of awaits). Recording pauses while the device fixture brings the module up (the
+ * session opens its link on a file's first test: a `tcp://` device is a connection the test did
+ * not open) and stops before the device fixture cleans up, so a link the session reopens for
+ * the next test is not counted either.
  */
 import { createHook } from 'node:async_hooks';
 import { basename } from 'node:path';
@@ -39,6 +41,8 @@ export interface LeakWatch {
   open(): string[];
   /** Stop recording new handles (closes are still seen): the fixtures' own cleanup starts. */
   pause(): void;
+  /** Record again after a `pause()` (the device fixture pauses while the session opens its link). */
+  resume(): void;
   stop(): void;
 }
 
@@ -93,6 +97,7 @@ export function watchLeaks(testFile: string): LeakWatch {
   return {
     open: () => opened.filter((o) => address(o.handle, 'getsockname') !== undefined).map(describe),
     pause: () => void (recording = false),
+    resume: () => void (recording = true),
     stop: () => {
       hook.disable();
       opened.length = 0; // let the handles go
