@@ -33,27 +33,72 @@ export interface ProvisionResult {
   refused?: { slot: 'root' | 'local' | 'key'; code: string; message: string };
 }
 
+/** A store slot as the driver names it: the root, or a local certificate or key by index. */
+type Slot = readonly ['root', undefined] | readonly ['local' | 'key', number];
+
+/**
+ * Delete `slots`, ignoring "already empty" answers. A slot the driver knows to be empty (it
+ * deleted it itself and nothing touched it since: the driver's store ledger) is left alone: a
+ * delete is a flash write on the module.
+ */
+async function emptySlots(device: Bx310x, slots: ReadonlyArray<Slot>): Promise<void> {
+  for (const [kind, index] of slots) {
+    if (device.knownEmpty(kind, index)) continue;
+    const del = kind === 'key' ? device.deleteKey(index) : device.deleteCert(kind, index);
+    await del.catch(() => undefined);
+  }
+}
+
+const TLS_SLOTS: ReadonlyArray<Slot> = [
+  ['root', undefined],
+  ['local', 0],
+  ['key', 0],
+];
+
+/** Every certificate and key slot: root, local 0..2, key 0..2. */
+export function emptyStores(device: Bx310x): Promise<void> {
+  return emptySlots(device, [
+    ['root', undefined],
+    ['local', 0],
+    ['key', 0],
+    ['local', 1],
+    ['key', 1],
+    ['local', 2],
+    ['key', 2],
+  ]);
+}
+
 /** Empty the slots TLS uses (root 0, local 0, key 0), ignoring "already empty" answers. */
-export async function clearTlsSlots(device: Bx310x): Promise<void> {
-  await device.deleteCert('root').catch(() => undefined);
-  await device.deleteCert('local', 0).catch(() => undefined);
-  await device.deleteKey(0).catch(() => undefined);
+export function clearTlsSlots(device: Bx310x): Promise<void> {
+  return emptySlots(device, TLS_SLOTS);
 }
 
 /**
- * Store root / local certificate 0 / private key 0 as the scenario gives them. An upload the
- * module refuses is returned, not thrown: refusing bad material is a legitimate outcome.
+ * Store root / local certificate 0 / private key 0 as the scenario gives them; the other TLS
+ * slots end empty. An upload the module refuses is returned, not thrown: refusing bad material
+ * is a legitimate outcome, and then the refused slot and those after it are empty.
+ *
+ * Only what changes is written: a slot the driver knows already holds these exact bytes (its
+ * store ledger: it stored them itself, and nothing touched the slot since) is left as it is,
+ * and so is a slot known empty that is to stay empty. Every other slot is deleted first, as
+ * before, so a refused upload never leaves the previous test's material behind.
  */
 export async function provision(device: Bx310x, p: Provision, evidence?: TestEvidence): Promise<ProvisionResult> {
-  await clearTlsSlots(device);
   const steps: Array<['root' | 'local' | 'key', string | undefined, () => Promise<unknown>]> = [
     ['root', p.root, () => device.storeCert('root', p.root!)],
     ['local', p.clientCert, () => device.storeCert('local', p.clientCert!, { index: 0 })],
     ['key', p.clientKey, () => device.storeKey(0, p.clientKey!)],
   ];
+  const holds = (slot: 'root' | 'local' | 'key', pem: string | undefined): boolean =>
+    pem !== undefined && device.holdsStored(slot, slot === 'root' ? undefined : 0, pem);
+  await emptySlots(
+    device,
+    TLS_SLOTS.filter(([kind]) => !holds(kind, steps.find(([s]) => s === kind)![1])),
+  );
   for (const [slot, pem, store] of steps) {
     if (pem === undefined) continue;
     if (slot !== 'key') evidence?.cert(slot === 'root' ? 'root-stored' : 'client-stored', pem);
+    if (holds(slot, pem)) continue;
     try {
       await store();
     } catch (err) {
