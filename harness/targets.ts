@@ -14,14 +14,22 @@
  *   clock from (port 123 when absent).
  * - `echo=0|1`: echo after open. Default 1 (the profile's boot setting).
  * - `store=<file>`: keep the certificate/key stores in a JSON file, as flash would.
+ * - `timing=instant|realistic|<file.json>`: how fast the module is (docs/sim.md §Timing). Default
+ *   `instant`; `realistic` is the profile's timing block; a file holds a timing block parsed over
+ *   the profile's. With a paced line the host end is paced too (paceReads off), as the OS
+ *   serial driver paces a real port, so the harness is not flagged for overrunning the module.
  */
 import { duplexPair } from 'node:stream';
 import { ConfigError } from './errors.ts';
 import { parseDnsAddress } from './lab/index.ts';
-import { checkLinkUri, openLink, registerLinkScheme, StreamLink, type Link } from './link/index.ts';
+import { checkLinkUri, openLink, pacedLink, registerLinkScheme, StreamLink, type Link } from './link/index.ts';
 import {
+  checkTimingText,
   createVirtualModule,
+  loadProfile,
   parseHostTarget,
+  parseProfile,
+  resolveTiming,
   SimError,
   type VirtualModule,
   type VirtualModuleOptions,
@@ -100,6 +108,10 @@ export function parseSimUri(url: URL): { options: VirtualModuleOptions; echo?: b
           throw new ConfigError('device.echo', value, `echo must be 0 or 1, not "${value}"`);
         echo = value === '1';
         break;
+      case 'timing':
+        checkTimingText(value, 'device.timing');
+        options.timing = value;
+        break;
       case 'store':
         if (!value)
           throw new ConfigError(
@@ -113,7 +125,7 @@ export function parseSimUri(url: URL): { options: VirtualModuleOptions; echo?: b
         throw new ConfigError(
           `device.${key}`,
           value,
-          `unknown sim: option "${key}": use resolve, dns, sntp, clock, echo or store`,
+          `unknown sim: option "${key}": use resolve, dns, sntp, clock, echo, store or timing`,
         );
     }
   }
@@ -123,11 +135,21 @@ export function parseSimUri(url: URL): { options: VirtualModuleOptions; echo?: b
 /**
  * `createVirtualModule` for options a user gave (a `sim:` URI, `bx-hil sim`): a store file that
  * cannot be read is bad input (the user named it), so `BXHIL_SIM_STORE` becomes a
- * `ConfigError` naming `storeField`.
+ * `ConfigError` naming `storeField`; a timing file is read here so its errors name
+ * `timingField` (`device.timing.tls.signMs.rsa4096`, `--timing.line.baudRate`).
  */
-export function createSimModule(options: VirtualModuleOptions, storeField = 'device.store'): VirtualModule {
+export function createSimModule(
+  options: VirtualModuleOptions,
+  storeField = 'device.store',
+  timingField = 'device.timing',
+): VirtualModule {
+  let opts = options;
+  if (typeof options.timing === 'string' && options.timing !== 'instant' && options.timing !== 'realistic') {
+    const profile = typeof options.profile === 'string' ? loadProfile(options.profile) : parseProfile(options.profile);
+    opts = { ...options, profile, timing: resolveTiming(options.timing, profile, timingField) };
+  }
   try {
-    return createVirtualModule(options);
+    return createVirtualModule(opts);
   } catch (err) {
     if (err instanceof SimError && err.code === 'BXHIL_SIM_STORE')
       throw new ConfigError(storeField, options.storePath, `${storeField}: ${err.message}`, { cause: err });
@@ -147,8 +169,12 @@ registerLinkScheme(
     if (echo !== undefined) module.echo = echo;
     const [host, device] = duplexPair();
     module.attach(device);
-    const link = new StreamLink(raw, host);
-    link.once('close', () => void module.close());
+    const stream = new StreamLink(raw, host);
+    stream.once('close', () => void module.close());
+    // A paced module gets a paced host: the OS serial driver of a real port sends no faster
+    // than the line, so the harness must not look like a host that overruns the module.
+    const { baudRate, bitsPerByte } = module.timing.line;
+    const link = baudRate > 0 ? pacedLink(stream, { baudRate, bitsPerByte, paceReads: false }) : stream;
     modules.set(link, module);
     return link;
   },

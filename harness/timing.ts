@@ -80,6 +80,43 @@ export function flashWriteMs(t: Timing, bytes: number): number {
 
 const MAX_MS = 600_000;
 
+/** A source tag opens with a bracketed tag: `[report] …`, `[guess] …`, `[measured 2026-01-05]`. */
+const SOURCE_TAG = /^\[[^\]\s][^\]]*\]/;
+
+/** Every numeric field of a timing block, dotted (`line.baudRate`, `tls.signMs.ecP256`, …). */
+export function timingFields(t: Timing = INSTANT_TIMING): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, prefix: string): void => {
+    if (typeof v === 'number') out.push(prefix);
+    else if (typeof v === 'object' && v !== null)
+      for (const [k, sub] of Object.entries(v)) if (k !== 'sources') walk(sub, prefix ? `${prefix}.${k}` : k);
+  };
+  walk(t, '');
+  return out;
+}
+
+/** Whether `path` names a timing field or a group of them (`tls`, `tls.signMs`). */
+function timingFieldExists(path: string): boolean {
+  return timingFields().some((f) => f === path || f.startsWith(`${path}.`));
+}
+
+/**
+ * The source tag of a timing field, or of its nearest tagged parent (`tls.signMs` covers
+ * `tls.signMs.rsa2048`); undefined when nothing says where the value comes from.
+ */
+export function timingSourceOf(t: Timing, field: string): string | undefined {
+  for (let f = field; f; f = f.includes('.') ? f.slice(0, f.lastIndexOf('.')) : '') {
+    const s = t.sources[f];
+    if (s) return s;
+  }
+  return undefined;
+}
+
+/** Line time of one byte under `t`, ms (0 when unpaced). */
+export function timingByteMs(t: Timing): number {
+  return timingLineMs(t, 1);
+}
+
 /**
  * Validate a timing block at the edge, merged over `base` (default instant): every field
  * optional, unknown fields and values out of range refused with a `ConfigError` naming the
@@ -120,7 +157,11 @@ export function parseTiming(input: unknown, field = 'timing', base: Timing = INS
   const src: Record<string, string> = { ...baseSources };
   if (sources !== undefined) {
     for (const [k, tag] of Object.entries(obj(sources, `${field}.sources`))) {
-      if (typeof tag !== 'string' || tag === '') fail(`${field}.sources.${k}`, tag, 'must be a source tag string');
+      // A tag for a field that does not exist would document nothing (a typo hides a guess).
+      if (!timingFieldExists(k))
+        fail(`${field}.sources.${k}`, k, `names "${k}", which is not a timing field (e.g. tls.signMs.rsa2048)`);
+      if (typeof tag !== 'string' || !SOURCE_TAG.test(tag))
+        fail(`${field}.sources.${k}`, tag, 'must be a source tag such as "[guess] why" or "[measured 2026-01-05]"');
       src[k] = tag as string;
     }
   }

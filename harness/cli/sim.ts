@@ -14,7 +14,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { checkOutputFile } from '../files.ts';
 import { parseDnsAddress } from '../lab/index.ts';
-import { serveModule, type SimServer } from '../sim/index.ts';
+import { checkTimingText, serveModule, type SimServer } from '../sim/index.ts';
 import { createSimModule, parseClockSetting, parseResolveArg } from '../targets.ts';
 
 interface SimOptions {
@@ -26,6 +26,7 @@ interface SimOptions {
   store?: string;
   echo?: string;
   dns?: string;
+  timing?: string;
 }
 
 const PTY_WAIT_MS = 15_000; // 15 s for socat to create the pty and connect (a busy CI machine)
@@ -95,6 +96,7 @@ export async function runSim(o: SimOptions): Promise<void> {
   if (o.echo !== undefined && o.echo !== '0' && o.echo !== '1')
     throw new ConfigError('--echo', o.echo, `--echo must be 0 or 1, not "${o.echo}"`);
   const dns = o.dns === undefined ? undefined : parseDnsAddress(o.dns, '--dns');
+  if (o.timing !== undefined) checkTimingText(o.timing, '--timing');
   // A malformed --store file is bad input (exit 2), like a bad --profile.
   const module = createSimModule(
     {
@@ -105,8 +107,10 @@ export async function runSim(o: SimOptions): Promise<void> {
       // Run by a person: names without an override are looked up in DNS (tests always map).
       allowExternalDns: true,
       ...(dns ? { dns: `${dns.host}:${dns.port}` } : {}),
+      ...(o.timing === undefined ? {} : { timing: o.timing }),
     },
     '--store',
+    '--timing',
   );
   if (o.echo !== undefined) module.echo = o.echo === '1';
   const server = await serveModule(module, { host, port }).catch(async (cause: Error) => {
@@ -134,7 +138,8 @@ export async function runSim(o: SimOptions): Promise<void> {
     process.once('SIGTERM', done);
     socat?.once('exit', () => resolveSignal('SIGTERM'));
   });
-  process.stdout.write(`bx-hil sim: listening on ${where} (profile ${module.profile.name})\n`);
+  const timing = module.timing.name === 'instant' ? '' : `, timing ${module.timing.name}`;
+  process.stdout.write(`bx-hil sim: listening on ${where} (profile ${module.profile.name}${timing})\n`);
   const signal = await stopped;
   killSocat();
   await server.close();
@@ -165,6 +170,10 @@ export function register(program: Command): void {
     .option(
       '--dns <ip[:port]>',
       'DNS server the module resolves names through (as DHCP would give it), e.g. the one `bx-hil dns` runs',
+    )
+    .option(
+      '--timing <instant|realistic|file.json>',
+      "how fast the module is: instant (default), realistic (the profile's timing: 115200 baud, boot, flash, TLS, MQTT, Wi-Fi latencies) or a JSON timing block over it",
     )
     .action(async (o: SimOptions) => runSim(o));
 }

@@ -13,6 +13,7 @@ export {
   type ProfileInput,
   type ShippedProfileName,
 } from './profile.ts';
+export { checkTimingText, isTimingPath, resolveTiming, type TimingSetting } from './timing.ts';
 export { CAPABILITIES, capabilityNames, isCapability, type Capability } from './capabilities.ts';
 export { defaultFaults, parseSimFaults, type SimFaults } from './faults.ts';
 export { ModuleClock, type ClockSetting } from './clock.ts';

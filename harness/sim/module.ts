@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { ConfigError } from '../errors.ts';
 import type { EvidenceBus } from '../evidence.ts';
+import type { Timing } from '../timing.ts';
 import { parseCommand } from './atline.ts';
 import { ModuleClock, type ClockSetting } from './clock.ts';
 import { handlerFor } from './commands/index.ts';
@@ -22,6 +23,8 @@ import { applyByteFaults, defaultFaults, parseSimFaults, seededRandom, type SimF
 import { SessionTable, type HostOverride, type MqttSession, type NetEnv } from './net/session.ts';
 import { loadProfile, parseProfile, type Profile } from './profile.ts';
 import { Stores } from './stores.ts';
+import { resolveTiming, type TimingSetting } from './timing.ts';
+import { SimUart } from './uart.ts';
 import { SIM_AP, bootWifi, type WifiState } from './wifi.ts';
 
 const debug = createDebug('bx-hil:sim');
@@ -49,6 +52,12 @@ export interface VirtualModuleOptions {
   dns?: string;
   /** `<ip>:<port>` of the SNTP server a profile with `clock.source: 'sntp'` [guess] sets its clock from. */
   sntp?: string;
+  /**
+   * How fast the module is (docs/sim.md §Timing): `instant` (no pacing, no latencies),
+   * `realistic` (the profile's `timing` block), a path to a JSON timing block, or a block,
+   * both parsed over the profile's realistic block. Default `instant`.
+   */
+  timing?: TimingSetting;
 }
 
 type Mode = 'command' | 'data' | 'booting';
@@ -62,6 +71,8 @@ export class VirtualModule {
   echo: boolean;
 
   readonly #bus: EvidenceBus | undefined;
+  readonly #timing: Timing;
+  readonly #uart: SimUart;
   readonly #resolve = new Map<string, HostOverride>();
   readonly #env: NetEnv;
   #faults: Required<SimFaults> = defaultFaults;
@@ -97,6 +108,20 @@ export class VirtualModule {
         ? loadProfile(options.profile)
         : parseProfile(options.profile, `"${options.profile.name}"`);
     this.#bus = options.bus;
+    this.#timing = resolveTiming(options.timing, this.profile);
+    this.#uart = new SimUart(
+      this.#timing,
+      (buf) => {
+        const d = this.#duplex;
+        if (d && !d.destroyed && !this.#closed) d.write(buf); // nobody listening: lost, as on a UART
+      },
+      ({ bytes, aheadMs, toleranceMs }) => {
+        const { baudRate } = this.#timing.line;
+        const summary = `the host sent ${bytes} bytes faster than ${baudRate} baud can carry (${Math.round(aheadMs)} ms ahead of the line, tolerance ${Math.round(toleranceMs)} ms): a real module could lose them`;
+        debug('overrun: %s', summary);
+        this.#bus?.emit({ source: 'sim', kind: 'overrun', summary, data: { bytes, aheadMs, toleranceMs, baudRate } });
+      },
+    );
     for (const [host, target] of Object.entries(options.resolve ?? {})) this.setResolve(host, target);
     this.clock = new ModuleClock(options.clock ?? (this.profile.clock.source === 'host' ? 'host' : '1970'));
     this.stores = new Stores(options.storePath);
@@ -133,6 +158,19 @@ export class VirtualModule {
   }
 
   // ---- public API --------------------------------------------------------------------------
+
+  /** The timing in force (`INSTANT_TIMING` unless one was selected); fixed for the module's life. */
+  get timing(): Timing {
+    return this.#timing;
+  }
+
+  /**
+   * Bursts of input the host sent faster than the line could carry (a paced timing only; each
+   * is also a `sim`/`overrun` evidence event). Bytes are kept, not dropped.
+   */
+  get rxOverruns(): number {
+    return this.#uart.overruns;
+  }
 
   /** Connect the serial side. One at a time: detach first (`BXHIL_SIM_ATTACHED`). */
   attach(duplex: Duplex): void {
@@ -246,6 +284,7 @@ export class VirtualModule {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
+    this.#uart.clear();
     this.sessions.abortAll(false, false);
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
@@ -276,7 +315,7 @@ export class VirtualModule {
     if (!d || d.destroyed || this.#closed) return; // nobody listening: bytes are lost, as on a UART
     let buf = typeof text === 'string' ? Buffer.from(text, 'latin1') : text;
     if (this.#faults.direction !== 'rx') buf = applyByteFaults(buf, this.#faults, this.#random);
-    if (buf.length) d.write(buf);
+    this.#uart.send(buf); // at the line rate under a paced timing
   }
 
   #urc(line: string): void {
@@ -291,6 +330,7 @@ export class VirtualModule {
 
   #rx(chunk: Buffer): void {
     if (this.#closed) return;
+    this.#uart.received(chunk.length);
     const buf = this.#faults.direction !== 'tx' ? applyByteFaults(chunk, this.#faults, this.#random) : chunk;
     if (!buf.length) return;
     this.#inbox.push(buf);
@@ -491,7 +531,8 @@ export class VirtualModule {
     this.wifi = bootWifi(this.profile.wifi.joinedAtBoot);
     if (!this.profile.wifi.joinedAtBoot && keep.ssid)
       Object.assign(this.wifi, { ssid: keep.ssid, password: keep.password, autoconnect: keep.autoconnect });
-    this.#later(this.profile.framing.bootMs, () => {
+    // The instant module's boot (framing.bootMs) is a floor; a slower timing's boot takes over.
+    this.#later(Math.max(this.profile.framing.bootMs, this.#timing.bootMs), () => {
       this.#mode = 'command';
       this.#tx('\r\nREADY\r\n');
     });

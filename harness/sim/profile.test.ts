@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { isInstant, timingFields, timingSourceOf } from '../timing.ts';
 import { CAPABILITIES, capabilityNames, loadProfile, parseProfile, shippedProfiles, sourceOf } from './index.ts';
 
 const configError = (field: string) => expect.objectContaining({ code: 'BXHIL_CONFIG', field });
@@ -39,6 +40,21 @@ describe('shipped profiles', () => {
     expect(sourceOf(v263, 'tls.verify.dates')).toMatch(/^\[BX-L\]/); // falls back to the parent field
   });
 
+  test.each(shippedProfiles)('%s has a realistic timing block with a source for every value', (name) => {
+    const t = loadProfile(name).timing;
+    expect(t.name).toBe('realistic');
+    expect(isInstant(t)).toBe(false);
+    expect(t.line).toEqual({ baudRate: 115200, bitsPerByte: 10 });
+    for (const field of timingFields(t))
+      expect(timingSourceOf(t, field), `timing.${field}`).toMatch(/^\[(report|derived|guess|measured)/);
+    // The field report's whole connect (DNS, TCP, TLS, CONNECT over the Internet) took about
+    // 3 s against AWS: the module's own TLS work for an RSA chain and key stays well under it.
+    const { tls } = t;
+    const awsLike = tls.keyExchangeMs + 2 * tls.verifyPerCertMs.rsa2048 + tls.signMs.rsa2048 + t.mqtt.connackMs;
+    expect(awsLike).toBeGreaterThan(300);
+    expect(awsLike).toBeLessThan(3000);
+  });
+
   test('the capability vocabulary is documented', () => {
     for (const name of capabilityNames) expect(CAPABILITIES[name].length).toBeGreaterThan(10);
   });
@@ -69,11 +85,27 @@ describe('parseProfile', () => {
       'knownIssues[0].expects.message',
     ],
     [{ sources: { 'tls.nope': '[guess]' } }, 'sources.tls.nope'],
+    [{ timing: { tls: { signMs: { rsa4096: -5 } } } }, 'timing.tls.signMs.rsa4096'],
+    [{ timing: { line: { parity: 'none' } } }, 'timing.line.parity'],
+    [{ timing: { sources: { 'wifi.scanMs': '[guess]' } } }, 'timing.sources.wifi.scanMs'],
+    [{ timing: { sources: { 'wifi.joinMs': 'about 2 s' } } }, 'timing.sources.wifi.joinMs'],
+    [{ timing: 'realistic' }, 'timing'],
     [{ extends: '9.9.9' }, 'extends'],
     [{ tls: { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' } }, 'tls.minVersion'],
     [{ name: '' }, 'name'],
   ])('%j is refused naming %s', (input, field) => {
     expect(() => parseProfile(input)).toThrow(configError(field));
+  });
+
+  test('a profile of its own changes some timing values and keeps the rest and their sources', () => {
+    const p = parseProfile({
+      extends: '2.6.3',
+      name: 'slow-flash',
+      timing: { flash: { perItemMs: 400 }, sources: { 'flash.perItemMs': '[measured 2026-01-05] bench module' } },
+    });
+    expect(p.timing.flash).toEqual({ perItemMs: 400, perKbMs: loadProfile('2.6.3').timing.flash.perKbMs });
+    expect(timingSourceOf(p.timing, 'flash.perItemMs')).toMatch(/^\[measured/);
+    expect(timingSourceOf(p.timing, 'bootMs')).toMatch(/^\[guess/);
   });
 
   test('not an object', () => {

@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
+import { INSTANT_TIMING, parseTiming, type Timing } from '../timing.ts';
 import { checkExpectation, isExpectationProblem, type KnownIssue } from '../known-issue.ts';
 import { CAPABILITIES, type Capability } from './capabilities.ts';
 
@@ -43,7 +44,10 @@ export interface Profile {
     garbageLine: 'error' | 'ignore';
     /** Longest command line in bytes (without the CR); longer lines answer ERROR. */
     lineBytes: number;
-    /** Milliseconds from `OK` to `READY` after AT+RST / AT&F. */
+    /**
+     * Milliseconds from `OK` to `READY` after AT+RST / AT&F under the instant timing; a timing
+     * in force with a longer `bootMs` (the realistic block) takes over (docs/sim.md §Timing).
+     */
     bootMs: number;
   };
   params: {
@@ -138,6 +142,12 @@ export interface Profile {
     /** AT+CCLK sets and reads the clock. */
     settable: boolean;
   };
+  /**
+   * The realistic timing of this firmware (harness/timing.ts): line rate, boot, flash, TLS
+   * costs, MQTT and Wi-Fi latencies, each value tagged in `timing.sources`. Applied only when
+   * selected (`sim:…?timing=realistic`); the default is `INSTANT_TIMING`.
+   */
+  timing: Timing;
   capabilities: Capability[];
   knownIssues: KnownIssue[];
   /** Dotted field → where the value comes from (`[BX-T ...]`, `[report]`, `[guess] ...`). */
@@ -164,6 +174,7 @@ type Spec =
   | { kind: 'enumList'; values: readonly string[] }
   | { kind: 'object'; fields: Record<string, Spec> }
   | { kind: 'issues' }
+  | { kind: 'timing' }
   | { kind: 'sources' };
 
 const str: Spec = { kind: 'string' };
@@ -248,6 +259,7 @@ const schema: Record<string, Spec> = {
     fields: { enabled: bool, joinedAtBoot: bool, requiredForMqtt: bool, notJoined: cme },
   },
   clock: { kind: 'object', fields: { source: oneOf('host', '1970', 'sntp'), settable: bool } },
+  timing: { kind: 'timing' },
   capabilities: { kind: 'enumList', values: Object.keys(CAPABILITIES) },
   knownIssues: { kind: 'issues' },
   sources: { kind: 'sources' },
@@ -336,6 +348,16 @@ function check(spec: Spec, value: unknown, field: string, source: string): void 
       });
       return;
     }
+    case 'timing': {
+      // parseTiming names the dotted field (`timing.tls.signMs.rsa4096`); the profile adds itself.
+      try {
+        parseTiming(value, field, REALISTIC_BASE);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        throw new ConfigError(err.field, err.value, `profile ${source}: ${err.message}`, { cause: err });
+      }
+      return;
+    }
     case 'sources': {
       if (typeof value !== 'object' || value === null || Array.isArray(value))
         fail(`must be an object, not ${describeType(value)}`);
@@ -353,6 +375,9 @@ function check(spec: Spec, value: unknown, field: string, source: string): void 
     }
   }
 }
+
+/** What a profile's timing block is parsed over: instant, named `realistic`. */
+const REALISTIC_BASE: Timing = { ...INSTANT_TIMING, name: 'realistic' };
 
 function knownPath(path: string): boolean {
   let fields: Record<string, Spec> | undefined = schema;
@@ -449,6 +474,8 @@ function shipped(name: ShippedProfileName): Profile {
 function validate(input: unknown, source: string, deriveCapabilities = false): Profile {
   check({ kind: 'object', fields: schema }, input, '', source);
   const p = input as Profile;
+  // Missing timing fields take the instant value (0); the block gets its name.
+  p.timing = parseTiming(p.timing, 'timing', REALISTIC_BASE);
   if (deriveCapabilities) {
     // A user profile that changes knobs without listing capabilities gets them recomputed from
     // the knobs; capabilities that follow from no knob are kept from the base.

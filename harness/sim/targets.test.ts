@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { INSTANT_TIMING } from '../timing.ts';
+import { loadProfile } from './index.ts';
 import { checkTarget, getVirtualModule, openTarget, parseSimUri } from '../targets.ts';
 import { RawClient } from './raw-client.ts';
 import { Duplex } from 'node:stream';
@@ -65,8 +67,48 @@ describe('sim: URIs', () => {
     ['sim:2.6.3?clock=yesterday', 'device.clock'],
     ['sim:2.6.3?echo=2', 'device.echo'],
     ['sim:2.6.3?colour=blue', 'device.colour'],
+    ['sim:2.6.3?timing=fast', 'device.timing'],
   ])('%s is refused naming %s', (uri, field) => {
     expect(() => parseSimUri(new URL(uri))).toThrow(expect.objectContaining({ code: 'BXHIL_CONFIG', field }));
+  });
+
+  test('timing: instant by default, realistic is the profile block, a file is parsed over it', async () => {
+    const instant = await openTarget('sim:2.6.3');
+    expect(getVirtualModule(instant)!.timing).toBe(INSTANT_TIMING);
+    await instant.close();
+    const real = await openTarget('sim:legacy?timing=realistic&clock=1970');
+    const vm = getVirtualModule(real)!;
+    expect(vm.timing).toBe(loadProfile('legacy').timing);
+    expect(vm.clock.now().getUTCFullYear()).toBe(1970); // slow AND wrong
+    await real.close();
+    const dir = mkdtempSync(join(tmpdir(), 'bxhil-timing-'));
+    try {
+      const file = join(dir, 'bench.timing.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          tls: { signMs: { rsa2048: 900 } },
+          sources: { 'tls.signMs.rsa2048': '[measured 2026-01-05]' },
+        }),
+      );
+      const link = await openTarget(`sim:2.6.3?timing=${encodeURIComponent(file)}`);
+      const t = getVirtualModule(link)!.timing;
+      expect(t.name).toBe(file);
+      expect(t.tls.signMs.rsa2048).toBe(900);
+      expect(t.bootMs).toBe(loadProfile('2.6.3').timing.bootMs);
+      await link.close();
+      writeFileSync(file, JSON.stringify({ tls: { signMs: { rsa4096: -1 } } }));
+      await expect(checkTarget(`sim:2.6.3?timing=${file}`, 'devices[0].uri')).rejects.toMatchObject({
+        code: 'BXHIL_CONFIG',
+        message: expect.stringContaining('device.timing.tls.signMs.rsa4096'),
+      });
+      await expect(openTarget(`sim:2.6.3?timing=${join(dir, 'none.json')}`)).rejects.toMatchObject({
+        code: 'BXHIL_CONFIG',
+        field: 'device.timing',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('an unknown profile fails at open with BXHIL_CONFIG', async () => {
