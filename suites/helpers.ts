@@ -7,7 +7,13 @@ import { pollUntil, WaitTimeoutError } from '../harness/processes.ts';
 import type { BrokerRig, Verdict } from '../harness/broker/index.ts';
 import { diagnoseConnection } from '../harness/diagnose/index.ts';
 import type { VerdictSummary } from '../harness/report/index.ts';
-import type { SuiteTestMeta } from '../harness/run/index.ts';
+import { waitsInForce, type SuiteTestMeta } from '../harness/run/index.ts';
+
+/**
+ * The waits of the device under test, derived from its timing and its profile's bounds
+ * (harness/run/waits.ts): use these, not numbers, for how long to wait on an event.
+ */
+export const waits = waitsInForce;
 import type { Bx310x } from '../harness/bx310x/index.ts';
 import type { ScenarioMaterial } from '../harness/pki/index.ts';
 import type { TestEvidence } from './fixtures.ts';
@@ -163,11 +169,11 @@ export interface ConnectOutcome {
   elapsedMs: number;
 }
 
-/** AT+KMQTTCNX and wait for `+KMQTT_IND`; never throws for a refused connection. */
+/** AT+KMQTTCNX and wait for `+KMQTT_IND` (default bound: `waits().connectMs`); never throws for a refused connection. */
 export async function tryConnect(
   device: Bx310x,
   id: number,
-  timeoutMs = 20_000,
+  timeoutMs = waits().connectMs,
   evidence?: TestEvidence,
 ): Promise<ConnectOutcome> {
   const t0 = performance.now();
@@ -214,11 +220,11 @@ export function verdictSummary(v: Verdict): VerdictSummary {
   return { code: v.code, summary: v.summary, fix: v.fix, evidence: v.evidence.slice(0, 10) };
 }
 
-/** Wait for the rig's verdict (bounded), diagnose it with the module's evidence, record it in meta, and return it (undefined when none came). */
+/** Wait for the rig's verdict (default bound: `waits().verdictMs`), diagnose it with the module's evidence, record it in meta, and return it (undefined when none came). */
 export async function recordVerdict(
   rig: BrokerRig,
   meta: SuiteTestMeta,
-  timeoutMs = 5_000,
+  timeoutMs = waits().verdictMs,
   evidence?: TestEvidence,
 ): Promise<Verdict | undefined> {
   evidence?.waiting('the rig verdict');
@@ -235,6 +241,29 @@ export async function recordVerdict(
   } finally {
     evidence?.waiting(undefined);
   }
+}
+
+/**
+ * Nothing should happen for a while: wait `waits().quietMs(baseMs, bytes)` for `cond` and say so
+ * in the evidence (a wait the test exists to observe is part of its physical floor). Resolves
+ * true when it stayed quiet.
+ */
+export async function staysQuiet(
+  cond: () => boolean | Promise<boolean>,
+  baseMs: number,
+  evidence: TestEvidence,
+  what: string,
+  bytes = 0,
+): Promise<boolean> {
+  const ms = waits().quietMs(baseMs, bytes);
+  evidence.observe(what, ms);
+  return !(await eventually(cond, ms));
+}
+
+/** A wait the test exists to observe (`ms`), stated in the evidence for the physical floor; returns `ms`. */
+export function observed(ctx: { evidence: TestEvidence }, what: string, ms: number): number {
+  ctx.evidence.observe(what, ms);
+  return ms;
 }
 
 /** Poll `cond` every `everyMs` until it holds or `timeoutMs` passes; resolves with whether it held. */
@@ -288,7 +317,11 @@ export async function brokerInbox(
  * without SUBACK URCs answers OK before the broker has the subscription; publishing earlier
  * would race it.
  */
-export async function brokerSubscribed(rig: BrokerRig, topic: string, timeoutMs = 3_000): Promise<boolean> {
+export async function brokerSubscribed(
+  rig: BrokerRig,
+  topic: string,
+  timeoutMs = waits().subscribeMs,
+): Promise<boolean> {
   return eventually(
     () =>
       rig.records.some((r) => {

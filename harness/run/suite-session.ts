@@ -19,6 +19,7 @@ import { INSTANT_TIMING, type Timing } from '../timing.ts';
 import { startCapture, type Capture } from './capture.ts';
 import { chooseProfile } from './device-profile.ts';
 import { SERVER_CHAIN_EVENT, verifyKindsOf } from './floor.ts';
+import { setWaitsInForce, suiteWaits } from './waits.ts';
 import { brokerBindHost, DeviceSession, type TargetOpener } from './device-session.ts';
 import { mergeKnownIssues } from './known-issues.ts';
 import { loadLabFile, type LabDevice } from './lab.ts';
@@ -209,6 +210,7 @@ export async function openSuiteSession(
       target.knownIssues = mergeKnownIssues(profile.knownIssues, labIssues);
       target.uploadGuardMs = profile.uploads.guardTimeMs;
       target.timing = timingOf(vm, labDevice, profile);
+      setWaitsInForce(suiteWaits(target.timing, profile));
       // Over a real link the driver starts with its cautious 1 s guard; a matched profile knows better.
       if (!vm && chosen.info.chosenBy !== 'fallback') device.setUploadGuard(profileGuardMs(profile));
       await device.provision();
@@ -224,10 +226,9 @@ export async function openSuiteSession(
  * lab-file `timing:`, or its profile's realistic block; instant where none is known.
  */
 function timingOf(vm: VirtualModule | undefined, lab: LabDevice | undefined, profile: Profile): Timing {
-  void vm;
+  if (vm) return vm.timing;
   void lab;
-  void profile;
-  return INSTANT_TIMING;
+  return profile.timing;
 }
 
 /** Starts broker rigs for one test (the `rigs` fixture). */
