@@ -99,6 +99,10 @@ export class VirtualModule {
   #heldUrcs: string[] = [];
 
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Background work a reboot cancels (SimContext.later). */
+  readonly #workTimers = new Set<NodeJS.Timeout>();
+  /** The final result of an upload still being written (flash): input waits for it. */
+  #busy: Promise<void> | undefined;
   #spurious: NodeJS.Timeout | undefined;
   readonly #ctx: SimContext;
 
@@ -129,6 +133,7 @@ export class VirtualModule {
     this.wifi = bootWifi(this.profile.wifi.joinedAtBoot);
     const env: NetEnv = {
       profile: this.profile,
+      timing: this.#timing,
       stores: this.stores,
       clock: this.clock,
       resolve: this.#resolve,
@@ -144,6 +149,8 @@ export class VirtualModule {
     const ctx = {
       urc: (line: string) => this.#urc(line),
       reboot: (kind: 'rst' | 'factory') => this.#reboot(kind),
+      timing: this.#timing,
+      later: (ms: number, fn: () => void) => this.#work(ms, fn),
     } as SimContext;
     Object.defineProperties(ctx, {
       profile: { get: () => this.profile },
@@ -288,6 +295,7 @@ export class VirtualModule {
     this.sessions.abortAll(false, false);
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
+    this.#cancelWork();
     if (this.#guardTimer) clearTimeout(this.#guardTimer);
     if (this.#spurious) clearInterval(this.#spurious);
     this.#spurious = undefined;
@@ -308,6 +316,23 @@ export class VirtualModule {
       fn();
     }, ms);
     this.#timers.add(t);
+  }
+
+  #work(ms: number, fn: () => void): void {
+    if (ms <= 0) {
+      fn();
+      return;
+    }
+    const t = setTimeout(() => {
+      this.#workTimers.delete(t);
+      if (!this.#closed) fn();
+    }, ms);
+    this.#workTimers.add(t);
+  }
+
+  #cancelWork(): void {
+    for (const t of this.#workTimers) clearTimeout(t);
+    this.#workTimers.clear();
   }
 
   #tx(text: string | Buffer): void {
@@ -342,6 +367,9 @@ export class VirtualModule {
     this.#pumping = true;
     try {
       while (this.#inbox.length > 0 && !this.#closed) {
+        // An upload's final result still being written: the module reads on after it.
+        if (this.#busy) await this.#busy;
+        if (this.#closed) return;
         const chunk = this.#inbox.shift()!;
         let echo: number[] = [];
         for (let i = 0; i < chunk.length; i++) {
@@ -423,8 +451,9 @@ export class VirtualModule {
   }
 
   async #respond(reply: Reply, name = ''): Promise<void> {
-    if (this.#faults.responseDelayMs > 0) {
-      await new Promise<void>((resolve) => this.#later(this.#faults.responseDelayMs, resolve));
+    const delayMs = this.#faults.responseDelayMs + ('connect' in reply ? 0 : (reply.delayMs ?? 0));
+    if (delayMs > 0) {
+      await new Promise<void>((resolve) => this.#later(delayMs, resolve));
     }
     if (this.#closed || this.#mode === 'booting') return;
     if ('connect' in reply) {
@@ -499,7 +528,11 @@ export class VirtualModule {
     this.#mode = 'command';
     // Far over the limit: +CME ERROR: 931 as for any upload over uploads.maxBytes (upload.ts)
     const reply: Reply = trimmed ? { final: 931 } : sink.onEnd(data);
-    void this.#respond(reply).then(() => this.#flushHeld());
+    const busy = this.#respond(reply).then(() => {
+      if (this.#busy === busy) this.#busy = undefined;
+      this.#flushHeld();
+    });
+    this.#busy = busy;
   }
 
   #flushHeld(): void {
@@ -523,6 +556,7 @@ export class VirtualModule {
     this.#overflow = false;
     this.#inbox.length = 0;
     this.#heldUrcs = [];
+    this.#cancelWork();
     // Configurations live in RAM, connections die without DISCONNECT [guess]
     this.sessions.abortAll(false, true);
     this.echo = this.profile.framing.echoAtBoot;

@@ -3,6 +3,7 @@
  * A numeric index out of range gives 918 (not 916) [BX-T]; deleting an empty slot gives OK
  * [guess]; `AT+KCERTDELETE=1` without an index deletes local slot 0 [guess; BX-L sends it].
  */
+import { flashWriteMs } from '../../timing.ts';
 import { intParam } from '../atline.ts';
 import { LOCAL_SLOTS } from '../stores.ts';
 import { isReply, optional, prelude } from './args.ts';
@@ -27,6 +28,6 @@ export const kcertdelete: CommandHandler = {
     if (type === 0) ctx.stores.root = undefined;
     else ctx.stores.local[index] = undefined;
     ctx.stores.persist();
-    return ok();
+    return { ...ok(), delayMs: flashWriteMs(ctx.timing, 0) }; // an erase costs one flash item
   },
 };

@@ -2,6 +2,7 @@
  * `AT+KPRIVKDELETE=<index>` [BX-T KPRIVKDELETE_0001/0002]. docs/reference/bx310x-at.md §3.4: an invalid index
  * (-1, 3, 3001, a) gives plain ERROR, not a CME code; `=` gives 917; a second parameter 915.
  */
+import { flashWriteMs } from '../../timing.ts';
 import { intParam } from '../atline.ts';
 import { KEY_SLOTS } from '../stores.ts';
 import { isReply, prelude } from './args.ts';
@@ -15,6 +16,6 @@ export const kprivkdelete: CommandHandler = {
     if (index === undefined) return error();
     ctx.stores.keys[index] = undefined;
     ctx.stores.persist();
-    return ok();
+    return { ...ok(), delayMs: flashWriteMs(ctx.timing, 0) }; // an erase costs one flash item
   },
 };

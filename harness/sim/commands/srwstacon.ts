@@ -11,15 +11,21 @@ import { isReply, prelude } from './args.ts';
 import { cme, ok, type CommandHandler, type Reply, type SimContext } from './types.ts';
 import { SIM_AP } from '../wifi.ts';
 
-/** Join the simulated AP and raise the URCs (also used at boot and by autoconnect). */
+/**
+ * Join the simulated AP and raise the URCs (also used at boot and by autoconnect), after the
+ * timing's `wifi.joinMs` (association, WPA2 handshake, DHCP; a reboot cancels it).
+ */
 export function joinWifi(ctx: SimContext): void {
-  if (!ctx.wifi.ssid) {
-    ctx.urc('+SRWSTASTATUS: 0,201');
-    return;
-  }
-  ctx.wifi.joined = true;
-  ctx.urc(`+SRWSTASTATUS: 1,"${ctx.wifi.ssid}","${SIM_AP.bssid}",${SIM_AP.channel},${SIM_AP.authmode}`);
-  ctx.urc(`+SRWSTAIP: "${SIM_AP.ip}","${SIM_AP.netmask}","${SIM_AP.gateway}"`);
+  const wifi = ctx.wifi;
+  ctx.later(ctx.timing.wifi.joinMs, () => {
+    if (!wifi.ssid) {
+      ctx.urc('+SRWSTASTATUS: 0,201');
+      return;
+    }
+    wifi.joined = true;
+    ctx.urc(`+SRWSTASTATUS: 1,"${wifi.ssid}","${SIM_AP.bssid}",${SIM_AP.channel},${SIM_AP.authmode}`);
+    ctx.urc(`+SRWSTAIP: "${SIM_AP.ip}","${SIM_AP.netmask}","${SIM_AP.gateway}"`);
+  });
 }
 
 /** Leave (or lose) the AP: status URC with the reason, then every live session drops. */

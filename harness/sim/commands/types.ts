@@ -3,6 +3,7 @@
  * command exporting a `CommandHandler`; `index.ts` maps names to handlers. A form the handler
  * does not define answers plain `ERROR` [BX-T: test/action/read forms a K command lacks].
  */
+import type { Timing } from '../../timing.ts';
 import type { ModuleClock } from '../clock.ts';
 import type { Profile } from '../profile.ts';
 import type { SessionTable } from '../net/session.ts';
@@ -24,6 +25,11 @@ export type Reply =
       final: Final;
       /** Runs once the final result is written (URCs that follow `OK`, background work). */
       after?: () => void;
+      /**
+       * Work the module does before it answers (a flash write), ms: the final result waits, and
+       * so does the next command. Default 0.
+       */
+      delayMs?: number;
     }
   | { connect: DataSink };
 
@@ -33,6 +39,13 @@ export interface SimContext {
   readonly sessions: SessionTable;
   readonly wifi: WifiState;
   readonly clock: ModuleClock;
+  /** The timing in force (harness/timing.ts); `INSTANT_TIMING` unless one was selected. */
+  readonly timing: Timing;
+  /**
+   * Run `fn` after `ms` (at once when 0), unless the module reboots or closes first: background
+   * work that a reset cancels (a Wi-Fi join in progress).
+   */
+  later(ms: number, fn: () => void): void;
   /** ATE0 / ATE1. */
   echo: boolean;
   /** Emit an unsolicited line (`\r\n<line>\r\n`); held back while in data mode. */

@@ -12,6 +12,7 @@
  * - `uploads.check`: `armor` wants the BEGIN/END lines, `parse` parses the PEM → 930 [HL-T]
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { flashWriteMs } from '../../timing.ts';
 import type { LineEnding } from '../profile.ts';
 import { cme, error, ok, type DataSink, type SimContext } from './types.ts';
 
@@ -62,7 +63,8 @@ export function uploadSink(
       if (!contentOk(kind, data, u.check)) return cme(930);
       store(Buffer.from(data));
       ctx.stores.persist();
-      return ok();
+      // Written to flash before OK (timing.flash; 0 under the instant timing).
+      return { ...ok(), delayMs: flashWriteMs(ctx.timing, data.length) };
     },
   };
 }

@@ -10,6 +10,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { MqttClient, type IClientOptions } from 'mqtt';
 import { SimConnectError } from '../errors.ts';
+import { HandshakeCpu, handshakeCost, peerChain } from './handshake-cpu.ts';
 import { sntpTime } from './sntp.ts';
 import { verifyServer } from './verify.ts';
 import type { MqttSession, NetEnv } from './session.ts';
@@ -191,6 +192,7 @@ export const connectSteps: ConnectStep[] = [
       const { server } = ctx.session.config;
       let cert: Buffer | undefined;
       let key: string | undefined;
+      let ownKey: ReturnType<typeof createPrivateKey> | undefined;
       const localCert = stores.local[0];
       const localKey = stores.keys[0];
       if (profile.tls.clientIdentity && localCert && localKey) {
@@ -230,13 +232,45 @@ export const connectSteps: ConnectStep[] = [
         }
         key = pem;
         cert = localCert;
+        ownKey = parsed;
       }
       const ciphers = profile.tls.allowWeakCrypto ? `${profile.tls.ciphers}:@SECLEVEL=0` : profile.tls.ciphers;
+      const { timing, bus } = ctx.env;
+      const tlsCosts = [
+        timing.tls.keyExchangeMs,
+        ...Object.values(timing.tls.verifyPerCertMs),
+        ...Object.values(timing.tls.signMs),
+      ];
       return withTimeout<void>(profile.tls.handshakeTimeoutMs, 'tls', `TLS handshake with ${server}`, (settle) => {
         let sock: TLSSocket;
+        // The module's handshake CPU time, spent before its second flight (handshake-cpu.ts);
+        // none under the instant timing, where the TLS socket sits on the TCP socket directly.
+        const cpu = tlsCosts.some((ms) => ms > 0)
+          ? new HandshakeCpu(ctx.tcp!, () => {
+              const verifying = profile.tls.verify.chain && !(!stores.root && profile.mqtt.noRootCa === 'noverify');
+              let anchor: X509Certificate | undefined;
+              try {
+                anchor = verifying && stores.root ? new X509Certificate(stores.root) : undefined;
+              } catch {
+                anchor = undefined; // an unparseable root verifies nothing
+              }
+              // The module signs only when the server asked for its certificate (CertificateRequest).
+              const asked = sock.getSharedSigalgs().length > 0;
+              const cost = handshakeCost(timing, peerChain(sock), anchor, asked ? ownKey : undefined);
+              bus?.emit({
+                source: 'sim',
+                kind: 'tls-cpu',
+                scope: `session-${ctx.session.id}`,
+                summary: `TLS handshake work before the module's Finished: ${cost.ms} ms (key exchange, ${cost.verified.length} signature checks${cost.signed ? `, signing with its ${cost.signed} key` : ''})`,
+                data: { ...cost },
+              });
+              return cost.ms;
+            })
+          : undefined;
+        if (cpu) ctx.session.track(cpu);
         try {
           sock = tlsConnect({
-            socket: ctx.tcp,
+            socket: cpu ?? ctx.tcp,
             // SNI per profile; without `servername` Node sends no SNI on a given socket.
             ...(profile.tls.sni && !isIP(server) ? { servername: server } : {}),
             minVersion: profile.tls.minVersion,
@@ -268,7 +302,9 @@ export const connectSteps: ConnectStep[] = [
           );
         const onClose = () =>
           settle(new SimConnectError('tls', 'CLOSED', `the server closed the connection during the TLS handshake`));
-        const onOk = () => settle(undefined);
+        // TLS 1.3 reports the handshake done before the module's Finished leaves: the step ends
+        // once the held flight is through.
+        const onOk = () => (cpu ? void cpu.released.then(() => settle(undefined)) : settle(undefined));
         sock.once('error', onErr).once('close', onClose).once('secureConnect', onOk);
         return () => sock.off('error', onErr).off('close', onClose).off('secureConnect', onOk);
       });

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import type { MqttClient } from 'mqtt';
 import type { EvidenceBus } from '../../evidence.ts';
+import type { Timing } from '../../timing.ts';
 import type { ModuleClock } from '../clock.ts';
 import { SimConnectError } from '../errors.ts';
 import type { Profile } from '../profile.ts';
@@ -61,6 +62,8 @@ export interface NetEnv {
   /** `<ip>:<port>` of the SNTP server a `clock.source: 'sntp'` profile [guess] sets its clock from. */
   sntpServer?: string;
   readonly bus?: EvidenceBus;
+  /** The timing in force: TLS handshake work, CONNACK → URC, AT+KMQTTPUB → PUBLISH. */
+  readonly timing: Timing;
   urc(line: string): void;
 }
 
@@ -80,6 +83,8 @@ export class MqttSession {
   /** Bumped on every connect/close so late events of an old connection are ignored. */
   #generation = 0;
   readonly #env: NetEnv;
+  /** Latencies in flight (timing.mqtt); cleared, and their waiters woken, on close and abort. */
+  readonly #timers = new Map<NodeJS.Timeout, () => void>();
 
   constructor(id: number, config: SessionConfig, env: NetEnv) {
     this.id = id;
@@ -91,6 +96,26 @@ export class MqttSession {
   track(sock: Duplex): void {
     this.#sockets.add(sock);
     sock.once('close', () => this.#sockets.delete(sock));
+  }
+
+  /** Wait `ms` (at once when 0); resolves early when the session is closed or aborted. */
+  #sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.#timers.delete(t);
+        resolve();
+      }, ms);
+      this.#timers.set(t, resolve);
+    });
+  }
+
+  #cancelTimers(): void {
+    for (const [t, wake] of this.#timers) {
+      clearTimeout(t);
+      wake();
+    }
+    this.#timers.clear();
   }
 
   #evidence(kind: string, summary: string, data?: Record<string, unknown>): void {
@@ -125,6 +150,8 @@ export class MqttSession {
           return;
         }
       }
+      // CONNACK is in; the module's AT task turns it into the URC (timing.mqtt.connackMs).
+      await this.#sleep(this.#env.timing.mqtt.connackMs);
       if (generation !== this.#generation) {
         ctx.client?.end(true);
         return;
@@ -165,6 +192,19 @@ export class MqttSession {
 
   /** QoS ≥ 1: `+KMQTT_IND: <id>,4` once PUBACK/PUBCOMP arrives [BX-L]. */
   publish(topic: string, payload: string, qos: number, retain: boolean): void {
+    const generation = this.#generation;
+    // The module builds and sends PUBLISH after OK (timing.mqtt.publishMs).
+    const ms = this.#env.timing.mqtt.publishMs;
+    if (ms > 0) {
+      void this.#sleep(ms).then(() => {
+        if (generation === this.#generation) this.#publishNow(topic, payload, qos, retain);
+      });
+      return;
+    }
+    this.#publishNow(topic, payload, qos, retain);
+  }
+
+  #publishNow(topic: string, payload: string, qos: number, retain: boolean): void {
     const client = this.#client;
     if (!client) return;
     const generation = this.#generation;
@@ -212,6 +252,7 @@ export class MqttSession {
   /** AT+KMQTTCLOSE: a clean DISCONNECT, no URC [guess]. */
   close(): void {
     this.#generation++;
+    this.#cancelTimers();
     const client = this.#client;
     this.#client = undefined;
     this.state = 'configured';
@@ -234,6 +275,7 @@ export class MqttSession {
   abort(urc: boolean): void {
     const live = this.state !== 'configured';
     this.#generation++;
+    this.#cancelTimers();
     this.#client?.end(true);
     this.#client = undefined;
     this.state = 'configured';
