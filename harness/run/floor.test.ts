@@ -137,7 +137,7 @@ describe('computeFloor', () => {
 });
 
 describe('verifyKindsOf', () => {
-  test('one kind per served certificate, by the signer found in the chain or among the anchors; a root sent along and an unknown signer count nothing', async () => {
+  test('the leaf key, then one kind per served certificate by the signer found in the chain or among the anchors; a root sent along and an unknown signer count nothing', async () => {
     const pool = new KeyPool();
     const rsaRoot = await issueCertificate({
       subject: 'CN=root',
@@ -155,9 +155,14 @@ describe('verifyKindsOf', () => {
       key: await pool.get({ type: 'ec', curve: 'P-256' }, 'l'),
       issuer: ecInter,
     });
-    expect(verifyKindsOf(leaf.certPem + ecInter.certPem, [rsaRoot.certPem])).toEqual(['ecP256', 'rsa2048']);
-    expect(verifyKindsOf(leaf.certPem + ecInter.certPem + rsaRoot.certPem, [])).toEqual(['ecP256', 'rsa2048']);
-    expect(verifyKindsOf(leaf.certPem, [rsaRoot.certPem])).toEqual([]);
+    // The leaf's own key (its signature over the key exchange), then each signer up the chain.
+    expect(verifyKindsOf(leaf.certPem + ecInter.certPem, [rsaRoot.certPem])).toEqual(['ecP256', 'ecP256', 'rsa2048']);
+    expect(verifyKindsOf(leaf.certPem + ecInter.certPem + rsaRoot.certPem, [])).toEqual([
+      'ecP256',
+      'ecP256',
+      'rsa2048',
+    ]);
+    expect(verifyKindsOf(leaf.certPem, [rsaRoot.certPem])).toEqual(['ecP256']);
     expect(verifyKindsOf('not a certificate', [])).toEqual([]);
   });
 });

@@ -11,8 +11,9 @@
  *   transcript redacted counts at its redacted length.
  * - **Module latencies** from the Timing: a flash write per store that ended `OK` (per item + per
  *   kB of the bytes sent) and one per delete that ended `OK`; a boot per `READY`; the TLS costs
- *   of each handshake the rig recorded (key exchange, one verify per certificate of the server
- *   chain by its signer's key kind, and the module's signature when it presented a client
+ *   of each handshake the rig recorded (key exchange, the server's signature by its leaf's key
+ *   kind, one verify per certificate of the server chain by its signer's key kind, and the
+ *   module's signature when it presented a client
  *   certificate; a handshake the module refused with an alert counts its verifies only); one
  *   CONNACK per `+KMQTT_IND: <id>,1`; one publish per `AT+KMQTTPUB` that ended `OK`; one Wi-Fi
  *   join per `+SRWSTASTATUS: 1,…`.
@@ -162,13 +163,14 @@ function cheapest(costs: Record<TimingKeyKind, number>): number {
 }
 
 /**
- * The kind of a certificate's public key as the timing model knows it. RSA below 4096 bits
- * counts as rsa2048 and every curve as ecP256: the cheapest known kind, so a floor stays a floor.
+ * The kind of a certificate's public key as the timing model knows it (the virtual module's
+ * rule, harness/sim/net/handshake-cpu.ts): RSA up to 2048 bits is rsa2048, larger rsa4096, any
+ * EC key ecP256.
  */
 export function keyKindOf(cert: X509Certificate): TimingKeyKind {
   const k = cert.publicKey;
   if (k.asymmetricKeyType === 'rsa' || k.asymmetricKeyType === 'rsa-pss')
-    return (k.asymmetricKeyDetails?.modulusLength ?? 0) >= 4096 ? 'rsa4096' : 'rsa2048';
+    return (k.asymmetricKeyDetails?.modulusLength ?? 2048) > 2048 ? 'rsa4096' : 'rsa2048';
   return 'ecP256';
 }
 
@@ -186,14 +188,14 @@ export function certsOf(pem: string): X509Certificate[] {
 }
 
 /**
- * What the module verifies of a served chain: one signature per certificate that is not
- * self-signed, by its signer's key kind (the signer found in the chain or among `anchors`, the
- * roots the rig knows).
+ * What the module verifies of a served chain: the server's signature over the key exchange (by
+ * the leaf's key kind), then one signature per certificate that is not self-signed, by its
+ * signer's key kind (the signer found in the chain or among `anchors`, the roots the rig knows).
  */
 export function verifyKindsOf(chainPem: string, anchorPems: ReadonlyArray<string>): TimingKeyKind[] {
   const chain = certsOf(chainPem);
   const known = [...chain, ...anchorPems.flatMap(certsOf)];
-  const out: TimingKeyKind[] = [];
+  const out: TimingKeyKind[] = chain[0] ? [keyKindOf(chain[0])] : [];
   for (const c of chain) {
     if (c.issuer === c.subject && c.checkIssued(c)) continue; // a root sent along: the module holds its own
     const signer = known.find((s) => s !== c && c.checkIssued(s) && safeVerify(c, s));
