@@ -14,6 +14,8 @@ import { ConfigError } from '../errors.ts';
 import { parseLinkUri } from '../link/index.ts';
 import { checkExpectation, isExpectationProblem, type KnownIssue } from '../known-issue.ts';
 import { parseLabNetwork, type LabNetworkConfig } from '../lab/index.ts';
+import { resolveTiming, type Profile } from '../sim/index.ts';
+import { INSTANT_TIMING, parseTiming, type Timing } from '../timing.ts';
 import { loadProfileAs, resolveProfileSpec, userProfiles } from './device-profile.ts';
 
 /** A shell command the runner executes before the suites, with a bound. */
@@ -56,7 +58,17 @@ export interface LabDevice {
    * module's AT+CGMR (harness/run/device-profile.ts). Not on `sim:` devices (the URI names it).
    */
   profile?: string;
+  /**
+   * How fast this module is (harness/timing.ts, docs/lab-file.md "Timing"): `realistic` (the
+   * matched profile's timing block), `instant`, or an inline timing block (validated; applied
+   * over the matched profile's block by `labDeviceTiming`). Absent: `realistic` for a real
+   * module; a `sim:` device states its timing in its URI (`?timing=`) instead.
+   */
+  timing?: LabTiming;
 }
+
+/** A lab device's `timing:` as validated: a name, or an inline block (see `labDeviceTiming`). */
+export type LabTiming = 'instant' | 'realistic' | { block: Record<string, unknown> };
 
 export interface LabConfig {
   devices: LabDevice[];
@@ -241,6 +253,41 @@ function validateUri(uri: string, field: string, warnings: string[]): void {
   }
 }
 
+function parseLabTiming(v: unknown, field: string, uri: string, profile: string | undefined): LabTiming | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (uri.startsWith('sim:')) {
+    throw new ConfigError(
+      field,
+      v,
+      `${field}: a sim: device states its timing in its URI (sim:2.6.3?timing=realistic); remove timing:`,
+    );
+  }
+  if (v === 'instant' || v === 'realistic') return v;
+  if (!isObj(v)) {
+    throw new ConfigError(field, v, `${field}: expected instant, realistic or a timing block { line, tls, ... }`);
+  }
+  // Checked now over the named profile's block (or instant, when the module's AT+CGMR will
+  // choose it), so a bad field is refused before anything starts.
+  parseTiming(v, field, profile === undefined ? INSTANT_TIMING : loadProfileAs(profile, field).timing);
+  return { block: v };
+}
+
+/**
+ * The timing of a lab device once its profile is chosen (harness/run/device-profile.ts): what
+ * the runner scales its waits by. A `sim:` device's is its URI's `timing=` (instant by default);
+ * a real module's is `timing:` of the lab file, `realistic` when absent, an inline block applied
+ * over the profile's realistic block.
+ */
+export function labDeviceTiming(device: LabDevice, profile: Profile, field = `devices.${device.id}.timing`): Timing {
+  if (device.uri.startsWith('sim:')) {
+    const setting = new URL(device.uri).searchParams.get('timing') ?? 'instant';
+    return resolveTiming(setting, profile, field);
+  }
+  const t = device.timing ?? 'realistic';
+  if (t === 'instant' || t === 'realistic') return resolveTiming(t, profile, field);
+  return parseTiming(t.block, field, { ...profile.timing, name: `lab ${device.id}` });
+}
+
 /**
  * Validate a parsed lab document (from YAML or JSON) into a complete `LabConfig`. Profile paths
  * (`profile:`, `profiles:`) are resolved against `baseDir` (the lab file's folder) and loaded
@@ -278,6 +325,7 @@ export function parseLab(doc: unknown, baseDir = '.'): LabConfig {
       'powerCycle',
       'flash',
       'knownIssues',
+      'timing',
     ]);
     const uri = str(item, 'uri', f, true);
     validateUri(uri, `${f}.uri`, warnings);
@@ -312,6 +360,8 @@ export function parseLab(doc: unknown, baseDir = '.'): LabConfig {
       device.profile = resolveProfileSpec(profile, baseDir);
       loadProfileAs(device.profile, `${f}.profile`);
     }
+    const timing = parseLabTiming(item['timing'], `${f}.timing`, uri, device.profile);
+    if (timing) device.timing = timing;
     const wifi = parseWifi(item['wifi'], `${f}.wifi`);
     if (wifi) device.wifi = wifi;
     const powerCycle = parseCommand(item['powerCycle'], `${f}.powerCycle`);

@@ -8,7 +8,7 @@
  * a raw TCP client of the sim (the "terminal"); broker = mosquitto; sub/pub = mosquitto_sub/pub.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'bin/bx-hil.js');
 const hasMosquitto = ['mosquitto', 'mosquitto_pub', 'mosquitto_sub', 'stdbuf'].every(hasTool);
 const hasSocat = hasTool('socat');
+const AMAZON_ROOT_CA_1 = readFileSync(new URL('./fixtures/AmazonRootCA1.pem', import.meta.url), 'latin1');
 const START_MS = 60_000; // the CLI loads every command through tsx: slow on a busy 2-core machine
 
 /** Children still running, killed in afterAll (killOnExit covers a crashed worker). */
@@ -156,7 +157,7 @@ beforeAll(async () => {
   });
   if (hasSocat) {
     ptyPath = join(tmp, 'ttyBX');
-    ptySim = startSim(['--profile', 'legacy', '--pty', ptyPath]);
+    ptySim = startSim(['--profile', 'legacy', '--pty', ptyPath, '--timing', 'realistic']);
     ptySim.catch(() => undefined); // reported by the --pty test
   }
   sim = await startSim(['--profile', '2.6.3', '--listen', 'tcp://127.0.0.1:0']);
@@ -437,18 +438,31 @@ describe.skipIf(!hasMosquitto)(
 
 describe.skipIf(!hasSocat)('bx-hil sim --pty (skipped when socat is not installed)', () => {
   test(
-    'serves the module on a pseudo-terminal through socat, which holds the one TCP client slot',
+    'serves the module on a pseudo-terminal through socat, which holds the one TCP client slot; --timing realistic paces it',
     async () => {
       const pty = ptyPath;
       const served = await ptySim!;
       try {
-        expect(served.line).toBe(`bx-hil sim: listening on tcp://127.0.0.1:${served.port} and ${pty} (profile legacy)`);
+        expect(served.line).toBe(
+          `bx-hil sim: listening on tcp://127.0.0.1:${served.port} and ${pty} (profile legacy, timing realistic)`,
+        );
         expect(existsSync(pty)).toBe(true);
         const port = new SerialPort({ path: pty, baudRate: 115_200 });
         await new Promise<void>((resolve, reject) => port.once('open', () => resolve()).once('error', reject));
         const at = new RawClient(port);
         try {
           expect(await at.cmd('AT+CGMR')).toBe(`AT+CGMR\r\r\n1.3.0\r\n${OK}`);
+          // Realistic timing through the PTY: the upload's OK waits for flash, and the module's
+          // answer crosses at 115200 baud (legacy realistic: 10 bit times per byte).
+          expect(await at.cmd('AT+KCERTSTORE=0')).toContain('CONNECT');
+          at.send(AMAZON_ROOT_CA_1);
+          await new Promise((r) => setTimeout(r, 100)); // the pre-guard a host keeps before +++
+          at.send('+++');
+          expect(await at.until(FINAL, 10_000)).toBe(OK);
+          const t0 = performance.now();
+          const listing = await at.cmd('AT+KCERTSTORE?', 10_000);
+          expect(listing).toContain(AMAZON_ROOT_CA_1.trim().slice(-40));
+          expect(performance.now() - t0).toBeGreaterThanOrEqual((listing.length * 10_000) / 115_200 - 1);
           const other = await tcp(served.port);
           expect(await other.at.until(BUSY_LINE)).toBe(BUSY_LINE);
         } finally {
