@@ -131,8 +131,9 @@ export function runCliRun(args: string[]): Promise<RunOutcome> {
 /**
  * A virtual module on a pseudo-terminal driven like a bench module: `bx-hil sim --profile
  * <profile> [--timing <timing>] --pty <dir>/tty-<name>`, a lab file naming it
- * `serial:<pty>?baud=115200` (Wi-Fi credentials, as a bench has them, and the host reached by
- * name, `localhost`, as a module reaches a broker by its DNS name), and `bx-hil run --lab` on it.
+ * `serial:<pty>?baud=115200` with the same `timing:` (default instant), Wi-Fi credentials, as a
+ * bench has them, and the host reached by name, `localhost`, as a module reaches a broker by its
+ * DNS name; and `bx-hil run --lab` on it.
  */
 export async function runOverPty(o: {
   profile: string;
@@ -148,7 +149,7 @@ export async function runOverPty(o: {
   const lab = join(o.dir, `lab-${name}.yaml`);
   writeFileSync(
     lab,
-    `devices:\n  - id: pty\n    uri: serial:${pty}?baud=115200\n    hostAddress: localhost\n    wifi: { ssid: lab, password: "pw" }\n`,
+    `devices:\n  - id: pty\n    uri: serial:${pty}?baud=115200\n    hostAddress: localhost\n    timing: ${o.timing ?? 'instant'}\n    wifi: { ssid: lab, password: "pw" }\n`,
   );
   return runCliRun([
     '--lab',

@@ -22,7 +22,7 @@ import { SERVER_CHAIN_EVENT, verifyKindsOf } from './floor.ts';
 import { setWaitsInForce, suiteWaits } from './waits.ts';
 import { brokerBindHost, DeviceSession, type TargetOpener } from './device-session.ts';
 import { mergeKnownIssues } from './known-issues.ts';
-import { loadLabFile, type LabDevice } from './lab.ts';
+import { labDeviceTiming, loadLabFile, type LabDevice } from './lab.ts';
 import { safeTestDir, SUITE_ENV } from './meta.ts';
 
 /** What the suites know about the target before any test runs. */
@@ -227,8 +227,7 @@ export async function openSuiteSession(
  */
 function timingOf(vm: VirtualModule | undefined, lab: LabDevice | undefined, profile: Profile): Timing {
   if (vm) return vm.timing;
-  void lab;
-  return profile.timing;
+  return lab ? labDeviceTiming(lab, profile) : profile.timing;
 }
 
 /** Starts broker rigs for one test (the `rigs` fixture). */
