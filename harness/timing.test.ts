@@ -12,6 +12,7 @@ import {
   timingFields,
   timingLineMs,
   timingSourceOf,
+  tlsWorkMs,
 } from './timing.ts';
 
 const configError = (field: string) => expect.objectContaining({ code: 'BXHIL_CONFIG', field });
@@ -53,5 +54,20 @@ describe('parseTiming', () => {
     expect(timingFields()).toContain('line.baudRate');
     expect(timingFields()).not.toContain('name');
     expect(timingFields(INSTANT_TIMING)).toHaveLength(15);
+  });
+});
+
+describe('tlsWorkMs', () => {
+  test('key exchange + one check per verifying key + the own signature', () => {
+    const t = parseTiming({
+      tls: {
+        keyExchangeMs: 300,
+        verifyPerCertMs: { rsa2048: 20, rsa4096: 70, ecP256: 200 },
+        signMs: { rsa2048: 250, rsa4096: 1600, ecP256: 120 },
+      },
+    });
+    expect(tlsWorkMs(t, { verified: ['rsa2048', 'rsa2048', 'rsa4096'] })).toBe(300 + 20 + 20 + 70);
+    expect(tlsWorkMs(t, { verified: ['ecP256'], signed: 'rsa4096' })).toBe(300 + 200 + 1600);
+    expect(tlsWorkMs(INSTANT_TIMING, { verified: ['rsa4096'], signed: 'rsa4096' })).toBe(0);
   });
 });

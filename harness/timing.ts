@@ -73,6 +73,22 @@ export function timingLineMs(t: Timing, bytes: number): number {
   return t.line.baudRate > 0 ? (bytes * t.line.bitsPerByte * 1000) / t.line.baudRate : 0;
 }
 
+/**
+ * The module's TLS handshake work, ms: the key exchange, one check per signature it verifies
+ * (`verified`: the kind of each verifying key — the server's own key for its signature over the
+ * key exchange, then the issuer of each server certificate up to the trust anchor) and, for
+ * mutual TLS when the server asked, one signature with its own key (`signed`). The virtual
+ * module spends this before its Finished and reports `{ ms, verified, signed }` as a
+ * `sim`/`tls-cpu` evidence event (docs/sim.md §Timing).
+ */
+export function tlsWorkMs(t: Timing, work: { verified: readonly TimingKeyKind[]; signed?: TimingKeyKind }): number {
+  return (
+    t.tls.keyExchangeMs +
+    work.verified.reduce((sum, kind) => sum + t.tls.verifyPerCertMs[kind], 0) +
+    (work.signed ? t.tls.signMs[work.signed] : 0)
+  );
+}
+
 /** Flash cost of storing `bytes` bytes as one item, ms. */
 export function flashWriteMs(t: Timing, bytes: number): number {
   return t.flash.perItemMs + (t.flash.perKbMs * bytes) / 1024;

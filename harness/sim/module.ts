@@ -208,6 +208,7 @@ export class VirtualModule {
 
   /** Disconnect the serial side; the module keeps its state (a new client finds it as it was). */
   detach(): void {
+    this.#uart.clear(); // output still crossing the line reaches nobody, as on a UART
     this.#detachListeners?.();
     this.#detachListeners = undefined;
     this.#duplex = undefined;

@@ -14,7 +14,7 @@ import { duplexPair } from 'node:stream';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createBasicPki } from '../pki/index.ts';
 import { EvidenceBus, type EvidenceEvent } from '../evidence.ts';
 import { pacedMemoryLinkPair } from '../link/index.ts';
@@ -157,6 +157,38 @@ describe('Wi-Fi', () => {
     await at.until('\r\nREADY\r\n');
     expect(await at.drainAfter(600)).not.toContain('+SRWSTASTATUS: 1');
   });
+});
+
+describe('cancellation', () => {
+  test.each(['output', 'boot', 'flash', 'wifi'] as const)(
+    'close() mid-%s clears every timer the module holds and nothing is written after it',
+    async (step) => {
+      vi.useFakeTimers();
+      try {
+        const t = only({ line: { baudRate: 9_600 }, bootMs: 300, flash: { perItemMs: 300 }, wifi: { joinMs: 300 } });
+        const { vm, at } = open(t);
+        const sendNow = async (line: string) => {
+          at.send(line);
+          await vi.advanceTimersByTimeAsync(50); // the command is read; its work is under way
+        };
+        if (step === 'output') {
+          vm.stores.root = Buffer.from('x'.repeat(2000)); // 2 s of line at 9600 baud
+          await sendNow('AT+KCERTSTORE?\r');
+        } else if (step === 'boot') await sendNow('AT+RST\r');
+        else if (step === 'flash')
+          await sendNow('AT+KCERTDELETE=0\r'); // OK after the 300 ms erase
+        else await sendNow('AT+SRWSTACON=1\r');
+        expect(vi.getTimerCount()).toBeGreaterThan(0);
+        await vm.close();
+        expect(vi.getTimerCount()).toBe(0);
+        at.clear();
+        await vi.advanceTimersByTimeAsync(5_000);
+        expect(at.buffer).toBe('');
+      } finally {
+        vi.useRealTimers();
+      }
+    },
+  );
 });
 
 describe('TLS and MQTT', () => {

@@ -23,7 +23,7 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { Timing, TimingKeyKind } from '../../timing.ts';
+import { tlsWorkMs, type Timing, type TimingKeyKind } from '../../timing.ts';
 
 export function keyKindOf(key: KeyObject): TimingKeyKind {
   if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss')
@@ -62,11 +62,8 @@ export function handshakeCost(
     }
   }
   const signed = ownKey ? keyKindOf(ownKey) : undefined;
-  const ms =
-    timing.tls.keyExchangeMs +
-    verified.reduce((sum, kind) => sum + timing.tls.verifyPerCertMs[kind], 0) +
-    (signed ? timing.tls.signMs[signed] : 0);
-  return { ms, verified, ...(signed ? { signed } : {}) };
+  const work = { verified, ...(signed ? { signed } : {}) };
+  return { ms: tlsWorkMs(timing, work), ...work };
 }
 
 /** The server's chain as OpenSSL has it, leaf first. */
