@@ -26,7 +26,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { EvidenceEvent } from '../evidence.ts';
-import { flashWriteMs, timingLineMs, TIMING_KEY_KINDS, type Timing, type TimingKeyKind } from '../timing.ts';
+import { flashWriteMs, timingLineMs, tlsWorkMs, TIMING_KEY_KINDS, type Timing, type TimingKeyKind } from '../timing.ts';
 
 /** The parts of a floor, ms each (rounded to 0.1 ms). */
 export interface FloorParts {
@@ -88,7 +88,7 @@ export function computeFloor(input: FloorInput): Floor {
   let command: string | undefined;
   let uploadBytes: number | undefined;
   let verifyKinds: TimingKeyKind[] = [];
-  const cheapestSign = cheapest(t.tls.signMs);
+  const cheapestSign = TIMING_KEY_KINDS.reduce((a, k) => (t.tls.signMs[k] < t.tls.signMs[a] ? k : a));
   for (const e of input.events) {
     if (e.source === 'suite' && e.kind === SERVER_CHAIN_EVENT) {
       verifyKinds = ((e.data?.['verifyKinds'] as unknown[] | undefined) ?? []).filter(isKind);
@@ -98,8 +98,11 @@ export function computeFloor(input: FloorInput): Floor {
       const verify = verifyKinds.reduce((sum, k) => sum + t.tls.verifyPerCertMs[k], 0);
       if (e.kind === 'tls-outcome') {
         const presented = (e.data?.['tls'] as { peerCert?: unknown } | undefined)?.peerCert !== undefined;
-        const sign = presented ? (input.clientKeyKind ? t.tls.signMs[input.clientKeyKind] : cheapestSign) : 0;
-        parts.tls += t.tls.keyExchangeMs + verify + sign;
+        // The module's handshake work as the timing defines it (the virtual module spends the same).
+        parts.tls += tlsWorkMs(t, {
+          verified: verifyKinds,
+          ...(presented ? { signed: input.clientKeyKind ?? cheapestSign } : {}),
+        });
       } else if (/from the device/.test(e.summary)) {
         // The module refused the server: it verified the chain (its key exchange never ran).
         parts.tls += verify;
@@ -156,10 +159,6 @@ export function computeFloor(input: FloorInput): Floor {
 
 function isKind(k: unknown): k is TimingKeyKind {
   return (TIMING_KEY_KINDS as readonly unknown[]).includes(k);
-}
-
-function cheapest(costs: Record<TimingKeyKind, number>): number {
-  return Math.min(...TIMING_KEY_KINDS.map((k) => costs[k]));
 }
 
 /**
