@@ -11,6 +11,7 @@ import { describe, expect } from 'vitest';
 import { HarnessError } from '../harness/errors.ts';
 import { encodeKey, issueCertificate, pemLayout, type Issued } from '../harness/pki/index.ts';
 import { hil, type HilContext } from './fixtures.ts';
+import { emptyStores as emptyAll } from './helpers.ts';
 
 /** Per-file material: a small CA and two leaves, made once (keys from the file's pool). */
 let material: Promise<{ ca: Issued; a: Issued; b: Issued; rsaKey: Issued['key']; ecKey: Issued['key'] }> | undefined;
@@ -42,12 +43,9 @@ async function stored(ctx: HilContext, kind: 'root' | 'local', index = 0) {
   return kind === 'root' ? list.root : list.local.find((c) => c.index === index);
 }
 
-async function emptyStores(ctx: HilContext): Promise<void> {
-  await ctx.device.deleteCert('root').catch(() => undefined);
-  for (const i of [0, 1, 2]) {
-    await ctx.device.deleteCert('local', i).catch(() => undefined);
-    await ctx.device.deleteKey(i).catch(() => undefined);
-  }
+/** Every slot empty (slots the driver knows empty are not deleted again: helpers.ts `emptyStores`). */
+function emptyStores(ctx: HilContext): Promise<void> {
+  return emptyAll(ctx.device);
 }
 
 describe('root certificate', () => {

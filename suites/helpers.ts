@@ -7,7 +7,13 @@ import { pollUntil, WaitTimeoutError } from '../harness/processes.ts';
 import type { BrokerRig, Verdict } from '../harness/broker/index.ts';
 import { diagnoseConnection } from '../harness/diagnose/index.ts';
 import type { VerdictSummary } from '../harness/report/index.ts';
-import type { SuiteTestMeta } from '../harness/run/index.ts';
+import { waitsInForce, type SuiteTestMeta } from '../harness/run/index.ts';
+
+/**
+ * The waits of the device under test, derived from its timing and its profile's bounds
+ * (harness/run/waits.ts): use these, not numbers, for how long to wait on an event.
+ */
+export const waits = waitsInForce;
 import type { Bx310x } from '../harness/bx310x/index.ts';
 import type { ScenarioMaterial } from '../harness/pki/index.ts';
 import type { TestEvidence } from './fixtures.ts';
@@ -33,27 +39,72 @@ export interface ProvisionResult {
   refused?: { slot: 'root' | 'local' | 'key'; code: string; message: string };
 }
 
+/** A store slot as the driver names it: the root, or a local certificate or key by index. */
+type Slot = readonly ['root', undefined] | readonly ['local' | 'key', number];
+
+/**
+ * Delete `slots`, ignoring "already empty" answers. A slot the driver knows to be empty (it
+ * deleted it itself and nothing touched it since: the driver's store ledger) is left alone: a
+ * delete is a flash write on the module.
+ */
+async function emptySlots(device: Bx310x, slots: ReadonlyArray<Slot>): Promise<void> {
+  for (const [kind, index] of slots) {
+    if (device.knownEmpty(kind, index)) continue;
+    const del = kind === 'key' ? device.deleteKey(index) : device.deleteCert(kind, index);
+    await del.catch(() => undefined);
+  }
+}
+
+const TLS_SLOTS: ReadonlyArray<Slot> = [
+  ['root', undefined],
+  ['local', 0],
+  ['key', 0],
+];
+
+/** Every certificate and key slot: root, local 0..2, key 0..2. */
+export function emptyStores(device: Bx310x): Promise<void> {
+  return emptySlots(device, [
+    ['root', undefined],
+    ['local', 0],
+    ['key', 0],
+    ['local', 1],
+    ['key', 1],
+    ['local', 2],
+    ['key', 2],
+  ]);
+}
+
 /** Empty the slots TLS uses (root 0, local 0, key 0), ignoring "already empty" answers. */
-export async function clearTlsSlots(device: Bx310x): Promise<void> {
-  await device.deleteCert('root').catch(() => undefined);
-  await device.deleteCert('local', 0).catch(() => undefined);
-  await device.deleteKey(0).catch(() => undefined);
+export function clearTlsSlots(device: Bx310x): Promise<void> {
+  return emptySlots(device, TLS_SLOTS);
 }
 
 /**
- * Store root / local certificate 0 / private key 0 as the scenario gives them. An upload the
- * module refuses is returned, not thrown: refusing bad material is a legitimate outcome.
+ * Store root / local certificate 0 / private key 0 as the scenario gives them; the other TLS
+ * slots end empty. An upload the module refuses is returned, not thrown: refusing bad material
+ * is a legitimate outcome, and then the refused slot and those after it are empty.
+ *
+ * Only what changes is written: a slot the driver knows already holds these exact bytes (its
+ * store ledger: it stored them itself, and nothing touched the slot since) is left as it is,
+ * and so is a slot known empty that is to stay empty. Every other slot is deleted first, as
+ * before, so a refused upload never leaves the previous test's material behind.
  */
 export async function provision(device: Bx310x, p: Provision, evidence?: TestEvidence): Promise<ProvisionResult> {
-  await clearTlsSlots(device);
   const steps: Array<['root' | 'local' | 'key', string | undefined, () => Promise<unknown>]> = [
     ['root', p.root, () => device.storeCert('root', p.root!)],
     ['local', p.clientCert, () => device.storeCert('local', p.clientCert!, { index: 0 })],
     ['key', p.clientKey, () => device.storeKey(0, p.clientKey!)],
   ];
+  const holds = (slot: 'root' | 'local' | 'key', pem: string | undefined): boolean =>
+    pem !== undefined && device.holdsStored(slot, slot === 'root' ? undefined : 0, pem);
+  await emptySlots(
+    device,
+    TLS_SLOTS.filter(([kind]) => !holds(kind, steps.find(([s]) => s === kind)![1])),
+  );
   for (const [slot, pem, store] of steps) {
     if (pem === undefined) continue;
     if (slot !== 'key') evidence?.cert(slot === 'root' ? 'root-stored' : 'client-stored', pem);
+    if (holds(slot, pem)) continue;
     try {
       await store();
     } catch (err) {
@@ -118,11 +169,11 @@ export interface ConnectOutcome {
   elapsedMs: number;
 }
 
-/** AT+KMQTTCNX and wait for `+KMQTT_IND`; never throws for a refused connection. */
+/** AT+KMQTTCNX and wait for `+KMQTT_IND` (default bound: `waits().connectMs`); never throws for a refused connection. */
 export async function tryConnect(
   device: Bx310x,
   id: number,
-  timeoutMs = 20_000,
+  timeoutMs = waits().connectMs,
   evidence?: TestEvidence,
 ): Promise<ConnectOutcome> {
   const t0 = performance.now();
@@ -169,11 +220,11 @@ export function verdictSummary(v: Verdict): VerdictSummary {
   return { code: v.code, summary: v.summary, fix: v.fix, evidence: v.evidence.slice(0, 10) };
 }
 
-/** Wait for the rig's verdict (bounded), diagnose it with the module's evidence, record it in meta, and return it (undefined when none came). */
+/** Wait for the rig's verdict (default bound: `waits().verdictMs`), diagnose it with the module's evidence, record it in meta, and return it (undefined when none came). */
 export async function recordVerdict(
   rig: BrokerRig,
   meta: SuiteTestMeta,
-  timeoutMs = 5_000,
+  timeoutMs = waits().verdictMs,
   evidence?: TestEvidence,
 ): Promise<Verdict | undefined> {
   evidence?.waiting('the rig verdict');
@@ -190,6 +241,29 @@ export async function recordVerdict(
   } finally {
     evidence?.waiting(undefined);
   }
+}
+
+/**
+ * Nothing should happen for a while: wait `waits().quietMs(baseMs, bytes)` for `cond` and say so
+ * in the evidence (a wait the test exists to observe is part of its physical floor). Resolves
+ * true when it stayed quiet.
+ */
+export async function staysQuiet(
+  cond: () => boolean | Promise<boolean>,
+  baseMs: number,
+  evidence: TestEvidence,
+  what: string,
+  bytes = 0,
+): Promise<boolean> {
+  const ms = waits().quietMs(baseMs, bytes);
+  evidence.observe(what, ms);
+  return !(await eventually(cond, ms));
+}
+
+/** A wait the test exists to observe (`ms`), stated in the evidence for the physical floor; returns `ms`. */
+export function observed(ctx: { evidence: TestEvidence }, what: string, ms: number): number {
+  ctx.evidence.observe(what, ms);
+  return ms;
 }
 
 /** Poll `cond` every `everyMs` until it holds or `timeoutMs` passes; resolves with whether it held. */
@@ -243,7 +317,11 @@ export async function brokerInbox(
  * without SUBACK URCs answers OK before the broker has the subscription; publishing earlier
  * would race it.
  */
-export async function brokerSubscribed(rig: BrokerRig, topic: string, timeoutMs = 3_000): Promise<boolean> {
+export async function brokerSubscribed(
+  rig: BrokerRig,
+  topic: string,
+  timeoutMs = waits().subscribeMs,
+): Promise<boolean> {
   return eventually(
     () =>
       rig.records.some((r) => {

@@ -27,7 +27,7 @@ import { startSer2net, type Ser2net } from '../harness/link/testing.ts';
 import { createBasicPki, encodeKey, KeyPool, type BasicPki } from '../harness/pki/index.ts';
 import { killOnExit } from '../harness/processes.ts';
 import { hasTool, hil } from './fixtures.ts';
-import { clientId, configureSession, provision, recordVerdict, tryConnect } from './helpers.ts';
+import { clientId, configureSession, provision, recordVerdict, tryConnect, waits } from './helpers.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const device = process.env['BX_DEVICE'] ?? 'sim:2.6.3';
@@ -68,6 +68,7 @@ function startSim(pty: string, rigPort: number): Promise<ChildProcess> {
     );
     killOnExit(child);
     let out = '';
+    // 30 s: tsx loading every CLI command on a busy 2-core machine (the sim answers nothing before).
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`bx-hil sim did not become ready within 30 s: ${out}`));
@@ -103,6 +104,7 @@ beforeAll(async () => {
         if (sim.exitCode !== null) return resolve();
         sim.once('exit', () => resolve());
         sim.kill('SIGTERM');
+        // 3 s for a graceful exit (closing its PTY) before it is killed.
         setTimeout(() => sim.kill('SIGKILL'), 3_000).unref();
       }),
   );
@@ -114,7 +116,7 @@ beforeAll(async () => {
   const dut = await Bx310x.open(link, { guardTimeMs: 200 });
   closers.push(() => dut.close());
   chain = { dir, sim, ser2net, rig, pki, dut };
-}, 60_000);
+}, 60_000); // two child processes started (sim, ser2net) on a busy machine, 30 s each at most
 
 afterAll(() => closeAll(closers.splice(0), 'lab chain'));
 
@@ -171,9 +173,10 @@ describe('virtual module → socat PTY → ser2net (RFC 2217) → harness', () =
       });
       expect(up.refused).toBeUndefined();
       const id = await configureSession(dut, { host: BROKER_NAME, port: 8883 }, { clientId: clientId('lab') });
-      const r = await tryConnect(dut, id, 25_000, ctx.evidence);
+      // The chain's module is an instant virtual module behind ser2net: the file device's waits fit it.
+      const r = await tryConnect(dut, id, waits().connectMs, ctx.evidence);
       expect(r.connected).toBe(true);
-      const v = await recordVerdict(rig, ctx.meta, 5_000);
+      const v = await recordVerdict(rig, ctx.meta, waits().verdictMs);
       expect(v?.code).toBe('OK');
       await dut.mqttClose(id).catch(() => undefined);
       await dut.mqttDelete(id).catch(() => undefined);

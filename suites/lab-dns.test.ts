@@ -18,7 +18,7 @@ import { judgeDnsQueries, type DnsVerdict } from '../harness/diagnose/index.ts';
 import { startDnsResponder } from '../harness/lab/index.ts';
 import { buildScenario, type ScenarioMaterial } from '../harness/pki/index.ts';
 import { hil, type HilContext } from './fixtures.ts';
-import { provision, recordVerdict, scenarioProvision, tryConnect } from './helpers.ts';
+import { provision, recordVerdict, scenarioProvision, tryConnect, waits } from './helpers.ts';
 
 /** A name only the lab's DNS knows (no host override is set for it). */
 const DNS_HOST = 'mqtt.dns.bx-hil.test';
@@ -27,10 +27,8 @@ const AWS_HOST = 'abc123-ats.iot.eu-west-1.amazonaws.com';
 
 const SIM_ONLY =
   "the module's DNS server setting (on hardware it comes from the lab's DHCP: the lab file's network.dns)";
-/** Bound on one connect attempt: a DNS lookup (2 tries of 1.5 s), the handshake (10 s) and CONNACK, plus margin. */
-const CONNECT_BOUND_MS = 25_000;
-/** Bound on the rig's verdict after +KMQTT_IND: the connection has ended or is up, so the verdict is due at once; 5 s is room for a loaded machine. */
-const VERDICT_BOUND_MS = 5_000;
+/** A DNS lookup's worst case on the module: 2 tries of 1.5 s ([guess] harness/sim/net), before the connect proper. */
+const DNS_LOOKUP_MS = 2 * 1_500;
 
 interface Outcome {
   connected: boolean;
@@ -86,11 +84,11 @@ async function throughDns(
       version: 4,
       clientId: `dns-${id}-${process.pid}`,
     });
-    const r = await tryConnect(device, sid, CONNECT_BOUND_MS, evidence);
+    const r = await tryConnect(device, sid, DNS_LOOKUP_MS + waits().connectMs, evidence);
     const failed = vm!.session(sid)?.lastConnectError;
     // A module that never resolved the name never reached the rig: there is no verdict to wait for.
     const verdict =
-      failed?.step === 'resolve' ? undefined : await recordVerdict(rig, ctx.meta, VERDICT_BOUND_MS, evidence);
+      failed?.step === 'resolve' ? undefined : await recordVerdict(rig, ctx.meta, waits().verdictMs, evidence);
     const dns = judgeDnsQueries(responder.queries, o.hostName);
     evidence.note('dnsVerdict', { code: dns.code, summary: dns.summary, fix: dns.fix, evidence: dns.evidence });
     return {

@@ -21,6 +21,7 @@ import {
   loseWifi,
   provision,
   tryConnect,
+  waits,
 } from './helpers.ts';
 
 async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; code: string; error: unknown }> {
@@ -85,7 +86,7 @@ describe('resets', () => {
       const rig = await ctx.rigs.start();
       await provisionPki(ctx);
       await connectOrExplain(ctx.device, rig, ctx.rigs.endpoint(rig), { clientId: clientId('pre-reset') });
-      const ready = ctx.device.at.expect((u) => u.name === 'READY', { timeoutMs: 10_000 });
+      const ready = ctx.device.at.expect((u) => u.name === 'READY', { timeoutMs: waits().bootMs });
       ctx.vm!.reset();
       await ready;
       // Stores survive a reset; sessions do not [guess: sessions live in RAM].
@@ -101,6 +102,7 @@ describe('resets', () => {
 describe('broker loss', () => {
   hil(
     'broker killed during a QoS 1 publish: the module reports the loss and keeps answering',
+    // Vitest's bound: two connects (each at most the module's handshake + CONNACK bounds) and the loss between.
     { scenario: 'FLIT RemoteDisconnect', timeoutMs: 45_000 },
     async (ctx) => {
       const rig = await ctx.rigs.start();
@@ -108,7 +110,7 @@ describe('broker loss', () => {
       const id = await connectOrExplain(ctx.device, rig, ctx.rigs.endpoint(rig), { clientId: clientId('killed') });
       rig.setFaults({ withhold: ['puback'] });
       const aborted = new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 15_000);
+        const timer = setTimeout(() => resolve(false), waits().lossMs);
         ctx.device.on('mqttInd', (ind) => {
           if (ind.sessionId === id && ind.code === 0) {
             clearTimeout(timer);
@@ -116,10 +118,11 @@ describe('broker loss', () => {
           }
         });
       });
+      // The publish ends when the broker is killed below; 10 s bounds it should the module never say so.
       const pub = settle(ctx.device.mqttPublish(id, 'bxhil/killed', 'in-flight', { qos: 1, waitAckMs: 10_000 }));
       await eventually(
         () => rig.records.some((r) => r.mqtt.packets.some((p) => p.dir === 'in' && p.cmd === 'publish')),
-        5_000,
+        waits().deliveryMs(),
       );
       await rig.close();
       const r = await pub;
@@ -129,7 +132,7 @@ describe('broker loss', () => {
       // A new broker: the same session connects again.
       const rig2 = await ctx.rigs.start();
       await configureSession(ctx.device, ctx.rigs.endpoint(rig2)).then(async (sid) =>
-        expect((await tryConnect(ctx.device, sid, 20_000, ctx.evidence)).connected).toBe(true),
+        expect((await tryConnect(ctx.device, sid, waits().connectMs, ctx.evidence)).connected).toBe(true),
       );
     },
   );
@@ -138,13 +141,14 @@ describe('broker loss', () => {
 describe('Wi-Fi', () => {
   hil(
     'Wi-Fi lost: sessions report the loss, connect is refused until the module rejoins',
+    // Vitest's bound: three connects and a Wi-Fi rejoin, with room for a loaded machine.
     { scenario: '[BX-T] KMQTTCFG_0002 Wi-Fi drop', needs: ['wifi'], timeoutMs: 60_000 },
     async (ctx) => {
       const rig = await ctx.rigs.start();
       await provisionPki(ctx);
       const id = await connectOrExplain(ctx.device, rig, ctx.rigs.endpoint(rig), { clientId: clientId('wifi') });
       const dropped = ctx.device.at.expect((u) => u.name === '+KMQTT_IND' && u.params[0] === id && u.params[1] === 0, {
-        timeoutMs: 15_000,
+        timeoutMs: waits().lossMs,
       });
       const cannot = await loseWifi(ctx);
       if (cannot) {
@@ -154,10 +158,10 @@ describe('Wi-Fi', () => {
         return;
       }
       await dropped;
-      const down = await tryConnect(ctx.device, id, 10_000, ctx.evidence);
+      const down = await tryConnect(ctx.device, id, waits().connectMs, ctx.evidence);
       expect(down.connected).toBe(false);
-      await ctx.device.wifiConnect({ timeoutMs: 30_000 });
-      expect((await tryConnect(ctx.device, id, 20_000, ctx.evidence)).connected).toBe(true);
+      await ctx.device.wifiConnect({ timeoutMs: waits().wifiJoinMs });
+      expect((await tryConnect(ctx.device, id, waits().connectMs, ctx.evidence)).connected).toBe(true);
     },
   );
 });
@@ -194,11 +198,13 @@ describe('serial line faults', () => {
   ] as const) {
     hil(
       `${name}: every command ends with an answer or a stable error code, never a hang`,
+      // Vitest's bound: 12 commands that may each run to their 1.5 s bound and a resync each.
       { scenario: '[derived] damaged serial line', sim: 'byte faults', timeoutMs: 60_000 },
       async (ctx) => {
         ctx.vm!.setFaults(faults);
         const outcomes: string[] = [];
         for (let i = 0; i < 12 && ctx.device.state === 'open'; i++) {
+          // 1.5 s per command: the bound this test observes being kept on a damaged line (an answer takes milliseconds).
           const r = await settle(ctx.device.at.command('AT+CGMR', { timeoutMs: 1_500 }));
           outcomes.push(r.ok ? 'OK' : r.code);
         }
@@ -217,6 +223,7 @@ describe('serial line faults', () => {
     'the link going away breaks the driver at once with a link error',
     { scenario: '[STYLE §7] broken rig', sim: 'in-process link' },
     async (ctx) => {
+      // Ends at once when the link goes away below; 10 s bounds it should it not.
       const pending = settle(ctx.device.at.command('AT+CGMR', { timeoutMs: 10_000 }));
       ctx.device.link.destroy();
       const r = await pending;

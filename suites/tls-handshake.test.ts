@@ -17,7 +17,7 @@ import { describe, expect } from 'vitest';
 import type { BrokerRigOptions } from '../harness/broker/index.ts';
 import { buildScenario, scenarios, type ScenarioEntry, type ScenarioMaterial } from '../harness/pki/index.ts';
 import { hil, securityFailure, type HilContext } from './fixtures.ts';
-import { configureSession, provision, recordVerdict, scenarioProvision, tryConnect } from './helpers.ts';
+import { configureSession, provision, recordVerdict, scenarioProvision, tryConnect, waits } from './helpers.ts';
 
 /** Scenarios the harness cannot stage, with the reason (the test is skipped with it). */
 const CANNOT_STAGE: Record<string, string> = {
@@ -25,9 +25,6 @@ const CANNOT_STAGE: Record<string, string> = {
   S21c: 'the broker rig has no client CRL check to stage a revoked client certificate',
   D11: 'the broker rig has no client key-size policy (it accepts an RSA-1024 client certificate), so the refusal cannot be staged',
 };
-
-/** Bound on one connect attempt: the profiles' handshake (10 s) and CONNACK bounds, plus margin. */
-const CONNECT_BOUND_MS = 25_000;
 
 function rigOptionsFor(entry: ScenarioEntry, m: ScenarioMaterial): Partial<BrokerRigOptions> {
   const b = entry.server.behaviour;
@@ -45,6 +42,7 @@ function rigOptionsFor(entry: ScenarioEntry, m: ScenarioMaterial): Partial<Broke
     opts.aws = { endpoint: m.hostName, sniMode: 'match' };
   }
   if (b === 'close-after-handshake') opts.faults = { closeAfterPackets: 1 };
+  // Stalls past every bound (10 min): the module's own handshake bound must end it.
   if (b === 'stall-handshake') opts.faults = { stallHandshakeMs: 600_000 };
   return opts;
 }
@@ -86,8 +84,12 @@ async function runScenario(entry: ScenarioEntry, ctx: HilContext): Promise<void>
     }
     const endpoint = vm ? { host: m.connectHost, port: 8883 } : { host: m.connectHost, port: rig.port };
     const id = await configureSession(device, endpoint, { secure: true });
-    const r = await tryConnect(device, id, CONNECT_BOUND_MS, evidence);
-    const verdict = await recordVerdict(rig, meta, 5_000, evidence);
+    // A stalled handshake ends at the module's own handshake bound: the wait this scenario exists to observe.
+    if (entry.server.behaviour === 'stall-handshake' && target.profile)
+      evidence.observe("the module's handshake bound", target.profile.tls.handshakeTimeoutMs);
+    // Bounds derived from the module's timing and its profile's own bounds (harness/run/waits.ts).
+    const r = await tryConnect(device, id, waits().connectMs, evidence);
+    const verdict = await recordVerdict(rig, meta, waits().verdictMs, evidence);
     evidence.note(
       'moduleResult',
       r.connected
@@ -138,6 +140,8 @@ for (const [category, entries] of byCategory) {
         `${entry.id} ${entry.title} (expect ${entry.expected})`,
         {
           scenario: entry.id,
+          // Vitest's bound, fixed before the device is known: uploads, one connect (at most the
+          // module's handshake and CONNACK bounds, 10 s each in every profile) and the verdict, twice over.
           timeoutMs: 60_000,
           ...(entry.device.clock ? { sim: 'clock setting' } : {}),
           ...(cannot ? { cannotStage: cannot } : {}),

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { EvidenceBus, EvidenceRecorder } from '../evidence.ts';
 import { scriptedLink, type ScriptedLink } from '../link/index.ts';
 import { pollUntil } from '../processes.ts';
-import { Bx310x, type Bx310xOptions } from './driver.ts';
+import { Bx310x, StoreLedger, type Bx310xOptions } from './driver.ts';
 import type { MqttMessage } from './urc.ts';
 
 const cleanups: (() => unknown)[] = [];
@@ -543,5 +543,155 @@ describe('bad devices end in ONE error within the timeout, nothing left behind',
     expect(s.link.isOpen).toBe(false);
     expect(s.link.listenerCount('data') + s.link.listenerCount('close')).toBe(0);
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(before);
+  });
+});
+
+describe('the store ledger: what this driver knows its stores hold', () => {
+  const OTHER = CERT.replace('Q0FGRQ==', 'T1RIRVI=');
+  function storeRoot(s: ScriptedLink, pem: string, answer = OK): void {
+    s.expectWrite(`AT+KCERTSTORE=0,${pem.length}\r`).respond('\r\nCONNECT\r\n');
+    s.expectWrite(pem);
+    s.expectWrite('+++').respond(answer);
+  }
+
+  test('a store that ended OK is known by its bytes; a delete that ended OK is known empty; each slot on its own', async () => {
+    const { s, dev } = setup();
+    storeRoot(s, CERT);
+    s.expectWrite(`AT+KPRIVKSTORE=1,${KEY.length}\r`).respond('\r\nCONNECT\r\n');
+    s.expectWrite(KEY);
+    s.expectWrite('+++').respond(OK);
+    s.expectWrite('AT+KCERTDELETE=1,0\r').respond(OK);
+    expect(dev.holdsStored('root', undefined, CERT)).toBe(false);
+    await dev.storeCert('root', CERT);
+    await dev.storeKey(1, KEY);
+    await dev.deleteCert('local', 0);
+    expect(dev.holdsStored('root', undefined, CERT)).toBe(true);
+    expect(dev.holdsStored('root', undefined, OTHER)).toBe(false);
+    expect(dev.holdsStored('key', 1, KEY)).toBe(true);
+    expect(dev.holdsStored('key', 0, KEY)).toBe(false);
+    expect(dev.knownEmpty('local', 0)).toBe(true);
+    expect(dev.knownEmpty('local', 1)).toBe(false);
+    expect(dev.knownEmpty('root')).toBe(false);
+    s.assertDone();
+  });
+
+  test('a refused upload, an upload with another NbData and a refused delete leave their slot unknown', async () => {
+    const { s, dev } = setup();
+    s.expectWrite('AT+KCERTDELETE=0\r').respond(OK);
+    storeRoot(s, CERT, '\r\nERROR\r\n');
+    await dev.deleteCert('root');
+    expect(dev.knownEmpty('root')).toBe(true);
+    await rejection(dev.storeCert('root', CERT));
+    expect(dev.knownEmpty('root')).toBe(false);
+    expect(dev.holdsStored('root', undefined, CERT)).toBe(false);
+    s.expectWrite('AT+KCERTSTORE=1,,2\r').respond('\r\nCONNECT\r\n');
+    s.expectWrite(CERT);
+    s.expectWrite('+++').respond(OK);
+    await dev.storeCert('local', CERT, { index: 2, nbData: 'omit' });
+    expect(dev.holdsStored('local', 2, CERT)).toBe(false);
+    s.expectWrite('AT+KPRIVKDELETE=2\r').respond('\r\n+CME ERROR: 904\r\n');
+    await rejection(dev.deleteKey(2));
+    expect(dev.knownEmpty('key', 2)).toBe(false);
+    s.assertDone();
+  });
+
+  test('a raw store or delete through dev.at, a restart and an unsolicited READY make the driver forget', async () => {
+    const { s, dev } = setup();
+    storeRoot(s, CERT);
+    s.expectWrite(`AT+KPRIVKSTORE=0,${KEY.length}\r`).respond('\r\nCONNECT\r\n');
+    s.expectWrite(KEY);
+    s.expectWrite('+++').respond(OK);
+    await dev.storeCert('root', CERT);
+    await dev.storeKey(0, KEY);
+    // A read changes nothing.
+    s.expectWrite('AT+KCERTSTORE?\r').respond(OK);
+    await dev.at.command('AT+KCERTSTORE?');
+    expect(dev.holdsStored('root', undefined, CERT)).toBe(true);
+    // A raw delete of the root, refused or not, is a doubt about the root only.
+    s.expectWrite('AT+KCERTDELETE=0\r').respond('\r\nERROR\r\n');
+    await rejection(dev.at.command('AT+KCERTDELETE=0'));
+    expect(dev.holdsStored('root', undefined, CERT)).toBe(false);
+    expect(dev.holdsStored('key', 0, KEY)).toBe(true);
+    // A store whose slot cannot be told forgets every slot.
+    s.expectWrite('AT+KCERTSTORE=1,100\r').respond('\r\n+CME ERROR: 917\r\n');
+    await rejection(dev.at.command('AT+KCERTSTORE=1,100'));
+    expect(dev.holdsStored('key', 0, KEY)).toBe(false);
+    // An unsolicited READY (the module restarted) forgets too.
+    storeRoot(s, CERT);
+    await dev.storeCert('root', CERT);
+    expect(dev.holdsStored('root', undefined, CERT)).toBe(true);
+    s.emitData('\r\nREADY\r\n');
+    await pollUntil(() => !dev.holdsStored('root', undefined, CERT), {
+      timeoutMs: 2_000,
+      intervalMs: 5,
+      what: 'the ledger forgetting',
+    });
+    // And AT+RST.
+    storeRoot(s, CERT);
+    await dev.storeCert('root', CERT);
+    s.expectWrite('AT+RST\r').respond('\r\nOK\r\n\r\nREADY\r\n');
+    await dev.reset();
+    expect(dev.holdsStored('root', undefined, CERT)).toBe(false);
+    s.assertDone();
+  });
+
+  test('StoreLedger.touch names the slot of every store and delete form, and forgets all when it cannot', () => {
+    const l = new StoreLedger();
+    const b = Buffer.from('x');
+    const all = () => {
+      l.stored('root', b);
+      for (const i of [0, 1, 2]) {
+        l.stored(`local:${i}`, b);
+        l.stored(`key:${i}`, b);
+      }
+    };
+    const known = () =>
+      (['root', 'local:0', 'local:1', 'local:2', 'key:0', 'key:1', 'key:2'] as const).filter((x) => l.holds(x, b));
+    for (const [cmd, gone] of [
+      ['AT+KCERTSTORE=0,100', ['root']],
+      ['at+kcertstore=0', ['root']],
+      ['AT+KCERTSTORE=1,100,2', ['local:2']],
+      ['AT+KCERTSTORE=1,,1', ['local:1']],
+      ['AT+KCERTDELETE=1,0', ['local:0']],
+      ['AT+KCERTDELETE=0', ['root']],
+      ['AT+KPRIVKSTORE=2,300', ['key:2']],
+      ['AT+KPRIVKDELETE=1', ['key:1']],
+      ['AT+KCERTSTORE?', []],
+      ['AT+KCERTSTORE=?', []],
+      ['AT+KMQTTCFG=0,1,"h",8883', []],
+    ] as const) {
+      all();
+      l.touch(cmd);
+      expect(known(), cmd).toEqual(known().filter((x) => !(gone as readonly string[]).includes(x)));
+      expect(known().length, cmd).toBe(7 - gone.length);
+    }
+    for (const cmd of ['AT+KCERTSTORE=1,100', 'AT+KCERTDELETE=1', 'AT+KPRIVKDELETE=x', 'AT+RST', 'AT&F']) {
+      all();
+      l.touch(cmd);
+      expect(known(), cmd).toEqual([]);
+    }
+  });
+});
+
+describe('the upload guard', () => {
+  test('setGuardTime changes it; on a serial line the drain time of the bytes is added before +++', async () => {
+    vi.useFakeTimers();
+    const s = scriptedLink({ uri: 'serial:/dev/ttyX?baud=10000' }); // 1 byte per ms at 10 bits a byte
+    const dev = new Bx310x(s.link, { ...FAST });
+    cleanups.push(() => dev.close());
+    dev.setGuardTime(100);
+    expect(dev.guardTimeMs).toBe(100);
+    expect(() => dev.setGuardTime(-1)).toThrow(/guardTimeMs/);
+    s.expectWrite(`AT+KCERTSTORE=0,${CERT.length}\r`).respond('\r\nCONNECT\r\n');
+    s.expectWrite(CERT);
+    s.expectWrite('+++').respond(OK);
+    const done = tracked(dev.storeCert('root', CERT));
+    await vi.advanceTimersByTimeAsync(100 + CERT.length - 5);
+    expect(s.written().toString('latin1')).not.toContain('+++');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(s.written().toString('latin1')).toContain('+++');
+    await vi.advanceTimersByTimeAsync(200);
+    expect(done.settled()).toBe(true);
+    await done.promise;
   });
 });

@@ -16,7 +16,17 @@
 import { EventEmitter } from 'node:events';
 import { StateError } from '../errors.ts';
 import { openLink, type Link } from '../link/index.ts';
-import { AtEngine, AtResyncError, AtTimeoutError, parseParams, type Urc } from '../at/index.ts';
+import {
+  AtEngine,
+  AtResyncError,
+  AtTimeoutError,
+  parseParams,
+  type AtEngineOptions,
+  type AtResponse,
+  type CommandOptions,
+  type DataModeOptions,
+  type Urc,
+} from '../at/index.ts';
 import { MqttSessionError, ParameterError, ResponseParseError, WifiError } from './errors.ts';
 import {
   kmqttcfgCommand,
@@ -27,7 +37,7 @@ import {
 } from './mqtt-config.ts';
 import { parseBx310xOptions, type Bx310xOptions, type ParsedBx310xOptions } from './options.ts';
 import { bit, checkString, intIn, MAX_NB_DATA, quoted, utf8AsLatin1 } from './params.ts';
-import { certType, parseCertStore, type CertInfo } from './stores.ts';
+import { certType, parseCertStore, StoreLedger, type CertInfo, type StoreSlot } from './stores.ts';
 import {
   KMQTT_IND,
   toMqttInd,
@@ -42,7 +52,7 @@ import { srwcfgCommand, type WifiCountry, type WifiMode } from './wifi.ts';
 
 export { kmqttcfgCommand, parseSessionLine, type MqttSessionConfig, type MqttSessionInfo } from './mqtt-config.ts';
 export { parseBx310xOptions, type Bx310xOptions, type ParsedBx310xOptions } from './options.ts';
-export { type CertInfo } from './stores.ts';
+export { StoreLedger, type CertInfo, type StoreSlot } from './stores.ts';
 export { type WifiCountry, type WifiMode } from './wifi.ts';
 
 /** The driver's state: `open` takes commands, `dataMode` is inside an upload, `broken` after a link or framing failure, `closed` after `close()`. */
@@ -55,10 +65,43 @@ export interface Bx310xEvents {
   wifi: [WifiEvent];
 }
 
+/**
+ * The driver's engine: every command, the driver's and a caller's raw ones alike
+ * (`device.at.command('AT+KCERTDELETE=0')`), passes the store ledger when it goes out and when
+ * it ends, so the ledger never trusts a slot something else may have changed.
+ */
+class LedgeredAtEngine extends AtEngine {
+  readonly #ledger: StoreLedger;
+
+  constructor(link: Link, options: AtEngineOptions, ledger: StoreLedger) {
+    super(link, options);
+    this.#ledger = ledger;
+  }
+
+  override command(cmd: string, opts?: CommandOptions): Promise<AtResponse> {
+    this.#ledger.touch(cmd);
+    return super.command(cmd, opts).finally(() => this.#ledger.touch(cmd));
+  }
+
+  override dataMode(cmd: string, data: string | Uint8Array, opts?: DataModeOptions): Promise<AtResponse> {
+    this.#ledger.touch(cmd);
+    return super.dataMode(cmd, data, opts).finally(() => this.#ledger.touch(cmd));
+  }
+}
+
+/** The slot a driver store/delete names (the root slot only when no index is given: the one root of §3.1). */
+function slotOf(kind: 'root' | 'local' | 'key', index: number | undefined): StoreSlot | undefined {
+  if (kind === 'root') return index === undefined ? 'root' : undefined;
+  return `${kind}:${index ?? 0}`;
+}
+
 /** The BX310x module over AT commands (docs/reference/bx310x-at.md): `await Bx310x.open(link)`, then identity, certificate and key stores, MQTT sessions and Wi-Fi; every command bounded in time, every failure a `HarnessError` with a stable `code`. */
 export class Bx310x extends EventEmitter<Bx310xEvents> {
   readonly at: AtEngine;
   readonly link: Link;
+  /** What this driver knows its module's stores hold (see `StoreLedger`). */
+  readonly stores = new StoreLedger();
+  #guardTimeMs: number;
   readonly options: ParsedBx310xOptions;
   #state: Bx310xState = 'open';
   #brokenBy: unknown;
@@ -74,13 +117,18 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
     super();
     this.options = parseBx310xOptions(options);
     this.link = link;
-    this.at = new AtEngine(link, {
-      ...this.options.engine,
-      bus: this.options.bus,
-      scope: this.options.scope,
-      defaultTimeoutMs: this.options.defaultTimeoutMs,
-      transcriptPath: this.options.transcriptPath,
-    });
+    this.#guardTimeMs = this.options.guardTimeMs;
+    this.at = new LedgeredAtEngine(
+      link,
+      {
+        ...this.options.engine,
+        bus: this.options.bus,
+        scope: this.options.scope,
+        defaultTimeoutMs: this.options.defaultTimeoutMs,
+        transcriptPath: this.options.transcriptPath,
+      },
+      this.stores,
+    );
     this.#unsubscribe = this.at.onUrc((urc) => this.#urc(urc));
     link.on('close', this.#onLinkClose);
   }
@@ -179,6 +227,8 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
           ? `AT+KCERTSTORE=0${nb !== '' || index !== undefined ? `,${nb}` : ''}${index !== undefined ? `,${index}` : ''}`
           : `AT+KCERTSTORE=1,${nb},${index ?? 0}`;
       await this.#upload(cmd, bytes, { guardTimeMs: opts.guardTimeMs, secret: false });
+      const slot = slotOf(kind, type === 0 ? index : (index ?? 0));
+      if (slot && nb === String(bytes.length)) this.stores.stored(slot, bytes);
     });
   }
 
@@ -198,6 +248,8 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
       await this.at.command(
         type === 0 ? `AT+KCERTDELETE=0${i !== undefined ? `,${i}` : ''}` : `AT+KCERTDELETE=1,${i ?? 0}`,
       );
+      const slot = slotOf(kind, type === 0 ? i : (i ?? 0));
+      if (slot) this.stores.emptied(slot);
     });
   }
 
@@ -211,6 +263,7 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
       const bytes = payloadBytes('pem', pem);
       const nb = intIn('nbData', opts.nbData ?? bytes.length, 1, MAX_NB_DATA, 'docs/reference/bx310x-at.md §3.3');
       await this.#upload(`AT+KPRIVKSTORE=${i},${nb}`, bytes, { guardTimeMs: opts.guardTimeMs, secret: true });
+      if (nb === bytes.length) this.stores.stored(`key:${i}`, bytes);
     });
   }
 
@@ -232,12 +285,44 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
 
   deleteKey(index: number): Promise<void> {
     return this.#op('deleteKey', async () => {
-      await this.at.command(`AT+KPRIVKDELETE=${intIn('index', index, 0, 2, 'docs/reference/bx310x-at.md §3.4')}`);
+      const i = intIn('index', index, 0, 2, 'docs/reference/bx310x-at.md §3.4');
+      await this.at.command(`AT+KPRIVKDELETE=${i}`);
+      this.stores.emptied(`key:${i}`);
     });
   }
 
+  /**
+   * Would storing `pem` in the slot change nothing? True only when this driver stored exactly
+   * these bytes there itself and nothing may have touched the slot since (`StoreLedger`).
+   */
+  holdsStored(kind: 'root' | 'local' | 'key', index: number | undefined, pem: string | Buffer): boolean {
+    const slot = slotOf(kind, index);
+    return slot !== undefined && this.stores.holds(slot, typeof pem === 'string' ? Buffer.from(pem, 'utf8') : pem);
+  }
+
+  /** Is the slot known to be empty (this driver deleted it and nothing touched it since)? */
+  knownEmpty(kind: 'root' | 'local' | 'key', index?: number): boolean {
+    const slot = slotOf(kind, index);
+    return slot !== undefined && this.stores.isEmpty(slot);
+  }
+
+  /** The upload guard time in force (`guardTimeMs`, or what `setGuardTime` set), ms. */
+  get guardTimeMs(): number {
+    return this.#guardTimeMs;
+  }
+
+  /**
+   * Change the upload guard time, e.g. to the firmware profile's once the module is identified
+   * (harness/run/device-session.ts), instead of the cautious 1 s default.
+   */
+  setGuardTime(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new ParameterError('guardTimeMs', ms, `guardTimeMs must be >= 0 ms, got ${ms}`);
+    this.#guardTimeMs = ms;
+  }
+
   async #upload(cmd: string, bytes: Buffer, opts: { guardTimeMs?: number; secret: boolean }): Promise<void> {
-    const guardTimeMs = opts.guardTimeMs ?? this.options.guardTimeMs;
+    const guardTimeMs = (opts.guardTimeMs ?? this.#guardTimeMs) + this.#drainMs(bytes.length);
     if (!Number.isFinite(guardTimeMs) || guardTimeMs < 0)
       throw new ParameterError('guardTimeMs', guardTimeMs, `guardTimeMs must be >= 0 ms, got ${guardTimeMs}`);
     this.#state = 'dataMode';
@@ -533,7 +618,22 @@ export class Bx310x extends EventEmitter<Bx310xEvents> {
     });
   }
 
+  /**
+   * How long `bytes` take to leave a serial line (its URI's `baud=`, 115200 for a serial port
+   * without one; 0 where the rate is not ours to know, e.g. `tcp://`), ms, at 10 bits a byte.
+   * A serial write resolves when the bytes are handed to the OS, not when they are on the wire,
+   * and the guard before `+++` is silence on the wire: it starts when the last byte is out.
+   */
+  #drainMs(bytes: number): number {
+    const given = /[?&]baud=(\d+)/.exec(this.link.uri)?.[1];
+    // A serial port without `baud=` runs at the link's default, 115200 (harness/link/types.ts).
+    const baud = given ? Number(given) : /^(serial:|\/dev\/)/.test(this.link.uri) ? 115_200 : 0;
+    return baud > 0 ? Math.ceil((bytes * 10 * 1000) / baud) : 0;
+  }
+
   #urc(urc: Urc): void {
+    // The module (re)started: whatever the ledger knew of its stores is no longer sure.
+    if (urc.name === 'READY') this.stores.forgetAll();
     const ind = toMqttInd(urc);
     if (ind) this.emit('mqttInd', ind);
     const msg = toMqttMessage(urc);

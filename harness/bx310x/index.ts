@@ -3,6 +3,7 @@
  */
 export {
   Bx310x,
+  StoreLedger,
   kmqttcfgCommand,
   parseBx310xOptions,
   parseSessionLine,
@@ -13,6 +14,7 @@ export {
   type MqttSessionConfig,
   type MqttSessionInfo,
   type ParsedBx310xOptions,
+  type StoreSlot,
   type WifiCountry,
   type WifiMode,
 } from './driver.ts';

@@ -7,94 +7,41 @@
  * AT+CGMR matches no profile runs against `reference` and says so once; a lab file's `firmware:`
  * or `profile:` that contradicts the module fails preflight with exit 1 and no suite run.
  *
- * Cost: the serial runs use the hardware upload guard (1 s each side of `+++`), so the two suites
- * take about 4 min per profile but little CPU; the two profiles run side by side. Every child is
- * spawned in its own process group and killed (group and all) in afterAll.
+ * And the serial path at realistic timing (`bx-hil sim --timing realistic`): the module paces its
+ * line at 115200 baud and takes its time for flash, TLS, CONNACK and boots; the cert-upload and
+ * tls-handshake suites must give the same outcomes as on the instant `sim:2.6.3`, with no wait
+ * widened to fit (the suites' waits derive from the module's timing), and each test's physical
+ * floor is in the results and the report.
+ *
+ * Cost: the serial runs use the matched profile's upload guard (its 50 ms + 30 ms, not the
+ * driver's cautious 1 s), so the two instant profiles take about a minute each side by side;
+ * the realistic run takes the module's own time, a few minutes. Every child is spawned in its
+ * own process group and killed (group and all) in afterAll.
  *
  * Glossary: sim = a spawned `bx-hil sim`; run = a spawned `bx-hil run`; baseline = the `sim:` run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
-import { hasTool, killOnExit } from '../processes.ts';
+import { hasTool } from '../processes.ts';
 import type { RunResults } from '../report/index.ts';
-import { simListening } from '../sim/testing.ts';
+import { floorSummary } from '../report/index.ts';
+import {
+  killCliGroups,
+  outcomesOf as outcomes,
+  runCliRun as run,
+  runOverPty,
+  startSimCli as startSim,
+} from './testing.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const bin = join(root, 'bin/bx-hil.js');
 const dir = mkdtempSync(join(tmpdir(), 'bx-hil-serial-profile-'));
-const START_MS = 60_000; // tsx loads every command: slow on a busy 2-core machine
 const SUITES = ['cert-upload', 'mqtt'];
 
-const children = new Set<ChildProcess>();
-
-function spawnGroup(args: string[]): ChildProcess {
-  // detached: its own process group, so a `bx-hil run` is killed with its Vitest workers.
-  const child = killOnExit(
-    spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true }),
-  );
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-child.pid!, signal);
-  } catch {
-    // the group is gone already
-  }
-}
-
 afterAll(async () => {
-  await Promise.all(
-    [...children].map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          const t = setTimeout(() => killGroup(c, 'SIGKILL'), 5_000);
-          c.once('exit', () => {
-            clearTimeout(t);
-            resolve();
-          });
-          killGroup(c, 'SIGTERM');
-        }),
-    ),
-  );
+  await killCliGroups();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Start `bx-hil sim` and wait for its one "listening" line; returns its TCP port. */
-function startSim(args: string[]): Promise<number> {
-  return simListening(spawnGroup(['sim', ...args]), START_MS).then((s) => s.port);
-}
-
-/** Run `bx-hil run` to its end: exit code, output and the results it wrote. */
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; results?: RunResults }> {
-  const out = args[args.indexOf('--out') + 1]!;
-  const child = spawnGroup(['run', ...args]);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => {
-    child.once('exit', (code) => {
-      let results: RunResults | undefined;
-      try {
-        results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResults;
-      } catch {
-        results = undefined;
-      }
-      resolve({ code, stdout, stderr, ...(results ? { results } : {}) });
-    });
-  });
-}
-
-const outcomes = (r: RunResults | undefined): Record<string, string> =>
-  Object.fromEntries((r?.tests ?? []).map((t) => [t.id, t.outcome]));
 
 describe.skipIf(!hasTool('socat'))(
   'a module on a serial port runs with its firmware profile (needs socat; CI installs it)',
@@ -102,15 +49,11 @@ describe.skipIf(!hasTool('socat'))(
     // Both profiles side by side: the serial runs mostly wait on guard times.
     test.concurrent.for(['2.6.3', 'legacy'])(
       '%s over a pty gives exactly the outcomes of the same profile as sim:',
-      { timeout: 900_000 }, // 15 min: two suites with the hardware guard times, on a loaded machine
+      { timeout: 600_000 }, // 10 min: two suites over a pty, side by side with the other profile, on a loaded machine
       async (profile) => {
-        const pty = join(dir, `tty-${profile}`);
-        await startSim(['--profile', profile, '--pty', pty]);
-        // Wi-Fi credentials, as a bench has them: the will test drops and rejoins Wi-Fi.
-        const lab = join(dir, `lab-${profile}.yaml`);
-        writeFileSync(lab, `devices:\n  - id: pty\n    uri: serial:${pty}\n    wifi: { ssid: lab, password: "pw" }\n`);
+        // Wi-Fi credentials in the lab file, as a bench has them: the will test drops and rejoins Wi-Fi.
         const [serial, baseline] = await Promise.all([
-          run(['--lab', lab, '--suite', ...SUITES, '--out', join(dir, `serial-${profile}`)]),
+          runOverPty({ profile, dir, suites: SUITES }),
           run(['--device', `sim:${profile}`, '--suite', ...SUITES, '--out', join(dir, `sim-${profile}`)]),
         ]);
         expect(baseline.code, baseline.stdout + baseline.stderr).toBe(0);
@@ -128,6 +71,40 @@ describe.skipIf(!hasTool('socat'))(
         const reasons = (r: RunResults | undefined) =>
           Object.fromEntries((r?.tests ?? []).filter((t) => t.skipReason).map((t) => [t.id, t.skipReason]));
         expect(reasons(serial.results)).toEqual(reasons(baseline.results));
+      },
+    );
+
+    test(
+      '2.6.3 at realistic timing over a pty: cert-upload and tls-handshake give the outcomes of sim:2.6.3, each test with its physical floor',
+      { timeout: 600_000 }, // 10 min: the module takes its time (line, flash, TLS, boots) on a loaded machine
+      async () => {
+        const suites = ['cert-upload', 'tls-handshake'];
+        const [serial, baseline] = await Promise.all([
+          runOverPty({ profile: '2.6.3', dir, name: 'realistic', timing: 'realistic', suites }),
+          run(['--device', 'sim:2.6.3', '--suite', ...suites, '--out', join(dir, 'sim-realistic')]),
+        ]);
+        expect(baseline.code, baseline.stdout + baseline.stderr).toBe(0);
+        expect(serial.code, serial.stdout + serial.stderr).toBe(0);
+        const want = outcomes(baseline.results);
+        const got = outcomes(serial.results);
+        expect(Object.keys(want).length).toBeGreaterThan(60);
+        // Over a serial port the module is hardware to the suites: a test that needs the virtual
+        // module's knobs (its clock) is skipped there, saying so; every other outcome is the same.
+        const simOnly = Object.keys(got).filter((id) => got[id] === 'skip' && want[id] !== 'skip');
+        for (const id of simOnly)
+          expect(serial.results!.tests.find((t) => t.id === id)!.skipReason).toMatch(/needs the virtual module's/);
+        expect(simOnly.length).toBeLessThan(5);
+        const without = (o: Record<string, string>) =>
+          Object.fromEntries(Object.entries(o).filter(([id]) => !simOnly.includes(id)));
+        expect(without(got)).toEqual(without(want));
+        // Every test that ran carries its floor; the module's latencies make it more than the line alone.
+        const ran = serial.results!.tests.filter((t) => t.outcome !== 'skip');
+        expect(ran.every((t) => t.floorMs !== undefined && t.actualMs !== undefined)).toBe(true);
+        const sum = floorSummary(serial.results!)!;
+        expect(sum.floorMs).toBeGreaterThan(10_000);
+        expect(ran.some((t) => (t.floorParts?.['tls'] ?? 0) > 0 && (t.floorParts?.['flash'] ?? 0) > 0)).toBe(true);
+        // The report says it in words.
+        expect(readFileSync(join(dir, 'serial-realistic', 'index.html'), 'utf8')).toMatch(/Physical floor: tests took/);
       },
     );
   },

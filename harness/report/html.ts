@@ -13,6 +13,7 @@ import type { BundleLimits } from './bundle.ts';
 import { compareResults, formatComparison } from './compare.ts';
 import type { CompareOptions, Comparison } from './compare.ts';
 import { OUTCOME_LABELS, OUTCOMES } from './outcomes.ts';
+import { describeFloor, floorSummary } from './floor.ts';
 import { buildTimeline } from './timeline.ts';
 import type { TimelineEntry } from './timeline.ts';
 import { describeProfile } from './types.ts';
@@ -48,6 +49,9 @@ export interface CellView {
   outcome: Outcome;
   status: TestResult['status'];
   durationMs: number;
+  /** The test's physical floor and what it took against it, ms (harness/run/floor.ts). */
+  floorMs?: number;
+  actualMs?: number;
   attempts: number;
   verdict?: VerdictSummary;
   securityFailure?: boolean;
@@ -81,6 +85,8 @@ export interface ReportModel {
   columns: ReportColumn[];
   tests: TestRow[];
   comparison?: { headline: string; text: string; regressions: number; fixes: number };
+  /** The run against its physical floor (harness/report/floor.ts), in words; absent when no test carries one. */
+  floor?: string;
 }
 
 /** One outcome as the page shows it: the matrix cell's word and the detail view's sentence. */
@@ -154,6 +160,10 @@ function columnsOf(r: RunResults, run: 'candidate' | 'baseline'): ReportColumn[]
 function cellOf(t: TestResult): CellView {
   const c: CellView = { outcome: t.outcome, status: t.status, durationMs: t.durationMs, attempts: t.attempts };
   if (t.verdict) c.verdict = t.verdict;
+  if (t.floorMs !== undefined && t.actualMs !== undefined) {
+    c.floorMs = t.floorMs;
+    c.actualMs = t.actualMs;
+  }
   if (t.securityFailure) {
     c.securityFailure = true;
     c.securityReason = securityReason(t);
@@ -262,6 +272,8 @@ export async function buildReportModel(
     tests,
   };
   if (comparison) model.comparison = comparison;
+  const floor = floorSummary(results);
+  if (floor) model.floor = describeFloor(floor);
   return model;
 }
 
@@ -323,7 +335,7 @@ ${css}
 <header>
 <h1>${escapeHtml(model.title)}</h1>
 <div class="meta">Run ${escapeHtml(model.startedAt)} to ${escapeHtml(model.finishedAt)} · ${escapeHtml(devices)} · bx-hil ${escapeHtml(model.harnessVersion)} · report generated ${escapeHtml(model.generatedAt)}</div>
-${profiles}${notes}<div class="chips" id="chips" aria-label="Outcome counts"></div>
+${profiles}${notes}${model.floor ? `<div class="meta" id="floor">Physical floor: ${escapeHtml(model.floor)}</div>\n` : ''}<div class="chips" id="chips" aria-label="Outcome counts"></div>
 <div id="security"></div>
 <div id="changes"></div>
 </header>

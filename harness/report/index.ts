@@ -23,6 +23,7 @@ export { OUTCOMES, OUTCOME_LABELS, type OutcomeLabel } from './outcomes.ts';
 export { ResultsFileError } from './errors.ts';
 export { buildTimeline, classifyEvent } from './timeline.ts';
 export type { Arrow, Lane, TimelineEntry } from './timeline.ts';
+export { describeFloor, floorSummary, type FloorSummary } from './floor.ts';
 export { buildReportModel, renderReportHtml, securityReason } from './html.ts';
 export type { OutcomeView, ReportModel, ReportModelOptions } from './html.ts';
 export { HTML_FILE, RESULTS_FILE, writeReport } from './write.ts';

@@ -92,6 +92,16 @@ export interface TestResult {
   /** True when the device accepted a connection it must refuse (untrusted/expired/wrong-name server). */
   securityFailure?: boolean;
   durationMs: number;
+  /**
+   * The physical floor of the test against its module (harness/run/floor.ts): the least time
+   * any harness could take, from the AT transcript's bytes at the line rate, the module's
+   * latencies (its timing) and the waits the test exists to observe, ms. Absent in older results.
+   */
+  floorMs?: number;
+  /** The floor's parts, ms each (`line`, `flash`, `tls`, `guard`, ...). */
+  floorParts?: Record<string, number>;
+  /** What the test took against that floor: from its evidence's start to the device's cleanup done, ms. */
+  actualMs?: number;
   attempts: number;
   error?: string;
   skipReason?: string;

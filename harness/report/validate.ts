@@ -110,6 +110,11 @@ export function parseRunResults(input: unknown, file = 'results'): RunResults {
     c.oneOf(o, 'outcome', f, OUTCOMES);
     c.num(o, 'durationMs', f);
     c.num(o, 'attempts', f);
+    for (const key of ['floorMs', 'actualMs']) if (o[key] !== undefined) c.num(o, key, f);
+    if (o.floorParts !== undefined) {
+      const p = c.obj(o.floorParts, `${f}.floorParts`);
+      for (const key of Object.keys(p)) c.num(p, key, `${f}.floorParts`);
+    }
     if (o.securityFailure !== undefined && typeof o.securityFailure !== 'boolean')
       c.fail(`${f}.securityFailure`, o.securityFailure, 'true or false');
     if (o.verdict !== undefined) {

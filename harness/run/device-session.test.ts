@@ -169,6 +169,22 @@ describe('DeviceSession', () => {
     expect(events.filter((e) => e.kind === 'cleanup-error').map((e) => e.summary)).toEqual([]);
   });
 
+  test('setUploadGuard applies to the driver now and to a driver opened again after a broken test', async () => {
+    const { session, links } = setup();
+    const [first, second] = links as [ScriptedLink, ScriptedLink];
+    scriptOpen(first);
+    await session.open();
+    expect(session.acquire().guardTimeMs).toBe(FAST.guardTimeMs);
+    session.setUploadGuard(80);
+    expect(session.acquire().guardTimeMs).toBe(80);
+    first.disconnect(new Error('cable pulled'));
+    await vi.waitFor(() => expect(session.driver?.state).not.toBe('open'));
+    second.expectWrite('AT\r').respond(OK);
+    second.expectWrite('AT+KMQTTCFG?\r').respond(OK);
+    expect(await session.ensureClean()).toBe('clean');
+    expect(session.acquire().guardTimeMs).toBe(80);
+  });
+
   test('close() closes driver and link once; every failure is collected into an AggregateError', async () => {
     const { session, links } = setup();
     const s = links[0]!;

@@ -88,6 +88,7 @@ export class DeviceSession<V extends VirtualKnobs = VirtualKnobs> {
   #vm: V | undefined;
   #identity: { model: string; firmware: string; family: string } | undefined;
   #closers: Array<() => unknown> = [];
+  #uploadGuardMs: number | undefined;
   readonly #options: DeviceSessionOptions<V>;
 
   constructor(options: DeviceSessionOptions<V>) {
@@ -141,6 +142,7 @@ export class DeviceSession<V extends VirtualKnobs = VirtualKnobs> {
       // Bx310x.open leaves a link it was given open when it fails: the closer above closes it.
       const driver = await Bx310x.open(link, { bus: this.bus, ...options });
       this.#closers.push(() => driver.close());
+      if (this.#uploadGuardMs !== undefined) driver.setGuardTime(this.#uploadGuardMs);
       this.#driver = driver;
     });
   }
@@ -161,6 +163,15 @@ export class DeviceSession<V extends VirtualKnobs = VirtualKnobs> {
       await driver.wifiStationConfig(wifi.ssid, wifi.password, true);
       await driver.wifiConnect(options.wifiTimeoutMs === undefined ? {} : { timeoutMs: options.wifiTimeoutMs });
     });
+  }
+
+  /**
+   * Use `ms` as the upload guard time from now on, on this driver and on any the session opens
+   * again (once the firmware's profile is known: harness/run/suite-session.ts).
+   */
+  setUploadGuard(ms: number): void {
+    this.#uploadGuardMs = ms;
+    this.#driver?.setGuardTime(ms);
   }
 
   /** The driver for a test; throws `DeviceBrokenError` with the original cause when broken. */

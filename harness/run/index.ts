@@ -38,7 +38,9 @@ export {
   type SuiteSession,
   type TargetInfo,
 } from './suite-session.ts';
-export { collectTestEvidence, type TestEvidence } from './test-evidence.ts';
+export { collectTestEvidence, type FloorBasis, type TestEvidence } from './test-evidence.ts';
+export { computeFloor, type Floor, type FloorParts } from './floor.ts';
+export { LOADED_HOST_SLACK_MS, suiteWaits, waitsInForce, type SuiteWaits } from './waits.ts';
 export {
   MEASURE_DEFAULTS,
   measureTiming,

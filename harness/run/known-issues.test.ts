@@ -114,6 +114,18 @@ describe('known issues and outcomes', () => {
     expect(s.ok).toBe(false);
     expect(summaryLine(s)).toBe('0 passed, 1 failed, 1 expected failure, 0 fixed, 0 skipped, 1 SECURITY FAILURE');
   });
+
+  test('a test that ran carries its physical floor and what it took; a skipped one does not', () => {
+    const device = { id: 'sim-2.6.3', uri: 'sim:2.6.3', firmware: '2.6.3' };
+    const floor = { floorMs: 1200, actualMs: 1500, parts: { line: 200, flash: 1000 } };
+    const raw = { file: 'cert-upload.test.ts', names: ['x'], durationMs: 1, attempts: 1, errors: [] };
+    expect(toTestResult({ ...raw, status: 'passed', meta: { floor } }, device, [])).toMatchObject({
+      floorMs: 1200,
+      actualMs: 1500,
+      floorParts: { line: 200, flash: 1000 },
+    });
+    expect(toTestResult({ ...raw, status: 'skipped', meta: { floor } }, device, []).floorMs).toBeUndefined();
+  });
 });
 
 describe('a known issue states how its test fails', () => {

@@ -30,6 +30,8 @@ export interface SuiteTestMeta {
   skipReason?: string;
   /** Evidence bundle directory, relative to BX_HIL_EVIDENCE_DIR. */
   evidenceDir?: string;
+  /** The test's physical floor and what it took (harness/run/floor.ts), ms. */
+  floor?: { floorMs: number; actualMs: number; parts: Record<string, number> };
 }
 
 /** Env vars the runner sets for the suites (and a user may set by hand). */

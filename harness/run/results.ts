@@ -80,6 +80,12 @@ export function toTestResult(raw: RawTestRecord, device: DeviceInfo, issues: Rea
   if (error) r.error = error;
   if (status === 'skipped') r.skipReason = redactSecrets(m.skipReason ?? raw.skipNote ?? 'skipped');
   if (m.evidenceDir) r.evidenceDir = m.evidenceDir;
+  // A skipped test made the module do nothing worth a floor.
+  if (m.floor && status !== 'skipped') {
+    r.floorMs = m.floor.floorMs;
+    r.floorParts = m.floor.parts;
+    r.actualMs = m.floor.actualMs;
+  }
   return r;
 }
 

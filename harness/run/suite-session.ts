@@ -15,11 +15,14 @@ import { EvidenceBus } from '../evidence.ts';
 import { createBasicPki, KeyPool, type BasicPki } from '../pki/index.ts';
 import type { KnownIssue, ProfileInfo } from '../report/index.ts';
 import type { Profile, VirtualModule } from '../sim/index.ts';
+import { INSTANT_TIMING, type Timing } from '../timing.ts';
 import { startCapture, type Capture } from './capture.ts';
 import { chooseProfile } from './device-profile.ts';
+import { SERVER_CHAIN_EVENT, verifyKindsOf } from './floor.ts';
+import { setWaitsInForce, suiteWaits } from './waits.ts';
 import { brokerBindHost, DeviceSession, type TargetOpener } from './device-session.ts';
 import { mergeKnownIssues } from './known-issues.ts';
-import { loadLabFile, type LabDevice } from './lab.ts';
+import { labDeviceTiming, loadLabFile, type LabDevice } from './lab.ts';
 import { safeTestDir, SUITE_ENV } from './meta.ts';
 
 /** What the suites know about the target before any test runs. */
@@ -49,6 +52,14 @@ export interface TargetInfo {
   /** Address the rig binds (127.0.0.1 on sim, where the module reaches the host on hardware). */
   bindHost: string;
   labDevice?: LabDevice;
+  /**
+   * How fast the module is (harness/timing.ts): the virtual module's own timing, or a real
+   * module's from the lab file or its profile. Waits derive from it (suites/helpers.ts `waits`)
+   * and each test's physical floor is computed against it. Instant until the device is up.
+   */
+  timing: Timing;
+  /** The module's own upload guard time (its profile's `uploads.guardTimeMs`), ms: 0 until the profile is known. */
+  uploadGuardMs: number;
 }
 
 /** Capability → the profile field its source tag is under (for skip reasons). */
@@ -89,9 +100,21 @@ export function capabilityReason(target: TargetInfo, capability: string): string
   return `${target.label}: ${capability} not supported (source: ${source.length > 100 ? `${source.slice(0, 97)}...` : source})`;
 }
 
-/** Upload guard time on the virtual module: the profile's guard plus 10 ms, at least 60 ms (hardware keeps the driver's 1 s). */
+/** Upload guard time on the virtual module: the profile's guard plus 10 ms, at least 60 ms (hardware keeps the driver's 1 s until its profile is matched). */
 function simGuardMs(vm: VirtualModule): number {
   return Math.max(60, vm.profile.uploads.guardTimeMs + 10);
+}
+
+/**
+ * Upload guard time on a real module whose profile was matched (named, or its AT+CGMR): the
+ * profile's guard plus 30 ms. The margin covers what stands between the harness's clock and the
+ * module's UART: a USB serial adapter holds bytes up to its latency timer (16 ms by default on
+ * FTDI parts) and a loaded host wakes timers late; the bytes' own time on the wire is added by
+ * the driver. An unmatched module (the `reference` fallback) keeps the driver's cautious 1 s.
+ */
+export const PROFILE_GUARD_MARGIN_MS = 30;
+export function profileGuardMs(profile: Pick<Profile, 'uploads'>): number {
+  return profile.uploads.guardTimeMs + PROFILE_GUARD_MARGIN_MS;
 }
 
 /** One test file's device, PKI and bus. */
@@ -128,6 +151,8 @@ export async function openSuiteSession(
     knownIssues: [],
     brokerName: isSim ? 'broker.bx-hil.test' : '127.0.0.1',
     bindHost: '127.0.0.1',
+    timing: INSTANT_TIMING,
+    uploadGuardMs: 0,
   };
   let labDevice: LabDevice | undefined;
   let labIssues: KnownIssue[] = [];
@@ -183,12 +208,26 @@ export async function openSuiteSession(
       target.capabilities = new Set(profile.capabilities);
       target.sources = profile.sources;
       target.knownIssues = mergeKnownIssues(profile.knownIssues, labIssues);
+      target.uploadGuardMs = profile.uploads.guardTimeMs;
+      target.timing = timingOf(vm, labDevice, profile);
+      setWaitsInForce(suiteWaits(target.timing, profile));
+      // Over a real link the driver starts with its cautious 1 s guard; a matched profile knows better.
+      if (!vm && chosen.info.chosenBy !== 'fallback') device.setUploadGuard(profileGuardMs(profile));
       await device.provision();
     } catch {
       // The session is broken with this cause: every test that needs the device reports it.
     }
   }
   return { target, device, bus, pool, pki, close: () => device.close() };
+}
+
+/**
+ * The timing in force for the device under test: the virtual module's own, a real module's
+ * lab-file `timing:`, or its profile's realistic block; instant where none is known.
+ */
+function timingOf(vm: VirtualModule | undefined, lab: LabDevice | undefined, profile: Profile): Timing {
+  if (vm) return vm.timing;
+  return lab ? labDeviceTiming(lab, profile) : profile.timing;
 }
 
 /** Starts broker rigs for one test (the `rigs` fixture). */
@@ -232,6 +271,19 @@ export function testRigs(
       });
       started.push(rig);
       test.addRig(rig);
+      if (rig.profile !== 'plain') {
+        // What the module will verify of the served chain, for the test's physical floor (harness/run/floor.ts).
+        const { pki } = rig;
+        const chain = options.serverCertChainPem ?? pki.server.certPem;
+        const anchors = [pki.ca.certPem, ...(pki.extraCa ?? []).map((c) => c.certPem)];
+        const verifyKinds = verifyKindsOf(chain, anchors);
+        suite.bus.emit({
+          source: 'suite',
+          kind: SERVER_CHAIN_EVENT,
+          summary: `rig on port ${rig.port} serves a chain the module verifies with ${verifyKinds.join(', ') || 'no known key'}`,
+          data: { verifyKinds },
+        });
+      }
       if (env[SUITE_ENV.capture] === '1' && evidenceDir)
         captures.push(await startCapture(rig.port, join(evidenceDir, safeTestDir(test.id)), started.length));
       suite.device.vm?.setResolve(target.brokerName, { host: '127.0.0.1', port: rig.port });

@@ -10,6 +10,8 @@ import type { BrokerRig, Verdict } from '../broker/index.ts';
 import { HarnessError } from '../errors.ts';
 import type { EvidenceBus, EvidenceEvent } from '../evidence.ts';
 import { writeEvidenceBundle } from '../report/index.ts';
+import type { Timing } from '../timing.ts';
+import { certsOf, computeFloor, keyKindOf, OBSERVED_WAIT_EVENT } from './floor.ts';
 import { heartbeatWriter } from './heartbeat.ts';
 import { safeTestDir, SUITE_ENV, type SuiteTestMeta } from './meta.ts';
 
@@ -25,6 +27,17 @@ export interface TestEvidence {
   note(key: string, value: unknown): void;
   /** Rigs started by the test: their verdicts go into the bundle. */
   addRig(rig: BrokerRig): void;
+  /**
+   * State a wait the test exists to observe (a quiet window, a timeout the module must reach):
+   * it is part of the test's physical floor (harness/run/floor.ts), as an `observed-wait` event.
+   */
+  observe(what: string, ms: number): void;
+}
+
+/** What a test's physical floor is computed against: the module's timing and its own upload guard time. */
+export interface FloorBasis {
+  readonly timing: Timing;
+  readonly uploadGuardMs: number;
 }
 
 /** Render AT events as a readable transcript (`+0.123 > AT+CGMR`). */
@@ -86,10 +99,17 @@ function takeKeylogs(rigs: ReadonlyArray<BrokerRig>, keep: boolean): string | un
  */
 export function collectTestEvidence(
   bus: EvidenceBus,
-  test: { id: string; meta: SuiteTestMeta; device: { uri: string; firmware: string; model: string } },
+  test: {
+    id: string;
+    meta: SuiteTestMeta;
+    device: { uri: string; firmware: string; model: string };
+    /** When given, the test's physical floor and what it took are recorded in `meta.floor`. */
+    floor?: FloorBasis;
+  },
   env: NodeJS.ProcessEnv = process.env,
 ): { evidence: TestEvidence; finish(): Promise<void> } {
   const { id, meta } = test;
+  const t0 = bus.clock.now();
   const events: EvidenceEvent[] = [];
   const certs: { name: string; pem: string }[] = [];
   const notes: Record<string, unknown> = {};
@@ -109,9 +129,29 @@ export function collectTestEvidence(
     waiting: (what) => beat.explicit(what),
     note: (key, value) => void (notes[key] = value),
     addRig: (rig) => void rigs.push(rig),
+    observe: (what, ms) =>
+      void bus.emit({
+        source: 'suite',
+        kind: OBSERVED_WAIT_EVENT,
+        summary: `observed wait: ${what} (${ms} ms)`,
+        data: { ms },
+      }),
   };
   async function finish(): Promise<void> {
     unsubscribe();
+    if (test.floor) {
+      const actualMs = Math.round(bus.clock.now() - t0);
+      // The module's own key kind, from the client certificate the test stored (for the mutual-TLS signature).
+      const client = certs.filter((c) => c.name === 'client-stored').pop();
+      const clientCert = client ? certsOf(client.pem)[0] : undefined;
+      const f = computeFloor({
+        events,
+        timing: test.floor.timing,
+        uploadGuardMs: test.floor.uploadGuardMs,
+        ...(clientCert ? { clientKeyKind: keyKindOf(clientCert) } : {}),
+      });
+      meta.floor = { floorMs: f.floorMs, actualMs, parts: { ...f.parts } };
+    }
     beat.command(undefined);
     beat.explicit(undefined);
     const root = env[SUITE_ENV.evidenceDir];

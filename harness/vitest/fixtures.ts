@@ -169,6 +169,7 @@ export const test = base.extend<HilFixtures & FileFixtures>({
         id: testIdOf(task),
         meta: task.meta as SuiteTestMeta,
         device: { uri: suite.target.uri, firmware: suite.target.firmware, model: suite.target.model },
+        floor: suite.target,
       });
       // Which profile the test ran against (the runner's report names it per device).
       if (suite.target.profileInfo) (task.meta as SuiteTestMeta).profile = suite.target.profileInfo;

@@ -374,6 +374,7 @@
             (c.run === 'baseline' ? ' (baseline run)' : '') +
             ' \u00B7 ' +
             fmtMs(r.durationMs) +
+            (r.floorMs !== undefined ? ' (physical floor ' + fmtMs(r.floorMs) + ')' : '') +
             ' \u00B7 ' +
             r.attempts +
             (r.attempts === 1 ? ' attempt' : ' attempts'),
