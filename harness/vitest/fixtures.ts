@@ -37,7 +37,7 @@ import {
   type TestEvidence,
 } from '../run/index.ts';
 import { getVirtualModule, openTarget } from '../targets.ts';
-import { watchLeaks, type LeakWatch } from './leaks.ts';
+import { unwatched, watchLeaks, type LeakWatch } from './leaks.ts';
 
 /** The virtual module's knobs (host overrides, DNS server, faults, Wi-Fi drop): the `vm` fixture on `sim:`. */
 export type VirtualModule = NonNullable<ReturnType<typeof getVirtualModule>>;
@@ -152,7 +152,8 @@ export const test = base.extend<HilFixtures & FileFixtures>({
   ],
   suite: [
     async ({}, use) => {
-      const suite = await openSuiteSession({ open: openTarget, virtualModule: getVirtualModule });
+      // Its device link (a tcp:// connection on a file's first test) is not the test's leak.
+      const suite = await unwatched(() => openSuiteSession({ open: openTarget, virtualModule: getVirtualModule }));
       await use(suite);
       await suite.close();
     },
@@ -179,12 +180,7 @@ export const test = base.extend<HilFixtures & FileFixtures>({
     { auto: true },
   ],
   device: async ({ suite, evidence, leftOpen }, use) => {
-    // The session's link (opened on the file's first test, e.g. a tcp:// connection) is the
-    // fixture's, not the test's.
-    leftOpen.pause();
-    const device = await suite.device.acquire();
-    leftOpen.resume();
-    await use(device);
+    await use(suite.device.acquire());
     // What the session opens from here on (a link reopened after a broken test) is its own.
     leftOpen.pause();
     evidence.waiting('cleanup after the test');

@@ -11,10 +11,10 @@
  * TCP/UDP handle created; one is still open when its `getsockname` succeeds (a closed handle
  * answers EBADF at once). No `destroy` hook: it makes Node track every promise's collection,
  * about ten times slower on promise-heavy code, where `init` alone costs about two (measured
- * on a loop of awaits). Recording pauses while the device fixture brings the module up (the
- * session opens its link on a file's first test: a `tcp://` device is a connection the test did
- * not open) and stops before the device fixture cleans up, so a link the session reopens for
- * the next test is not counted either.
+ * on a loop of awaits). What the fixtures open for the test is theirs, not the test's: the suite
+ * session opens the device link on a file's first test (a `tcp://` device is a connection the
+ * test did not open) inside `unwatched()`, and recording stops before the device fixture cleans
+ * up, so a link the session reopens for the next test is not counted either.
  */
 import { createHook } from 'node:async_hooks';
 import { basename } from 'node:path';
@@ -41,8 +41,6 @@ export interface LeakWatch {
   open(): string[];
   /** Stop recording new handles (closes are still seen): the fixtures' own cleanup starts. */
   pause(): void;
-  /** Record again after a `pause()` (the device fixture pauses while the session opens its link). */
-  resume(): void;
   stop(): void;
 }
 
@@ -79,13 +77,29 @@ export function siteIn(stack: string, testFile: string): string | undefined {
   return undefined;
 }
 
+/** Depth of `unwatched()` calls in progress: handles created meanwhile belong to the fixtures. */
+let unwatchedDepth = 0;
+
+/**
+ * Run `fn` (a fixture bringing up what the test did not open: the suite session, its device link)
+ * without recording the handles it creates. Process-wide: tests of one file run one at a time.
+ */
+export async function unwatched<T>(fn: () => Promise<T> | T): Promise<T> {
+  unwatchedDepth++;
+  try {
+    return await fn();
+  } finally {
+    unwatchedDepth--;
+  }
+}
+
 /** Start watching the handles created from now on; `testFile` (an absolute path) names their lines. */
 export function watchLeaks(testFile: string): LeakWatch {
   const opened: Opened[] = [];
   let recording = true;
   const hook = createHook({
     init(_asyncId, type, _trigger, resource) {
-      if (!recording || !TRACKED.has(type)) return;
+      if (!recording || unwatchedDepth > 0 || !TRACKED.has(type)) return;
       const limit = Error.stackTraceLimit;
       Error.stackTraceLimit = STACK_DEPTH;
       const stack = new Error().stack ?? '';
@@ -97,7 +111,6 @@ export function watchLeaks(testFile: string): LeakWatch {
   return {
     open: () => opened.filter((o) => address(o.handle, 'getsockname') !== undefined).map(describe),
     pause: () => void (recording = false),
-    resume: () => void (recording = true),
     stop: () => {
       hook.disable();
       opened.length = 0; // let the handles go
