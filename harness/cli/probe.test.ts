@@ -198,6 +198,35 @@ describe('bx-hil probe', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  test('a module that goes silent during the timing measurement: exit 1, the timing step named, the draft written', async () => {
+    const bus = new EvidenceBus();
+    const module = createVirtualModule({ profile: '2.6.3', bus });
+    // Without --allow-writes and a host address the probe's steps never read AT+KCERTSTORE?;
+    // the timing measurement's line step reads it first.
+    bus.subscribe((e) => {
+      if (e.source === 'sim' && e.kind === 'command' && e.summary.startsWith('AT+KCERTSTORE'))
+        module.setFaults({ dropRate: 1, direction: 'tx' });
+    });
+    const server = await serveModule(module, { port: 0 });
+    const out = join(dir, 'timing-silent.json');
+    try {
+      const r = await inProcess({ device: server.url, out, samples: '1' });
+      expect(r.code, r.out + r.err).toBe(1);
+      expect(r.err).toMatch(/timing stopped at step line: .*AT\+KCERTSTORE\?/);
+      expect(r.err).not.toMatch(/stopped at step (identity|framing|params|read-forms|mqtt)/);
+      const draft = loadProfile(out);
+      expect(draft.sources['keys.readForm']).toMatch(/^\[probe /);
+      // Nothing was measured: the base's timing, with its tags.
+      expect(draft.timing).toEqual(loadProfile('2.6.3').timing);
+      const evidence = JSON.parse(readFileSync(join(dir, 'timing-silent.evidence.json'), 'utf8'));
+      expect(evidence.failedStep).toBeUndefined();
+      expect(evidence.timing.measurement.failed.name).toBe('line');
+    } finally {
+      await server.close();
+      await module.close();
+    }
+  }, 60_000);
+
   test('a module that goes silent mid-probe: exit 1, the step named, the partial draft written', async () => {
     const bus = new EvidenceBus();
     const module = createVirtualModule({ profile: '2.6.3', bus });
