@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { EvidenceBus } from '../evidence.ts';
 import { killOnExit } from '../processes.ts';
-import { timingSame } from '../probe/index.ts';
+import { timingSame, valueAt } from '../probe/index.ts';
 import { createVirtualModule, loadProfile, serveModule } from '../sim/index.ts';
 import { simListening } from '../sim/testing.ts';
 import { openTarget } from '../targets.ts';
@@ -143,8 +143,8 @@ describe('bx-hil probe', () => {
     // (Wi-Fi: no credentials) as in the base, with the base's tag.
     const draft = loadProfile(out);
     for (const { field, value } of measured) {
-      const want = field.split('.').reduce<any>((o, k) => o[k], model) as number;
-      expect(field.split('.').reduce<any>((o, k) => o[k], draft.timing)).toBe(value);
+      const want = valueAt(model, field) as number;
+      expect(valueAt(draft.timing, field)).toBe(value);
       expect(timingSame(field, value, want), `${field}: drafted ${value}, modelled ${want}`).toBe(true);
       expect(draft.timing.sources[field]).toMatch(/^\[probe \d{4}-\d\d-\d\d fw 2\.6\.3\] \S/);
     }
