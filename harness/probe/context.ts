@@ -56,3 +56,11 @@ export function cmeOf(final: string): number | undefined {
   const m = /^\+CME ERROR: ?(\d+)$/.exec(final);
   return m ? Number(m[1]) : undefined;
 }
+
+/**
+ * The silence the probe keeps around `+++` in its uploads, ms: twice the base's guard time (at
+ * least 100 ms), so a module a little slower than its base still sees the escape.
+ */
+export function uploadGuardMs(base: Profile): number {
+  return Math.max(2 * base.uploads.guardTimeMs, 100);
+}

@@ -7,6 +7,7 @@ export { opensslCipherName, type BrokerReach } from './steps/broker.ts';
 export { diffLearned, type Difference } from './diff.ts';
 export { FIELDS, valueAt } from './fields.ts';
 export { ProbeRefusedError, ProbeSilentError } from './errors.ts';
+export { timingSame, TIMING_TOLERANCE, withTiming, type MeasuredTiming, type TimingValue } from './timing.ts';
 export { evidenceOf, evidencePath, writeProbe } from './write.ts';
-export type { Check, Learned } from './context.ts';
+export { uploadGuardMs, type Check, type Learned } from './context.ts';
 export type { Exchange } from './wire.ts';

@@ -21,6 +21,7 @@ import { readForms } from './steps/read-forms.ts';
 import { remove } from './steps/sessions.ts';
 import { uploads } from './steps/uploads.ts';
 import { brokerStep, type BrokerReach } from './steps/broker.ts';
+import type { MeasuredTiming, TimingValue } from './timing.ts';
 import { Wire, type Exchange } from './wire.ts';
 
 /** The steps in the order they run (docs/probe.md "What it learns"); the broker step needs to know where the module finds the rigs. */
@@ -74,6 +75,8 @@ export interface ProbeResult {
   /** The draft profile (loads with `parseProfile`). */
   profile: ProfileInput & { extends: string; name: string };
   differences: Difference[];
+  /** The measured timing values and the measurement behind them, once `withTiming` put them in. */
+  timing?: { values: TimingValue[]; measurement: MeasuredTiming };
 }
 
 /** Seconds the probe's wire bytes take at `baud` (10 bits a byte: 8N1). */

@@ -27,6 +27,8 @@ export function evidenceOf(r: ProbeResult, baud = 115_200): Record<string, unkno
     checks: r.checks,
     differences: r.differences,
     notes: r.notes,
+    // The measurement figures behind the draft's timing values (docs/probe.md "Timing").
+    ...(r.timing ? { timing: r.timing } : {}),
     wire: {
       exchanges: r.exchanges.length,
       txBytes: r.txBytes,

@@ -104,6 +104,23 @@ describe('against the instant virtual module', () => {
     expect(modules[0]!.stores.local.every((c) => c === undefined)).toBe(true);
   }, 60_000);
 
+  test('noRigs: a module that cannot reach this host skips MQTT and TLS with the reason, and nothing waits', async () => {
+    const { targets } = simTargets();
+    const m = await measureTiming({
+      device: device('sim:2.6.3'),
+      targets,
+      samples: 1,
+      noRigs: 'no --host-address',
+    });
+    expect(m.failed).toBeUndefined();
+    expect(step(m, 'mqtt')).toEqual({ name: 'mqtt', status: 'skipped', detail: 'no --host-address' });
+    expect(step(m, 'tls')).toEqual({ name: 'tls', status: 'skipped', detail: 'no --host-address' });
+    expect(m.block.mqtt).toBeUndefined();
+    // The wire cost: the identity and the read forms went out and came back.
+    expect(m.wire?.writes).toBeGreaterThan(4);
+    expect(m.wire?.rxBytes).toBeGreaterThan(m.wire!.txBytes);
+  }, 60_000);
+
   test('with --allow-writes: flash, boot, line and TLS are measured and every slot is left empty', async () => {
     const { targets, modules } = simTargets();
     const m = await measureTiming({

@@ -64,6 +64,12 @@ export interface MeasureTimingOptions {
   now?: () => Date;
   /** Progress lines (one per figure). */
   log?: (line: string) => void;
+  /**
+   * Why the module cannot reach a broker rig on this host, when the caller knows it cannot
+   * (`bx-hil probe` on hardware without `--host-address`): the MQTT and TLS steps are skipped
+   * with this reason instead of waiting out a connect. Default: the rigs are reachable.
+   */
+  noRigs?: string;
 }
 
 /** A measured block: only the fields that were measured, each with its source tag. */
@@ -110,6 +116,8 @@ export interface TimingMeasurement {
    * profile's, so these are what a run keeps using.
    */
   profile?: { name: string; notMeasured: Array<{ field: string; value: number; source: string }> };
+  /** What the measurement cost on the link: commands and `+++` written, bytes each way. */
+  wire?: { writes: number; txBytes: number; rxBytes: number };
 }
 
 export const MEASURE_DEFAULTS = Object.freeze({
@@ -511,7 +519,8 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
     // MQTT over plain TCP: the rig listens where the module can reach it.
     current = 'mqtt';
     const host = device.hostAddress;
-    {
+    if (options.noRigs !== undefined) step('mqtt', 'skipped', options.noRigs);
+    else {
       const rig = await startBrokerRig({ host: brokerBindHost(host), port: 0, profile: 'plain' });
       closers.push(() => rig.close());
       const connack: number[] = [];
@@ -543,7 +552,8 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
 
     // TLS: the rig's root in the module's (empty) root slot; handshakes timed at the rig.
     current = 'tls';
-    if (!options.allowWrites)
+    if (options.noRigs !== undefined) step('tls', 'skipped', options.noRigs);
+    else if (!options.allowWrites)
       step('tls', 'skipped', "needs --allow-writes (the module must store the rig's root certificate)");
     else {
       const certs = await driver.listCerts();
@@ -577,6 +587,11 @@ export async function measureTiming(options: MeasureTimingOptions): Promise<Timi
       log(text);
     });
   }
+  out.wire = {
+    writes: tap.tx.length,
+    txBytes: tap.tx.reduce((n, w) => n + w.bytes, 0),
+    rxBytes: tap.rx.reduce((n, c) => n + c.text.length, 0),
+  };
   if (out.firmware !== undefined) {
     const chosen = chooseProfile({
       uri: device.uri,

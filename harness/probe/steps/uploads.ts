@@ -15,7 +15,7 @@
  * (LF, NbData = the byte count), and the probe must send it wrongly on purpose.
  */
 import { AMAZON_ROOT_CA_1_PEM } from '../../pki/index.ts';
-import { cmeOf, type Step, type StepContext } from '../context.ts';
+import { cmeOf, uploadGuardMs, type Step, type StepContext } from '../context.ts';
 import type { Answer, Exchange } from '../wire.ts';
 
 const LOCAL_SLOTS = 3; // local_cert 0..2 [BX-T]
@@ -32,7 +32,7 @@ async function upload(
 ): Promise<{ store: Answer; data?: Answer }> {
   const store = await ctx.wire.command(`AT+KCERTSTORE=1,${nbData},${slot}`);
   if (store.final !== 'CONNECT') return { store };
-  const guard = Math.max(2 * ctx.base.uploads.guardTimeMs, 100);
+  const guard = uploadGuardMs(ctx.base);
   return { store, data: await ctx.wire.dataPhase(data, guard) };
 }
 
@@ -143,7 +143,7 @@ export const uploads: Step = {
         const a = await wire.command(`AT+KCERTSTORE=1,${n},${slot}`);
         used.push(a.exchange);
         if (a.final === 'CONNECT') {
-          used.push((await wire.dataPhase('', Math.max(2 * ctx.base.uploads.guardTimeMs, 100))).exchange);
+          used.push((await wire.dataPhase('', uploadGuardMs(ctx.base))).exchange);
           return true;
         }
         return cmeOf(a.final) === 916 ? false : undefined;

@@ -12,7 +12,7 @@
  */
 import { startBrokerRig } from '../../broker/index.ts';
 import { createBasicPki, issueCertificate, KeyPool, type Issued } from '../../pki/index.ts';
-import type { StepContext } from '../context.ts';
+import { uploadGuardMs, type StepContext } from '../context.ts';
 import type { Exchange } from '../wire.ts';
 import { configure, remove } from './sessions.ts';
 import type { BrokerReach } from './broker.ts';
@@ -107,7 +107,7 @@ export async function learnVerification(ctx: StepContext, reach: BrokerReach): P
     return;
   }
   try {
-    const stored = await ctx.wire.dataPhase(caPem, Math.max(2 * ctx.base.uploads.guardTimeMs, 100));
+    const stored = await ctx.wire.dataPhase(caPem, uploadGuardMs(ctx.base));
     if (stored.final !== 'OK') {
       ctx.notes.push(`uploading the probe's CA answered ${stored.final}: server verification not probed`);
       return;
