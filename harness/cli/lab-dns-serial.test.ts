@@ -79,6 +79,9 @@ describe.skipIf(!hasTool('socat'))('the lab-dns suite over a serial port (needs 
       expect(Object.values(got).filter((o) => o === 'pass').length).toBeGreaterThanOrEqual(4);
       expect(Object.values(got)).not.toContain('skip');
       // Without network.dns: nothing tested, each skip says how to enable it.
+      // A run that tested nothing is not a pass (docs/exit-codes.md).
+      expect(plain.code, plain.stdout + plain.stderr).toBe(1);
+      expect(plain.stdout + plain.stderr).toContain('no test ran');
       const skipped = plain.results?.tests ?? [];
       expect(skipped.map((t) => t.outcome)).toEqual(Object.values(want).map(() => 'skip'));
       for (const t of skipped) expect(t.skipReason).toContain('network: { dns: { listen');
