@@ -9,6 +9,7 @@
  * killed when this process exits.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { constants } from 'node:os';
 import { HarnessError } from './errors.ts';
@@ -181,6 +182,23 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     s.once('error', reject);
     s.listen(0, host, () => {
       const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A UDP port on `host` (IPv4) that was free a moment ago (bind a `udp4` socket on port 0, read it
+ * back, release it), for a UDP server another process must be told of before it starts (a DNS
+ * responder the module's resolver is pointed at). Not `freePort`: TCP and UDP ports are separate
+ * name spaces, so a port free for TCP may be taken for UDP (systemd-resolved on 53, mDNS on 5353).
+ */
+export function freeUdpPort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, host, () => {
+      const { port } = s.address();
       s.close(() => resolve(port));
     });
   });

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { startBrokerRig, type BrokerRig, type BrokerRigOptions } from '../broker/index.ts';
 import { closeAll } from '../errors.ts';
 import { EvidenceBus } from '../evidence.ts';
+import type { LabDnsConfig } from '../lab/index.ts';
 import { createBasicPki, KeyPool, type BasicPki } from '../pki/index.ts';
 import type { KnownIssue, ProfileInfo } from '../report/index.ts';
 import type { Profile, VirtualModule } from '../sim/index.ts';
@@ -52,6 +53,12 @@ export interface TargetInfo {
   /** Address the rig binds (127.0.0.1 on sim, where the module reaches the host on hardware). */
   bindHost: string;
   labDevice?: LabDevice;
+  /**
+   * The lab file's `network.dns` on hardware (absent on `sim:`): where the modules' DHCP says
+   * their DNS server is, the lab's own names and its upstream. The lab-dns suite serves its
+   * scenario names there (docs/lab.md).
+   */
+  labDns?: LabDnsConfig;
   /**
    * How fast the module is (harness/timing.ts): the virtual module's own timing, or a real
    * module's from the lab file or its profile. Waits derive from it (suites/helpers.ts `waits`)
@@ -157,6 +164,7 @@ export async function openSuiteSession(
   let labDevice: LabDevice | undefined;
   let labIssues: KnownIssue[] = [];
   let labProfiles: string | undefined;
+  let labDns: LabDnsConfig | undefined;
   let labProblem: unknown;
   try {
     const labFile = env[SUITE_ENV.labFile];
@@ -166,6 +174,7 @@ export async function openSuiteSession(
       labDevice = lab.devices.find((d) => d.id === id) ?? lab.devices.find((d) => d.uri === uri);
       labIssues = mergeKnownIssues(lab.knownIssues, labDevice?.knownIssues);
       labProfiles = lab.profiles;
+      labDns = lab.network?.dns;
       if (labDevice) target.labDevice = labDevice;
     }
   } catch (err) {
@@ -176,6 +185,7 @@ export async function openSuiteSession(
     target.brokerName = hostAddress ?? '127.0.0.1';
     // The module reaches the test host over the network: listen where it can reach us.
     target.bindHost = brokerBindHost(hostAddress);
+    if (labDns) target.labDns = labDns;
   }
   const device = new DeviceSession<VirtualModule>({
     uri,
