@@ -10,8 +10,8 @@
  * And the same module without `network.dns` in its lab file: every test skips, its reason naming
  * `network.dns` as the way to run it.
  *
- * The run is `--no-preflight`: preflight's DNS check asks a responder already listening on
- * `network.dns.listen` (a `bx-hil dns` left running), which is the address the suite binds.
+ * With preflight: since the run includes the lab-dns suite, preflight serves `network.dns.listen`
+ * itself for its DNS check (no `bx-hil dns` may hold the address the suite binds).
  *
  * Glossary: sim = a spawned `bx-hil sim`; run = a spawned `bx-hil run`; baseline = the `sim:` run.
  */
@@ -65,12 +65,14 @@ describe.skipIf(!hasTool('socat'))('the lab-dns suite over a serial port (needs 
         `hostAddress: localhost\ndevices:\n  - id: plain\n    uri: serial:${plainPty}?baud=115200\n    timing: instant\n`,
       );
       const [serial, baseline, plain] = await Promise.all([
-        runCliRun(['--lab', lab, '--suite', 'lab-dns', '--no-preflight', '--out', join(dir, 'serial')]),
+        runCliRun(['--lab', lab, '--suite', 'lab-dns', '--out', join(dir, 'serial')]),
         runCliRun(['--device', 'sim:2.6.3', '--suite', 'lab-dns', '--out', join(dir, 'sim')]),
         runCliRun(['--lab', plainLab, '--suite', 'lab-dns', '--out', join(dir, 'plain')]),
       ]);
       expect(baseline.code, baseline.stdout + baseline.stderr).toBe(0);
       expect(serial.code, serial.stdout + serial.stderr).toBe(0);
+      // Preflight checked the address by serving it, as the suite will.
+      expect(serial.stdout).toMatch(/preflight ok\s+DNS responder answers at 127\.0\.0\.1:\d+/);
       const got = outcomesOf(serial.results);
       const want = outcomesOf(baseline.results);
       expect(Object.keys(want)).toHaveLength(5);

@@ -235,6 +235,14 @@ function vitestFiles(sel: SuiteSelection, suite: ReadonlyArray<string>): { inclu
   };
 }
 
+/**
+ * Whether this run serves the lab's DNS itself: the lab-dns suite binds `network.dns.listen`
+ * during its tests (suites/lab-dns.test.ts), so preflight checks that address by serving it.
+ */
+function servesLabDns(opts: RunOptions): boolean {
+  return selectionOf(opts).builtin && (!opts.suite?.length || opts.suite.includes('lab-dns'));
+}
+
 /** Run the suites for one device through Vitest; returns the raw records. */
 async function runSuitesWithVitest(ctx: DeviceRunContext, opts: RunOptions, prefix: string): Promise<SuiteRunOutput> {
   const outDir = resolve(ctx.outDir);
@@ -321,7 +329,14 @@ async function runOneDevice(
       harnessVersion: pkg.version,
       log,
       ...(opts.preflight
-        ? { preflight: (d) => preflightWithDriver(d, targets, lab.network?.dns ? { dns: lab.network.dns } : {}) }
+        ? {
+            preflight: (d) =>
+              preflightWithDriver(
+                d,
+                targets,
+                lab.network?.dns ? { dns: lab.network.dns, dnsServedByRun: servesLabDns(opts) } : {},
+              ),
+          }
         : {}),
       profileFor: (d, firmware) =>
         chooseProfile({

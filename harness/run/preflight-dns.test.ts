@@ -5,6 +5,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, test } from 'vitest';
+import { freeUdpPort } from '../processes.ts';
 import { startDnsResponder, type DnsResponder } from '../lab/index.ts';
 import { parseLab } from './lab.ts';
 import { preflightDevice, type PreflightModule, type PreflightPort } from './preflight.ts';
@@ -79,6 +80,25 @@ describe('preflight: network.dns', () => {
     const step = res.steps.find((s) => s.name === 'dns')!;
     expect(step).toMatchObject({ status: 'fail', code: 'BXHIL_PREFLIGHT_DNS' });
     expect(step.detail).toContain('10.0.0.99');
+  });
+
+  test('a run that serves the lab DNS itself: preflight serves the address, asks it, and lets it go for the suite', async () => {
+    const l = lab(`127.0.0.1:${await freeUdpPort()}`);
+    const res = await preflightDevice(l.devices[0]!, port, { dns: l.network!.dns!, dnsServedByRun: true });
+    const step = res.steps.find((s) => s.name === 'dns')!;
+    expect(step).toMatchObject({ status: 'ok', category: 'rig' });
+    expect(step.detail).toContain('served by this run');
+    // Released: the suite can bind it next.
+    open.push(await startDnsResponder({ ...l.network!.dns!.listen, names: { a: '127.0.0.1' } }));
+  });
+
+  test('a run that serves the lab DNS, with the address held by another process: a rig failure saying to stop it', async () => {
+    const other = await responder({ 'broker.lab.test': '127.0.0.1' });
+    const l = lab(other.address);
+    const res = await preflightDevice(l.devices[0]!, port, { dns: l.network!.dns!, dnsServedByRun: true });
+    const step = res.steps.find((s) => s.name === 'dns')!;
+    expect(step).toMatchObject({ status: 'fail', category: 'rig', code: 'BXHIL_PREFLIGHT_DNS' });
+    expect(step.detail).toContain('stop bx-hil dns');
   });
 
   test('no network.dns: no dns step', async () => {

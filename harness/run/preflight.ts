@@ -10,7 +10,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { HarnessError } from '../errors.ts';
-import { probeDns, type LabDnsConfig } from '../lab/index.ts';
+import { probeDns, startDnsResponder, type DnsResponder, type LabDnsConfig } from '../lab/index.ts';
 import type { LabDevice } from './lab.ts';
 
 export type PreflightCategory = 'rig' | 'firmware';
@@ -69,11 +69,17 @@ export interface PreflightOptions {
   profile?: { name: string; firmware: string };
   /** The lab file's `network.dns`: checked to answer its first name on the address the modules use. */
   dns?: LabDnsConfig;
+  /**
+   * The run serves `dns` itself (the lab-dns suite binds `listen` during its tests): preflight
+   * starts the responder there with the lab's names and asks it, instead of expecting a
+   * `bx-hil dns` already running, and a port another process holds is the problem it names.
+   */
+  dnsServedByRun?: boolean;
   /** Bound for the DNS check. Default 2 000 ms. */
   dnsTimeoutMs?: number;
 }
 
-const DEFAULTS: Required<Omit<PreflightOptions, 'profile' | 'dns'>> = Object.freeze({
+const DEFAULTS: Required<Omit<PreflightOptions, 'profile' | 'dns' | 'dnsServedByRun'>> = Object.freeze({
   atTimeoutMs: 5_000, // 5 s
   wifiTimeoutMs: 30_000, // 30 s
   brokerTimeoutMs: 20_000, // 20 s
@@ -84,12 +90,34 @@ const DEFAULTS: Required<Omit<PreflightOptions, 'profile' | 'dns'>> = Object.fre
  * The lab's DNS responder answers the first of its names with its address, asked where the
  * modules ask (`listen`; a wildcard listen is asked at the device's host address).
  */
-async function checkDns(dns: LabDnsConfig, device: LabDevice, timeoutMs: number): Promise<string> {
+async function checkDns(dns: LabDnsConfig, device: LabDevice, timeoutMs: number, serve = false): Promise<string> {
   const wildcard = dns.listen.host === '0.0.0.0';
   const host = wildcard ? (isIPv4(device.hostAddress) ? device.hostAddress : '127.0.0.1') : dns.listen.host;
   const [name, want] = Object.entries(dns.names)[0]!;
   const where = `${host}:${dns.listen.port}`;
-  const got = await probeDns({ host, port: dns.listen.port }, name, timeoutMs);
+  let served: DnsResponder | undefined;
+  if (serve) {
+    try {
+      served = await startDnsResponder({
+        host: dns.listen.host,
+        port: dns.listen.port,
+        names: dns.names,
+        ...(dns.forward ? { forward: dns.forward } : {}),
+        field: 'network.dns.listen',
+      });
+    } catch (err) {
+      throw new HarnessError(
+        'BXHIL_PREFLIGHT_DNS',
+        `the run serves the lab's DNS at ${dns.listen.host}:${dns.listen.port} during the lab-dns suite but cannot bind it: ${(err as Error).message}${/in use/i.test((err as Error).message) ? ' (stop bx-hil dns: the run answers the lab names there itself)' : ''}`,
+      );
+    }
+  }
+  let got: Awaited<ReturnType<typeof probeDns>>;
+  try {
+    got = await probeDns({ host, port: dns.listen.port }, name, timeoutMs);
+  } finally {
+    await served?.close();
+  }
   if (!got.answered) {
     throw new HarnessError(
       'BXHIL_PREFLIGHT_DNS',
@@ -102,7 +130,7 @@ async function checkDns(dns: LabDnsConfig, device: LabDevice, timeoutMs: number)
       `the DNS server at ${where} answers ${name} with ${got.addresses.join(', ') || got.rcode}, not ${want}: another server holds that address, or it runs without the lab file's names`,
     );
   }
-  return `${where} answers ${name} → ${want}`;
+  return `${where} answers ${name} → ${want}${served ? ' (served by this run during the lab-dns suite)' : ''}`;
 }
 
 function describe(err: unknown): { code?: string; message: string } {
@@ -217,7 +245,7 @@ export async function preflightDevice(
     const dns = options.dns;
     if (dns) {
       await step('dns', `DNS responder answers at ${dns.listen.host}:${dns.listen.port}`, 'rig', () =>
-        checkDns(dns, device, o.dnsTimeoutMs),
+        checkDns(dns, device, o.dnsTimeoutMs, options.dnsServedByRun),
       );
     }
     await step('broker', `broker reachable at ${device.hostAddress}`, 'rig', async () => {
