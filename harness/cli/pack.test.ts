@@ -8,50 +8,33 @@
  * file lists), so `npm install --offline --no-package-lock <tarball>` finds every dependency
  * already satisfied and downloads nothing (the npm cache alone does not hold them all).
  */
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, test } from 'vitest';
-import { killOnExit } from '../processes.ts';
 import { parseRunResults } from '../report/index.ts';
+import { killCliChildren, runChild } from './testing.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'bxhil-pack-'));
-const children = new Set<ReturnType<typeof spawn>>();
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  killCliChildren();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** `cmd args` in `cwd` to its end, bounded; stdout and stderr together. */
+/** `cmd args` in `cwd` to its end, bounded, with npm kept offline and quiet. */
 function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = killOnExit(
-      spawn(cmd, args, {
-        cwd,
-        env: {
-          ...process.env,
-          NO_COLOR: '1',
-          BX_DEVICE: '',
-          npm_config_offline: 'true',
-          npm_config_audit: 'false',
-          npm_config_fund: 'false',
-          npm_config_update_notifier: 'false',
-        },
-      }),
-    );
-    children.add(child);
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code: code ?? -1, out });
-    });
+  return runChild(cmd, args, {
+    cwd,
+    timeoutMs,
+    env: {
+      BX_DEVICE: '',
+      npm_config_offline: 'true',
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+      npm_config_update_notifier: 'false',
+    },
   });
 }
 

@@ -20,26 +20,35 @@ export function killCliChildren(): void {
 }
 
 /**
- * Run the CLI to its end, killed after `timeoutMs`. Not runTool: this keeps stdout and stderr
- * interleaved in the order the user sees them.
+ * Run `cmd args` to its end, killed after `timeoutMs`; stdout and stderr together. Not runTool:
+ * this keeps them interleaved in the order the user sees them.
  */
-export function runCli(args: string[], timeoutMs = 150_000): Promise<{ code: number; out: string }> {
+export function runChild(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'bin', 'bx-hil.js'), ...args], {
-      cwd: root,
-      env: { ...process.env, NO_COLOR: '1' },
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd ?? root,
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
     });
     children.add(killOnExit(child));
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 150_000);
     child.on('close', (code) => {
       clearTimeout(timer);
       children.delete(child);
       resolve({ code: code ?? -1, out });
     });
   });
+}
+
+/** Run the CLI (`node bin/bx-hil.js`) to its end from the repository, killed after `timeoutMs`. */
+export function runCli(args: string[], timeoutMs = 150_000): Promise<{ code: number; out: string }> {
+  return runChild(process.execPath, [join(root, 'bin', 'bx-hil.js'), ...args], { timeoutMs });
 }
 
 const groups = new Set<ChildProcess>();

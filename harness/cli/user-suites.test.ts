@@ -7,22 +7,20 @@
  *
  * Glossary: a user suite = a `*.test.ts` file of the user's that imports `bx-hil/vitest`.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { ConfigError } from '../errors.ts';
-import { killOnExit } from '../processes.ts';
 import { parseRunResults } from '../report/index.ts';
+import { killCliChildren, runChild } from './testing.ts';
 import { checkSuiteNames, checkSuitesCompile, findUserSuites, globToRegExp } from './user-suites.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'bxhil-user-suites-'));
-const children = new Set<ReturnType<typeof spawn>>();
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  killCliChildren();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -34,23 +32,10 @@ function write(path: string, text: string): string {
 
 /** The CLI in `cwd`, to its end (bounded). */
 function cli(args: string[], cwd: string, timeoutMs = 180_000): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = killOnExit(
-      spawn(process.execPath, [join(root, 'bin', 'bx-hil.js'), ...args], {
-        cwd,
-        env: { ...process.env, NO_COLOR: '1', BX_DEVICE: '' },
-      }),
-    );
-    children.add(child);
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code: code ?? -1, out });
-    });
+  return runChild(process.execPath, [join(root, 'bin', 'bx-hil.js'), ...args], {
+    cwd,
+    timeoutMs,
+    env: { BX_DEVICE: '' },
   });
 }
 

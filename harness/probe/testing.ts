@@ -5,7 +5,13 @@
 import { duplexPair } from 'node:stream';
 import type { EvidenceBus } from '../evidence.ts';
 import { StreamLink, type Link } from '../link/index.ts';
-import { createVirtualModule, parseProfile, type ProfileInput, type VirtualModule } from '../sim/index.ts';
+import {
+  createVirtualModule,
+  parseProfile,
+  seededRandom,
+  type ProfileInput,
+  type VirtualModule,
+} from '../sim/index.ts';
 
 export function simLink(
   profile: ProfileInput,
@@ -25,14 +31,5 @@ export function simLink(
   };
 }
 
-/** A seeded pseudo-random generator (mulberry32): the same seed, the same sequence. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** A seeded pseudo-random generator (the sim's mulberry32): the same seed, the same sequence. */
+export const seeded = seededRandom;

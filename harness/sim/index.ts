@@ -15,7 +15,7 @@ export {
 } from './profile.ts';
 export { checkTimingText, isTimingPath, resolveTiming, type TimingSetting } from './timing.ts';
 export { CAPABILITIES, capabilityNames, isCapability, type Capability } from './capabilities.ts';
-export { defaultFaults, parseSimFaults, type SimFaults } from './faults.ts';
+export { defaultFaults, parseSimFaults, seededRandom, type SimFaults } from './faults.ts';
 export { ModuleClock, type ClockSetting } from './clock.ts';
 export { SimConnectError, SimError, type SimErrorCode } from './errors.ts';
 export { type HostOverride, type MqttSession, type SessionConfig, type SessionState } from './net/session.ts';
