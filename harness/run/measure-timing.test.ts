@@ -268,12 +268,14 @@ describe('against the realistic virtual module', () => {
       expect(got, `${field}: measured ${got}, modelled ${want}`).toBeGreaterThanOrEqual(want - below);
       expect(got, `${field}: measured ${got}, modelled ${want}`).toBeLessThanOrEqual(want + above);
     };
-    // Line: the effective rate of a paced read-back (the fastest of 5), 3 % above at most; below,
-    // 20 %: the virtual module's UART restarts its schedule between lines and, on a loaded
-    // machine, falls behind it (harness/sim/uart.ts catches up 10 ms at most), which the command
-    // then rightly measures. Idle, it lands within 1 %.
+    // Line: the effective rate of a paced read-back (the fastest of 5). Idle, it lands within 1 %.
+    // Below, 20 %: the virtual module's UART restarts its schedule between lines and, on a loaded
+    // machine, falls behind it, which the command then rightly measures. Above, 10 %: after a
+    // stall the UART sends the overdue slices back to back (it catches up 10 ms at most,
+    // harness/sim/uart.ts), which shortens the measured window, and the fastest of 5 picks such
+    // a sample (seen: +3.2 % on a loaded 2-core machine).
     const baud = model.line.baudRate;
-    within('line.baudRate', m.block.line?.baudRate, baud, baud * 0.2, baud * 0.03);
+    within('line.baudRate', m.block.line?.baudRate, baud, baud * 0.2, baud * 0.1);
     expect(m.block.line?.bitsPerByte).toBe(model.line.bitsPerByte);
     // Boot: OK -> READY, 20 ms early at most (line time taken off), up to 20 % late.
     within('bootMs', m.block.bootMs, model.bootMs, 20, model.bootMs * 0.2);
