@@ -279,10 +279,10 @@ describe('against the realistic virtual module', () => {
     expect(m.block.line?.bitsPerByte).toBe(model.line.bitsPerByte);
     // Boot: OK -> READY, 20 ms early at most (line time taken off), up to 20 % late.
     within('bootMs', m.block.bootMs, model.bootMs, 20, model.bootMs * 0.2);
-    // Flash: per item from the deletes; per kB from two stores 2.3 kB apart, so a few ms of
-    // timer noise is a few ms per kB.
+    // Flash: per item from the deletes; per kB from two stores 2.3 kB apart, so timer noise
+    // between the two is noise per kB over 2.3: 8 ms/kB is about 18 ms of it (a loaded machine).
     within('flash.perItemMs', m.block.flash?.perItemMs, model.flash.perItemMs, 10, 25);
-    within('flash.perKbMs', m.block.flash?.perKbMs, model.flash.perKbMs, 5, 5);
+    within('flash.perKbMs', m.block.flash?.perKbMs, model.flash.perKbMs, 8, 8);
     // MQTT: the module's own latency; the rig, the event loop and the line add a little.
     within('mqtt.connackMs', m.block.mqtt?.connackMs, model.mqtt.connackMs, 10, 40);
     within('mqtt.publishMs', m.block.mqtt?.publishMs, model.mqtt.publishMs, 10, 40);
