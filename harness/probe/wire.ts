@@ -66,6 +66,18 @@ export class Wire {
   readonly urcLines: string[] = [];
   #wake: (() => void) | undefined;
   #closed: Error | undefined;
+
+  /** Resolve when a line arrives (or the link closes: `#wake`) or after `ms`, whichever is first. */
+  #nextLineOr(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(t);
+        this.#wake = undefined;
+        resolve();
+      };
+    });
+  }
   readonly #onData = (chunk: Buffer): void => {
     this.rxBytes += chunk.length;
     for (const f of this.#framer.push(chunk)) {
@@ -135,14 +147,7 @@ export class Wire {
         });
         throw new ProbeSilentError(this.step, shorten(text), bound);
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(t);
-          this.#wake = undefined;
-          resolve();
-        };
-      });
+      await this.#nextLineOr(left);
     }
   }
 
@@ -191,14 +196,7 @@ export class Wire {
       if (i >= 0) return this.urcLines.splice(i, 1)[0];
       const left = deadline - performance.now();
       if (left <= 0 || this.#closed) return undefined;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(t);
-          this.#wake = undefined;
-          resolve();
-        };
-      });
+      await this.#nextLineOr(left);
     }
   }
 }
