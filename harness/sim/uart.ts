@@ -24,7 +24,7 @@
  *
  * `baudRate: 0` (instant) writes at once and notices nothing.
  */
-import type { Timing } from '../timing.ts';
+import { timingByteMs, type Timing } from '../timing.ts';
 
 /** Slice of output: about 10 ms of line time (at least one byte). */
 const SLICE_MS = 10;
@@ -65,9 +65,8 @@ export class SimUart {
   #overruns = 0;
 
   constructor(timing: Timing, write: (buf: Buffer) => void, notice: (n: OverrunNotice) => void) {
-    const { baudRate, bitsPerByte } = timing.line;
-    this.#byteMs = baudRate > 0 ? (bitsPerByte * 1000) / baudRate : 0;
-    this.#sliceBytes = baudRate > 0 ? Math.max(1, Math.floor(SLICE_MS / this.#byteMs)) : Infinity;
+    this.#byteMs = timingByteMs(timing);
+    this.#sliceBytes = timing.line.baudRate > 0 ? Math.max(1, Math.floor(SLICE_MS / this.#byteMs)) : Infinity;
     this.#write = write;
     this.#notice = notice;
   }
